@@ -1,0 +1,1 @@
+"""Thin adapters: the only code that touches the world (Docker, AWS, HTTP)."""

@@ -1,0 +1,107 @@
+"""The only code that talks to AWS APIs (real AWS, LocalStack or moto), via boto3.
+
+Local emulators get fixed dummy credentials and an explicit endpoint, so a
+local command can never reach a real account by accident.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from parity.errors import ParityError, SecretError
+
+LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    region: str
+    endpoint_url: str | None = None  # set for LocalStack / moto
+
+    def client(self, service: str) -> Any:
+        extra: dict[str, Any] = dict(LOCAL_CREDENTIALS) if self.endpoint_url else {}
+        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url, config=config, **extra)
+
+
+def aws_call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call boto3, turning its failures into one clear ParityError line."""
+    try:
+        return fn(*args, **kwargs)
+    except NoCredentialsError:
+        raise ParityError(f"{what}: no AWS credentials found", hint="configure the normal AWS chain (AWS_PROFILE, SSO, env vars)") from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise ParityError(f"{what}: {err.get('Code', 'error')}: {err.get('Message', '')}".rstrip(": ")) from None
+    except BotoCoreError as exc:
+        raise ParityError(f"{what}: {exc}") from None
+
+
+class SecretStore:
+    """Secrets Manager: read by name (as ECS resolves a partial ARN), create if missing."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self.sm = target.client("secretsmanager")
+
+    def get(self, name: str) -> str | None:
+        try:
+            return self.sm.get_secret_value(SecretId=name)["SecretString"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise SecretError(f"secret {name}: {exc.response['Error'].get('Code')}") from None
+        except BotoCoreError as exc:
+            raise SecretError(f"secret {name}: {exc}") from None
+
+    def create(self, name: str, value: str) -> None:
+        aws_call(f"create secret {name}", self.sm.create_secret, Name=name, SecretString=value)
+
+    def put(self, name: str, value: str) -> None:
+        aws_call(f"update secret {name}", self.sm.put_secret_value, SecretId=name, SecretString=value)
+
+
+class Bucket:
+    """An S3 bucket holding the static client."""
+
+    def __init__(self, target: AwsTarget, name: str) -> None:
+        self.s3 = target.client("s3")
+        self.name = name
+        self.region = target.region
+
+    def ensure(self) -> None:
+        try:
+            self.s3.head_bucket(Bucket=self.name)
+            return
+        except ClientError:
+            pass
+        kwargs: dict[str, Any] = {"Bucket": self.name}
+        if self.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        aws_call(f"create bucket {self.name}", self.s3.create_bucket, **kwargs)
+
+    def sync(self, folder: Path, cache_control: Callable[[str], str]) -> int:
+        """Upload every file under ``folder`` with its content type and the
+        Cache-Control that ``cache_control(key)`` gives; returns the count."""
+        count = 0
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            key = path.relative_to(folder).as_posix()
+            ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
+            aws_call(
+                f"upload s3://{self.name}/{key}",
+                self.s3.put_object,
+                Bucket=self.name,
+                Key=key,
+                Body=path.read_bytes(),
+                ContentType=ctype,
+                CacheControl=cache_control(key),
+            )
+            count += 1
+        return count

@@ -1,0 +1,194 @@
+"""The only code that talks to Docker, through python-on-whales.
+
+Every failure becomes a ``CommandFailed`` carrying the command, exit code and
+output. Secret values reach ``docker compose`` only through the environment of
+the child process (``environment: [NAME]`` in the compose file), never on a
+command line and never in a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+from python_on_whales.utils import run as pow_run
+
+from parity.errors import CommandFailed, ParityError
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """One container of the stack, as ``inv status`` shows it."""
+
+    name: str
+    service: str
+    state: str
+    health: str
+    networks: list[str] = field(default_factory=list)
+    published_ports: list[str] = field(default_factory=list)
+    image_id: str = ""
+
+
+@contextlib.contextmanager
+def _failures(hint: str | None = None) -> Iterator[None]:
+    try:
+        yield
+    except DockerException as exc:
+        output = (exc.stderr or "") + (exc.stdout or "")
+        raise CommandFailed(exc.docker_command, exc.return_code, output, hint) from None
+
+
+@contextlib.contextmanager
+def injected_env(values: Mapping[str, str]) -> Iterator[None]:
+    """Expose ``values`` to child processes (compose reads bare ``environment``
+    names from its own environment) and remove them again afterwards."""
+    saved = {k: os.environ.get(k) for k in values}
+    debug = os.environ.pop("PYTHON_ON_WHALES_DEBUG", None)  # it would print the environment
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+        if debug is not None:
+            os.environ["PYTHON_ON_WHALES_DEBUG"] = debug
+
+
+def require_engine() -> None:
+    """Fail early, with a hint, when no Docker engine answers."""
+    if shutil.which("docker") is None:
+        raise ParityError("the docker CLI is not installed", hint="install Docker Engine with the compose plugin")
+    try:
+        DockerClient().system.info()
+    except DockerException:
+        raise ParityError(
+            "no Docker engine answers", hint="start it (on the build machines: ../shared/sandbox/docker-engine.sh)"
+        ) from None
+
+
+class Docker:
+    """Images and containers outside compose."""
+
+    def __init__(self) -> None:
+        self.client = DockerClient()
+
+    def image_id(self, ref: str) -> str | None:
+        """The content ID (``sha256:...``) of a local image, or None."""
+        with _failures():
+            if not self.client.image.exists(ref):
+                return None
+            return self.client.image.inspect(ref).id
+
+    def image_size(self, ref: str) -> int | None:
+        with _failures():
+            if not self.client.image.exists(ref):
+                return None
+            return int(self.client.image.inspect(ref).size)
+
+    def image_label(self, ref: str, label: str) -> str | None:
+        with _failures():
+            if not self.client.image.exists(ref):
+                return None
+            return (self.client.image.inspect(ref).config.labels or {}).get(label)
+
+    def build(
+        self,
+        context: Path,
+        tag: str,
+        build_args: Mapping[str, str] | None = None,
+        target: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        with _failures(hint=f"build it by hand to see the whole log: docker build -t {tag} {context}"):
+            self.client.build(
+                str(context), tags=[tag], build_args=dict(build_args or {}), labels=dict(labels or {}), target=target, load=True
+            )
+
+    def copy_out(self, image: str, path: str) -> Path:
+        """Copy ``path`` out of ``image`` into a new temporary folder."""
+        dest = Path(tempfile.mkdtemp(prefix="parity-"))
+        with _failures(hint=f"is {path} where the image keeps it?"):
+            container = self.client.container.create(image)
+            try:
+                self.client.copy((container, path), dest)
+            finally:
+                container.remove(force=True)
+        return dest / Path(path).name
+
+
+class Compose:
+    """The local stack's compose project (fixed project name, so a clone in any
+    folder drives the same stack)."""
+
+    def __init__(self, files: list[Path], project: str) -> None:
+        self.files = files
+        self.project = project
+        self.client = DockerClient(compose_files=[str(f) for f in files], compose_project_name=project)
+
+    def build(self, services: list[str] | None = None) -> None:
+        with _failures(hint="run `docker compose build` by hand to see the whole log"):
+            self.client.compose.build(services or [])
+
+    def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
+        with injected_env(env or {}), _failures(hint="`inv logs SERVICE` shows why a service did not start"):
+            self.client.compose.up(services or [], detach=True, remove_orphans=True, quiet=True)
+
+    def down(self, volumes: bool = False) -> None:
+        with _failures():
+            self.client.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
+
+    def containers(self) -> list[ContainerState]:
+        with _failures():
+            found = self.client.compose.ps(all=True)
+        states = []
+        for c in found:
+            health = c.state.health.status if c.state.health else "none"
+            ports = []
+            for inner, bindings in (c.network_settings.ports or {}).items():
+                for b in bindings or []:
+                    ports.append(f"{b['HostIp']}:{b['HostPort']}->{inner}")
+            nets = sorted(n.removeprefix(f"{self.project}_") for n in (c.network_settings.networks or {}))
+            states.append(
+                ContainerState(
+                    name=c.name,
+                    service=c.config.labels.get("com.docker.compose.service", c.name),
+                    state=c.state.status,
+                    health=health,
+                    networks=nets,
+                    published_ports=sorted(ports),
+                    image_id=c.image,
+                )
+            )
+        return sorted(states, key=lambda s: s.name)
+
+    def logs(self, service: str | None = None, tail: int | None = None, follow: bool = False) -> Iterator[str]:
+        """Log lines; with ``follow`` the iterator runs until interrupted."""
+        with _failures():
+            if follow:
+                for _source, line in self.client.compose.logs(
+                    [service] if service else [], follow=True, stream=True, tail=str(tail) if tail else None
+                ):
+                    yield line.decode(errors="replace").rstrip("\n")
+            else:
+                text = self.client.compose.logs([service] if service else [], tail=str(tail) if tail else None)
+                yield from text.splitlines()
+
+    def exec(self, container: str, command: list[str], env: Mapping[str, str] | None = None) -> str:
+        """Run ``command`` in a container. ``env`` values are passed through the
+        docker CLI's environment (``-e NAME``), never on its command line."""
+        argv = [*self.client.client_config.docker_cmd, "exec"]
+        for name in env or {}:
+            argv += ["-e", name]
+        argv += [container, *command]
+        with _failures():
+            return pow_run(argv, env=dict(env or {}))

@@ -1,0 +1,1 @@
+"""Use cases: what the tasks do, written against small interfaces."""

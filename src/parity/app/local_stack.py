@@ -1,0 +1,179 @@
+"""The local stack's use cases: up, down, status, logs.
+
+``up`` runs in stages so that secrets exist before anything needs them:
+LocalStack first (seeded with the local secrets and the static client), then
+the other dependencies, then the services and the edge, each stage waited for
+with a bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from parity.adapters.aws import AwsTarget, Bucket, SecretStore
+from parity.adapters.docker import Compose, ContainerState, Docker, require_engine
+from parity.app import secrets
+from parity.app.offline import build_standins
+from parity.app.workspace import Workspace, write_rendered
+from parity.errors import NotReady
+from parity.render.compose import image_name
+from parity.spec import Stack, load_stack
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class UpResult:
+    containers: list[ContainerState]
+    urls: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def urls(stack: Stack) -> dict[str, str]:
+    out = {"edge": f"http://127.0.0.1:{stack.edge.port}"}
+    schemes = {"localstack": "http", "postgres": "postgresql", "mongo": "mongodb"}
+    for name, dep in stack.local.dependencies.items():
+        if dep.publish:
+            out[name] = f"{schemes.get(dep.kind, 'http')}://127.0.0.1:{dep.publish}"
+    return out
+
+
+def compose_for(ws: Workspace, stack: Stack) -> Compose:
+    return Compose(ws.compose_files(), stack.project)
+
+
+def localstack_target(stack: Stack) -> AwsTarget:
+    name, dep = next((n, d) for n, d in stack.local.dependencies.items() if d.kind == "localstack")
+    if not dep.publish:
+        raise NotReady(f"local.dependencies.{name} must publish a port so the toolkit can seed it")
+    return AwsTarget(region=stack.region, endpoint_url=f"http://127.0.0.1:{dep.publish}")
+
+
+def cache_control_for(stack: Stack) -> Callable[[str], str]:
+    """The plan's pipeline: /assets/* immutable for a year, the rest one hour."""
+    immutable = [r.path.lstrip("/") for r in stack.edge.routes if r.origin == "s3" and r.cache == "immutable"]
+
+    def pick(key: str) -> str:
+        if any(key.startswith(p) for p in immutable):
+            return "public, max-age=31536000, immutable"
+        return "public, max-age=3600"
+
+    return pick
+
+
+def sync_static(stack: Stack, docker: Docker, target: AwsTarget) -> int:
+    """Copy each public service's built client out of its image into the bucket."""
+    bucket = Bucket(target, stack.edge.bucket)
+    bucket.ensure()
+    count = 0
+    for name, svc in stack.services.items():
+        if svc.static_dir:
+            folder = docker.copy_out(image_name(stack, name), svc.static_dir)
+            count += bucket.sync(folder, cache_control_for(stack))
+    return count
+
+
+def reconcile_postgres(stack: Stack, compose: Compose, env: dict[str, str]) -> None:
+    """LocalStack keeps secrets in memory, so a restarted LocalStack seeds a new
+    database password while the volume keeps the old one: set the role's
+    password to the secret again (via the container's local socket)."""
+    for name, dep in stack.local.dependencies.items():
+        if dep.kind != "postgres" or "POSTGRES_PASSWORD" not in dep.secrets:
+            continue
+        container = next(c.name for c in compose.containers() if c.service == name)
+        script = (
+            "printf '%s\\n' \"ALTER ROLE CURRENT_USER PASSWORD :'pw';\" | "
+            'psql -v ON_ERROR_STOP=1 -q -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v pw="$PARITY_PG_PASSWORD"'
+        )
+        compose.exec(container, ["sh", "-c", script], env={"PARITY_PG_PASSWORD": env["POSTGRES_PASSWORD"]})
+
+
+def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Callable[[], float] = time.monotonic) -> UpResult:
+    """Bring the whole local stack up and wait until every container is healthy."""
+    timings: dict[str, float] = {}
+    start = clock()
+    stack = load_stack(ws.root, "local")
+    for path in write_rendered(stack, ws):
+        report(f"rendered {path.relative_to(ws.root)}")
+    require_engine()
+    docker = Docker()
+    compose = compose_for(ws, stack)
+    if ws.offline:
+        build_standins(stack, ws.root, ws.offline_base, docker, report)
+    t = clock()
+    report("building service images (cached layers are reused)")
+    compose.build(list(stack.services))
+    timings["build"] = clock() - t
+
+    deps = list(stack.local.dependencies)
+    aws = [n for n, d in stack.local.dependencies.items() if d.kind == "localstack"]
+    t = clock()
+    report("starting LocalStack")
+    compose.up(aws)
+    wait_or_explain(compose, aws, timeout, clock)
+    target = localstack_target(stack)
+    store = SecretStore(target)
+    template = secrets.load_seed(ws.root / stack.local.seed)
+    created = secrets.seed(store, template)
+    if created:
+        report(f"seeded {len(created)} secrets in LocalStack: {', '.join(created)}")
+    synced = sync_static(stack, docker, target)
+    report(f"synced {synced} static files to s3://{stack.edge.bucket}")
+    env = secrets.resolve(stack, store, [*stack.services, *deps])
+    timings["localstack"] = clock() - t
+
+    t = clock()
+    report("starting dependencies")
+    compose.up(deps, env=env)
+    wait_or_explain(compose, deps, timeout, clock)
+    reconcile_postgres(stack, compose, env)
+    timings["dependencies"] = clock() - t
+
+    t = clock()
+    report("starting services and the edge")
+    everything = [*stack.services, *deps, "edge"]
+    compose.up([], env=env)
+    states = wait_or_explain(compose, everything, timeout, clock)
+    timings["services"] = clock() - t
+    timings["total"] = clock() - start
+    return UpResult(containers=states, urls=urls(stack), timings=timings)
+
+
+def wait_or_explain(compose: Compose, services: list[str], timeout: float, clock: Callable[[], float]) -> list[ContainerState]:
+    """wait_healthy, and on failure attach the last log lines of the culprits."""
+    from parity.waits import wait_healthy
+
+    try:
+        return wait_healthy(compose.containers, services, timeout, clock=clock)
+    except NotReady as exc:
+        lines: list[str] = []
+        for svc in exc.services[:3]:
+            lines.append(f"--- last log lines of {svc} ---")
+            lines += list(compose.logs(svc, tail=20))
+        exc.details = lines
+        raise
+
+
+def down(ws: Workspace, volumes: bool = False) -> None:
+    stack = load_stack(ws.root, "local")
+    require_engine()
+    compose_for(ws, stack).down(volumes=volumes)
+
+
+def status(ws: Workspace) -> tuple[list[ContainerState], dict[str, str]]:
+    stack = load_stack(ws.root, "local")
+    require_engine()
+    return compose_for(ws, stack).containers(), urls(stack)
+
+
+def logs(ws: Workspace, service: str | None, follow: bool, tail: int | None):
+    stack = load_stack(ws.root, "local")
+    known = [*stack.services, *stack.local.dependencies, "edge"]
+    if service and service not in known:
+        from parity.errors import ConfigError
+
+        raise ConfigError(f"unknown service {service!r} (known: {', '.join(known)})")
+    require_engine()
+    return compose_for(ws, stack).logs(service, tail=tail, follow=follow)

@@ -1,0 +1,51 @@
+"""What a person sees: progress lines, the status table, timings. Plain
+rich output on a terminal, no colour codes when piped."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from parity.adapters.docker import ContainerState
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def step(message: str) -> None:
+    console.print(f"[dim]•[/dim] {message}")
+
+
+_STYLE = {"healthy": "green", "unhealthy": "red", "starting": "yellow", "none": "dim"}
+
+
+def status_table(containers: list[ContainerState], urls: dict[str, str]) -> None:
+    if not containers:
+        console.print("The local stack is not running (`inv up` starts it).")
+        return
+    table = Table(title="local stack", title_justify="left")
+    for col in ("service", "container", "state", "health", "networks", "published"):
+        table.add_column(col)
+    for c in containers:
+        health = f"[{_STYLE.get(c.health, 'white')}]{c.health}[/]"
+        table.add_row(c.service, c.name, c.state, health, ", ".join(c.networks), ", ".join(c.published_ports) or "-")
+    console.print(table)
+    for name, url in urls.items():
+        console.print(f"  {name:<12} {url}")
+
+
+def status_json(containers: list[ContainerState], urls: dict[str, str]) -> dict:
+    return {
+        "services": [
+            {
+                "name": c.service,
+                "container": c.name,
+                "state": c.state,
+                "health": c.health,
+                "networks": c.networks,
+                "published_ports": c.published_ports,
+            }
+            for c in containers
+        ],
+        "urls": urls,
+    }

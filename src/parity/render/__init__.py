@@ -1,0 +1,1 @@
+"""Pure renderers: spec in, artefact out. No I/O here."""

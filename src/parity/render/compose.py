@@ -1,0 +1,218 @@
+"""Render the local stack as a compose file, from the spec alone.
+
+Production is mirrored as follows:
+- security groups -> networks: the edge and the public services share
+  ``public``; each internal service and the services allowed to call it share
+  ``internal`` (``internal: true``, the service known by its discovery name);
+  each service reaches its own dependencies on ``<service>-egress``; the edge
+  reaches the S3 origin on ``aws``. Nothing else is shared, so the crawler is
+  unreachable from the edge.
+- Fargate sizes -> CPU and memory limits; task-definition health checks ->
+  compose health checks; desired count -> replicas.
+- Secrets Manager -> secret env vars listed by name only: their values come
+  from LocalStack at start, in the environment of the compose process, and are
+  never written here.
+
+The result is plain data; ``dump`` turns it into the committed YAML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from parity.render.common import HEADER, offline_tag, rel
+from parity.spec.models import Dependency, HealthCheck, Stack
+
+LOCAL_TAG = "local"
+EDGE_CONFIG = "./edge/nginx.conf"
+LOCALSTACK_IMAGE_VAR = "PARITY_LOCALSTACK_IMAGE"
+
+
+def image_name(stack: Stack, service: str) -> str:
+    """The local tag of a service's image (``huskit/crawler:local``)."""
+    return f"{stack.project}/{service}:{LOCAL_TAG}"
+
+
+def healthcheck(check: HealthCheck) -> dict[str, Any]:
+    return {
+        "test": ["CMD-SHELL", check.command],
+        "interval": f"{check.interval}s",
+        "timeout": f"{check.timeout}s",
+        "retries": check.retries,
+        "start_period": f"{check.start_period}s",
+    }
+
+
+def _env_list(environment: dict[str, str], secret_names: list[str]) -> list[str]:
+    # KEY=value for plain settings; a bare KEY takes the value from the compose
+    # process's environment, which is where resolved secrets are handed over.
+    return [f"{k}={v}" for k, v in environment.items()] + list(secret_names)
+
+
+def networks_of(stack: Stack) -> dict[str, list[str]]:
+    """Which members (services, dependencies, ``edge``) sit on which network."""
+    nets: dict[str, list[str]] = {"public": ["edge", *stack.public_services()]}
+    internal: list[str] = []
+    for name in stack.internal_services():
+        for member in [*stack.services[name].ingress_from, name]:
+            if member not in internal:
+                internal.append(member)
+    if internal:
+        nets["internal"] = internal
+    for name in stack.services:
+        deps = [d for d, dep in stack.local.dependencies.items() if name in dep.used_by]
+        if deps:
+            nets[f"{name}-egress"] = [name, *deps]
+    aws = [d for d, dep in stack.local.dependencies.items() if dep.kind == "localstack"]
+    if aws:
+        nets["aws"] = ["edge", *aws]
+    return nets
+
+
+def _member_networks(stack: Stack, member: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for net, members in networks_of(stack).items():
+        if member in members:
+            svc = stack.services.get(member)
+            if net == "internal" and svc is not None and svc.discovery:
+                out[net] = {"aliases": [svc.discovery]}
+            else:
+                out[net] = {}
+    return out
+
+
+def _service(stack: Stack, name: str) -> dict[str, Any]:
+    svc = stack.services[name]
+    build: dict[str, Any] = {"context": rel(svc.build.context), "dockerfile": svc.build.dockerfile}
+    if svc.build.target:
+        build["target"] = svc.build.target
+    if svc.build.base_image:
+        build["args"] = {"BASE_IMAGE": svc.build.base_image}
+    deps = {d: {"condition": "service_healthy"} for d, dep in stack.local.dependencies.items() if name in dep.used_by}
+    out: dict[str, Any] = {
+        "image": image_name(stack, name),
+        "build": build,
+        "environment": _env_list(svc.environment, list(svc.secrets)),
+        "networks": _member_networks(stack, name),
+        "healthcheck": healthcheck(svc.health),
+        "deploy": {
+            "replicas": svc.desired_count,
+            "resources": {"limits": {"cpus": f"{svc.cpu / 1024:.2f}", "memory": f"{svc.memory}M"}},
+        },
+        "restart": "unless-stopped",
+        "labels": {"parity.role": "service", "parity.exposure": svc.exposure},
+    }
+    if deps:
+        out["depends_on"] = deps
+    return out
+
+
+def _dependency(stack: Stack, name: str, dep: Dependency) -> dict[str, Any]:
+    images = stack.local.images
+    out: dict[str, Any]
+    if dep.kind == "postgres":
+        out = {
+            "image": images["postgres"],
+            "volumes": [f"{name}-data:/var/lib/postgresql/data"],
+            "healthcheck": _quick_check('pg_isready -U "$$POSTGRES_USER" -d "$$POSTGRES_DB" -h 127.0.0.1'),
+        }
+    elif dep.kind == "mongo":
+        out = {
+            "image": images["mongo"],
+            "volumes": [f"{name}-data:/data/db"],
+            "healthcheck": _quick_check("mongosh --quiet --eval \"db.adminCommand('ping')\""),
+        }
+    elif dep.kind == "static-site":
+        out = {
+            "image": images["nginx"],
+            "volumes": [f"{rel(dep.source or '')}:/usr/share/nginx/html:ro"],
+            "healthcheck": _quick_check("wget -q -O /dev/null http://127.0.0.1/"),
+        }
+    else:  # localstack
+        out = {
+            "image": f"${{{LOCALSTACK_IMAGE_VAR}:-{images['localstack']}}}",
+            "healthcheck": _quick_check("curl -fsS http://127.0.0.1:4566/_localstack/health", start=20),
+        }
+        dep = dep.model_copy(
+            update={
+                "environment": {
+                    "SERVICES": "s3,secretsmanager,logs,sts,iam",
+                    "AWS_DEFAULT_REGION": stack.region,
+                    **dep.environment,
+                }
+            }
+        )
+    env = _env_list(dep.environment, list(dep.secrets))
+    if dep.kind == "localstack":
+        env.append("LOCALSTACK_AUTH_TOKEN")
+    if env:
+        out["environment"] = env
+    if dep.publish:
+        inner = {"postgres": 5432, "mongo": 27017, "localstack": 4566, "static-site": 80}[dep.kind]
+        out["ports"] = [f"127.0.0.1:{dep.publish}:{inner}"]
+    out["networks"] = _member_networks(stack, name)
+    out["restart"] = "unless-stopped"
+    out["labels"] = {"parity.role": "dependency", "parity.stands-for": dep.stands_for}
+    return out
+
+
+def _quick_check(command: str, start: int = 10) -> dict[str, Any]:
+    # Local dependencies are checked often so the stack is ready soon; the
+    # services keep their task-definition timings.
+    return {"test": ["CMD-SHELL", command], "interval": "3s", "timeout": "3s", "retries": 20, "start_period": f"{start}s"}
+
+
+def _edge(stack: Stack) -> dict[str, Any]:
+    public = stack.public_services()
+    aws = [d for d, dep in stack.local.dependencies.items() if dep.kind == "localstack"]
+    depends: dict[str, Any] = {s: {"condition": "service_started"} for s in public}
+    depends.update({d: {"condition": "service_healthy"} for d in aws})
+    return {
+        "image": stack.local.images["nginx"],
+        "volumes": [f"{EDGE_CONFIG}:/etc/nginx/nginx.conf:ro"],
+        "ports": [f"127.0.0.1:{stack.edge.port}:80"],
+        "networks": _member_networks(stack, "edge"),
+        "healthcheck": _quick_check("wget -q -O /dev/null http://127.0.0.1/__edge/health", start=5),
+        "depends_on": depends,
+        "restart": "unless-stopped",
+        "labels": {"parity.role": "edge", "parity.stands-for": "CloudFront + WAF + ALB"},
+    }
+
+
+def render_compose(stack: Stack) -> dict[str, Any]:
+    """The compose project for the local stack, as data."""
+    services: dict[str, Any] = {}
+    for name in stack.services:
+        services[name] = _service(stack, name)
+    for name, dep in stack.local.dependencies.items():
+        services[name] = _dependency(stack, name, dep)
+    services["edge"] = _edge(stack)
+    networks = {net: ({"internal": True} if net == "internal" else {}) for net in networks_of(stack)}
+    volumes = {
+        f"{name}-data": {} for name, dep in stack.local.dependencies.items() if dep.kind in ("postgres", "mongo")
+    }
+    return {"name": stack.project, "services": services, "networks": networks, "volumes": volumes}
+
+
+def render_offline_override(stack: Stack) -> dict[str, Any]:
+    """A compose override that swaps every upstream image for its offline stand-in."""
+    images = stack.local.images
+    by_upstream = {ref: offline_tag(ref) for ref in images.values()}
+    services: dict[str, Any] = {}
+    for name, svc in stack.services.items():
+        if svc.build.base_image in by_upstream:
+            services[name] = {"build": {"args": {"BASE_IMAGE": by_upstream[svc.build.base_image]}}}
+    base = render_compose(stack)["services"]
+    for name in [*stack.local.dependencies, "edge"]:
+        image = base[name]["image"]
+        upstream = image.split(":-", 1)[1].rstrip("}") if image.startswith("${") else image
+        services[name] = {"image": by_upstream[upstream]}
+    return {"services": services}
+
+
+def dump(data: dict[str, Any], source: str = "stack.yaml") -> str:
+    """YAML with a do-not-edit header, stable key order."""
+    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
+    return HEADER.format(source=source) + body

@@ -1,0 +1,291 @@
+"""The stack spec: one declarative description of both services, the edge and
+the local dependencies. Everything local (compose, nginx) and everything for
+AWS (task definitions) is rendered from a validated ``Stack``.
+
+Models are strict (``extra="forbid"``) so a typo is an error, not a silently
+ignored key. Cross-field rules live in ``Stack``'s validator and raise with the
+key path they concern.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
+
+# Fargate's valid task sizes: CPU units -> allowed memory (MiB).
+FARGATE_SIZES: dict[int, range] = {
+    256: range(512, 2048 + 1, 512),
+    512: range(1024, 4096 + 1, 1024),
+    1024: range(2048, 8192 + 1, 1024),
+    2048: range(4096, 16384 + 1, 1024),
+    4096: range(8192, 30720 + 1, 1024),
+}
+
+# What makes a value look like a credential: known key prefixes, or a long
+# run of base64/hex-ish characters.
+_SECRET_VALUE = re.compile(
+    r"^(sk-|sk_|pk_|ghp_|gho_|xox[bp]-|AKIA|ASIA|eyJ)|[A-Za-z0-9+/_=-]{32,}"
+)
+_SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_KEY|ACCESS_KEY|SERVICE_KEY)")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Build(Model):
+    """How the service's image is built. Point ``context`` at the real HuskIT
+    repository to drop it in."""
+
+    context: str
+    dockerfile: str = "Dockerfile"
+    target: str | None = None
+    base_image: str | None = Field(
+        default=None, description="Upstream base, passed as the BASE_IMAGE build arg; offline mode swaps in a stand-in."
+    )
+
+
+class HealthCheck(Model):
+    """A container health check, the same in compose and in the task definition."""
+
+    command: str = Field(description="Shell command run inside the container (CMD-SHELL).")
+    interval: int = Field(30, ge=5, le=300)
+    timeout: int = Field(5, ge=2, le=120)
+    retries: int = Field(3, ge=1, le=10)
+    start_period: int = Field(0, ge=0, le=300)
+
+
+class SecretRef(Model):
+    """A secret injected as an env var: the whole secret, or one JSON key of it."""
+
+    secret: str
+    key: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        # The spec's short form: "crawler:MONGODB_URI" (JSON key) or "crawler" (whole secret).
+        if isinstance(value, str):
+            name, _, key = value.partition(":")
+            return {"secret": name, "key": key or None}
+        return value
+
+
+class Service(Model):
+    build: Build
+    port: int = Field(ge=1, le=65535)
+    exposure: Literal["public", "internal"]
+    discovery: str | None = Field(default=None, description="Cloud Map name, e.g. crawler.internal.")
+    ingress_from: list[str] = Field(default_factory=list, description="Services allowed to call this one.")
+    cpu: int
+    memory: int
+    desired_count: int = Field(1, ge=0, le=20)
+    ephemeral_storage: int | None = Field(default=None, ge=21, le=200)
+    static_dir: str | None = Field(
+        default=None, description="Where the image keeps its built client; synced to the edge bucket."
+    )
+    health: HealthCheck
+    environment: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(default_factory=dict)
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _stringify_env(cls, value: object) -> object:
+        # YAML turns `PORT: 5171` into an int; env values are strings everywhere.
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, str) or v is None else _yaml_scalar(v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> "Service":
+        sizes = FARGATE_SIZES.get(self.cpu)
+        if sizes is None:
+            raise ValueError(f"cpu: {self.cpu} is not a Fargate size ({', '.join(map(str, FARGATE_SIZES))})")
+        if self.memory not in sizes:
+            raise ValueError(f"memory: {self.memory} MiB is not valid with cpu {self.cpu} (Fargate allows {sizes.start}-{sizes.stop - 1} in steps of {sizes.step})")
+        if self.exposure == "internal" and not self.discovery:
+            raise ValueError("discovery: an internal service needs a service-discovery name (e.g. crawler.internal)")
+        for name in self.environment:
+            if name in self.secrets:
+                raise ValueError(f"environment.{name}: also declared under secrets")
+        return self
+
+
+class Route(Model):
+    """A CloudFront behaviour: a path prefix, its origin and its caching."""
+
+    path: str
+    origin: str = Field(description="'s3' or the name of a public service (through the ALB).")
+    cache: Literal["immutable", "static", "none"] = "none"
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or not value.endswith("/"):
+            raise ValueError("a route path is a prefix that starts and ends with '/'")
+        return value
+
+
+class RateLimit(Model):
+    """A WAF rate-based rule: at most ``limit`` requests per ``window`` seconds per client IP."""
+
+    path: str
+    limit: int = Field(ge=1)
+    window: int = Field(300, ge=60, le=3600)
+
+
+class Edge(Model):
+    """CloudFront + ALB in front of the public services."""
+
+    port: int = Field(8080, ge=1, le=65535, description="Host port the local edge publishes on 127.0.0.1.")
+    idle_timeout: int = Field(300, ge=1, le=4000, description="The ALB's idle timeout, seconds.")
+    bucket: str = Field(description="The S3 bucket behind the s3 origin.")
+    routes: list[Route]
+    rate_limits: list[RateLimit] = Field(default_factory=list)
+
+
+class Dependency(Model):
+    """Something the services use that is not an ECS service: locally it runs as
+    a container standing for the external system (Supabase, Atlas, AWS...)."""
+
+    kind: Literal["postgres", "mongo", "static-site", "localstack"]
+    stands_for: str
+    used_by: list[str] = Field(default_factory=list)
+    publish: int | None = Field(default=None, ge=1, le=65535, description="Host port on 127.0.0.1, for local tools.")
+    source: str | None = Field(default=None, description="static-site: the folder it serves.")
+    environment: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(default_factory=dict)
+
+
+class Local(Model):
+    """Only for the local stack."""
+
+    dependencies: dict[str, Dependency]
+    images: dict[str, str] = Field(description="Upstream images by stand-in name (ci/images/<name>).")
+    seed: str = Field("localstack/secrets.json", description="Local development values seeded into LocalStack.")
+
+
+class Aws(Model):
+    """What the deploy layer needs; an environment overlay fills in the rest."""
+
+    ecr_prefix: str = Field("huskit", description="ECR repositories are <ecr_prefix>/<service>.")
+    execution_role: str = "huskit-ecs-execution-role"
+    task_role: str = "huskit-ecs-task-role"
+    log_retention_days: int = 30
+    url: str | None = Field(default=None, description="The environment's public URL, for smoke tests.")
+    registry: str | None = Field(default=None, description="Override the ECR registry host (local: a local registry).")
+    endpoint_url: str | None = Field(default=None, description="Override the AWS endpoint (local: the emulator).")
+    distribution_id: str | None = None
+
+
+class Stack(Model):
+    """The whole stack. ``env`` names the overlay merged in (local, staging, prod)."""
+
+    project: str = Field(pattern=NAME)
+    env: str = "local"
+    region: str
+    cluster: str
+    secret_prefix: str
+    services: dict[str, Service]
+    edge: Edge
+    local: Local
+    aws: Aws = Aws()
+
+    @field_validator("services")
+    @classmethod
+    def _names(cls, value: dict[str, Service]) -> dict[str, Service]:
+        for name in value:
+            if not re.match(NAME, name):
+                raise ValueError(f"{name!r} is not a valid service name (lowercase letters, digits, '-')")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Stack":
+        _check_stack(self)
+        return self
+
+    # -- derived views, used by every renderer -------------------------------------
+
+    def secret_name(self, ref: SecretRef) -> str:
+        """The Secrets Manager name a reference points to (``huskit/prod/crawler``)."""
+        return ref.secret if "/" in ref.secret else f"{self.secret_prefix}/{ref.secret}"
+
+    def public_services(self) -> list[str]:
+        return [n for n, s in self.services.items() if s.exposure == "public"]
+
+    def internal_services(self) -> list[str]:
+        return [n for n, s in self.services.items() if s.exposure == "internal"]
+
+
+class SpecPathError(ValueError):
+    """A cross-field rule broken at a key path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = message
+
+
+def _check_stack(stack: Stack) -> None:
+    names = set(stack.services)
+    for i, route in enumerate(stack.edge.routes):
+        where = f"edge.routes.{i}.origin"
+        if route.origin == "s3":
+            continue
+        if route.origin not in names:
+            raise SpecPathError(where, f"route {route.path} goes to {route.origin!r}, which is not a service")
+        if stack.services[route.origin].exposure != "public":
+            raise SpecPathError(where, f"route {route.path} would expose internal service {route.origin!r}")
+    if stack.edge.routes and not any(r.path == "/" for r in stack.edge.routes):
+        raise SpecPathError("edge.routes", "needs a default route for '/'")
+    paths = [r.path for r in stack.edge.routes]
+    if len(paths) != len(set(paths)):
+        raise SpecPathError("edge.routes", "two routes have the same path")
+
+    ports: dict[int, str] = {}
+    for name, svc in stack.services.items():
+        if svc.port in ports:
+            raise SpecPathError(f"services.{name}.port", f"{svc.port} is already used by {ports[svc.port]}")
+        ports[svc.port] = f"services.{name}"
+        for peer in svc.ingress_from:
+            if peer not in names:
+                raise SpecPathError(f"services.{name}.ingress_from", f"{peer!r} is not a service")
+        for var, value in svc.environment.items():
+            if var.startswith("VITE_") and (_SECRET_NAME.search(var) or _SECRET_VALUE.search(value)):
+                raise SpecPathError(
+                    f"services.{name}.environment.{var}",
+                    "VITE_* variables are bundled into the browser client and must not hold secrets",
+                )
+        for var in svc.secrets:
+            if var.startswith("VITE_"):
+                raise SpecPathError(
+                    f"services.{name}.secrets.{var}",
+                    "VITE_* variables are bundled into the browser client; a secret cannot be one",
+                )
+
+    published: dict[int, str] = {stack.edge.port: "edge.port"}
+    for name, dep in stack.local.dependencies.items():
+        for user in dep.used_by:
+            if user not in names:
+                raise SpecPathError(f"local.dependencies.{name}.used_by", f"{user!r} is not a service")
+        if dep.publish is not None:
+            if dep.publish in published:
+                raise SpecPathError(
+                    f"local.dependencies.{name}.publish", f"{dep.publish} is already published by {published[dep.publish]}"
+                )
+            published[dep.publish] = f"local.dependencies.{name}.publish"
+        if dep.kind == "static-site" and not dep.source:
+            raise SpecPathError(f"local.dependencies.{name}.source", "a static-site needs the folder it serves")
+    clash = names & set(stack.local.dependencies)
+    if clash:
+        raise SpecPathError("local.dependencies", f"{sorted(clash)[0]!r} is also a service")
+
+
+def _yaml_scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,118 @@
+"""Renderers are pure: the committed artefacts must equal what the spec renders,
+and the properties production relies on are visible in them."""
+
+from parity.app.workspace import Workspace, rendered
+from parity.render.common import offline_tag
+from parity.render.compose import networks_of, render_compose, render_offline_override
+from parity.render.edge import locations, render_edge
+from parity.spec.load import load_stack, validate
+
+from .conftest import ROOT
+
+
+def stack():
+    return load_stack(ROOT, "local")
+
+
+def test_committed_artefacts_are_fresh():
+    ws = Workspace(root=ROOT)
+    for path, text in rendered(stack(), ws).items():
+        assert path.read_text() == text, f"{path.relative_to(ROOT)} is stale: run `inv render-local` and commit"
+
+
+def test_crawler_is_isolated_like_its_security_group():
+    compose = render_compose(stack())
+    crawler = compose["services"]["crawler"]
+    assert "ports" not in crawler
+    assert crawler["networks"] == {"internal": {"aliases": ["crawler.internal"]}, "crawler-egress": {}}
+    assert compose["networks"]["internal"] == {"internal": True}
+    nets = networks_of(stack())
+    assert nets["public"] == ["edge", "website-agent"]
+    assert nets["internal"] == ["website-agent", "crawler"]
+    assert not any("edge" in members and "crawler" in members for members in nets.values())
+
+
+def test_fargate_sizes_become_limits_and_health_checks_match():
+    services = render_compose(stack())["services"]
+    assert services["website-agent"]["deploy"]["resources"]["limits"] == {"cpus": "1.00", "memory": "2048M"}
+    assert services["crawler"]["deploy"]["resources"]["limits"] == {"cpus": "2.00", "memory": "4096M"}
+    assert services["website-agent"]["deploy"]["replicas"] == 2
+    assert services["crawler"]["healthcheck"] == {
+        "test": ["CMD-SHELL", "python healthcheck.py"],
+        "interval": "30s",
+        "timeout": "10s",
+        "retries": 3,
+        "start_period": "45s",
+    }
+
+
+def test_secrets_are_listed_by_name_only():
+    services = render_compose(stack())["services"]
+    env = services["crawler"]["environment"]
+    assert "MONGODB_URI" in env
+    assert not any(e.startswith("MONGODB_URI=") for e in env)
+    assert "PORT=4999" in env
+
+
+def test_every_published_port_binds_loopback():
+    for name, svc in render_compose(stack())["services"].items():
+        for port in svc.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_every_container_has_a_health_check():
+    for name, svc in render_compose(stack())["services"].items():
+        assert svc["healthcheck"]["test"][0] == "CMD-SHELL", name
+
+
+def test_offline_override_swaps_every_upstream_image():
+    override = render_offline_override(stack())["services"]
+    assert override["website-agent"] == {"build": {"args": {"BASE_IMAGE": "parity-offline/node:22-bookworm-slim"}}}
+    assert override["localstack"] == {"image": "parity-offline/localstack:4.14.0"}
+    assert override["edge"] == {"image": "parity-offline/nginx:1.27-alpine"}
+    assert offline_tag("motoserver/moto:5.2.5") == "parity-offline/moto:5.2.5"
+    assert offline_tag("registry:2") == "parity-offline/registry:2"
+
+
+def test_localstack_image_pinned_but_overridable():
+    image = render_compose(stack())["services"]["localstack"]["image"]
+    assert image == "${PARITY_LOCALSTACK_IMAGE:-localstack/localstack:4.14.0}"
+
+
+def test_edge_has_alb_idle_timeout_and_no_buffering():
+    conf = render_edge(stack())
+    assert "proxy_read_timeout 300s;" in conf
+    assert "proxy_buffering off;" in conf
+    assert "proxy_ignore_headers X-Accel-Buffering" in conf
+    assert "gzip off;" in conf
+    assert "resolver 127.0.0.11" in conf
+
+
+def test_edge_rate_limits_count_every_matching_rule():
+    conf = render_edge(stack())
+    assert "limit_req_zone $binary_remote_addr zone=waf_0:10m rate=20r/m;" in conf
+    assert "limit_req_zone $binary_remote_addr zone=waf_1:10m rate=4r/m;" in conf
+    assert "limit_req_status 429;" in conf
+    by_path = {loc.path: loc for loc in locations(stack())}
+    assert [rl.path for _, rl in by_path["/api/auth/"].limits] == ["/api/", "/api/auth/"]
+    assert [rl.path for _, rl in by_path["/api/"].limits] == ["/api/"]
+    assert by_path["/"].limits == ()
+    assert by_path["/assets/"].route.origin == "s3"
+
+
+def test_edge_s3_behaviour_goes_to_the_bucket(spec):
+    spec["edge"]["bucket"] = "other-bucket"
+    conf = render_edge(validate(spec))
+    assert "proxy_pass http://$s3_origin/other-bucket$uri;" in conf
+    assert "proxy_cache cdn;" in conf
+
+
+def test_route_to_a_new_public_service_renders(spec):
+    spec["services"]["docs"] = {
+        **spec["services"]["website-agent"],
+        "port": 8000,
+        "desired_count": 1,
+    }
+    spec["edge"]["routes"].insert(0, {"path": "/docs/", "origin": "docs"})
+    conf = render_edge(validate(spec))
+    assert "set $origin_docs docs:8000;" in conf

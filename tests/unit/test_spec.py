@@ -1,0 +1,157 @@
+"""The spec: the real file validates, and every kind of bad input stops with
+one line naming the key path."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from parity.errors import ConfigError
+from parity.spec.load import deep_merge, load_stack, validate
+
+from .conftest import ROOT
+
+
+def error_of(data: dict) -> str:
+    with pytest.raises(ConfigError) as exc:
+        validate(data)
+    assert exc.value.exit_code == 2
+    return str(exc.value)
+
+
+def test_real_spec_validates_with_plan_numbers():
+    stack = load_stack(ROOT, "local")
+    web, crawler = stack.services["website-agent"], stack.services["crawler"]
+    assert (web.cpu, web.memory, web.port, web.exposure) == (1024, 2048, 5171, "public")
+    assert (crawler.cpu, crawler.memory, crawler.port, crawler.exposure) == (2048, 4096, 4999, "internal")
+    assert crawler.discovery == "crawler.internal"
+    assert stack.edge.idle_timeout == 300
+    assert stack.secret_name(crawler.secrets["MONGODB_URI"]) == "huskit/prod/crawler"
+    assert crawler.secrets["MONGODB_URI"].key == "MONGODB_URI"
+    # the local overlay is merged in
+    assert crawler.environment["CRAWLER_ALLOW_PRIVATE_NETWORKS"] == "true"
+    assert crawler.environment["CRAWL4AI_TIMEOUT"] == "30"
+
+
+def test_unknown_key(spec):
+    spec["services"]["crawler"]["memroy"] = 4096
+    assert error_of(spec) == "stack.yaml: services.crawler.memroy: unknown key"
+
+
+def test_wrong_type(spec):
+    spec["services"]["crawler"]["port"] = "four-thousand"
+    assert error_of(spec) == "stack.yaml: services.crawler.port: Input should be a valid integer, unable to parse string as an integer"
+
+
+def test_missing_key(spec):
+    del spec["services"]["crawler"]["health"]
+    assert error_of(spec) == "stack.yaml: services.crawler.health: required key is missing"
+
+
+def test_route_to_missing_service(spec):
+    spec["edge"]["routes"][1]["origin"] = "billing"
+    assert error_of(spec) == "stack.yaml: edge.routes.1.origin: route /api/ goes to 'billing', which is not a service"
+
+
+def test_internal_service_given_public_route(spec):
+    spec["edge"]["routes"].append({"path": "/crawl/", "origin": "crawler"})
+    assert error_of(spec) == "stack.yaml: edge.routes.3.origin: route /crawl/ would expose internal service 'crawler'"
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [("VITE_OPENAI_API_KEY", "x"), ("VITE_ANALYTICS_ID", "sk-live-1234"), ("VITE_BLOB", "A" * 40)],
+)
+def test_secret_looking_vite_variable(spec, name, value):
+    spec["services"]["website-agent"]["environment"][name] = value
+    assert error_of(spec) == (
+        f"stack.yaml: services.website-agent.environment.{name}: "
+        "VITE_* variables are bundled into the browser client and must not hold secrets"
+    )
+
+
+def test_plain_vite_variable_is_fine(spec):
+    spec["services"]["website-agent"]["environment"]["VITE_LOG_LEVEL"] = "debug"
+    validate(spec)
+
+
+def test_vite_variable_as_secret(spec):
+    spec["services"]["website-agent"]["secrets"]["VITE_KEY"] = "website-agent:OPENAI_API_KEY"
+    assert "services.website-agent.secrets.VITE_KEY: VITE_* variables" in error_of(spec)
+
+
+def test_duplicate_service_ports(spec):
+    spec["services"]["crawler"]["port"] = 5171
+    assert error_of(spec) == "stack.yaml: services.crawler.port: 5171 is already used by services.website-agent"
+
+
+def test_duplicate_published_ports(spec):
+    spec["local"]["dependencies"]["mongo"]["publish"] = 8080
+    assert error_of(spec) == "stack.yaml: local.dependencies.mongo.publish: 8080 is already published by edge.port"
+
+
+def test_fargate_size(spec):
+    spec["services"]["crawler"]["memory"] = 1024
+    assert error_of(spec) == (
+        "stack.yaml: services.crawler.memory: 1024 MiB is not valid with cpu 2048 (Fargate allows 4096-16384 in steps of 1024)"
+    )
+
+
+def test_internal_service_needs_discovery_name(spec):
+    del spec["services"]["crawler"]["discovery"]
+    assert "services.crawler.discovery: an internal service needs a service-discovery name" in error_of(spec)
+
+
+def test_ingress_from_unknown_service(spec):
+    spec["services"]["crawler"]["ingress_from"] = ["web"]
+    assert error_of(spec) == "stack.yaml: services.crawler.ingress_from: 'web' is not a service"
+
+
+def test_secret_reference_forms(spec):
+    spec["services"]["crawler"]["secrets"] = {"A": "crawler:A", "B": "huskit/shared/b"}
+    stack = validate(spec)
+    a, b = stack.services["crawler"].secrets["A"], stack.services["crawler"].secrets["B"]
+    assert (stack.secret_name(a), a.key) == ("huskit/prod/crawler", "A")
+    assert (stack.secret_name(b), b.key) == ("huskit/shared/b", None)
+
+
+def test_deep_merge_semantics():
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 1, "c": 3}
+    assert deep_merge(base, {"a": {"y": [3]}, "c": None, "d": 4}) == {"a": {"x": 1, "y": [3]}, "b": 1, "d": 4}
+
+
+def test_unknown_environment():
+    with pytest.raises(ConfigError) as exc:
+        load_stack(ROOT, "qa")
+    assert str(exc.value).startswith("unknown environment 'qa' (known: ")
+
+
+def test_overlay_errors_name_both_files(tmp_path):
+    shutil.copy(ROOT / "stack.yaml", tmp_path / "stack.yaml")
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "staging.yaml").write_text(yaml.safe_dump({"services": {"crawler": {"cpu": 3000}}}))
+    with pytest.raises(ConfigError) as exc:
+        load_stack(tmp_path, "staging")
+    assert str(exc.value) == "stack.yaml + deploy/staging.yaml: services.crawler.cpu: 3000 is not a Fargate size (256, 512, 1024, 2048, 4096)"
+
+
+def test_invalid_yaml(tmp_path):
+    (tmp_path / "stack.yaml").write_text("services: [\n")
+    with pytest.raises(ConfigError) as exc:
+        load_stack(tmp_path)
+    assert "is not valid YAML" in str(exc.value)
+
+
+def test_cli_exits_2_with_one_line_before_running_anything(tmp_path):
+    """A bad spec stops `inv up` with exit code 2 and one line, before Docker is touched."""
+    shutil.copytree(ROOT, tmp_path / "repo", ignore=shutil.ignore_patterns("node_modules", ".git", "build", "__pycache__"))
+    spec_file = tmp_path / "repo" / "stack.yaml"
+    spec_file.write_text(spec_file.read_text().replace("    port: 4999\n", "    port: 4999\n    prot: 1\n"))
+    env = {"PATH": "/nonexistent-so-docker-cannot-run", "HOME": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "up"], cwd=tmp_path / "repo", capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: stack.yaml + deploy/local.yaml: services.crawler.prot: unknown key"
