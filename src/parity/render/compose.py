@@ -68,6 +68,10 @@ def networks_of(stack: Stack) -> dict[str, list[str]]:
     aws = [d for d, dep in stack.local.dependencies.items() if dep.kind == "localstack"]
     if aws:
         nets["aws"] = ["edge", *aws]
+    # ECS/ECR emulation is only for the host's deploy commands: reachable from nothing else.
+    tools = [d for d, dep in stack.local.dependencies.items() if dep.kind in ("moto", "registry")]
+    if tools:
+        nets["deploy-tools"] = tools
     return nets
 
 
@@ -130,6 +134,17 @@ def _dependency(stack: Stack, name: str, dep: Dependency) -> dict[str, Any]:
             "volumes": [f"{rel(dep.source or '')}:/usr/share/nginx/html:ro"],
             "healthcheck": _quick_check("wget -q -O /dev/null http://127.0.0.1/"),
         }
+    elif dep.kind == "moto":
+        out = {
+            "image": images["moto"],
+            "healthcheck": _quick_check("curl -fsS http://127.0.0.1:5000/moto-api/ -o /dev/null", start=5),
+        }
+    elif dep.kind == "registry":
+        out = {
+            "image": images["registry"],
+            "volumes": [f"{name}-data:/var/lib/registry"],
+            "healthcheck": _quick_check("wget -q -O /dev/null http://127.0.0.1:5000/v2/", start=5),
+        }
     else:  # localstack
         out = {
             "image": f"${{{LOCALSTACK_IMAGE_VAR}:-{images['localstack']}}}",
@@ -150,7 +165,9 @@ def _dependency(stack: Stack, name: str, dep: Dependency) -> dict[str, Any]:
     if env:
         out["environment"] = env
     if dep.publish:
-        inner = {"postgres": 5432, "mongo": 27017, "localstack": 4566, "static-site": 80}[dep.kind]
+        inner = {"postgres": 5432, "mongo": 27017, "localstack": 4566, "static-site": 80, "moto": 5000, "registry": 5000}[
+            dep.kind
+        ]
         out["ports"] = [f"127.0.0.1:{dep.publish}:{inner}"]
     out["networks"] = _member_networks(stack, name)
     out["restart"] = "unless-stopped"
@@ -191,7 +208,9 @@ def render_compose(stack: Stack) -> dict[str, Any]:
     services["edge"] = _edge(stack)
     networks = {net: ({"internal": True} if net == "internal" else {}) for net in networks_of(stack)}
     volumes = {
-        f"{name}-data": {} for name, dep in stack.local.dependencies.items() if dep.kind in ("postgres", "mongo")
+        f"{name}-data": {}
+        for name, dep in stack.local.dependencies.items()
+        if dep.kind in ("postgres", "mongo", "registry")
     }
     return {"name": stack.project, "services": services, "networks": networks, "volumes": volumes}
 

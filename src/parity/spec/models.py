@@ -152,7 +152,7 @@ class Dependency(Model):
     """Something the services use that is not an ECS service: locally it runs as
     a container standing for the external system (Supabase, Atlas, AWS...)."""
 
-    kind: Literal["postgres", "mongo", "static-site", "localstack"]
+    kind: Literal["postgres", "mongo", "static-site", "localstack", "moto", "registry"]
     stands_for: str
     used_by: list[str] = Field(default_factory=list)
     publish: int | None = Field(default=None, ge=1, le=65535, description="Host port on 127.0.0.1, for local tools.")
