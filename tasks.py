@@ -117,3 +117,25 @@ def render_local(c, check=False):
         return
     changed = write_rendered(stack, ws)
     step("rendered: " + (", ".join(str(p.relative_to(ws.root)) for p in changed) or "nothing changed"))
+
+
+@task(help={"unit": "Only the unit tests (no Docker).", "keep": "Leave the stack running afterwards."})
+@cli
+def test(c, unit=False, keep=False):
+    """Every test: unit, both services' own suites, the real stack (integration) and the e2e checks."""
+    from parity.app.test_run import run_all
+
+    failed = run_all(c, ROOT, unit_only=unit, keep_stack=keep)
+    if failed:
+        raise Exit(f"failed: {', '.join(failed)}", code=1)
+
+
+@task
+@cli
+def images(c):
+    """Show the size of each service image against its target."""
+    from parity.app.images import image_report
+    from parity.console import console
+
+    for line in image_report(_ws()):
+        console.print(line)

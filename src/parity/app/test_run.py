@@ -1,0 +1,42 @@
+"""`inv test`: every suite in order, each a real process; a failed stage does
+not hide the others. The stages are the README's promise of what is tested."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from parity.console import console
+
+PY = sys.executable
+
+
+def stages(unit_only: bool) -> list[tuple[str, str, str]]:
+    """(name, folder relative to the root, command)."""
+    out = [("unit", ".", f"{PY} -m pytest tests/unit -q")]
+    if unit_only:
+        return out
+    return out + [
+        ("crawler", ".", f"{PY} -m pytest services/crawler/tests -q"),
+        ("website-agent", "services/website-agent", "npm ci --no-audit --no-fund --loglevel=error && npm test"),
+        ("integration", ".", f"{PY} -m pytest tests/integration -q -m integration"),
+        ("e2e", ".", f"{PY} -m invoke e2e"),
+    ]
+
+
+def run_all(c, root: Path, unit_only: bool = False, keep_stack: bool = False) -> list[str]:
+    failed = []
+    for name, folder, command in stages(unit_only):
+        console.rule(f"[bold]{name}[/bold]")
+        with c.cd(str(root / folder)):
+            result = c.run(command, warn=True, pty=False)
+        if not result.ok:
+            failed.append(name)
+    if not unit_only and not keep_stack:
+        console.rule("[bold]teardown[/bold]")
+        with c.cd(str(root)):
+            c.run(f"{PY} -m invoke down", warn=True, pty=False)
+    console.rule("[bold]summary[/bold]")
+    for name, _f, _c in stages(unit_only):
+        console.print(f"  {name:<14} {'FAILED' if name in failed else 'ok'}")
+    return failed
