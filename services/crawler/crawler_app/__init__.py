@@ -1,0 +1,1 @@
+"""HuskIT reference crawler service."""
