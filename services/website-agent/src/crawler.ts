@@ -1,0 +1,189 @@
+import { Router, type Response } from 'express';
+import { hasJsonBody, sendError } from './http.js';
+
+export interface CrawlerDeps {
+  baseUrl: string | null;
+  timeoutMs: number;
+  healthTimeoutMs: number;
+}
+
+interface UpstreamReply {
+  status: number;
+  body: unknown;
+  isJson: boolean;
+}
+
+class UpstreamError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function causeCode(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string; errors?: { code?: string }[] } };
+  return e?.cause?.code ?? e?.cause?.errors?.[0]?.code ?? e?.code ?? '';
+}
+
+/**
+ * One bounded request to the crawler. The timer covers the whole exchange
+ * (connect, headers and body), so a slow crawler can never hang the caller.
+ */
+async function callCrawler(url: string, init: RequestInit, timeoutMs: number, clientGone: AbortSignal): Promise<UpstreamReply> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const onClientGone = () => controller.abort();
+  clientGone.addEventListener('abort', onClientGone);
+  try {
+    const response = await fetch(url, { ...init, signal: controller.signal, redirect: 'manual' });
+    const text = await response.text();
+    let body: unknown = text;
+    let isJson = false;
+    try {
+      body = JSON.parse(text);
+      isJson = true;
+    } catch {
+      /* not JSON: keep the text */
+    }
+    return { status: response.status, body, isJson };
+  } catch (err) {
+    if (timedOut) throw new UpstreamError(504, 'crawler_timeout', `The crawler did not answer within ${timeoutMs} ms`);
+    if (clientGone.aborted) throw new UpstreamError(499, 'client_closed', 'The client went away');
+    const code = causeCode(err);
+    if (UNREACHABLE_CODES.has(code)) {
+      throw new UpstreamError(503, 'crawler_unavailable', `The crawler is not reachable (${code})`);
+    }
+    throw new UpstreamError(502, 'crawler_failed', `The crawler connection failed${code ? ` (${code})` : ''}`);
+  } finally {
+    clearTimeout(timer);
+    clientGone.removeEventListener('abort', onClientGone);
+  }
+}
+
+/** A signal that fires when the client disconnects before we answered. */
+function clientSignal(res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+/** Turn a crawler 4xx body (ours, FastAPI's {"detail"}, or text) into {error, message}. */
+function describeRejection(reply: UpstreamReply): { error: string; message: string } {
+  const body = (reply.isJson && typeof reply.body === 'object' && reply.body !== null ? reply.body : {}) as Record<string, unknown>;
+  const error = typeof body.error === 'string' && /^[a-z0-9_.-]{1,64}$/i.test(body.error) ? body.error : 'crawler_rejected';
+  let message: string;
+  if (typeof body.message === 'string') message = body.message;
+  else if (typeof body.detail === 'string') message = body.detail;
+  else if (body.detail !== undefined) message = JSON.stringify(body.detail);
+  else if (typeof reply.body === 'string' && reply.body.trim() !== '') message = reply.body.trim();
+  else message = `The crawler rejected the request (HTTP ${reply.status})`;
+  return { error, message: message.slice(0, 500) };
+}
+
+function validTarget(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length > 2048) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(value.trim());
+  } catch {
+    return null;
+  }
+  if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.hostname === '') return null;
+  return parsed.toString();
+}
+
+export function crawlerRouter(deps: CrawlerDeps): Router {
+  const router = Router();
+
+  router.post('/crawl', async (req, res) => {
+    if (!hasJsonBody(req)) {
+      sendError(res, 400, 'invalid_body', 'Expected a JSON body {"url": "https://..."}');
+      return;
+    }
+    const target = validTarget((req.body as Record<string, unknown>).url);
+    if (!target) {
+      sendError(res, 400, 'invalid_url', 'Provide an absolute http:// or https:// URL');
+      return;
+    }
+    if (!deps.baseUrl) {
+      sendError(res, 503, 'crawler_not_configured', 'CRAWLER_API_URL is not set');
+      return;
+    }
+    try {
+      const reply = await callCrawler(
+        `${deps.baseUrl}/crawl`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ url: target }),
+        },
+        deps.timeoutMs,
+        clientSignal(res),
+      );
+      if (reply.status >= 200 && reply.status < 300) {
+        if (!reply.isJson) {
+          sendError(res, 502, 'crawler_bad_response', 'The crawler answered with something that is not JSON');
+          return;
+        }
+        res.setHeader('Cache-Control', 'no-store');
+        res.status(200).json(reply.body);
+      } else if (reply.status >= 400 && reply.status < 500) {
+        const { error, message } = describeRejection(reply);
+        sendError(res, reply.status, error, message);
+      } else {
+        sendError(res, 502, 'crawler_failed', `The crawler failed (HTTP ${reply.status})`);
+      }
+    } catch (err) {
+      if (err instanceof UpstreamError) {
+        if (err.status === 499) return; // nobody is listening any more
+        sendError(res, err.status, err.code, err.message);
+        return;
+      }
+      throw err;
+    }
+  });
+
+  router.get('/crawler/health', async (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    if (!deps.baseUrl) {
+      sendError(res, 503, 'crawler_not_configured', 'CRAWLER_API_URL is not set');
+      return;
+    }
+    try {
+      const reply = await callCrawler(`${deps.baseUrl}/health`, { method: 'GET', headers: { accept: 'application/json' } }, deps.healthTimeoutMs, clientSignal(res));
+      if (reply.status >= 200 && reply.status < 300) {
+        res.status(200).json({ status: 'ok', crawler: reply.body });
+      } else {
+        sendError(res, 503, 'crawler_unhealthy', `The crawler health check answered HTTP ${reply.status}`);
+      }
+    } catch (err) {
+      if (err instanceof UpstreamError) {
+        if (err.status === 499) return;
+        // A broken connection on a health check means "unhealthy", whatever the cause.
+        sendError(res, err.status === 504 ? 504 : 503, err.code, err.message);
+        return;
+      }
+      throw err;
+    }
+  });
+
+  return router;
+}

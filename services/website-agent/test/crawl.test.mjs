@@ -1,0 +1,133 @@
+// POST /api/crawl and GET /api/crawler/health against a real HTTP crawler stand-in.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startCrawler } from './helpers/crawler.mjs';
+import { freePort } from './helpers/net.mjs';
+import { testDatabase } from './helpers/postgres.mjs';
+import { startServer } from './helpers/server.mjs';
+
+const crawl = (server, body) =>
+  fetch(`${server.url}/api/crawl`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+async function expectError(res, status, code) {
+  assert.equal(res.status, status);
+  assert.match(res.headers.get('content-type'), /application\/json/);
+  const body = await res.json();
+  if (code) assert.equal(body.error, code);
+  assert.equal(typeof body.message, 'string');
+  return body;
+}
+
+describe('crawler proxy', () => {
+  let dbUrl;
+  let crawler;
+  let server;
+
+  before(async () => {
+    dbUrl = await testDatabase();
+    crawler = await startCrawler({ slowMs: 3_000 });
+    server = await startServer({
+      DATABASE_URL: dbUrl,
+      CRAWLER_API_URL: `${crawler.url}/`,
+      CRAWLER_TIMEOUT_MS: '400',
+      CRAWLER_HEALTH_TIMEOUT_MS: '400',
+    });
+  });
+  after(async () => {
+    await server?.stop();
+    await crawler?.close();
+  });
+
+  test('success returns the crawler JSON as-is', async () => {
+    const res = await crawl(server, { url: 'https://example.test/ok' });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.title, 'Stand-in <Page> & Title');
+    assert.equal(body.links.length, 3);
+    const sent = crawler.requests.find((r) => r.url === '/crawl' && r.body.includes('/ok'));
+    assert.equal(sent.method, 'POST');
+    assert.match(sent.headers['content-type'], /application\/json/);
+    assert.deepEqual(JSON.parse(sent.body), { url: 'https://example.test/ok' });
+  });
+
+  test('crawler 4xx passes status and error through', async () => {
+    const rejected = await expectError(await crawl(server, { url: 'https://example.test/reject' }), 422, 'crawler_rejected');
+    assert.match(rejected.message, /robots\.txt/);
+    const missing = await expectError(await crawl(server, { url: 'https://example.test/notfound' }), 404, 'page_not_found');
+    assert.equal(missing.message, 'The page answered 404');
+  });
+
+  test('crawler 5xx becomes 502 without leaking its body', async () => {
+    const body = await expectError(await crawl(server, { url: 'https://example.test/boom' }), 502, 'crawler_failed');
+    assert.doesNotMatch(body.message, /stack trace/);
+  });
+
+  test('a non-JSON success from the crawler is 502', async () => {
+    await expectError(await crawl(server, { url: 'https://example.test/text' }), 502, 'crawler_bad_response');
+  });
+
+  test('a slow crawler is cut off with 504 within the timeout', async () => {
+    const started = Date.now();
+    await expectError(await crawl(server, { url: 'https://example.test/slow' }), 504, 'crawler_timeout');
+    const took = Date.now() - started;
+    assert.ok(took >= 350 && took < 1500, `took ${took} ms with a 400 ms timeout`);
+  });
+
+  test('only absolute http(s) URLs are accepted', async () => {
+    for (const url of ['ftp://example.test/file', 'javascript:alert(1)', 'file:///etc/passwd', 'not a url', '/relative', '', 42, null]) {
+      await expectError(await crawl(server, { url }), 400, 'invalid_url');
+    }
+    await expectError(await crawl(server, {}), 400, 'invalid_url');
+    const before = crawler.requests.length;
+    await crawl(server, { url: 'data:text/html,hi' });
+    assert.equal(crawler.requests.length, before, 'rejected URLs must not reach the crawler');
+  });
+
+  test('crawler health passes the crawler body through', async () => {
+    const res = await fetch(`${server.url}/api/crawler/health`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'ok', crawler: { status: 'ok', service: 'crawler-stand-in' } });
+  });
+
+  test('unhealthy and slow crawler health are 503 and 504', async () => {
+    crawler.state.health = 'broken';
+    await expectError(await fetch(`${server.url}/api/crawler/health`), 503, 'crawler_unhealthy');
+    crawler.state.health = 'slow';
+    const started = Date.now();
+    await expectError(await fetch(`${server.url}/api/crawler/health`), 504, 'crawler_timeout');
+    assert.ok(Date.now() - started < 1500);
+    crawler.state.health = 'ok';
+  });
+});
+
+describe('crawler down or not configured', () => {
+  let down;
+  let unset;
+  before(async () => {
+    const dbUrl = await testDatabase();
+    const closedPort = await freePort(); // nothing listens there: connection refused
+    [down, unset] = await Promise.all([
+      startServer({ DATABASE_URL: dbUrl, CRAWLER_API_URL: `http://127.0.0.1:${closedPort}` }),
+      startServer({ DATABASE_URL: dbUrl }),
+    ]);
+  });
+  after(() => Promise.all([down?.stop(), unset?.stop()]));
+
+  test('connection refused is 503, quickly', async () => {
+    const started = Date.now();
+    await expectError(await crawl(down, { url: 'https://example.test/ok' }), 503, 'crawler_unavailable');
+    await expectError(await fetch(`${down.url}/api/crawler/health`), 503, 'crawler_unavailable');
+    assert.ok(Date.now() - started < 2000);
+  });
+
+  test('no CRAWLER_API_URL is 503 crawler_not_configured', async () => {
+    await expectError(await crawl(unset, { url: 'https://example.test/ok' }), 503, 'crawler_not_configured');
+    await expectError(await fetch(`${unset.url}/api/crawler/health`), 503, 'crawler_not_configured');
+    // Input is still validated first.
+    await expectError(await crawl(unset, { url: 'ftp://x' }), 400, 'invalid_url');
+  });
+});
