@@ -3,13 +3,16 @@ rich output on a terminal, no colour codes when piped."""
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
 from parity.adapters.docker import ContainerState
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Piped output (CI logs, `| tee`) gets a wide fixed width so tables are not cut.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 
 def step(message: str) -> None:
@@ -25,7 +28,7 @@ def status_table(containers: list[ContainerState], urls: dict[str, str]) -> None
         return
     table = Table(title="local stack", title_justify="left")
     for col in ("service", "container", "state", "health", "networks", "published"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for c in containers:
         health = f"[{_STYLE.get(c.health, 'white')}]{c.health}[/]"
         table.add_row(c.service, c.name, c.state, health, ", ".join(c.networks), ", ".join(c.published_ports) or "-")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -21,6 +22,8 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run as pow_run
 
 from parity.errors import CommandFailed, ParityError
+
+_PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,46 @@ class Docker:
                 container.remove(force=True)
         return dest / Path(path).name
 
+    # -- registries: promote pushes the tested image by content --------------------
+
+    def tag(self, image: str, ref: str) -> None:
+        """Give ``image`` (a tag or an ID) the name ``ref``."""
+        with _failures():
+            self.client.image.tag(image, ref)
+
+    def login(self, server: str, username: str, password: str) -> None:
+        """Log in to a registry; the password goes through stdin, never argv."""
+        debug = os.environ.pop("PYTHON_ON_WHALES_DEBUG", None)
+        try:
+            with _failures(hint=f"check the registry {server} and the credentials of the AWS chain"):
+                self.client.login(server=server, username=username, password=password)
+        finally:
+            if debug is not None:
+                os.environ["PYTHON_ON_WHALES_DEBUG"] = debug
+
+    def push(self, ref: str) -> str:
+        """Push ``ref`` and return the manifest digest the registry stored (``sha256:...``)."""
+        argv = [*self.client.client_config.docker_cmd, "push", ref]
+        registry = ref.split("/", 1)[0]
+        with _failures(hint=f"is the registry {registry} up, and does the repository exist?"):
+            output = pow_run(argv)
+        found = _PUSHED_DIGEST.findall(output or "")
+        if not found:
+            raise CommandFailed(argv, 0, output or "", hint="the push printed no digest")
+        return found[-1]
+
+    def repo_digest(self, image: str, repository: str) -> str | None:
+        """The manifest digest ``image`` had when it was last pushed to
+        ``repository`` (``host/name``), or None if it never was."""
+        with _failures():
+            if not self.client.image.exists(image):
+                return None
+            for entry in self.client.image.inspect(image).repo_digests or []:
+                repo, _, digest = entry.partition("@")
+                if repo == repository:
+                    return digest
+        return None
+
 
 class Compose:
     """The local stack's compose project (fixed project name, so a clone in any
@@ -135,13 +178,15 @@ class Compose:
         self.project = project
         self.client = DockerClient(compose_files=[str(f) for f in files], compose_project_name=project)
 
+    # python-on-whales reads an empty service list as "do nothing"; None means all.
+
     def build(self, services: list[str] | None = None) -> None:
         with _failures(hint="run `docker compose build` by hand to see the whole log"):
-            self.client.compose.build(services or [])
+            self.client.compose.build(services or None, quiet=True)
 
     def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
         with injected_env(env or {}), _failures(hint="`inv logs SERVICE` shows why a service did not start"):
-            self.client.compose.up(services or [], detach=True, remove_orphans=True, quiet=True)
+            self.client.compose.up(services or None, detach=True, remove_orphans=True, quiet=True)
 
     def down(self, volumes: bool = False) -> None:
         with _failures():
