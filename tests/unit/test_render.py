@@ -25,8 +25,13 @@ def test_crawler_is_isolated_like_its_security_group():
     crawler = compose["services"]["crawler"]
     assert "ports" not in crawler
     assert crawler["networks"] == {"internal": {"aliases": ["crawler.internal"]}, "crawler-egress": {}}
-    assert compose["networks"]["internal"] == {"internal": True}
+    closed = {"internal": True, "driver_opts": {"com.docker.network.bridge.inhibit_ipv4": "true"}}
+    assert compose["networks"]["internal"] == closed
+    assert compose["networks"]["crawler-egress"] == closed
+    assert compose["networks"]["public"] == {}
     nets = networks_of(stack())
+    # mongo publishes a port for local tools, which a closed network cannot do
+    assert nets["host-access"] == ["mongo"]
     assert nets["public"] == ["edge", "website-agent"]
     assert nets["internal"] == ["website-agent", "crawler"]
     assert not any("edge" in members and "crawler" in members for members in nets.values())

@@ -188,6 +188,22 @@ class Compose:
         with injected_env(env or {}), _failures(hint="`inv logs SERVICE` shows why a service did not start"):
             self.client.compose.up(services or None, detach=True, remove_orphans=True, quiet=True)
 
+    def network_drift(self, expected: Mapping[str, Mapping[str, object]]) -> list[str]:
+        """Networks of the project whose isolation settings differ from the
+        compose file (compose itself does not notice, and reuses them)."""
+        drift = []
+        with _failures():
+            for name, conf in expected.items():
+                full = f"{self.project}_{name}"
+                if not self.client.network.exists(full):
+                    continue
+                net = self.client.network.inspect(full)
+                want_opts = dict(conf.get("driver_opts") or {})
+                have_opts = {k: v for k, v in (net.options or {}).items() if k in want_opts or k.endswith("inhibit_ipv4")}
+                if bool(net.internal) != bool(conf.get("internal")) or have_opts != want_opts:
+                    drift.append(name)
+        return drift
+
     def down(self, volumes: bool = False) -> None:
         with _failures():
             self.client.compose.down(volumes=volumes, remove_orphans=True, quiet=True)

@@ -18,7 +18,7 @@ from parity.app import secrets
 from parity.app.offline import build_standins
 from parity.app.workspace import Workspace, write_rendered
 from parity.errors import NotReady
-from parity.render.compose import image_name
+from parity.render.compose import image_name, render_compose
 from parity.spec import Stack, load_stack
 
 Report = Callable[[str], None]
@@ -102,6 +102,10 @@ def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Calla
     compose = compose_for(ws, stack)
     if ws.offline:
         build_standins(stack, ws.root, ws.offline_base, docker, report)
+    drift = compose.network_drift(render_compose(stack)["networks"])
+    if drift:
+        report(f"network isolation changed ({', '.join(drift)}): recreating the stack, volumes kept")
+        compose.down()
     t = clock()
     report("building service images (cached layers are reused)")
     compose.build(list(stack.services))

@@ -72,7 +72,27 @@ def networks_of(stack: Stack) -> dict[str, list[str]]:
     tools = [d for d, dep in stack.local.dependencies.items() if dep.kind in ("moto", "registry")]
     if tools:
         nets["deploy-tools"] = tools
+    # Docker publishes no port from a closed network: a dependency that publishes
+    # one for local tools but sits only on closed networks gets its own way out.
+    closed = closed_networks(stack, nets)
+    stranded = [
+        d
+        for d, dep in stack.local.dependencies.items()
+        if dep.publish and all(n in closed for n, m in nets.items() if d in m)
+    ]
+    if stranded:
+        nets["host-access"] = stranded
     return nets
+
+
+def closed_networks(stack: Stack, nets: dict[str, list[str]] | None = None) -> set[str]:
+    """Networks with no route in or out, like a security group that admits only
+    its members: ``internal`` and the egress network of each internal service.
+    The host gets no address on them either (``inhibit_ipv4``), so even the
+    host cannot reach an internal service."""
+    nets = nets if nets is not None else networks_of(stack)
+    internal = {f"{n}-egress" for n in stack.internal_services()}
+    return {n for n in nets if n == "internal" or n in internal}
 
 
 def _member_networks(stack: Stack, member: str) -> dict[str, Any]:
@@ -206,7 +226,14 @@ def render_compose(stack: Stack) -> dict[str, Any]:
     for name, dep in stack.local.dependencies.items():
         services[name] = _dependency(stack, name, dep)
     services["edge"] = _edge(stack)
-    networks = {net: ({"internal": True} if net == "internal" else {}) for net in networks_of(stack)}
+    nets = networks_of(stack)
+    closed = closed_networks(stack, nets)
+    networks = {
+        net: (
+            {"internal": True, "driver_opts": {"com.docker.network.bridge.inhibit_ipv4": "true"}} if net in closed else {}
+        )
+        for net in nets
+    }
     volumes = {
         f"{name}-data": {}
         for name, dep in stack.local.dependencies.items()
