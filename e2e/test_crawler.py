@@ -1,0 +1,153 @@
+"""Plan §12: "Crawler endpoint reachable from website-agent", "Crawler NOT
+reachable from public internet" and "Full crawl pipeline works end-to-end".
+
+Locally, "the public internet" is everything outside the stack's private
+networks: the host's published ports, the edge container and every path the
+edge serves."""
+
+import json
+import re
+import socket
+
+import httpx
+import pytest
+from e2elib import ROOT
+from e2elib.probe import REACH_SH, parse_reach
+
+CRAWLER = "crawler"
+CRAWLER_HEALTH_SIGNATURE = '"browser"'  # a key of the crawler's /health body (FastAPI, not the web)
+WEB = "website-agent"
+
+# Paths a mis-routed edge could hand to the crawler, and a Host header naming it.
+EDGE_PATHS = [
+    "/health", "/crawl", "/docs", "/openapi.json", "/pages/000000000000000000000000",
+    "/crawler/health", "/internal/health", "/api/health", "/api/crawl",
+]
+
+
+def _looks_like_crawler(r: httpx.Response) -> str:
+    """Why a response seems to come from the crawler (FastAPI), or ''."""
+    if "uvicorn" in r.headers.get("server", "").lower():
+        return "Server: uvicorn"
+    if "HuskIT crawler" in r.text:
+        return "the crawler's OpenAPI title"
+    try:
+        body = r.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ""
+    if isinstance(body, dict) and "browser" in body and "mongodb" in body:
+        return "the crawler's /health body"
+    if isinstance(body, dict) and set(body) == {"detail"}:
+        return "a FastAPI error body"
+    return ""
+
+
+@pytest.mark.smoke
+def test_crawler_not_reachable_through_edge_paths(http):
+    """No edge path (or Host header) reaches the crawler"""
+    leaks = []
+    for path in EDGE_PATHS:
+        for headers in ({}, {"host": "crawler.internal:4999"}):
+            r = http.get(path, headers=headers)
+            why = _looks_like_crawler(r)
+            if why:
+                leaks.append(f"GET {path} {headers or ''} -> {r.status_code} ({why})")
+    r = http.post("/crawl", json={"url": "http://example.com/"})
+    if _looks_like_crawler(r):
+        leaks.append(f"POST /crawl -> {r.status_code} ({_looks_like_crawler(r)})")
+    assert not leaks, "the crawler answers through the edge: " + "; ".join(leaks)
+
+
+@pytest.mark.container
+def test_crawler_not_reachable_from_edge_container(local):
+    """The edge container cannot reach the crawler, by name or by any of its addresses"""
+    crawlers = local.containers(CRAWLER)
+    assert crawlers, "no running crawler container"
+    urls = ["http://crawler.internal:4999/health", "http://crawler:4999/health"]
+    for c in crawlers:
+        urls.append(f"http://{c['Name'].lstrip('/')}:4999/health")
+        for net in c["NetworkSettings"]["Networks"].values():
+            if net.get("IPAddress"):
+                urls.append(f"http://{net['IPAddress']}:4999/health")
+    proc = local.exec(local.edge_container, ["sh", "-c", REACH_SH, "sh", CRAWLER_HEALTH_SIGNATURE, *urls], timeout=30)
+    answers = parse_reach(proc.stdout)
+    assert set(answers) == set(urls), f"probe from {local.edge_container} failed: {proc.stdout!r} {proc.stderr!r}"
+    # Only the crawler's own answer counts: on some hosts a transparent proxy answers any address.
+    reached = [f"{u} -> HTTP {code}" for u, (code, is_crawler) in answers.items() if is_crawler]
+    assert not reached, f"the edge ({local.edge_container}) reaches the crawler: " + "; ".join(reached)
+
+
+@pytest.mark.container
+def test_crawler_not_published_to_host(local):
+    """The crawler publishes no port to the host; 127.0.0.1:4999 is closed"""
+    for c in local.containers(CRAWLER):
+        published = {k: v for k, v in (c["NetworkSettings"]["Ports"] or {}).items() if v}
+        assert not published, f"{c['Name']} publishes {published}"
+    with socket.socket() as s:
+        s.settimeout(2)
+        assert s.connect_ex(("127.0.0.1", 4999)) != 0, "something answers on 127.0.0.1:4999"
+
+
+@pytest.mark.smoke
+def test_crawler_health_through_website_agent(http):
+    """website-agent reaches the crawler: /api/crawler/health is ok"""
+    r = http.get("/api/crawler/health")
+    assert r.status_code == 200, f"/api/crawler/health: HTTP {r.status_code} {r.text[:300]}"
+    body = r.json()
+    assert body.get("status") == "ok", body
+    assert body.get("crawler", {}).get("mongodb") == "ok", f"crawler health: {body.get('crawler')}"
+
+
+@pytest.mark.container
+def test_crawler_reachable_from_each_website_agent_replica(local):
+    """Every website-agent replica reaches http://crawler.internal:4999/health"""
+    script = (
+        "fetch('http://crawler.internal:4999/health', {signal: AbortSignal.timeout(5000)})"
+        ".then(async r => console.log(r.status, (await r.text()).includes('" + CRAWLER_HEALTH_SIGNATURE + "') ? 'crawler' : 'other'))"
+        ".catch(e => console.log('error ' + (e.cause?.code || e.name)))"
+    )
+    replicas = local.containers(WEB)
+    assert replicas, "no running website-agent container"
+    for c in replicas:
+        name = c["Name"].lstrip("/")
+        out = local.exec(name, ["node", "-e", script], timeout=20).stdout.strip()
+        assert out == "200 crawler", f"{name} -> crawler.internal:4999/health: {out or 'no answer'}"
+
+
+def _fixture_site(spec):
+    """(URL the crawler uses, the page's title) of the local stand-in for the web."""
+    name, dep = next((n, d) for n, d in spec.local.dependencies.items() if d.kind == "static-site")
+    html = (ROOT / dep.source / "index.html").read_text()
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
+    return f"http://{name}/", title
+
+
+@pytest.mark.container
+@pytest.mark.browser
+def test_crawl_pipeline_in_browser(page, local, spec):
+    """The page crawls the fixture site: title and links shown, document in MongoDB"""
+    from bson import ObjectId
+    from pymongo import MongoClient
+
+    url, title = _fixture_site(spec)
+    page.goto("/")
+    page.fill("#crawl-url", url)
+    with page.expect_response(lambda r: r.url.endswith("/api/crawl") and r.request.method == "POST", timeout=90_000) as info:
+        page.click("#crawl-submit")
+    response = info.value
+    body = response.json()
+    assert response.status == 200, f"/api/crawl answered {response.status}: {body}"
+    page.wait_for_selector("#crawl-title, #crawl-error", timeout=10_000)
+    assert page.locator("#crawl-error").count() == 0, page.text_content("#crawl-error")
+    assert page.text_content("#crawl-title") == title
+    hrefs = page.eval_on_selector_all("#crawl-links li", "els => els.map(e => e.querySelector('a')?.href || e.textContent)")
+    for wanted in ("menu.html", "hours.html", "about.html"):
+        assert any(h.split("#")[0].endswith(wanted) for h in hrefs), f"{wanted} not among the links shown: {hrefs}"
+
+    mongo = next(d for d in spec.local.dependencies.values() if d.kind == "mongo")
+    database = spec.services[CRAWLER].environment.get("MONGODB_DATABASE", "crawler_db")
+    with MongoClient(f"mongodb://127.0.0.1:{mongo.publish}", serverSelectionTimeoutMS=5000) as client:
+        doc = client[database]["pages"].find_one({"_id": ObjectId(body["id"])})
+    assert doc is not None, f"document {body['id']} not in {database}.pages"
+    assert doc.get("title") == title
+    assert str(doc.get("url", "")).startswith(url.rstrip("/"))

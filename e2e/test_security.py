@@ -1,0 +1,104 @@
+"""Security headers on what the services serve, and the WAF's rate-based rules.
+
+The rate-limit check sends its burst from a throwaway container with an
+address of its own, so it spends neither the host's budget (which every other
+check shares) nor finds one spent by an earlier run."""
+
+import json
+import math
+import random
+import re
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from e2elib.local import docker
+from e2elib.probe import BURST_SH, parse_burst
+
+SAFE_REFERRER = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
+WAF_NET_PREFIX = "parity-e2e-waf-"
+PATHS = ["/", "/healthz", "/favicon.svg", "/api/crawler/health", "/no-such-page", "/api/no-such-endpoint"]
+
+
+@pytest.mark.smoke
+def test_security_headers(http):
+    """nosniff and a safe Referrer-Policy everywhere, no X-Powered-By"""
+    problems = []
+    for path in PATHS:
+        r = http.get(path)
+        if r.headers.get("x-content-type-options", "").lower() != "nosniff":
+            problems.append(f"{path}: X-Content-Type-Options {r.headers.get('x-content-type-options')!r}")
+        if r.headers.get("referrer-policy", "").lower() not in SAFE_REFERRER:
+            problems.append(f"{path}: Referrer-Policy {r.headers.get('referrer-policy')!r}")
+        if "x-powered-by" in r.headers:
+            problems.append(f"{path}: X-Powered-By {r.headers['x-powered-by']!r}")
+    assert not problems, "; ".join(problems)
+
+
+def _burst(local, path: str, count: int) -> tuple[list[str], float]:
+    """`count` GETs of `path` from a client address the WAF has never seen.
+
+    Docker hands a freed address straight to the next container, so a client
+    on the stack's own network would inherit the spent budget of an earlier
+    run. The client sits instead on a private network with a random subnet
+    and address, which the edge joins for the burst (and leaves afterwards)."""
+    edge = local.edge_container
+    image = local.inspect(edge)["Image"]
+    tag = uuid.uuid4().hex[:8]
+    net, client = f"{WAF_NET_PREFIX}{tag}", f"parity-e2e-waf-client-{tag}"
+    _remove_stale_networks()
+    for _ in range(5):
+        third = random.randrange(256)
+        if docker("network", "create", "--subnet", f"10.231.{third}.0/24", net, check=False).returncode == 0:
+            break
+    else:
+        pytest.fail("could not create a network for the WAF client (every subnet tried overlaps)", pytrace=False)
+    try:
+        docker("network", "connect", net, edge)
+        proc = docker(
+            "run", "--rm", "--name", client, "--network", net, "--ip", f"10.231.{third}.{random.randrange(10, 250)}",
+            "--entrypoint", "sh", image, "-c", BURST_SH, "sh", f"http://{edge}{path}", str(count), timeout=120,
+        )
+    finally:
+        docker("rm", "-f", client, check=False)
+        docker("network", "disconnect", "--force", net, edge, check=False)
+        docker("network", "rm", net, check=False)
+    return parse_burst(proc.stdout)
+
+
+def _remove_stale_networks(older_than: float = 600) -> None:
+    """Networks an interrupted run left behind (never one a parallel check is using)."""
+    names = docker("network", "ls", "--filter", f"name={WAF_NET_PREFIX}", "--format", "{{.Name}}").stdout.split()
+    for name in names:
+        info = json.loads(docker("network", "inspect", name, check=False).stdout or "[{}]")[0]
+        created = datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", info.get("Created", "")).replace("Z", "+00:00"))
+        if (datetime.now(timezone.utc) - created).total_seconds() > older_than:
+            for container in info.get("Containers") or {}:
+                docker("network", "disconnect", "--force", name, container, check=False)
+            docker("network", "rm", name, check=False)
+
+
+def pytest_generate_tests(metafunc):
+    if "rate_limit" in metafunc.fixturenames:
+        rules = metafunc.config._e2e_stack.edge.rate_limits
+        metafunc.parametrize("rate_limit", rules, ids=[r.path for r in rules])
+
+
+@pytest.mark.container
+def test_waf_rate_limit(local, spec, rate_limit):
+    """The WAF answers 429 past each rate-based rule's threshold"""
+    path = rate_limit.path + "e2e-rate-limit-probe"
+    # A request counts against every rule whose path prefix it matches: the tightest one binds.
+    rl = min((r for r in spec.edge.rate_limits if path.startswith(r.path)), key=lambda r: r.limit)
+    codes, elapsed = _burst(local, path, rl.limit + 10)
+    assert len(codes) == rl.limit + 10, f"the burst did not finish: {codes}"
+    assert "000" not in codes, f"some requests got no answer: {codes}"
+    passed = sum(1 for c in codes if c != "429")
+    # The bucket refills at limit/window per second while the burst runs.
+    refill = math.ceil(elapsed * rl.limit / rl.window) + 1
+    first_429 = codes.index("429") if "429" in codes else None
+    assert first_429 is not None, f"{path}: no 429 after {len(codes)} requests in {elapsed:.0f} s (limit {rl.limit})"
+    assert rl.limit <= passed <= rl.limit + refill, (
+        f"{path}: {passed} requests passed (limit {rl.limit} per {rl.window} s, refill allowance {refill}); codes {codes}"
+    )
+    assert first_429 >= rl.limit, f"{path}: 429 after only {first_429} requests (limit {rl.limit})"

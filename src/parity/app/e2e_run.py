@@ -1,0 +1,117 @@
+"""`inv e2e`: run the e2e suite (or a marked subset of it) against the local
+stack or any base URL, as a real pytest process, and say whether it passed.
+
+Independent checks run in parallel (pytest-xdist), so the run takes little
+more than its longest check. Reports: the summary tree on the terminal,
+JUnit XML in reports/e2e-junit.xml, screenshots, traces and service logs in
+reports/e2e/. A full local run that passes records the images it tested, by
+image ID, for `inv promote`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from parity.adapters.docker import Compose
+from parity.app.records import record_e2e_pass
+from parity.app.workspace import Workspace
+from parity.console import console, step
+from parity.errors import NotReady
+from parity.spec import Stack, load_stack
+
+NO_TESTS_COLLECTED = 5  # pytest's exit code
+WORKERS = 4
+JUNIT = Path("reports") / "e2e-junit.xml"
+REPORTS = Path("reports") / "e2e"
+SUITE = "e2e"
+
+
+def local_edge_url(stack: Stack) -> str:
+    return f"http://127.0.0.1:{stack.edge.port}"
+
+
+def e2e_command(base_url: str, marker: str | None = None, workers: int = WORKERS) -> list[str]:
+    """The pytest command line (pure, so it is tested without running it)."""
+    argv = [
+        sys.executable, "-m", "pytest", "-c", "e2e/pytest.ini", "e2e", "--base-url", base_url,
+        "-n", str(workers), "--dist", "load", f"--junitxml={JUNIT}", f"--reports-dir={REPORTS}", "-q", "--tb=short",
+    ]
+    if marker:
+        argv += ["-m", marker]
+    return argv
+
+
+def _require_edge(url: str) -> None:
+    try:
+        httpx.get(f"{url}/healthz", timeout=5)
+    except httpx.HTTPError:
+        raise NotReady(f"nothing answers at {url}", hint="start the local stack with `inv up`") from None
+
+
+def _clear_reports(root: Path) -> None:
+    folder = root / REPORTS
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+
+
+def _skipped(junit: Path) -> int:
+    """How many checks the JUnit report marks skipped (0 if there is no report)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        suites = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError):
+        return 0
+    return sum(int(s.get("skipped", 0)) for s in suites.iter("testsuite"))
+
+
+def tested_images(root: Path, stack: Stack) -> dict[str, str]:
+    """Service -> image ID of the running containers (every replica must agree)."""
+    ws = Workspace.from_env(root)
+    found: dict[str, set[str]] = {}
+    for c in Compose(ws.compose_files(), stack.project).containers():
+        if c.service in stack.services and c.state == "running":
+            found.setdefault(c.service, set()).add(c.image_id)
+    mixed = [s for s, ids in found.items() if len(ids) != 1]
+    if mixed or set(found) != set(stack.services):
+        raise NotReady(
+            f"cannot tell which images were tested: {', '.join(mixed) or 'some services'} "
+            "run mixed or no images",
+            hint="`inv up` again, then `inv e2e`",
+        )
+    return {s: ids.pop() for s, ids in found.items()}
+
+
+def run_e2e(root: Path, base_url: str | None, marker: str | None = None) -> bool:
+    """True when the selected e2e checks pass against ``base_url`` (default:
+    the local edge). Finding no check at all is a failure: an empty smoke run
+    proves nothing."""
+    stack = load_stack(root, "local")
+    local = local_edge_url(stack)
+    url = (base_url or local).rstrip("/")
+    is_local = url in (local, local.replace("127.0.0.1", "localhost"))
+    if is_local:
+        _require_edge(url)
+    _clear_reports(root)
+    started = time.monotonic()
+    proc = subprocess.run(e2e_command(url, marker), cwd=root)
+    console.print(f"e2e finished in {time.monotonic() - started:.1f} s (wall time, with pytest's start-up)")
+    if proc.returncode == NO_TESTS_COLLECTED:
+        console.print(f"no e2e checks{' marked ' + marker if marker else ''} were collected")
+        return False
+    if proc.returncode != 0:
+        return False
+    skipped = _skipped(root / JUNIT)
+    if is_local and marker is None and skipped:
+        step(f"not recorded as tested: {skipped} checks were skipped")
+    elif is_local and marker is None:
+        images = tested_images(root, stack)
+        record_e2e_pass(root, images, SUITE)
+        step("recorded as tested: " + ", ".join(f"{s} {i[:19]}" for s, i in sorted(images.items())))
+    return True

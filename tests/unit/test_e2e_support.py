@@ -1,0 +1,80 @@
+"""The e2e suite's pure helpers: SSE timing, probe output parsing, the summary
+tree, and the `inv e2e` command line."""
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "e2e"))
+
+from e2elib.probe import parse_burst, parse_reach  # noqa: E402
+from e2elib.report import CheckResult, render_tree  # noqa: E402
+from e2elib.sse import Event, parse, timing_problems  # noqa: E402
+
+from parity.app.e2e_run import e2e_command  # noqa: E402
+
+
+def stream(times, seconds=None):
+    ticks = [Event(at=t, name="tick", id=str(n)) for n, t in enumerate(times, start=1)]
+    return ticks + [Event(at=times[-1] + 0.01, name="done")]
+
+
+def test_parse_reads_events_at_their_blank_line():
+    lines = [(0.0, ": stream open"), (0.0, ""), (1.0, "event: tick"), (1.0, "id: 1"), (1.0, 'data: {"n":1}'), (1.01, ""),
+             (2.0, "event: done"), (2.0, "data: {}"), (2.0, "")]
+    events = list(parse(lines))
+    assert [(e.name, e.id, e.at) for e in events] == [("tick", "1", 1.01), ("done", "", 2.0)]
+    assert events[0].data == '{"n":1}'
+
+
+def test_a_live_stream_has_no_problems():
+    assert timing_problems(stream([1.0 + n + 0.01 * n for n in range(35)]), 35) == []
+
+
+def test_a_buffered_stream_is_reported():
+    problems = timing_problems(stream([35.0] * 35), 35)
+    assert any("first tick after 35.00 s" in p for p in problems)
+    assert any("batches" in p for p in problems)
+
+
+def test_a_stream_released_in_chunks_is_reported():
+    times = [1.0] * 10 + [float(n) for n in range(11, 36)]  # ten held back, then live
+    assert any("off schedule" in p for p in timing_problems(stream(times), 35))
+
+
+def test_missing_or_reordered_ticks_are_reported():
+    events = stream([1.0, 2.0, 3.0])
+    events[0], events[1] = events[1], events[0]
+    problems = timing_problems(events, 3)
+    assert any("wanted 1..3" in p for p in problems)
+    assert any("`done`" in p for p in timing_problems(events[:-1], 3))
+
+
+def test_probe_output_parsing():
+    assert parse_reach("000 0 http://a:1/x\n200 1 http://b/\n") == {"http://a:1/x": ("000", False), "http://b/": ("200", True)}
+    assert parse_burst("404\n404\n429\nelapsed 3\n") == (["404", "404", "429"], 3.0)
+
+
+def test_summary_tree_marks_each_check():
+    ok = CheckResult("test_page.py::test_a", name="page loads")
+    ok.add_phase("call", "passed", 1.25)
+    ng = CheckResult("test_stream.py::test_b", name="stream")
+    ng.add_phase("call", "failed", 35.0)
+    skip = CheckResult("test_health.py::test_c", name="containers")
+    skip.add_phase("setup", "skipped", 0.0, "needs container access: remote")
+    lines = render_tree([ok, ng, skip], "http://x", 36.5)
+    text = "\n".join(lines)
+    assert lines[0] == "e2e checks against http://x"
+    assert re.search(r"├── page and cross-origin isolation\n│   └── OK\s+1\.[23]s  page loads", text)
+    assert re.search(r"└── NG\s+35\.0s  stream", text)
+    assert re.search(r"└── SKIP\s+containers  \(needs container access: remote\)", text)
+    assert lines[-1] == "3 checks: 1 OK, 1 NG, 1 SKIP · wall time 36.5 s (longest check 35.0 s)"
+
+
+def test_e2e_command():
+    argv = e2e_command("https://staging.example.com", "smoke")
+    assert argv[1:6] == ["-m", "pytest", "-c", "e2e/pytest.ini", "e2e"]
+    assert argv[argv.index("--base-url") + 1] == "https://staging.example.com"
+    assert argv[-2:] == ["-m", "smoke"]
+    assert "--junitxml=reports/e2e-junit.xml" in argv and "-n" in argv
