@@ -2,7 +2,7 @@
 clean exit. No logic lives here.
 
     inv up | down | status | logs | render-local | images | test | e2e
-    inv render | diff | promote | rollback --env ENV
+    inv render | diff | promote | rollback --env ENV    inv bootstrap --env local
 """
 
 from __future__ import annotations
@@ -139,3 +139,90 @@ def images(c):
 
     for line in image_report(_ws()):
         console.print(line)
+
+
+# -- the deploy layer: the tested images, by digest, to ECS (`--env local` is the emulator) --
+
+
+def _deploy(env):
+    from parity.app.deploy import connect
+    from parity.console import console
+
+    return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+
+
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@cli
+def render(c, env):
+    """Print the ECS task definitions for ENV, rendered from the spec, images pinned by digest."""
+    from parity.app.render import render as run_render
+
+    print(jsonlib.dumps(run_render(_deploy(env)).taskdefs, indent=2))
+
+
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@cli
+def diff(c, env):
+    """Show what a promote would change in ENV: task definitions and services, normalised."""
+    from parity.app.diff import diff as run_diff
+    from parity.app.diff import show
+    from parity.app.render import render as run_render
+
+    ctx = _deploy(env)
+    show(ctx, run_diff(ctx, run_render(ctx)))
+
+
+@task(
+    help={
+        "env": "local, staging or prod (deploy/<env>.yaml).",
+        "dry_run": "Stop after the diff: push, register and update nothing.",
+        "force": "Promote even images that have not passed e2e.",
+    }
+)
+@cli
+def promote(c, env, dry_run=False, force=False):
+    """Deploy the images that passed e2e, by digest: push, register, update, wait, sync, smoke."""
+    from parity.adapters.git import head_sha
+    from parity.app.promote import promote as run_promote
+    from parity.console import step
+
+    result = run_promote(_deploy(env), version=head_sha(ROOT), force=force, dry_run=dry_run)
+    if not result.dry_run:
+        step(f"promoted to {env}: " + ", ".join(result.release.refs.values()))
+
+
+@task(help={"env": "local, staging or prod.", "service": "Only this service (default: all)."})
+@cli
+def rollback(c, env, service=None):
+    """Put the services of ENV back on their previous task definition revision."""
+    from parity.app.rollback import rollback as run_rollback
+    from parity.console import step
+
+    done = run_rollback(_deploy(env), [service] if service else None)
+    step("rolled back: " + ", ".join(f"{s} -> {a.rsplit('/', 1)[-1]}" for s, a in done.items()))
+
+
+@task(help={"env": "An emulator environment (default: local)."})
+@cli
+def bootstrap(c, env="local"):
+    """Create the ECS side (cluster, repositories, services...) in the local AWS emulator."""
+    from parity.app.bootstrap import bootstrap as run_bootstrap
+    from parity.console import step
+
+    created = run_bootstrap(_deploy(env))
+    step("created: " + ", ".join(created) if created else "the emulator already has everything")
+
+
+@task(
+    help={
+        "base_url": "Check this URL (a deployed environment) instead of the local stack; container checks are skipped.",
+        "marker": "Only the checks with this marker: smoke, container or browser.",
+    }
+)
+@cli
+def e2e(c, base_url=None, marker=None):
+    """The plan's validation checklist, end to end: page isolation, SSE, auth, crawler, caching, WAF, health."""
+    from parity.app.e2e_run import run_e2e
+
+    if not run_e2e(ROOT, base_url, marker):
+        raise Exit("e2e failed (reports/e2e-junit.xml; screenshots, traces and service logs in reports/e2e/)", code=1)

@@ -121,3 +121,16 @@ def test_route_to_a_new_public_service_renders(spec):
     spec["edge"]["routes"].insert(0, {"path": "/docs/", "origin": "docs"})
     conf = render_edge(validate(spec))
     assert "set $origin_docs docs:8000;" in conf
+
+
+def test_localstack_token_selects_the_newer_image():
+    from parity.app.local_stack import compose_settings
+
+    s = stack()
+    assert compose_settings(s, Workspace(root=ROOT)) == {}
+    assert compose_settings(s, Workspace(root=ROOT, localstack_token=True)) == {
+        "PARITY_LOCALSTACK_IMAGE": "localstack/localstack:latest"
+    }
+    # offline, or an explicit choice, wins
+    assert compose_settings(s, Workspace(root=ROOT, localstack_token=True, offline=True)) == {}
+    assert compose_settings(s, Workspace(root=ROOT, localstack_token=True, localstack_image="x")) == {}

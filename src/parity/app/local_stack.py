@@ -18,7 +18,7 @@ from parity.app import secrets
 from parity.app.offline import build_standins
 from parity.app.workspace import Workspace, write_rendered
 from parity.errors import NotReady
-from parity.render.compose import image_name, render_compose
+from parity.render.compose import LOCALSTACK_IMAGE_VAR, image_name, render_compose
 from parity.spec import Stack, load_stack
 
 Report = Callable[[str], None]
@@ -90,6 +90,14 @@ def reconcile_postgres(stack: Stack, compose: Compose, env: dict[str, str]) -> N
         compose.exec(container, ["sh", "-c", script], env={"PARITY_PG_PASSWORD": env["POSTGRES_PASSWORD"]})
 
 
+def compose_settings(stack: Stack, ws: Workspace) -> dict[str, str]:
+    """Variables the compose file interpolates. LocalStack stays pinned to the
+    last release that runs without a token unless the user brings one."""
+    if ws.localstack_token and not ws.offline and not ws.localstack_image:
+        return {LOCALSTACK_IMAGE_VAR: stack.local.localstack_with_token}
+    return {}
+
+
 def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Callable[[], float] = time.monotonic) -> UpResult:
     """Bring the whole local stack up and wait until every container is healthy."""
     timings: dict[str, float] = {}
@@ -115,7 +123,8 @@ def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Calla
     aws = [n for n, d in stack.local.dependencies.items() if d.kind == "localstack"]
     t = clock()
     report("starting LocalStack")
-    compose.up(aws)
+    settings = compose_settings(stack, ws)
+    compose.up(aws, env=settings)
     wait_or_explain(compose, aws, timeout, clock)
     target = localstack_target(stack)
     store = SecretStore(target)
@@ -125,7 +134,7 @@ def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Calla
         report(f"seeded {len(created)} secrets in LocalStack: {', '.join(created)}")
     synced = sync_static(stack, docker, target)
     report(f"synced {synced} static files to s3://{stack.edge.bucket}")
-    env = secrets.resolve(stack, store, [*stack.services, *deps])
+    env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps])}
     timings["localstack"] = clock() - t
 
     t = clock()

@@ -19,6 +19,8 @@ class Workspace:
     root: Path
     offline: bool = False
     offline_base: str = "local/debian:trixie"
+    localstack_token: bool = False
+    localstack_image: str | None = None
 
     @classmethod
     def from_env(cls, root: Path | str = ".") -> "Workspace":
@@ -26,6 +28,8 @@ class Workspace:
             root=Path(root).resolve(),
             offline=os.environ.get("PARITY_OFFLINE", "") not in ("", "0", "false", "no"),
             offline_base=os.environ.get("PARITY_OFFLINE_BASE", "local/debian:trixie"),
+            localstack_token=bool(os.environ.get("LOCALSTACK_AUTH_TOKEN")),
+            localstack_image=os.environ.get("PARITY_LOCALSTACK_IMAGE") or None,
         )
 
     @property

@@ -167,12 +167,20 @@ class Local(Model):
     dependencies: dict[str, Dependency]
     images: dict[str, str] = Field(description="Upstream images by stand-in name (ci/images/<name>).")
     seed: str = Field("localstack/secrets.json", description="Local development values seeded into LocalStack.")
+    localstack_with_token: str = Field(
+        "localstack/localstack:latest",
+        description="Used instead of the pinned images.localstack when LOCALSTACK_AUTH_TOKEN is set.",
+    )
 
 
 class Aws(Model):
     """What the deploy layer needs; an environment overlay fills in the rest."""
 
     ecr_prefix: str = Field("huskit", description="ECR repositories are <ecr_prefix>/<service>.")
+    name_prefix: str | None = Field(
+        default=None,
+        description="Task definition families and log groups are <name_prefix>-<service> (default: the project).",
+    )
     execution_role: str = "huskit-ecs-execution-role"
     task_role: str = "huskit-ecs-task-role"
     log_retention_days: int = 30
@@ -180,6 +188,19 @@ class Aws(Model):
     registry: str | None = Field(default=None, description="Override the ECR registry host (local: a local registry).")
     endpoint_url: str | None = Field(default=None, description="Override the AWS endpoint (local: the emulator).")
     distribution_id: str | None = None
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Override the endpoint for the static bucket only (local: LocalStack, which the edge reads)."
+    )
+    bootstrap: bool = Field(
+        False, description="Create the ECS side (cluster, repositories, services) when missing. Only for an emulator."
+    )
+    rollout_timeout: int = Field(900, ge=1, le=7200, description="Seconds to wait for one service's rollout.")
+
+    @model_validator(mode="after")
+    def _bootstrap_only_emulated(self) -> "Aws":
+        if self.bootstrap and not self.endpoint_url:
+            raise ValueError("bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped; real accounts are set up by hand")
+        return self
 
 
 class Stack(Model):

@@ -1,0 +1,88 @@
+"""`inv diff --env ENV`: the rendered task definitions and service settings
+against what ECS runs now, normalised so only real changes show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from parity.app.deploy import DeployContext
+from parity.app.render import Release
+from parity.errors import ParityError
+from parity.render.diff import normalise_taskdef, service_diff, taskdef_diff
+from parity.render.taskdef import deploy_order, deployment_configuration, family
+
+
+@dataclass
+class ServiceChange:
+    """One service: what runs now and what promote would change."""
+
+    service: str
+    live: dict[str, Any]
+    live_taskdef: dict[str, Any] | None
+    taskdef_changed: bool
+    taskdef_diff: str
+    service_diff: str
+
+    @property
+    def changed(self) -> bool:
+        return self.taskdef_changed or bool(self.service_diff)
+
+    @property
+    def live_taskdef_arn(self) -> str:
+        return self.live["taskDefinition"]
+
+
+def live_services(ctx: DeployContext) -> dict[str, dict[str, Any]]:
+    """Every service of the spec as ECS describes it; a missing cluster or
+    service is an error (promote updates services, it never creates them)."""
+    stack = ctx.stack
+    hint = (
+        f"`inv bootstrap --env {ctx.env}` creates it in the emulator"
+        if stack.aws.bootstrap
+        else "create it as in the plan's 6.8 and 7.3"
+    )
+    if not ctx.ecs.cluster_active(stack.cluster):
+        raise ParityError(f"ECS cluster {stack.cluster} does not exist in {stack.region}", hint=hint)
+    out = {}
+    for service in deploy_order(stack):
+        live = ctx.ecs.describe_service(stack.cluster, service)
+        if live is None:
+            raise ParityError(f"ECS service {service} does not exist in cluster {stack.cluster}", hint=hint)
+        out[service] = live
+    return out
+
+
+def diff(ctx: DeployContext, release: Release) -> list[ServiceChange]:
+    """Per service, in deploy order: the task definition diff and the service diff."""
+    changes = []
+    for service, live in live_services(ctx).items():
+        live_td = ctx.ecs.describe_task_definition(live["taskDefinition"]) if live.get("taskDefinition") else None
+        rendered = release.taskdefs[service]
+        td_changed = live_td is None or normalise_taskdef(live_td) != normalise_taskdef(rendered)
+        desired = {
+            "taskDefinition": f"{family(ctx.stack, service)}:(new revision)" if td_changed else live.get("taskDefinition"),
+            "deploymentConfiguration": deployment_configuration(),
+        }
+        changes.append(
+            ServiceChange(
+                service=service,
+                live=live,
+                live_taskdef=live_td,
+                taskdef_changed=td_changed,
+                taskdef_diff=taskdef_diff(live_td, rendered, f"task definition {family(ctx.stack, service)}"),
+                service_diff=service_diff(live, desired, f"service {service}"),
+            )
+        )
+    return changes
+
+
+def show(ctx: DeployContext, changes: list[ServiceChange]) -> None:
+    """Print each diff, or say that a service is up to date."""
+    for change in changes:
+        if not change.changed:
+            ctx.report(f"  {change.service}: no changes")
+            continue
+        for text in (change.taskdef_diff, change.service_diff):
+            for line in text.splitlines():
+                ctx.report(f"  {line}")

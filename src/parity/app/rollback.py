@@ -1,0 +1,63 @@
+"""`inv rollback --env ENV`: put each service back on the task definition
+revision before the one it runs, and wait for that deployment. Promote uses
+``roll_back`` when a rollout or the smoke tests fail."""
+
+from __future__ import annotations
+
+from parity.app.deploy import DeployContext
+from parity.app.diff import live_services
+from parity.app.wait import Rollout, primary, wait_rollout
+from parity.errors import DeployFailed, ParityError
+from parity.render.diff import short_taskdef
+from parity.render.taskdef import deployment_configuration, family
+
+
+def previous_revision(revisions: list[str], current: str) -> str | None:
+    """The newest ACTIVE revision older than ``current`` (ARNs of one family)."""
+    number = int(current.rsplit(":", 1)[-1])
+    older = [a for a in revisions if int(a.rsplit(":", 1)[-1]) < number]
+    return max(older, key=lambda a: int(a.rsplit(":", 1)[-1])) if older else None
+
+
+def roll_back(ctx: DeployContext, service: str, to: str) -> Rollout | None:
+    """Move ``service`` to task definition ``to`` and wait for it; None when
+    the service already runs it (ECS's circuit breaker got there first)."""
+    live = ctx.ecs.describe_service(ctx.stack.cluster, service) or {}
+    if live.get("taskDefinition") == to:
+        ctx.report(f"{service}: already on {short_taskdef(to)}")
+        return None
+    ctx.report(f"{service}: rolling back to {short_taskdef(to)}")
+    updated = ctx.ecs.update_service(ctx.stack.cluster, service, to, deployment_configuration(), True)
+    head = primary(updated) or {}
+    rollout = wait_rollout(
+        ctx.ecs, ctx.stack.cluster, service, head.get("id", ""), to,
+        ctx.stack.aws.rollout_timeout, ctx.clock, ctx.sleep, ctx.poll_interval, ctx.report,
+    )  # fmt: skip
+    ctx.report(f"{service}: rollback {rollout.state}: {rollout.reason}")
+    return rollout
+
+
+def rollback(ctx: DeployContext, services: list[str] | None = None) -> dict[str, str]:
+    """Roll ``services`` (default: all) back one revision; returns service -> task definition."""
+    stack = ctx.stack
+    unknown = [s for s in services or [] if s not in stack.services]
+    if unknown:
+        raise ParityError(f"unknown service {unknown[0]!r} (known: {', '.join(stack.services)})")
+    ctx.ecs.account_id()
+    live = live_services(ctx)
+    wanted = [s for s in live if not services or s in services]
+    targets = {}
+    for service in wanted:
+        current = live[service]["taskDefinition"]
+        previous = previous_revision(ctx.ecs.task_definition_revisions(family(stack, service)), current)
+        if previous is None:
+            raise ParityError(f"{service}: no revision before {short_taskdef(current)} to roll back to")
+        targets[service] = previous
+    failed = []
+    for service, to in targets.items():
+        rollout = roll_back(ctx, service, to)
+        if rollout is not None and not rollout.ok:
+            failed.append(f"{service} ({rollout.state}: {rollout.reason})")
+    if failed:
+        raise DeployFailed(f"rollback did not complete: {', '.join(failed)}")
+    return targets

@@ -1,0 +1,242 @@
+"""Fakes at the deploy layer's boundaries (ECS/ECR/STS, the registry, the
+bucket, CloudFront, the smoke run), for the states the emulator cannot
+produce. Each scripted rollout stands for a real ECS behaviour:
+
+- "COMPLETED": the new deployment's rolloutState goes IN_PROGRESS -> COMPLETED.
+- "FAILED": the circuit breaker is on WITHOUT rollback: the deployment's
+  rolloutState becomes FAILED (rolloutStateReason "ECS deployment circuit
+  breaker: tasks failed to start.") and the service stays on it.
+- "ROLLBACK": the circuit breaker with rollback (what promote sets): the
+  failed deployment is marked FAILED and ECS starts a NEW PRIMARY deployment
+  of the previous task definition; the service's taskDefinition reverts.
+- "STUCK": the deployment stays IN_PROGRESS (tasks never become healthy and
+  no circuit breaker trips before the deadline) -> promote's own timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from parity.app.deploy import DeployContext
+from parity.spec.load import load_stack
+
+ACCOUNT = "111122223333"
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def image_id(service: str) -> str:
+    return "sha256:" + hashlib.sha256(f"config of {service}".encode()).hexdigest()
+
+
+class FakeEcs:
+    def __init__(self, stack, scripts: dict[str, list[str]] | None = None) -> None:
+        self.stack = stack
+        self.region = stack.region
+        self.clusters = {stack.cluster}
+        self.repos = {f"{stack.aws.ecr_prefix}/{s}" for s in stack.services}
+        self.taskdefs: dict[str, dict[str, Any]] = {}
+        self.services: dict[str, dict[str, Any]] = {}
+        self.scripts = scripts or {}
+        self.progress: dict[str, list[str]] = {}
+        self.calls: list[tuple] = []
+        self.counter = 0
+        self.no_credentials = False
+        for name in stack.services:
+            td = {"family": f"huskit-{name}", "networkMode": "awsvpc", "containerDefinitions": [{"name": name, "image": "old"}]}
+            arn = self._register(td)
+            self.services[name] = {
+                "serviceName": name,
+                "status": "ACTIVE",
+                "taskDefinition": arn,
+                "deployments": [self._deployment(arn, "COMPLETED")],
+                "events": [],
+            }
+
+    # -- helpers --
+    def _now(self) -> datetime:
+        self.counter += 1
+        return T0 + timedelta(seconds=self.counter)
+
+    def _deployment(self, taskdef: str, state: str) -> dict[str, Any]:
+        self.counter += 1
+        return {
+            "id": f"ecs-svc/{self.counter:04d}",
+            "status": "PRIMARY",
+            "taskDefinition": taskdef,
+            "rolloutState": state,
+            "rolloutStateReason": f"ECS deployment {state.lower()}",
+            "createdAt": self._now(),
+        }
+
+    def _register(self, td: dict[str, Any]) -> str:
+        rev = 1 + sum(1 for a in self.taskdefs if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == td["family"])
+        arn = f"arn:aws:ecs:{self.region}:{ACCOUNT}:task-definition/{td['family']}:{rev}"
+        self.taskdefs[arn] = {**td, "taskDefinitionArn": arn, "revision": rev, "status": "ACTIVE", "compatibilities": ["EC2", "FARGATE"]}
+        return arn
+
+    def _event(self, service: str, message: str) -> None:
+        self.services[service]["events"].insert(0, {"createdAt": self._now(), "message": f"(service {service}) {message}"})
+
+    # -- EcsApi --
+    def account_id(self) -> str:
+        if self.no_credentials:
+            from parity.errors import ParityError
+
+            raise ParityError("who am I (sts get-caller-identity): no AWS credentials found")
+        return ACCOUNT
+
+    def cluster_active(self, cluster):
+        return cluster in self.clusters
+
+    def repository_uri(self, name):
+        return f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{name}" if name in self.repos else None
+
+    def registry_login(self):
+        return (f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com", "AWS", "token-not-printed")
+
+    def describe_service(self, cluster, service):
+        svc = self.services.get(service)
+        if svc is None:
+            return None
+        steps = self.progress.get(service)
+        if steps:
+            self._advance(service, steps.pop(0))
+        return {**svc, "deployments": [dict(d) for d in svc["deployments"]], "events": list(svc["events"])}
+
+    def _advance(self, service: str, action: str) -> None:
+        svc = self.services[service]
+        ours = svc["deployments"][0]
+        if action == "COMPLETED":
+            ours["rolloutState"] = "COMPLETED"
+            self._event(service, "has reached a steady state.")
+        elif action == "FAILED":
+            ours["rolloutState"] = "FAILED"
+            ours["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+            self._event(service, "(task 1a2b) failed container health checks.")
+        elif action == "ROLLBACK":
+            ours["rolloutState"] = "FAILED"
+            ours["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+            ours["status"] = "ACTIVE"
+            previous = svc["previous"]
+            self._event(service, "(task 1a2b) failed container health checks.")
+            self._event(service, f"(deployment {ours['id']}) deployment failed: tasks failed to start.")
+            svc["deployments"].insert(0, self._deployment(previous, "IN_PROGRESS"))
+            svc["taskDefinition"] = previous
+            self._event(service, f"rolling back to {previous.rsplit('/', 1)[-1]}")
+
+    def describe_task_definition(self, arn):
+        return dict(self.taskdefs[arn])
+
+    def register_task_definition(self, taskdef):
+        self.calls.append(("register", taskdef["family"]))
+        return self._register(taskdef)
+
+    def update_service(self, cluster, service, task_definition, deployment_configuration, force_new_deployment):
+        self.calls.append(("update", service, task_definition.rsplit("/", 1)[-1]))
+        svc = self.services[service]
+        for d in svc["deployments"]:
+            d["status"] = "ACTIVE"
+        svc["previous"] = svc["taskDefinition"]
+        svc["deployments"].insert(0, self._deployment(task_definition, "IN_PROGRESS"))
+        svc["taskDefinition"] = task_definition
+        svc["deploymentConfiguration"] = deployment_configuration
+        script = self.scripts.get(service)
+        # One script per service: the first update follows it; later updates (rollbacks) complete.
+        self.progress[service] = list(script) if script else ["COMPLETED"]
+        self.scripts.pop(service, None)
+        return {**svc, "deployments": [dict(d) for d in svc["deployments"]], "events": list(svc["events"])}
+
+    def task_definition_revisions(self, family):
+        return sorted(
+            (a for a, td in self.taskdefs.items() if td["family"] == family and td["status"] == "ACTIVE"),
+            key=lambda a: int(a.rsplit(":", 1)[-1]),
+        )
+
+
+class FakeRegistry:
+    def __init__(self, stack, built: bool = True) -> None:
+        self.images = {f"{stack.project}/{s}:local": image_id(s) for s in stack.services} if built else {}
+        self.pushed: dict[str, str] = {}
+        self.tags: list[tuple[str, str]] = []
+        self.logins: list[str] = []
+
+    def image_id(self, ref):
+        return self.images.get(ref)
+
+    def repo_digest(self, image, repository):
+        return self.pushed.get(f"{repository}|{image}")
+
+    def tag(self, image, ref):
+        self.tags.append((image, ref))
+
+    def push(self, ref):
+        image = next(i for i, r in reversed(self.tags) if r == ref)
+        digest = "sha256:" + hashlib.sha256(f"manifest of {image}".encode()).hexdigest()
+        self.pushed[f"{ref.rsplit(':', 1)[0]}|{image}"] = digest
+        return digest
+
+    def login(self, server, username, password):
+        self.logins.append(server)
+
+
+@dataclass
+class FakeStatic:
+    published: list[dict[str, str]] = field(default_factory=list)
+
+    def publish(self, images):
+        self.published.append(dict(images))
+        return 3
+
+
+@dataclass
+class FakeCdn:
+    invalidations: list[str] = field(default_factory=list)
+
+    def invalidate(self, distribution_id, paths):
+        self.invalidations.append(distribution_id)
+        return "I1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_ctx(root: Path, env: str = "prod", scripts=None, smoke_ok: bool = True, built: bool = True, **aws) -> DeployContext:
+    stack = load_stack(root, env)
+    if aws:
+        stack = stack.model_copy(update={"aws": stack.aws.model_copy(update=aws)})
+    clock = Clock()
+    lines: list[str] = []
+    smoke_calls: list[str] = []
+
+    def smoke(url: str) -> bool:
+        smoke_calls.append(url)
+        return smoke_ok
+
+    ctx = DeployContext(
+        root=root,
+        stack=stack,
+        ecs=FakeEcs(stack, scripts),
+        registry=FakeRegistry(stack, built),
+        static=FakeStatic(),
+        cdn=FakeCdn(),
+        smoke=smoke,
+        report=lines.append,
+        clock=clock,
+        sleep=clock.sleep,
+        poll_interval=5,
+    )
+    ctx.lines = lines  # type: ignore[attr-defined]
+    ctx.smoke_calls = smoke_calls  # type: ignore[attr-defined]
+    return ctx
