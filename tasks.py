@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json as jsonlib
-import os
 import sys
 from pathlib import Path
 

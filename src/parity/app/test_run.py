@@ -21,6 +21,8 @@ def stages(unit_only: bool) -> list[tuple[str, str, str]]:
         ("website-agent", "services/website-agent", "npm ci --no-audit --no-fund --loglevel=error && npm test"),
         ("integration", ".", f"{PY} -m pytest tests/integration -q -m integration"),
         ("e2e", ".", f"{PY} -m invoke e2e"),
+        # the images e2e just passed, by digest, to the local ECS emulator and registry
+        ("promote-local", ".", f"{PY} -m invoke promote --env local"),
     ]
 
 
