@@ -114,7 +114,13 @@ class Docker:
     ) -> None:
         with _failures(hint=f"build it by hand to see the whole log: docker build -t {tag} {context}"):
             self.client.build(
-                str(context), tags=[tag], build_args=dict(build_args or {}), labels=dict(labels or {}), target=target, load=True
+                str(context),
+                tags=[tag],
+                build_args=dict(build_args or {}),
+                labels=dict(labels or {}),
+                target=target,
+                load=True,
+                progress=False,
             )
 
     def copy_out(self, image: str, path: str) -> Path:
