@@ -39,6 +39,8 @@ def run_all(c, root: Path, unit_only: bool = False, keep_stack: bool = False) ->
         with c.cd(str(root)):
             c.run(f"{PY} -m invoke down", warn=True, pty=False)
     console.rule("[bold]summary[/bold]")
-    for name, _f, _c in stages(unit_only):
+    names = [name for name, _f, _c in stages(unit_only)]
+    for name in names:
         console.print(f"  {name:<14} {'FAILED' if name in failed else 'ok'}")
+    print(f"stages: {len(names) - len(failed)} passed, {len(failed)} failed", flush=True)
     return failed
