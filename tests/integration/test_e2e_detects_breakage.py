@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
+import json
 import shutil
 import subprocess
 import sys
@@ -91,6 +93,22 @@ def healthz_down(conf: str) -> str:
     return _replace(conf, anchor, "        location = /healthz {\n            return 503;\n        }\n\n" + anchor)
 
 
+def crawl_not_stored(conf: str) -> str:
+    """An edge that answers /api/crawl itself with what the page expects to see
+    (the fixture's real title and links) but never reaches the crawler, so
+    nothing is stored: only the MongoDB part of the pipeline check can notice."""
+    html = (ROOT / "services" / "fixture-site" / "public" / "index.html").read_text()
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
+    links = [{"url": f"http://fixture-site/{p}", "text": p} for p in ("index.html", "menu.html", "hours.html", "about.html")]
+    body = json.dumps({"id": "0" * 24, "url": "http://fixture-site/", "status": 200, "title": title, "links": links})
+    anchor = "        location = /__edge/health {\n"
+    route = (
+        "        location = /api/crawl {\n            default_type application/json;\n"
+        f"            return 200 '{body}';\n        }}\n\n"
+    )
+    return _replace(conf, anchor, route + anchor)
+
+
 def crawler_routed(conf: str) -> str:
     # What a careless route would do: hand a path to the crawler (the edge also joins its network).
     anchor = "        location = /__edge/health {\n"
@@ -122,6 +140,7 @@ CASES = [
     # its passing run uses a fresh copy of the edge (same config) so the real edge's budget stays whole.
     Case("cookie-flags-dropped", cookie_flags_dropped, "test_auth_flow", control=True),
     Case("healthz-down", healthz_down, "test_healthz_through_the_edge"),
+    Case("crawl-not-stored", crawl_not_stored, "test_crawl_pipeline_in_browser", container_checks=True),
     Case("crawler-routed", crawler_routed, "test_crawler_not_reachable_through_edge_paths", networks=("internal",)),
 ]
 
