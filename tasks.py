@@ -129,6 +129,17 @@ def test(c, unit=False, keep=False):
         raise Exit(f"failed: {', '.join(failed)}", code=1)
 
 
+@task(help={"requests": "Requests per latency figure (default 50)."})
+@cli
+def bench(c, requests=50):
+    """Measure and print the figures the targets are judged by (the stack must be up)."""
+    from parity.app.bench import bench as run_bench
+    from parity.console import console
+
+    for fig in run_bench(_ws(), requests=int(requests)):
+        console.print(f"  {fig.name:<78} {fig.value}" + (f"   [dim]({fig.target})[/dim]" if fig.target else ""))
+
+
 @task
 @cli
 def images(c):

@@ -194,6 +194,14 @@ class Compose:
         with injected_env(env or {}), _failures(hint="`inv logs SERVICE` shows why a service did not start"):
             self.client.compose.up(services or None, detach=True, remove_orphans=True, quiet=True)
 
+    def memory(self) -> dict[str, tuple[int, int]]:
+        """Container name -> (memory used, memory limit) in bytes, right now."""
+        with _failures():
+            running = [c.name for c in self.containers() if c.state == "running"]
+            if not running:
+                return {}
+            return {s.container_name: (s.memory_used, s.memory_limit) for s in self.client.container.stats(running)}
+
     def network_drift(self, expected: Mapping[str, Mapping[str, object]]) -> list[str]:
         """Networks of the project whose isolation settings differ from the
         compose file (compose itself does not notice, and reuses them)."""
