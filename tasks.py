@@ -88,7 +88,11 @@ def status(c, json=False):
         status_table(containers, urls)
 
 
-@task(help={"service": "One service (default: all).", "follow": "Keep streaming.", "tail": "Lines per service."})
+@task(
+    positional=["service"],
+    optional=["service"],
+    help={"service": "One service (default: all).", "follow": "Keep streaming.", "tail": "Lines per service."},
+)
 @cli
 def logs(c, service=None, follow=False, tail=100):
     """Show the logs of the local stack or of one service."""

@@ -39,12 +39,18 @@ class ContainerState:
     image_id: str = ""
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_NO_REGISTRY = ("registry-1.docker.io", "pull access denied", "failed to resolve source metadata")
+
+
 @contextlib.contextmanager
 def _failures(hint: str | None = None) -> Iterator[None]:
     try:
         yield
     except DockerException as exc:
         output = (exc.stderr or "") + (exc.stdout or "")
+        if any(marker in output for marker in _NO_REGISTRY) and os.environ.get("PARITY_OFFLINE") != "1":
+            hint = "no image registry answers; set PARITY_OFFLINE=1 to build stand-ins from a local Debian base"
         raise CommandFailed(exc.docker_command, exc.return_code, output, hint) from None
 
 
@@ -253,10 +259,10 @@ class Compose:
                 for _source, line in self.client.compose.logs(
                     [service] if service else [], follow=True, stream=True, tail=str(tail) if tail else None
                 ):
-                    yield line.decode(errors="replace").rstrip("\n")
+                    yield _ANSI.sub("", line.decode(errors="replace").rstrip("\n"))
             else:
                 text = self.client.compose.logs([service] if service else [], tail=str(tail) if tail else None)
-                yield from text.splitlines()
+                yield from (_ANSI.sub("", line) for line in text.splitlines())
 
     def exec(self, container: str, command: list[str], env: Mapping[str, str] | None = None) -> str:
         """Run ``command`` in a container. ``env`` values are passed through the
