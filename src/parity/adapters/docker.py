@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -52,6 +53,25 @@ def _failures(hint: str | None = None) -> Iterator[None]:
         if any(marker in output for marker in _NO_REGISTRY) and os.environ.get("PARITY_OFFLINE") != "1":
             hint = "no image registry answers; set PARITY_OFFLINE=1 to build stand-ins from a local Debian base"
         raise CommandFailed(exc.docker_command, exc.return_code, output, hint) from None
+
+
+def container_state(info: Any, project: str) -> ContainerState:
+    """A ContainerState from a python-on-whales Container (or its inspect result)."""
+    health = info.state.health.status if info.state.health else "none"
+    ports = []
+    for inner, bindings in (info.network_settings.ports or {}).items():
+        for b in bindings or []:
+            ports.append(f"{b['HostIp']}:{b['HostPort']}->{inner}")
+    labels = info.config.labels or {}
+    return ContainerState(
+        name=info.name.lstrip("/"),
+        service=labels.get("com.docker.compose.service", info.name.lstrip("/")),
+        state=info.state.status,
+        health=health,
+        networks=sorted(n.removeprefix(f"{project}_") for n in (info.network_settings.networks or {})),
+        published_ports=sorted(ports),
+        image_id=info.image,
+    )
 
 
 @contextlib.contextmanager
@@ -231,26 +251,7 @@ class Compose:
     def containers(self) -> list[ContainerState]:
         with _failures():
             found = self.client.compose.ps(all=True)
-        states = []
-        for c in found:
-            health = c.state.health.status if c.state.health else "none"
-            ports = []
-            for inner, bindings in (c.network_settings.ports or {}).items():
-                for b in bindings or []:
-                    ports.append(f"{b['HostIp']}:{b['HostPort']}->{inner}")
-            nets = sorted(n.removeprefix(f"{self.project}_") for n in (c.network_settings.networks or {}))
-            states.append(
-                ContainerState(
-                    name=c.name,
-                    service=c.config.labels.get("com.docker.compose.service", c.name),
-                    state=c.state.status,
-                    health=health,
-                    networks=nets,
-                    published_ports=sorted(ports),
-                    image_id=c.image,
-                )
-            )
-        return sorted(states, key=lambda s: s.name)
+        return sorted((container_state(c, self.project) for c in found), key=lambda s: s.name)
 
     def logs(self, service: str | None = None, tail: int | None = None, follow: bool = False) -> Iterator[str]:
         """Log lines; with ``follow`` the iterator runs until interrupted."""
