@@ -79,13 +79,15 @@ def down(c, volumes=False):
 def status(c, json=False):
     """Show every container of the local stack, its health, networks, ports and the URLs."""
     from parity.app.local_stack import status as run_status
-    from parity.console import status_json, status_table
+    from parity.console import console, status_json, status_table
 
-    containers, urls = run_status(_ws())
+    containers, urls, warnings = run_status(_ws())
     if json:
-        print(jsonlib.dumps(status_json(containers, urls), indent=2))
+        print(jsonlib.dumps({**status_json(containers, urls), "warnings": warnings}, indent=2))
     else:
         status_table(containers, urls)
+        for warning in warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 @task(

@@ -30,7 +30,7 @@ import pytest
 from parity.render.edge import render_edge
 from parity.spec import load_stack
 
-from .conftest import PROJECT, ROOT, containers_of, docker, inspect
+from .conftest import ROOT, containers_of, docker, inspect
 
 pytestmark = pytest.mark.integration
 
@@ -180,18 +180,11 @@ def run_checks(tag: str, base_url: str, select: str, *extra: str) -> Run:
 # ---- the stack and extra edges ------------------------------------------------------------
 
 
-def _stack_is_healthy() -> bool:
-    ids = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}", check=False).stdout.split()
-    if not ids:
-        return False
-    return all((c["State"].get("Health") or {}).get("Status", "healthy") == "healthy" for c in map(inspect, ids))
-
-
 @pytest.fixture(scope="module")
-def live(request):
-    """The running stack: reused when it is up and healthy, else started with `inv up`."""
-    if not _stack_is_healthy():
-        request.getfixturevalue("stack")
+def live(stack):
+    """The stack in a known state: `inv up` (seconds when nothing changed) also
+    re-seeds a LocalStack that restarted empty, which a merely healthy-looking
+    stack would not show."""
     OUT.mkdir(parents=True, exist_ok=True)
     return load_stack(ROOT, "local")
 

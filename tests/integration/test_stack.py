@@ -3,11 +3,13 @@ isolated like its security group, Fargate limits, secrets injected as ECS does
 and never written down, idempotent `inv up`, data that survives `inv down`."""
 
 import json
+import time
 import socket
 import subprocess
 import uuid
 
 import boto3
+import httpx
 import pytest
 
 from .conftest import PROJECT, ROOT, containers_of, docker, inspect, inv
@@ -153,3 +155,20 @@ def test_data_survives_down_and_up(stack):
         f"body:JSON.stringify({{email:'{marker}@example.test',password:'correct horse battery'}})}}).then(r=>console.log(r.status))"
     )
     assert docker("exec", web, "node", "-e", script).stdout.strip() == "201"
+
+
+def test_a_localstack_that_lost_its_state_is_reported_and_healed_by_up(stack):
+    """Docker restarts LocalStack (a daemon restart, say) with empty memory: it looks
+    healthy, so `inv status` says what is wrong, and `inv up` seeds it again."""
+    docker("restart", containers_of("localstack")[0])
+    for _ in range(30):
+        status = json.loads(inv("status", "--json").stdout)
+        if all(s["health"] == "healthy" for s in status["services"] if s["name"] == "localstack"):
+            break
+        time.sleep(1)
+    assert status["warnings"] == ["LocalStack has restarted and lost its secrets and bucket: run `inv up` to seed it again"]
+    inv("up")
+    assert json.loads(inv("status", "--json").stdout)["warnings"] == []
+    page = httpx.get("http://127.0.0.1:8080/", timeout=10)
+    asset = page.text.split('src="/assets/', 1)[1].split('"', 1)[0]
+    assert httpx.get(f"http://127.0.0.1:8080/assets/{asset}", timeout=10).status_code == 200

@@ -175,10 +175,24 @@ def down(ws: Workspace, volumes: bool = False) -> None:
     compose_for(ws, stack).down(volumes=volumes)
 
 
-def status(ws: Workspace) -> tuple[list[ContainerState], dict[str, str]]:
+def status(ws: Workspace) -> tuple[list[ContainerState], dict[str, str], list[str]]:
+    """The containers, the URLs, and warnings about state Docker cannot see."""
     stack = load_stack(ws.root, "local")
     require_engine()
-    return compose_for(ws, stack).containers(), urls(stack)
+    containers = compose_for(ws, stack).containers()
+    return containers, urls(stack), drift_warnings(ws, stack, containers)
+
+
+def drift_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]) -> list[str]:
+    """LocalStack keeps its state in memory: one restarted by Docker (after a
+    daemon restart, say) looks healthy but has lost the secrets and the bucket."""
+    aws = {n for n, d in stack.local.dependencies.items() if d.kind == "localstack"}
+    if not any(c.service in aws and c.health == "healthy" for c in containers):
+        return []
+    seeded = next(iter(secrets.load_seed(ws.root / stack.local.seed)), None)
+    if seeded is None or SecretStore(localstack_target(stack)).get(seeded) is not None:
+        return []
+    return ["LocalStack has restarted and lost its secrets and bucket: run `inv up` to seed it again"]
 
 
 def logs(ws: Workspace, service: str | None, follow: bool, tail: int | None):
