@@ -171,6 +171,14 @@ def test_dry_run_changes_nothing(root):
     assert '+      "image":' in text
 
 
+def test_dry_run_of_untested_images_says_a_promote_would_refuse(root):
+    tested(root, ["website-agent"])
+    ctx = ctx_for(root)
+    assert promote(ctx, version="v1", dry_run=True).dry_run
+    assert "NOT passed e2e: crawler (a promote would refuse them)" in "\n".join(ctx.lines)
+    assert ctx.ecs.calls == [] and ctx.registry.tags == []
+
+
 # -- failures roll back ------------------------------------------------------------
 
 

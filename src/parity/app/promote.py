@@ -68,13 +68,18 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
     step("images", ", ".join(f"{s} {i[:19]}" for s, i in images.items()))
 
     untested = [s for s, i in images.items() if not records.passed_e2e(ctx.root, i)]
-    if untested and not force:
+    if untested and not force and not dry_run:
         s = untested[0]
         raise ParityError(
             f"{s}: image {images[s][:19]} has not passed e2e",
             hint="run `inv e2e` against these images first, or promote with --force",
         )
-    step("e2e", f"forced past untested images: {', '.join(untested)}" if untested else "every image passed e2e")
+    if not untested:
+        step("e2e", "every image passed e2e")
+    elif force:
+        step("e2e", f"forced past untested images: {', '.join(untested)}")
+    else:  # a dry run changes nothing, so it shows the diff and says what a promote would refuse
+        step("e2e", f"NOT passed e2e: {', '.join(untested)} (a promote would refuse them)")
 
     account = ctx.ecs.account_id()
     step("account", f"{account}, region {stack.region}, cluster {stack.cluster}")
