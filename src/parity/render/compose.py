@@ -18,6 +18,7 @@ The result is plain data; ``dump`` turns it into the committed YAML.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -133,62 +134,52 @@ def _service(stack: Stack, name: str) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class Kind:
+    """How a kind of local dependency runs: which image (a key of
+    ``local.images``), its port inside the container, where it keeps data (a
+    named volume), its health command."""
+
+    image: str
+    port: int
+    health: str
+    start: int = 10
+    data_dir: str | None = None
+
+
+KINDS: dict[str, Kind] = {
+    "postgres": Kind("postgres", 5432, 'pg_isready -U "$$POSTGRES_USER" -d "$$POSTGRES_DB" -h 127.0.0.1',
+                     data_dir="/var/lib/postgresql/data"),
+    "mongo": Kind("mongo", 27017, "mongosh --quiet --eval \"db.adminCommand('ping')\"", data_dir="/data/db"),
+    "static-site": Kind("nginx", 80, "wget -q -O /dev/null http://127.0.0.1/"),
+    "moto": Kind("moto", 5000, "curl -fsS http://127.0.0.1:5000/moto-api/ -o /dev/null", start=5),
+    "registry": Kind("registry", 5000, "wget -q -O /dev/null http://127.0.0.1:5000/v2/", start=5,
+                     data_dir="/var/lib/registry"),
+    "localstack": Kind("localstack", 4566, "curl -fsS http://127.0.0.1:4566/_localstack/health", start=20),
+}  # fmt: skip
+
+
 def _dependency(stack: Stack, name: str, dep: Dependency) -> dict[str, Any]:
-    images = stack.local.images
-    out: dict[str, Any]
-    if dep.kind == "postgres":
-        out = {
-            "image": images["postgres"],
-            "volumes": [f"{name}-data:/var/lib/postgresql/data"],
-            "healthcheck": _quick_check('pg_isready -U "$$POSTGRES_USER" -d "$$POSTGRES_DB" -h 127.0.0.1'),
-        }
-    elif dep.kind == "mongo":
-        out = {
-            "image": images["mongo"],
-            "volumes": [f"{name}-data:/data/db"],
-            "healthcheck": _quick_check("mongosh --quiet --eval \"db.adminCommand('ping')\""),
-        }
-    elif dep.kind == "static-site":
-        out = {
-            "image": images["nginx"],
-            "volumes": [f"{rel(dep.source or '')}:/usr/share/nginx/html:ro"],
-            "healthcheck": _quick_check("wget -q -O /dev/null http://127.0.0.1/"),
-        }
-    elif dep.kind == "moto":
-        out = {
-            "image": images["moto"],
-            "healthcheck": _quick_check("curl -fsS http://127.0.0.1:5000/moto-api/ -o /dev/null", start=5),
-        }
-    elif dep.kind == "registry":
-        out = {
-            "image": images["registry"],
-            "volumes": [f"{name}-data:/var/lib/registry"],
-            "healthcheck": _quick_check("wget -q -O /dev/null http://127.0.0.1:5000/v2/", start=5),
-        }
-    else:  # localstack
-        out = {
-            "image": f"${{{LOCALSTACK_IMAGE_VAR}:-{images['localstack']}}}",
-            "healthcheck": _quick_check("curl -fsS http://127.0.0.1:4566/_localstack/health", start=20),
-        }
-        dep = dep.model_copy(
-            update={
-                "environment": {
-                    "SERVICES": "s3,secretsmanager,logs,sts,iam",
-                    "AWS_DEFAULT_REGION": stack.region,
-                    **dep.environment,
-                }
-            }
-        )
-    env = _env_list(dep.environment, list(dep.secrets))
+    kind = KINDS[dep.kind]
+    image = stack.local.images[kind.image]
+    environment = dict(dep.environment)
+    passthrough = list(dep.secrets)
     if dep.kind == "localstack":
-        env.append("LOCALSTACK_AUTH_TOKEN")
+        # pinned, unless the user brings an auth token (see app.local_stack.compose_settings)
+        image = f"${{{LOCALSTACK_IMAGE_VAR}:-{image}}}"
+        environment = {"SERVICES": "s3,secretsmanager,logs,sts,iam", "AWS_DEFAULT_REGION": stack.region, **environment}
+        passthrough.append("LOCALSTACK_AUTH_TOKEN")
+    out: dict[str, Any] = {"image": image}
+    if kind.data_dir:
+        out["volumes"] = [f"{name}-data:{kind.data_dir}"]
+    elif dep.kind == "static-site":
+        out["volumes"] = [f"{rel(dep.source or '')}:/usr/share/nginx/html:ro"]
+    out["healthcheck"] = _quick_check(kind.health, start=kind.start)
+    env = _env_list(environment, passthrough)
     if env:
         out["environment"] = env
     if dep.publish:
-        inner = {"postgres": 5432, "mongo": 27017, "localstack": 4566, "static-site": 80, "moto": 5000, "registry": 5000}[
-            dep.kind
-        ]
-        out["ports"] = [f"127.0.0.1:{dep.publish}:{inner}"]
+        out["ports"] = [f"127.0.0.1:{dep.publish}:{kind.port}"]
     out["networks"] = _member_networks(stack, name)
     out["restart"] = "unless-stopped"
     out["labels"] = {"parity.role": "dependency", "parity.stands-for": dep.stands_for}
@@ -235,9 +226,7 @@ def render_compose(stack: Stack) -> dict[str, Any]:
         for net in nets
     }
     volumes = {
-        f"{name}-data": {}
-        for name, dep in stack.local.dependencies.items()
-        if dep.kind in ("postgres", "mongo", "registry")
+        f"{name}-data": {} for name, dep in stack.local.dependencies.items() if KINDS[dep.kind].data_dir
     }
     return {"name": stack.project, "services": services, "networks": networks, "volumes": volumes}
 
