@@ -149,16 +149,20 @@ class Docker:
                 progress=False,
             )
 
-    def copy_out(self, image: str, path: str) -> Path:
-        """Copy ``path`` out of ``image`` into a new temporary folder."""
+    @contextlib.contextmanager
+    def copied_out(self, image: str, path: str) -> Iterator[Path]:
+        """``path`` copied out of ``image`` into a temporary folder, removed afterwards."""
         dest = Path(tempfile.mkdtemp(prefix="parity-"))
-        with _failures(hint=f"is {path} where the image keeps it?"):
-            container = self.client.container.create(image)
-            try:
-                self.client.copy((container, path), dest)
-            finally:
-                container.remove(force=True)
-        return dest / Path(path).name
+        try:
+            with _failures(hint=f"is {path} where the image keeps it?"):
+                container = self.client.container.create(image)
+                try:
+                    self.client.copy((container, path), dest)
+                finally:
+                    container.remove(force=True)
+            yield dest / Path(path).name
+        finally:
+            shutil.rmtree(dest, ignore_errors=True)
 
     # -- registries: promote pushes the tested image by content --------------------
 

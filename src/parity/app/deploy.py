@@ -83,7 +83,7 @@ class BucketSite:
     def publish(self, images: dict[str, str]) -> int:
         from parity.adapters.aws import Bucket
         from parity.adapters.ecs import bucket_exists
-        from parity.app.local_stack import cache_control_for
+        from parity.app.static import publish_clients
         from parity.errors import ParityError
 
         with_client = [s for s, svc in self.stack.services.items() if svc.static_dir and s in images]
@@ -96,11 +96,7 @@ class BucketSite:
             raise ParityError(
                 f"S3 bucket {self.stack.edge.bucket} does not exist", hint="create it as in the plan's 6.6"
             )
-        count = 0
-        for service in with_client:
-            folder = self.docker.copy_out(images[service], self.stack.services[service].static_dir)
-            count += bucket.sync(folder, cache_control_for(self.stack))
-        return count
+        return publish_clients(self.stack, self.docker, bucket, {s: images[s] for s in with_client})
 
 
 def connect(root: Path, env: str, report: Report = print) -> DeployContext:

@@ -16,6 +16,7 @@ from parity.adapters.aws import AwsTarget, Bucket, SecretStore
 from parity.adapters.docker import Compose, ContainerState, Docker, require_engine
 from parity.app import secrets
 from parity.app.offline import build_standins
+from parity.app.static import publish_clients
 from parity.app.workspace import Workspace, write_rendered
 from parity.errors import NotReady
 from parity.render.compose import LOCALSTACK_IMAGE_VAR, image_name, render_compose
@@ -51,28 +52,11 @@ def localstack_target(stack: Stack) -> AwsTarget:
     return AwsTarget(region=stack.region, endpoint_url=f"http://127.0.0.1:{dep.publish}")
 
 
-def cache_control_for(stack: Stack) -> Callable[[str], str]:
-    """The plan's pipeline: /assets/* immutable for a year, the rest one hour."""
-    immutable = [r.path.lstrip("/") for r in stack.edge.routes if r.origin == "s3" and r.cache == "immutable"]
-
-    def pick(key: str) -> str:
-        if any(key.startswith(p) for p in immutable):
-            return "public, max-age=31536000, immutable"
-        return "public, max-age=3600"
-
-    return pick
-
-
 def sync_static(stack: Stack, docker: Docker, target: AwsTarget) -> int:
-    """Copy each public service's built client out of its image into the bucket."""
+    """The local images' clients into LocalStack's bucket, behind the edge's /assets/."""
     bucket = Bucket(target, stack.edge.bucket)
     bucket.ensure()
-    count = 0
-    for name, svc in stack.services.items():
-        if svc.static_dir:
-            folder = docker.copy_out(image_name(stack, name), svc.static_dir)
-            count += bucket.sync(folder, cache_control_for(stack))
-    return count
+    return publish_clients(stack, docker, bucket, {name: image_name(stack, name) for name in stack.services})
 
 
 def reconcile_postgres(stack: Stack, compose: Compose, env: dict[str, str]) -> None:
