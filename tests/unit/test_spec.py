@@ -92,6 +92,13 @@ def test_duplicate_published_ports(spec):
     assert error_of(spec) == "stack.yaml: local.dependencies.mongo.publish: 8080 is already published by edge.port"
 
 
+def test_localstack_must_publish_a_port(spec):
+    del spec["local"]["dependencies"]["localstack"]["publish"]
+    assert error_of(spec) == (
+        "stack.yaml: local.dependencies.localstack.publish: LocalStack must publish a port: the toolkit seeds it from the host"
+    )
+
+
 def test_fargate_size(spec):
     spec["services"]["crawler"]["memory"] = 1024
     assert error_of(spec) == (

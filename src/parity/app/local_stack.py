@@ -18,9 +18,10 @@ from parity.app import secrets
 from parity.app.offline import build_standins
 from parity.app.static import publish_clients
 from parity.app.workspace import Workspace, write_rendered
-from parity.errors import NotReady
+from parity.errors import ConfigError, NotReady
 from parity.render.compose import LOCALSTACK_IMAGE_VAR, image_name, render_compose
 from parity.spec import Stack, load_stack
+from parity.waits import wait_healthy
 
 Report = Callable[[str], None]
 
@@ -46,9 +47,8 @@ def compose_for(ws: Workspace, stack: Stack) -> Compose:
 
 
 def localstack_target(stack: Stack) -> AwsTarget:
-    name, dep = next((n, d) for n, d in stack.local.dependencies.items() if d.kind == "localstack")
-    if not dep.publish:
-        raise NotReady(f"local.dependencies.{name} must publish a port so the toolkit can seed it")
+    # the spec guarantees LocalStack publishes a port
+    dep = next(d for d in stack.local.dependencies.values() if d.kind == "localstack")
     return AwsTarget(region=stack.region, endpoint_url=f"http://127.0.0.1:{dep.publish}")
 
 
@@ -140,8 +140,6 @@ def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Calla
 
 def wait_or_explain(compose: Compose, services: list[str], timeout: float, clock: Callable[[], float]) -> list[ContainerState]:
     """wait_healthy, and on failure attach the last log lines of the culprits."""
-    from parity.waits import wait_healthy
-
     try:
         return wait_healthy(compose.containers, services, timeout, clock=clock)
     except NotReady as exc:
@@ -183,8 +181,6 @@ def logs(ws: Workspace, service: str | None, follow: bool, tail: int | None):
     stack = load_stack(ws.root, "local")
     known = [*stack.services, *stack.local.dependencies, "edge"]
     if service and service not in known:
-        from parity.errors import ConfigError
-
         raise ConfigError(f"unknown service {service!r} (known: {', '.join(known)})")
     require_engine()
     return compose_for(ws, stack).logs(service, tail=tail, follow=follow)

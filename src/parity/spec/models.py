@@ -299,6 +299,8 @@ def _check_stack(stack: Stack) -> None:
                     f"local.dependencies.{name}.publish", f"{dep.publish} is already published by {published[dep.publish]}"
                 )
             published[dep.publish] = f"local.dependencies.{name}.publish"
+        if dep.kind == "localstack" and dep.publish is None:
+            raise SpecPathError(f"local.dependencies.{name}.publish", "LocalStack must publish a port: the toolkit seeds it from the host")
         if dep.kind == "static-site" and not dep.source:
             raise SpecPathError(f"local.dependencies.{name}.source", "a static-site needs the folder it serves")
     clash = names & set(stack.local.dependencies)
