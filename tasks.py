@@ -83,7 +83,7 @@ def status(c, json=False):
 
     containers, urls, warnings = run_status(_ws())
     if json:
-        print(jsonlib.dumps({**status_json(containers, urls), "warnings": warnings}, indent=2))
+        print(jsonlib.dumps(status_json(containers, urls, warnings), indent=2))
     else:
         status_table(containers, urls)
         for warning in warnings:

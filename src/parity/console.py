@@ -37,7 +37,7 @@ def status_table(containers: list[ContainerState], urls: dict[str, str]) -> None
         console.print(f"  {name:<12} {url}")
 
 
-def status_json(containers: list[ContainerState], urls: dict[str, str]) -> dict:
+def status_json(containers: list[ContainerState], urls: dict[str, str], warnings: list[str]) -> dict:
     return {
         "services": [
             {
@@ -51,4 +51,5 @@ def status_json(containers: list[ContainerState], urls: dict[str, str]) -> dict:
             for c in containers
         ],
         "urls": urls,
+        "warnings": warnings,
     }
