@@ -111,24 +111,25 @@ class Docker:
     def __init__(self) -> None:
         self.client = DockerClient()
 
+    def _image(self, ref: str) -> Any:
+        """The inspect result of a local image, or None when there is none."""
+        with _failures():
+            if not self.client.image.exists(ref):
+                return None
+            return self.client.image.inspect(ref)
+
     def image_id(self, ref: str) -> str | None:
         """The content ID (``sha256:...``) of a local image, or None."""
-        with _failures():
-            if not self.client.image.exists(ref):
-                return None
-            return self.client.image.inspect(ref).id
+        image = self._image(ref)
+        return image.id if image else None
 
     def image_size(self, ref: str) -> int | None:
-        with _failures():
-            if not self.client.image.exists(ref):
-                return None
-            return int(self.client.image.inspect(ref).size)
+        image = self._image(ref)
+        return int(image.size) if image else None
 
     def image_label(self, ref: str, label: str) -> str | None:
-        with _failures():
-            if not self.client.image.exists(ref):
-                return None
-            return (self.client.image.inspect(ref).config.labels or {}).get(label)
+        image = self._image(ref)
+        return (image.config.labels or {}).get(label) if image else None
 
     def build(
         self,
@@ -195,13 +196,11 @@ class Docker:
     def repo_digest(self, image: str, repository: str) -> str | None:
         """The manifest digest ``image`` had when it was last pushed to
         ``repository`` (``host/name``), or None if it never was."""
-        with _failures():
-            if not self.client.image.exists(image):
-                return None
-            for entry in self.client.image.inspect(image).repo_digests or []:
-                repo, _, digest = entry.partition("@")
-                if repo == repository:
-                    return digest
+        found = self._image(image)
+        for entry in (found.repo_digests or []) if found else []:
+            repo, _, digest = entry.partition("@")
+            if repo == repository:
+                return digest
         return None
 
 
