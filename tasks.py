@@ -161,7 +161,7 @@ def images(c):
 
 
 def _deploy(env):
-    from parity.app.deploy import connect
+    from parity.app.context import connect
     from parity.console import console
 
     return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
@@ -171,7 +171,7 @@ def _deploy(env):
 @cli
 def render(c, env):
     """Print the ECS task definitions for ENV, rendered from the spec, images pinned by digest."""
-    from parity.app.render import render as run_render
+    from parity.app.release import render as run_render
 
     print(jsonlib.dumps(run_render(_deploy(env)).taskdefs, indent=2))
 
@@ -180,9 +180,9 @@ def render(c, env):
 @cli
 def diff(c, env):
     """Show what a promote would change in ENV: task definitions and services, normalised."""
-    from parity.app.diff import diff as run_diff
-    from parity.app.diff import show
-    from parity.app.render import render as run_render
+    from parity.app.changes import diff as run_diff
+    from parity.app.changes import show
+    from parity.app.release import render as run_render
 
     ctx = _deploy(env)
     show(ctx, run_diff(ctx, run_render(ctx)))

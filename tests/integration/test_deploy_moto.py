@@ -26,7 +26,7 @@ import yaml
 
 from parity.app import records
 from parity.app.bootstrap import bootstrap
-from parity.app.deploy import connect
+from parity.app.context import connect
 from parity.app.promote import promote
 from parity.app.rollback import rollback
 from parity.errors import DeployFailed, ParityError

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from parity.app.deploy import DeployContext
+from parity.app.context import DeployContext
 from parity.spec.load import load_stack
 
 ACCOUNT = "111122223333"

@@ -6,9 +6,9 @@ import pytest
 
 from parity.app import records
 from parity.app.promote import promote
-from parity.app.render import render
+from parity.app.release import render
 from parity.app.rollback import previous_revision, rollback
-from parity.app.wait import wait_rollout
+from parity.app.rollout import wait_rollout
 from parity.errors import ConfigError, DeployFailed, ParityError
 from parity.spec.load import load_stack
 

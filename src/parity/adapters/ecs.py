@@ -103,7 +103,7 @@ class Ecs:
         return sorted(arns, key=lambda a: int(a.rsplit(":", 1)[-1]))
 
 
-class Cdn:
+class CloudFront:
     """CloudFront: invalidate the cached client after a deploy."""
 
     def __init__(self, target: AwsTarget) -> None:

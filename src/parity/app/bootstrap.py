@@ -11,7 +11,7 @@ must already exist, and a missing piece there is an error, never created.
 
 from __future__ import annotations
 
-from parity.app.deploy import DeployContext
+from parity.app.context import DeployContext
 from parity.errors import ConfigError
 from parity.render.taskdef import (
     deploy_order,

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from parity.app import records
-from parity.app.deploy import DeployContext
-from parity.app.diff import ServiceChange, diff, show
-from parity.app.render import Release, local_images, pin, render
+from parity.app.context import DeployContext
+from parity.app.changes import ServiceChange, diff, show
+from parity.app.release import Release, local_images, pin, render
 from parity.app.rollback import roll_back
-from parity.app.wait import Rollout, primary, wait_rollout
+from parity.app.rollout import Rollout, primary, wait_rollout
 from parity.errors import ConfigError, DeployFailed, ParityError
 from parity.render.diff import short_taskdef
 from parity.render.taskdef import deployment_configuration, is_pinned

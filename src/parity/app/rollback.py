@@ -4,9 +4,9 @@ revision before the one it runs, and wait for that deployment. Promote uses
 
 from __future__ import annotations
 
-from parity.app.deploy import DeployContext
-from parity.app.diff import live_services
-from parity.app.wait import Rollout, primary, wait_rollout
+from parity.app.context import DeployContext
+from parity.app.changes import live_services
+from parity.app.rollout import Rollout, primary, wait_rollout
 from parity.errors import DeployFailed, ParityError
 from parity.render.diff import short_taskdef
 from parity.render.taskdef import deployment_configuration, family

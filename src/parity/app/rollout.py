@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from parity.app.deploy import EcsApi, Report
+from parity.app.context import EcsApi, Report
 from parity.render.diff import short_taskdef
 
 MAX_EVENTS = 8

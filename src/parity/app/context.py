@@ -104,7 +104,7 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
     the emulator the overlay names), Docker through python-on-whales."""
     from parity.adapters.aws import AwsTarget
     from parity.adapters.docker import Docker, require_engine
-    from parity.adapters.ecs import Cdn as CloudFront
+    from parity.adapters.ecs import CloudFront
     from parity.adapters.ecs import Ecs
     from parity.adapters.emulator import Emulator
     from parity.app.e2e_run import run_e2e

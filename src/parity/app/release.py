@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from parity.app.deploy import DeployContext
+from parity.app.context import DeployContext
 from parity.errors import ParityError
 from parity.render.compose import image_name
 from parity.render.taskdef import render_taskdef, repository

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from parity.app.deploy import DeployContext
-from parity.app.render import Release
+from parity.app.context import DeployContext
+from parity.app.release import Release
 from parity.errors import ParityError
 from parity.render.diff import normalise_taskdef, service_diff, taskdef_diff
 from parity.render.taskdef import deploy_order, deployment_configuration, family
