@@ -141,7 +141,7 @@ def test_overlay_errors_name_both_files(tmp_path):
     (tmp_path / "deploy" / "staging.yaml").write_text(yaml.safe_dump({"services": {"crawler": {"cpu": 3000}}}))
     with pytest.raises(ConfigError) as exc:
         load_stack(tmp_path, "staging")
-    assert str(exc.value) == "stack.yaml + deploy/staging.yaml: services.crawler.cpu: 3000 is not a Fargate size (256, 512, 1024, 2048, 4096)"
+    assert str(exc.value) == "stack.yaml + deploy/staging.yaml: services.crawler.cpu: 3000 is not a Fargate size (256, 512, 1024, 2048, 4096, 8192, 16384)"
 
 
 def test_invalid_yaml(tmp_path):
@@ -162,3 +162,45 @@ def test_cli_exits_2_with_one_line_before_running_anything(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: stack.yaml + deploy/local.yaml: services.crawler.prot: unknown key"
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "ok"),
+    [
+        (8192, 16384, True), (8192, 61440, True), (8192, 18432, False),
+        (16384, 32768, True), (16384, 122880, True), (16384, 36864, False),
+        (4096, 30720, True), (4096, 31744, False), (3000, 4096, False),
+    ],
+)  # fmt: skip
+def test_fargate_sizes_are_exactly_the_valid_pairs(spec, cpu, memory, ok):
+    spec["services"]["crawler"].update(cpu=cpu, memory=memory)
+    if ok:
+        validate(spec)
+    else:
+        assert "services.crawler." in error_of(spec)
+
+
+@pytest.mark.parametrize("path", ["api/x", "/api/auth", "api/", "/api/*"])
+def test_rate_limit_path_must_be_a_clean_prefix(spec, path):
+    spec["edge"]["rate_limits"][1]["path"] = path
+    assert error_of(spec).startswith("stack.yaml: edge.rate_limits.1.path: ")
+
+
+def test_rate_limit_window_is_a_waf_window(spec):
+    spec["edge"]["rate_limits"][0]["window"] = 3600
+    assert error_of(spec) == "stack.yaml: edge.rate_limits.0.window: 3600 s is not a WAF window (one of 60, 120, 300, 600)"
+
+
+def test_rate_limit_lowest_limit_is_wafs(spec):
+    spec["edge"]["rate_limits"][0]["limit"] = 9
+    assert error_of(spec).startswith("stack.yaml: edge.rate_limits.0.limit: ")
+
+
+def test_allow_list_takes_cidrs(spec):
+    spec["edge"]["allow_list"] = ["10.0.0.0/8", "not-an-ip"]
+    assert error_of(spec).startswith("stack.yaml: edge.allow_list")
+
+
+def test_cpu_architecture_is_fargates(spec):
+    spec["services"]["crawler"]["cpu_architecture"] = "amd64"
+    assert error_of(spec).startswith("stack.yaml: services.crawler.cpu_architecture: ")

@@ -9,6 +9,7 @@ key path they concern.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -23,7 +24,13 @@ FARGATE_SIZES: dict[int, range] = {
     1024: range(2048, 8192 + 1, 1024),
     2048: range(4096, 16384 + 1, 1024),
     4096: range(8192, 30720 + 1, 1024),
+    8192: range(16384, 61440 + 1, 4096),
+    16384: range(32768, 122880 + 1, 8192),
 }
+
+# WAF rate-based rules: the evaluation windows it offers and its lowest limit.
+WAF_WINDOWS = (60, 120, 300, 600)
+WAF_MIN_LIMIT = 10
 
 # What makes a value look like a credential: known key prefixes, or a long
 # run of base64/hex-ish characters.
@@ -83,6 +90,12 @@ class Service(Model):
     ingress_from: list[str] = Field(default_factory=list, description="Services allowed to call this one.")
     cpu: int
     memory: int
+    cpu_architecture: Literal["X86_64", "ARM64"] = Field(
+        "X86_64", description="Fargate's runtimePlatform; promote refuses an image built for another one."
+    )
+    deregistration_delay: int = Field(
+        300, ge=0, le=3600, description="Seconds a replaced task keeps draining (the ALB target group's delay)."
+    )
     desired_count: int = Field(1, ge=0, le=20)
     ephemeral_storage: int | None = Field(default=None, ge=21, le=200)
     static_dir: str | None = Field(
@@ -134,8 +147,22 @@ class RateLimit(Model):
     """A WAF rate-based rule: at most ``limit`` requests per ``window`` seconds per client IP."""
 
     path: str
-    limit: int = Field(ge=1)
-    window: int = Field(300, ge=60, le=3600)
+    limit: int = Field(ge=WAF_MIN_LIMIT, description=f"At least {WAF_MIN_LIMIT}, WAF's lowest limit.")
+    window: int = Field(300, description=f"Seconds: one of WAF's windows {WAF_WINDOWS}.")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or not value.endswith("/"):
+            raise ValueError(f"{value!r} is not a path prefix: it must start and end with '/' (e.g. /api/auth/)")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: int) -> int:
+        if value not in WAF_WINDOWS:
+            raise ValueError(f"{value} s is not a WAF window (one of {', '.join(map(str, WAF_WINDOWS))})")
+        return value
 
 
 class Edge(Model):
@@ -143,9 +170,29 @@ class Edge(Model):
 
     port: int = Field(8080, ge=1, le=65535, description="Host port the local edge publishes on 127.0.0.1.")
     idle_timeout: int = Field(300, ge=1, le=4000, description="The ALB's idle timeout, seconds.")
+    origin_response_timeout: int = Field(
+        30,
+        ge=1,
+        le=180,
+        description="CloudFront's origin response timeout, seconds: the longest wait for the first byte and between bytes.",
+    )
+    allow_list: list[str] = Field(
+        default_factory=list,
+        description="Client CIDRs the WAF rate-based rules never count (a WAF IP-set allow rule); locally, the test clients.",
+    )
     bucket: str = Field(description="The S3 bucket behind the s3 origin.")
     routes: list[Route]
     rate_limits: list[RateLimit] = Field(default_factory=list)
+
+    @field_validator("allow_list")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not a CIDR ({exc})") from None
+        return value
 
 
 class Dependency(Model):
