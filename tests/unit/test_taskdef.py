@@ -1,7 +1,8 @@
 """The rendered task definitions are the plan's 7.1 and 7.2 (fixtures copied
 verbatim from the plan), field by field, with two deliberate differences:
-the image is pinned by digest (the plan deploys ``:latest``), and the
-health-check command is the spec's (the plan's ``curl`` is not in the images)."""
+the image is pinned by digest (the plan deploys ``:latest``), the
+health-check command is the spec's (the plan's ``curl`` is not in the images),
+and the CPU architecture is explicit (``runtimePlatform``, from the spec)."""
 
 import json
 
@@ -43,7 +44,16 @@ def test_task_level_fields_equal_the_plan(service):
     for key in want:
         if key != "containerDefinitions":
             assert got[key] == want[key], key
-    assert set(got) == set(want)
+    assert set(got) == set(want) | {"runtimePlatform"}
+
+
+@pytest.mark.parametrize("arch", ["X86_64", "ARM64"])
+def test_runtime_platform_is_the_spec_architecture(arch, spec):
+    from parity.spec.load import validate
+
+    spec["services"]["crawler"]["cpu_architecture"] = arch
+    td = render_taskdef(validate(spec), "crawler", "r@" + DIGEST, ACCOUNT)
+    assert td["runtimePlatform"] == {"cpuArchitecture": arch, "operatingSystemFamily": "LINUX"}
 
 
 @pytest.mark.parametrize("service", ["website-agent", "crawler"])
@@ -130,3 +140,15 @@ def test_only_an_emulator_may_be_bootstrapped(spec):
     assert str(exc.value) == (
         "stack.yaml: aws.bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped; real accounts are set up by hand"
     )
+
+
+@pytest.mark.parametrize("service", ["website-agent", "crawler"])
+def test_rendered_input_is_valid_for_register_task_definition(service):
+    """botocore's own model accepts what promote sends (the runtimePlatform included)."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    shape = model.operation_model("RegisterTaskDefinition").input_shape
+    report = ParamValidator().validate(rendered(service), shape)
+    assert not report.has_errors(), report.generate_report()

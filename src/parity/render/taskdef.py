@@ -91,6 +91,8 @@ def render_taskdef(stack: Stack, service: str, image: str, account: str) -> dict
         "requiresCompatibilities": ["FARGATE"],
         "cpu": str(svc.cpu),
         "memory": str(svc.memory),
+        # Fargate runs X86_64 unless told otherwise; an arm64 image there fails to start.
+        "runtimePlatform": {"cpuArchitecture": svc.cpu_architecture, "operatingSystemFamily": "LINUX"},
     }
     if svc.ephemeral_storage:
         taskdef["ephemeralStorage"] = {"sizeInGiB": svc.ephemeral_storage}
