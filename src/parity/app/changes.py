@@ -53,6 +53,15 @@ def live_services(ctx: DeployContext) -> dict[str, dict[str, Any]]:
     return out
 
 
+def desired_service(live: dict[str, Any], changed: bool, family: str) -> dict[str, Any]:
+    """The service settings a promote leaves: a new revision where the task
+    definition changes, and promote's deployment configuration."""
+    return {
+        "taskDefinition": f"{family}:(new revision)" if changed else live.get("taskDefinition"),
+        "deploymentConfiguration": deployment_configuration(),
+    }
+
+
 def diff(ctx: DeployContext, release: Release) -> list[ServiceChange]:
     """Per service, in deploy order: the task definition diff and the service diff."""
     changes = []
@@ -60,10 +69,7 @@ def diff(ctx: DeployContext, release: Release) -> list[ServiceChange]:
         live_td = ctx.ecs.describe_task_definition(live["taskDefinition"]) if live.get("taskDefinition") else None
         rendered = release.taskdefs[service]
         td_changed = live_td is None or normalise_taskdef(live_td) != normalise_taskdef(rendered)
-        desired = {
-            "taskDefinition": f"{family(ctx.stack, service)}:(new revision)" if td_changed else live.get("taskDefinition"),
-            "deploymentConfiguration": deployment_configuration(),
-        }
+        desired = desired_service(live, td_changed, family(ctx.stack, service))
         changes.append(
             ServiceChange(
                 service=service,

@@ -2,10 +2,13 @@
 diff shows only real changes (ecspresso's habit).
 
 What ECS adds on its own is dropped (ARN, revision, status, registration
-data, compatibilities), what it fills in by default is filled in on both
-sides (``cpu: 0``, ``protocol: tcp``, ``hostPort`` in awsvpc, health-check
-defaults, the service's default deployment settings), lists whose order has
-no meaning are sorted (environment, secrets), and empty values are removed.
+data, compatibilities), what it reports for a field left out is treated as
+left out on both sides (``enableFaultInjection: false``, ``cpu: 0``,
+``versionConsistency: enabled``, Fargate's X86_64/LINUX, the service's
+default deployment settings and strategy), lists whose order has no meaning
+are sorted (environment, secrets), and empty values are removed. The defaults
+are tested on saved responses carrying every field botocore's model lists
+(tests/unit/fixtures/aws-*.json).
 Values of environment variables whose names look secret are shown as a short
 hash, never in clear.
 """
@@ -19,6 +22,9 @@ import json
 import re
 from typing import Any
 
+# What ECS adds to a task definition on its own: never part of a registration.
+# (A test checks this against botocore's model: every output-only member of
+# TaskDefinition must be listed here.)
 TASKDEF_READ_ONLY = {
     "taskDefinitionArn",
     "revision",
@@ -28,16 +34,64 @@ TASKDEF_READ_ONLY = {
     "registeredAt",
     "registeredBy",
     "deregisteredAt",
+    "deleteRequestedAt",
     "tags",
 }
-CONTAINER_DEFAULTS = {"cpu": 0, "essential": True}
+# What DescribeTaskDefinition returns for a field the registration left out
+# (values as AWS returns them); equal to "not set", so dropped on both sides.
+TASKDEF_DEFAULTS: dict[str, Any] = {
+    "enableFaultInjection": False,
+    "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},  # Fargate's default
+}
+CONTAINER_DEFAULTS: dict[str, Any] = {
+    "cpu": 0,
+    "essential": True,
+    "versionConsistency": "enabled",
+    "disableNetworking": False,
+    "privileged": False,
+    "readonlyRootFilesystem": False,
+    "interactive": False,
+    "pseudoTerminal": False,
+    "restartPolicy": {"enabled": False},
+}
+PORT_DEFAULTS = {"protocol": "tcp"}
 HEALTH_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
-SERVICE_DEFAULTS = {
+# DescribeServices' deploymentConfiguration of a service created without one.
+SERVICE_DEFAULTS: dict[str, Any] = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},
     "maximumPercent": 200,
     "minimumHealthyPercent": 100,
+    "alarms": {"alarmNames": [], "enable": False, "rollback": False},
+    "strategy": "ROLLING",
+    "lifecycleHooks": [],
+}
+# Settings that only mean something for some deployment strategies.
+_STRATEGY_ONLY = {
+    "bakeTimeInMinutes": {"BLUE_GREEN", "LINEAR", "CANARY"},
+    "linearConfiguration": {"LINEAR"},
+    "canaryConfiguration": {"CANARY"},
 }
 _SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_KEY|ACCESS_KEY|SERVICE_KEY|CREDENTIAL)")
+
+
+def _without_defaults(value: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Drop each key whose value means the same as leaving it out. A partial
+    mapping is completed by its default first (``{"enable": true}`` keeps its
+    implied ``rollback: false``)."""
+    out = {}
+    for key, v in value.items():
+        default = defaults.get(key, _MISSING)
+        if isinstance(default, dict) and isinstance(v, dict):
+            v = _prune({**default, **v})
+            if v == _prune(default):
+                continue
+        elif v == default:
+            continue
+        out[key] = v
+    return out
+
+
+_MISSING = object()
 
 
 def _prune(value: Any) -> Any:
@@ -57,12 +111,12 @@ def _masked(name: str, value: str) -> str:
 
 
 def _container(c: dict[str, Any], network_mode: str | None) -> dict[str, Any]:
-    c = {**CONTAINER_DEFAULTS, **c}
+    c = _without_defaults(_prune(c), CONTAINER_DEFAULTS)
     ports = []
     for p in c.get("portMappings") or []:
-        p = {"protocol": "tcp", **p}
-        if network_mode == "awsvpc":
-            p.setdefault("hostPort", p.get("containerPort"))
+        p = {**PORT_DEFAULTS, **p}
+        if network_mode == "awsvpc" and p.get("containerPort") is not None:
+            p.setdefault("hostPort", p["containerPort"])  # awsvpc: always the container port
         ports.append(p)
     c["portMappings"] = sorted(ports, key=lambda p: (p.get("containerPort", 0), p.get("protocol", "")))
     c["environment"] = sorted(
@@ -77,7 +131,8 @@ def _container(c: dict[str, Any], network_mode: str | None) -> dict[str, Any]:
 
 def normalise_taskdef(taskdef: dict[str, Any]) -> dict[str, Any]:
     """A task definition (as registered or as described) in comparable form."""
-    td = {k: v for k, v in copy.deepcopy(taskdef).items() if k not in TASKDEF_READ_ONLY}
+    td = {k: v for k, v in _prune(copy.deepcopy(taskdef)).items() if k not in TASKDEF_READ_ONLY}
+    td = _without_defaults(td, TASKDEF_DEFAULTS)
     for key in ("cpu", "memory"):
         if td.get(key) is not None:
             td[key] = str(td[key])
@@ -91,12 +146,16 @@ def normalise_taskdef(taskdef: dict[str, Any]) -> dict[str, Any]:
 def normalise_service(service: dict[str, Any]) -> dict[str, Any]:
     """The settings of a service that promote manages: its task definition
     and its deployment configuration (defaults filled in)."""
-    config = copy.deepcopy(service.get("deploymentConfiguration") or {})
-    alarms = config.pop("alarms", None)
+    config = _prune(copy.deepcopy(service.get("deploymentConfiguration") or {}))
+    strategy = config.get("strategy", SERVICE_DEFAULTS["strategy"])
+    config = {k: v for k, v in config.items() if strategy in _STRATEGY_ONLY.get(k, {strategy})}
+    alarms = config.get("alarms")
+    if alarms and not alarms.get("enable"):
+        del config["alarms"]  # names of alarms that are not watched change nothing
     merged = {**SERVICE_DEFAULTS, **config}
-    if alarms and alarms.get("enable"):
-        merged["alarms"] = alarms
-    return _prune({"taskDefinition": short_taskdef(service.get("taskDefinition")), "deploymentConfiguration": merged})
+    # Shown in full (promote sets these), except what equals "not set" and means nothing here.
+    shown = {k: v for k, v in merged.items() if k not in ("alarms", "strategy", "lifecycleHooks") or v != SERVICE_DEFAULTS[k]}
+    return _prune({"taskDefinition": short_taskdef(service.get("taskDefinition")), "deploymentConfiguration": shown})
 
 
 def short_taskdef(arn: str | None) -> str | None:
