@@ -150,6 +150,10 @@ class FakeEcs:
         self.scripts.pop(service, None)
         return {**svc, "deployments": [dict(d) for d in svc["deployments"]], "events": list(svc["events"])}
 
+    def deregister_task_definition(self, arn):
+        self.calls.append(("deregister", arn.rsplit("/", 1)[-1]))
+        self.taskdefs[arn]["status"] = "INACTIVE"
+
     def task_definition_revisions(self, family):
         return sorted(
             (a for a, td in self.taskdefs.items() if td["family"] == family and td["status"] == "ACTIVE"),

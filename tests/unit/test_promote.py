@@ -322,3 +322,41 @@ def test_local_env_uses_the_local_registry_without_login(root):
     assert ctx.registry.tags[0][1] == "127.0.0.1:5055/huskit/website-agent:v1"
     assert ctx.smoke_calls == ["http://127.0.0.1:8080"]
 
+
+
+# -- failed revisions are never rolled back to -------------------------------------------
+
+
+def test_a_failed_promote_deregisters_what_it_registered(root):
+    tested(root)
+    ctx = ctx_for(root, smoke_ok=False)
+    with pytest.raises(DeployFailed):
+        promote(ctx, version="v1")
+    assert [c for c in ctx.ecs.calls if c[0] == "deregister"] == [
+        ("deregister", "huskit-crawler:2"),
+        ("deregister", "huskit-website-agent:2"),
+    ]
+    assert "deregistered huskit-crawler:2: it never ran healthy" in "\n".join(ctx.lines)
+
+
+def rebuild(root, ctx, suffix):
+    """New local images (new IDs) that passed e2e together."""
+    ctx.registry.images = {ref: image_id(ref + suffix) for ref in ctx.registry.images}
+    records.record_e2e_pass(root, {s: ctx.registry.images[f"huskit/{s}:local"] for s in ("website-agent", "crawler")}, "e2e")
+
+
+def test_rollback_skips_a_revision_that_failed(root):
+    """good (2), bad (3: smoke failed, rolled back), good (4): rollback goes to 2."""
+    tested(root)
+    ctx = ctx_for(root)
+    promote(ctx, version="v1")
+    rebuild(root, ctx, "bad")
+    ctx.smoke = lambda url: False
+    with pytest.raises(DeployFailed):
+        promote(ctx, version="v2")
+    rebuild(root, ctx, "good")
+    ctx.smoke = lambda url: True
+    promote(ctx, version="v3")
+    assert running(ctx, "crawler") == "huskit-crawler:4"
+    done = rollback(ctx, ["crawler"])
+    assert done["crawler"].endswith("huskit-crawler:2")

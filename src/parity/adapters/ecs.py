@@ -90,6 +90,11 @@ class Ecs:
             forceNewDeployment=force_new_deployment,
         )["service"]
 
+    def deregister_task_definition(self, arn: str) -> None:
+        """Mark a revision INACTIVE: no longer listed, so never rolled back to
+        (tasks running it keep running)."""
+        aws_call(f"deregister task definition {arn.rsplit('/', 1)[-1]}", self.ecs.deregister_task_definition, taskDefinition=arn)
+
     def task_definition_revisions(self, family: str) -> list[str]:
         """The ACTIVE revisions of a family, oldest first."""
         arns: list[str] = []

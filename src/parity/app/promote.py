@@ -16,7 +16,9 @@ The steps, each reported as it runs:
 11. cdn       invalidate CloudFront
 12. smoke     the e2e smoke subset against the environment's URL
 A failed rollout or smoke run rolls every service this run updated back to the
-revision it ran before, and exits non-zero with what failed and ECS's events.
+revision it ran before, deregisters the revisions this run registered (they
+never ran healthy as a set, so `inv rollback` must never return to them), and
+exits non-zero with what failed and ECS's events.
 """
 
 from __future__ import annotations
@@ -115,6 +117,10 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
     step("static", f"{count} files to s3://{stack.edge.bucket}")
 
     updated: dict[str, str] = {}  # service -> the task definition it ran before
+    fresh = [targets[c.service] for c in changes if c.taskdef_changed]  # unproven until the smoke run passes
+
+    def fail(what: str, events: list[str]) -> NoReturn:
+        failed(ctx, updated, what, events, fresh)
     for change in changes:
         if not change.changed:
             step("deploy", f"{change.service}: up to date on {short_taskdef(change.live_taskdef_arn)}")
@@ -123,9 +129,9 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
         try:
             rollout = deploy_one(ctx, change, targets[change.service])
         except ParityError as exc:
-            fail(ctx, updated, f"{change.service}: {exc}", [])
+            fail(f"{change.service}: {exc}", [])
         if not rollout.ok:
-            fail(ctx, updated, f"{change.service}: rollout {rollout.state}: {rollout.reason}", rollout.events)
+            fail(f"{change.service}: rollout {rollout.state}: {rollout.reason}", rollout.events)
         step("deploy", f"{change.service}: {short_taskdef(targets[change.service])} {rollout.state}")
 
     if stack.aws.distribution_id:
@@ -140,7 +146,7 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
     except ParityError as exc:
         passed, why = False, f": {exc}"
     if not passed:
-        fail(ctx, updated, f"smoke tests failed against {stack.aws.url}{why}", [])
+        fail(f"smoke tests failed against {stack.aws.url}{why}", [])
     step("smoke", "passed")
     return Promotion(release, changes, deployed=targets)
 
@@ -188,8 +194,9 @@ def deploy_one(ctx: DeployContext, change: ServiceChange, taskdef: str) -> Rollo
     )  # fmt: skip
 
 
-def fail(ctx: DeployContext, updated: dict[str, str], what: str, events: list[str]) -> NoReturn:
-    """Show ECS's events, roll back what this run updated, raise DeployFailed."""
+def failed(ctx: DeployContext, updated: dict[str, str], what: str, events: list[str], fresh: list[str]) -> NoReturn:
+    """Show ECS's events, roll back what this run updated, deregister the
+    revisions it registered (``fresh``), raise DeployFailed."""
     if events:
         ctx.report("ECS events:")
         for line in events:
@@ -201,4 +208,10 @@ def fail(ctx: DeployContext, updated: dict[str, str], what: str, events: list[st
             outcome.append(f"{service} on {short_taskdef(previous)}")
         else:
             outcome.append(f"{service} back to {short_taskdef(previous)} but {rollout.state.lower()}")
+    for arn in fresh:
+        try:
+            ctx.ecs.deregister_task_definition(arn)
+            ctx.report(f"deregistered {short_taskdef(arn)}: it never ran healthy, so no rollback returns to it")
+        except ParityError as exc:  # the failure being reported matters more
+            ctx.report(f"could not deregister {short_taskdef(arn)}: {exc}")
     raise DeployFailed(what + ("; rolled back: " + ", ".join(outcome) if outcome else ""))
