@@ -44,12 +44,43 @@ def running(ctx, service):
 # -- records ---------------------------------------------------------------------
 
 
-def test_e2e_records_are_per_image_id(root):
-    assert not records.passed_e2e(root, image_id("crawler"))
-    records.record_e2e_pass(root, {"crawler": image_id("crawler")}, "e2e")
-    assert records.passed_e2e(root, image_id("crawler"))
-    assert not records.passed_e2e(root, image_id("website-agent"))
+def test_e2e_records_are_whole_sets_of_image_ids(root):
+    both = {s: image_id(s) for s in ("website-agent", "crawler")}
+    assert records.untested(root, both, 7) == f"website-agent: image {image_id('website-agent')[:19]} has not passed e2e"
+    records.record_e2e_pass(root, both, "e2e")
+    assert records.untested(root, both, 7) is None
     assert (root / ".parity/e2e-results.json").exists()
+
+
+def test_images_tested_in_different_runs_are_not_a_tested_set(root):
+    """web A with crawler X, then crawler Y with web B: neither A+Y nor B+X was tested."""
+    a, b, x, y = (image_id(n) for n in "ABXY")
+    records.record_e2e_pass(root, {"website-agent": a, "crawler": x}, "e2e")
+    records.record_e2e_pass(root, {"website-agent": b, "crawler": y}, "e2e")
+    assert records.untested(root, {"website-agent": a, "crawler": x}, 7) is None
+    why = records.untested(root, {"website-agent": a, "crawler": y}, 7)
+    assert why.startswith("these images never passed e2e together (website-agent sha256:")
+
+
+def test_an_e2e_record_expires(root):
+    from datetime import datetime, timedelta, timezone
+
+    both = {s: image_id(s) for s in ("website-agent", "crawler")}
+    now = datetime(2026, 3, 10, tzinfo=timezone.utc)
+    records.record_e2e_pass(root, both, "e2e", at=now - timedelta(days=8))
+    assert records.untested(root, both, 7, now=now) == (
+        "these images passed e2e together 8 days ago; a record expires after 7 days (aws.e2e_max_age_days)"
+    )
+    assert records.untested(root, both, 9, now=now) is None
+
+
+def test_promote_refuses_a_set_tested_in_pieces(root):
+    records.record_e2e_pass(root, {"website-agent": image_id("website-agent"), "crawler": image_id("other")}, "e2e")
+    records.record_e2e_pass(root, {"website-agent": image_id("other"), "crawler": image_id("crawler")}, "e2e")
+    ctx = ctx_for(root)
+    with pytest.raises(ParityError, match=r"^these images never passed e2e together"):
+        promote(ctx, version="v1")
+    assert ctx.ecs.calls == [] and ctx.registry.tags == []
 
 
 # -- happy path ------------------------------------------------------------------
@@ -108,7 +139,7 @@ def test_refuses_untested_images_unless_forced(root):
     )
     assert ctx.ecs.calls == [] and ctx.registry.tags == []
     promote(ctx, version="v1", force=True)
-    assert "forced past untested images: crawler" in "\n".join(ctx.lines)
+    assert "forced past: crawler: image" in "\n".join(ctx.lines)
 
 
 def test_image_never_built(root):
@@ -175,7 +206,7 @@ def test_dry_run_of_untested_images_says_a_promote_would_refuse(root):
     tested(root, ["website-agent"])
     ctx = ctx_for(root)
     assert promote(ctx, version="v1", dry_run=True).dry_run
-    assert "NOT passed e2e: crawler (a promote would refuse them)" in "\n".join(ctx.lines)
+    assert f"NOT tested: crawler: image {image_id('crawler')[:19]} has not passed e2e (a promote would refuse them)" in "\n".join(ctx.lines)
     assert ctx.ecs.calls == [] and ctx.registry.tags == []
 
 

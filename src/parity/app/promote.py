@@ -2,7 +2,7 @@
 
 The steps, each reported as it runs:
  1. images    the local images of the services, by ID
- 2. e2e       refuse images that have not passed e2e (unless forced)
+ 2. e2e       refuse a set of images that has not passed e2e together, recently (unless forced)
  3. account   STS: the credentials work; the account the ARNs name
  4. bootstrap only where the overlay allows it (the local emulator)
  5. render    task definitions from the spec, images pinned by digest
@@ -69,19 +69,15 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
     images = local_images(ctx)
     step("images", ", ".join(f"{s} {i[:19]}" for s, i in images.items()))
 
-    untested = [s for s, i in images.items() if not records.passed_e2e(ctx.root, i)]
+    untested = records.untested(ctx.root, images, stack.aws.e2e_max_age_days)
     if untested and not force and not dry_run:
-        s = untested[0]
-        raise ParityError(
-            f"{s}: image {images[s][:19]} has not passed e2e",
-            hint="run `inv e2e` against these images first, or promote with --force",
-        )
+        raise ParityError(untested, hint="run `inv e2e` against these images first, or promote with --force")
     if not untested:
-        step("e2e", "every image passed e2e")
+        step("e2e", "these images passed e2e together")
     elif force:
-        step("e2e", f"forced past untested images: {', '.join(untested)}")
+        step("e2e", f"forced past: {untested}")
     else:  # a dry run changes nothing, so it shows the diff and says what a promote would refuse
-        step("e2e", f"NOT passed e2e: {', '.join(untested)} (a promote would refuse them)")
+        step("e2e", f"NOT tested: {untested} (a promote would refuse them)")
 
     account = ctx.ecs.account_id()
     step("account", f"{account}, region {stack.region}, cluster {stack.cluster}")

@@ -242,6 +242,9 @@ class Aws(Model):
         False, description="Create the ECS side (cluster, repositories, services) when missing. Only for an emulator."
     )
     rollout_timeout: int = Field(900, ge=1, le=7200, description="Seconds to wait for one service's rollout.")
+    e2e_max_age_days: int = Field(
+        7, ge=1, le=90, description="Days an e2e pass stays valid for promote (the whole set of images, one run)."
+    )
 
     @model_validator(mode="after")
     def _bootstrap_only_emulated(self) -> "Aws":
