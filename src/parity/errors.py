@@ -57,3 +57,10 @@ class SecretError(ParityError):
 
 class DeployFailed(ParityError):
     """A deployment to ECS failed or was rolled back."""
+
+
+class RollbackFailed(DeployFailed):
+    """Putting a service back on its previous revision failed too (ECS's own
+    circuit-breaker rollback or ours): the service may be down."""
+
+    exit_code = 3

@@ -9,6 +9,8 @@ produce. Each scripted rollout stands for a real ECS behaviour:
 - "ROLLBACK": the circuit breaker with rollback (what promote sets): the
   failed deployment is marked FAILED and ECS starts a NEW PRIMARY deployment
   of the previous task definition; the service's taskDefinition reverts.
+  Later steps of the script then move ECS's rollback deployment (default:
+  it COMPLETES); "ROLLBACK", "FAILED" is a rollback that fails too.
 - "STUCK": the deployment stays IN_PROGRESS (tasks never become healthy and
   no circuit breaker trips before the deadline) -> promote's own timeout.
 """
@@ -127,6 +129,8 @@ class FakeEcs:
             svc["deployments"].insert(0, self._deployment(previous, "IN_PROGRESS"))
             svc["taskDefinition"] = previous
             self._event(service, f"rolling back to {previous.rsplit('/', 1)[-1]}")
+            if not self.progress.get(service):
+                self.progress[service] = ["IN_PROGRESS", "COMPLETED"]
 
     def describe_task_definition(self, arn):
         return dict(self.taskdefs[arn])

@@ -247,7 +247,26 @@ def test_circuit_breaker_rollback_is_a_failure_and_not_rolled_back_twice(root):
         ("update", "website-agent", "huskit-website-agent:2"),
         ("update", "crawler", "huskit-crawler:1"),
     ]
-    assert "already on huskit-website-agent:1" in "\n".join(ctx.lines)
+    # ...but its rollback deployment is followed to the end before the outcome is reported
+    text = "\n".join(ctx.lines)
+    assert "website-agent: ECS is rolling back to huskit-website-agent:1" in text
+    assert "website-agent: ECS's rollback COMPLETED" in text
+
+
+def test_a_circuit_breaker_rollback_that_fails_is_its_own_error(root):
+    from parity.errors import RollbackFailed
+
+    tested(root)
+    ctx = ctx_for(root, scripts={"website-agent": ["IN_PROGRESS", "ROLLBACK", "IN_PROGRESS", "FAILED"]})
+    with pytest.raises(RollbackFailed) as exc:
+        promote(ctx, version="v1")
+    assert exc.value.exit_code == 3
+    assert str(exc.value).startswith(
+        "website-agent: rollout ROLLED_BACK: ECS deployment circuit breaker: tasks failed to start.; "
+        "ECS rolled back to huskit-website-agent:1; the rollback failed too: website-agent to huskit-website-agent:1 FAILED: "
+    )
+    assert "; rolled back: crawler on huskit-crawler:1 (hint: the service may be down" in str(exc.value)
+    assert "ECS events (website-agent, rollback):" in "\n".join(ctx.lines)
 
 
 def test_timeout_rolls_back(root):

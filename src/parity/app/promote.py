@@ -32,7 +32,7 @@ from parity.app.changes import ServiceChange, diff, show
 from parity.app.release import Release, local_images, pin, render
 from parity.app.rollback import roll_back
 from parity.app.rollout import Rollout, primary, wait_rollout
-from parity.errors import ConfigError, DeployFailed, ParityError
+from parity.errors import ConfigError, DeployFailed, ParityError, RollbackFailed
 from parity.render.diff import short_taskdef
 from parity.render.taskdef import deployment_configuration, is_pinned
 
@@ -197,17 +197,27 @@ def failed(ctx: DeployContext, updated: dict[str, str], what: str, events: list[
         ctx.report("ECS events:")
         for line in events:
             ctx.report(f"  {line}")
-    outcome = []
+    outcome, broken = [], []
     for service, previous in reversed(list(updated.items())):
         rollout = roll_back(ctx, service, previous)
         if rollout is None or rollout.ok:
             outcome.append(f"{service} on {short_taskdef(previous)}")
         else:
-            outcome.append(f"{service} back to {short_taskdef(previous)} but {rollout.state.lower()}")
+            broken.append(f"{service} to {short_taskdef(previous)} {rollout.state}: {rollout.reason}")
+            if rollout.events:
+                ctx.report(f"ECS events ({service}, rollback):")
+                for line in rollout.events:
+                    ctx.report(f"  {line}")
     for arn in fresh:
         try:
             ctx.ecs.deregister_task_definition(arn)
             ctx.report(f"deregistered {short_taskdef(arn)}: it never ran healthy, so no rollback returns to it")
         except ParityError as exc:  # the failure being reported matters more
             ctx.report(f"could not deregister {short_taskdef(arn)}: {exc}")
-    raise DeployFailed(what + ("; rolled back: " + ", ".join(outcome) if outcome else ""))
+    done = "; rolled back: " + ", ".join(outcome) if outcome else ""
+    if broken:
+        raise RollbackFailed(
+            f"{what}; the rollback failed too: {', '.join(broken)}{done}",
+            hint="the service may be down: look at its events and stopped tasks in ECS",
+        )
+    raise DeployFailed(what + done)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from parity.app.context import DeployContext
 from parity.app.changes import live_services
 from parity.app.rollout import Rollout, primary, wait_rollout
-from parity.errors import DeployFailed, ParityError
+from parity.errors import ParityError, RollbackFailed
 from parity.render.diff import short_taskdef
 from parity.render.taskdef import deployment_configuration, family
 
@@ -21,11 +21,22 @@ def previous_revision(revisions: list[str], current: str) -> str | None:
 
 def roll_back(ctx: DeployContext, service: str, to: str) -> Rollout | None:
     """Move ``service`` to task definition ``to`` and wait for it; None when
-    the service already runs it (ECS's circuit breaker got there first)."""
+    the service already runs it, settled. When ECS's circuit breaker got there
+    first, its rollback deployment is followed to the end instead: a
+    rollback that fails is a failure of its own."""
     live = ctx.ecs.describe_service(ctx.stack.cluster, service) or {}
     if live.get("taskDefinition") == to:
-        ctx.report(f"{service}: already on {short_taskdef(to)}")
-        return None
+        head = primary(live) or {}
+        if head.get("rolloutState", "COMPLETED") == "COMPLETED":
+            ctx.report(f"{service}: already on {short_taskdef(to)}")
+            return None
+        ctx.report(f"{service}: ECS is rolling back to {short_taskdef(to)} (deployment {head.get('id')}); waiting for it")
+        rollout = wait_rollout(
+            ctx.ecs, ctx.stack.cluster, service, head.get("id", ""), to,
+            ctx.stack.aws.rollout_timeout, ctx.clock, ctx.sleep, ctx.poll_interval, ctx.report,
+        )  # fmt: skip
+        ctx.report(f"{service}: ECS's rollback {rollout.state}: {rollout.reason}")
+        return rollout
     ctx.report(f"{service}: rolling back to {short_taskdef(to)}")
     updated = ctx.ecs.update_service(ctx.stack.cluster, service, to, deployment_configuration(), True)
     head = primary(updated) or {}
@@ -59,5 +70,5 @@ def rollback(ctx: DeployContext, services: list[str] | None = None) -> dict[str,
         if rollout is not None and not rollout.ok:
             failed.append(f"{service} ({rollout.state}: {rollout.reason})")
     if failed:
-        raise DeployFailed(f"rollback did not complete: {', '.join(failed)}")
+        raise RollbackFailed(f"rollback did not complete: {', '.join(failed)}")
     return targets
