@@ -4,6 +4,11 @@ Every failure becomes a ``CommandFailed`` carrying the command, exit code and
 output. Secret values reach ``docker compose`` only through the environment of
 the child process (``environment: [NAME]`` in the compose file), never on a
 command line and never in a file.
+
+python-on-whales prints the whole environment of every call when
+``PYTHON_ON_WHALES_DEBUG=1``, secrets included: the variable is removed when
+this module is imported and again before every call (``_failures`` wraps each
+one), so no call can print it, and no child process inherits it.
 """
 
 from __future__ import annotations
@@ -44,8 +49,22 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _NO_REGISTRY = ("registry-1.docker.io", "pull access denied", "failed to resolve source metadata")
 
 
+_DEBUG_DUMP = "PYTHON_ON_WHALES_DEBUG"
+
+
+def _no_env_dump() -> None:
+    """Remove the variable that makes python-on-whales print the environment."""
+    os.environ.pop(_DEBUG_DUMP, None)
+
+
+_no_env_dump()
+
+
 @contextlib.contextmanager
 def _failures(hint: str | None = None) -> Iterator[None]:
+    """Every docker call runs inside this: never with the environment dump on,
+    and its failure becomes one CommandFailed."""
+    _no_env_dump()
     try:
         yield
     except DockerException as exc:
@@ -79,7 +98,7 @@ def injected_env(values: Mapping[str, str]) -> Iterator[None]:
     """Expose ``values`` to child processes (compose reads bare ``environment``
     names from its own environment) and remove them again afterwards."""
     saved = {k: os.environ.get(k) for k in values}
-    debug = os.environ.pop("PYTHON_ON_WHALES_DEBUG", None)  # it would print the environment
+    _no_env_dump()
     os.environ.update(values)
     try:
         yield
@@ -89,14 +108,13 @@ def injected_env(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
-        if debug is not None:
-            os.environ["PYTHON_ON_WHALES_DEBUG"] = debug
 
 
 def require_engine() -> None:
     """Fail early, with a hint, when no Docker engine answers."""
     if shutil.which("docker") is None:
         raise ParityError("the docker CLI is not installed", hint="install Docker Engine with the compose plugin")
+    _no_env_dump()
     try:
         DockerClient().system.info()
     except DockerException:
@@ -174,13 +192,8 @@ class Docker:
 
     def login(self, server: str, username: str, password: str) -> None:
         """Log in to a registry; the password goes through stdin, never argv."""
-        debug = os.environ.pop("PYTHON_ON_WHALES_DEBUG", None)
-        try:
-            with _failures(hint=f"check the registry {server} and the credentials of the AWS chain"):
-                self.client.login(server=server, username=username, password=password)
-        finally:
-            if debug is not None:
-                os.environ["PYTHON_ON_WHALES_DEBUG"] = debug
+        with _failures(hint=f"check the registry {server} and the credentials of the AWS chain"):
+            self.client.login(server=server, username=username, password=password)
 
     def push(self, ref: str) -> str:
         """Push ``ref`` and return the manifest digest the registry stored (``sha256:...``)."""
