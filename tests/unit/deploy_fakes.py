@@ -171,9 +171,13 @@ class FakeRegistry:
         self.pushed: dict[str, str] = {}
         self.tags: list[tuple[str, str]] = []
         self.logins: list[str] = []
+        self.architectures: dict[str, str] = {}  # image ID -> architecture; amd64 unless set
 
     def image_id(self, ref):
         return self.images.get(ref)
+
+    def image_architecture(self, ref):
+        return self.architectures.get(ref, "amd64")
 
     def repo_digest(self, image, repository):
         return self.pushed.get(f"{repository}|{image}")

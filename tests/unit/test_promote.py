@@ -410,3 +410,32 @@ def test_rollback_skips_a_revision_that_failed(root):
     assert running(ctx, "crawler") == "huskit-crawler:4"
     done = rollback(ctx, ["crawler"])
     assert done["crawler"].endswith("huskit-crawler:2")
+
+
+# -- architecture ----------------------------------------------------------------------
+
+
+def test_promote_refuses_an_image_built_for_another_architecture(root):
+    tested(root)
+    ctx = ctx_for(root)
+    ctx.registry.architectures[image_id("crawler")] = "arm64"
+    with pytest.raises(ParityError) as exc:
+        promote(ctx, version="v1", force=True)
+    assert str(exc.value) == (
+        f"crawler: image {image_id('crawler')[:19]} is built for arm64, but services.crawler.cpu_architecture is X86_64 (amd64) "
+        "(hint: build it for the spec's architecture (docker build --platform), or change the spec)"
+    )
+    assert ctx.ecs.calls == [] and ctx.registry.tags == []
+    promote(ctx, version="v1", dry_run=True)
+    assert "is built for arm64" in "\n".join(ctx.lines) and "(a promote would refuse it)" in "\n".join(ctx.lines)
+
+
+def test_an_arm64_spec_takes_an_arm64_image(root):
+    tested(root)
+    ctx = ctx_for(root)
+    svc = ctx.stack.services["crawler"].model_copy(update={"cpu_architecture": "ARM64"})
+    ctx.stack = ctx.stack.model_copy(update={"services": {**ctx.stack.services, "crawler": svc}})
+    ctx.registry.architectures[image_id("crawler")] = "arm64"
+    result = promote(ctx, version="v1")
+    arn = result.deployed["crawler"]
+    assert ctx.ecs.taskdefs[arn]["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}

@@ -145,6 +145,11 @@ class Docker:
         image = self._image(ref)
         return int(image.size) if image else None
 
+    def image_architecture(self, ref: str) -> str | None:
+        """Docker's name of the CPU architecture an image is built for (``amd64``, ``arm64``)."""
+        image = self._image(ref)
+        return image.architecture if image else None
+
     def image_label(self, ref: str, label: str) -> str | None:
         image = self._image(ref)
         return (image.config.labels or {}).get(label) if image else None

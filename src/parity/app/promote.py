@@ -2,7 +2,8 @@
 
 The steps, each reported as it runs:
  1. images    the local images of the services, by ID
- 2. e2e       refuse a set of images that has not passed e2e together, recently (unless forced)
+ 2. e2e       refuse an image built for another CPU architecture than the spec's;
+              refuse a set of images that has not passed e2e together, recently (unless forced)
  3. account   STS: the credentials work; the account the ARNs name
  4. bootstrap only where the overlay allows it (the local emulator)
  5. render    task definitions from the spec, images pinned by digest
@@ -34,7 +35,7 @@ from parity.app.rollback import roll_back
 from parity.app.rollout import Rollout, primary, wait_rollout
 from parity.errors import ConfigError, DeployFailed, ParityError, RollbackFailed
 from parity.render.diff import short_taskdef
-from parity.render.taskdef import deployment_configuration, is_pinned
+from parity.render.taskdef import DOCKER_ARCHITECTURE, deployment_configuration, is_pinned
 
 STEPS = ["images", "e2e", "account", "bootstrap", "render", "diff", "push", "register", "static", "deploy", "cdn", "smoke"]
 
@@ -68,6 +69,12 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
 
     images = local_images(ctx)
     step("images", ", ".join(f"{s} {i[:19]}" for s, i in images.items()))
+
+    wrong = wrong_platforms(ctx, images)
+    if wrong and not dry_run:
+        raise ParityError(wrong[0], hint="build it for the spec's architecture (docker build --platform), or change the spec")
+    for line in wrong:  # a dry run shows the diff and says what a promote would refuse
+        step("images", f"{line} (a promote would refuse it)")
 
     untested = records.untested(ctx.root, images, stack.aws.e2e_max_age_days)
     if untested and not force and not dry_run:
@@ -145,6 +152,21 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
         fail(f"smoke tests failed against {stack.aws.url}{why}", [])
     step("smoke", "passed")
     return Promotion(release, changes, deployed=targets)
+
+
+def wrong_platforms(ctx: DeployContext, images: dict[str, str]) -> list[str]:
+    """One line per image built for another CPU architecture than Fargate will
+    run it on (an arm64 laptop's build fails to start on X86_64)."""
+    out = []
+    for service, image_id in images.items():
+        wanted = ctx.stack.services[service].cpu_architecture
+        built = ctx.registry.image_architecture(image_id)
+        if built != DOCKER_ARCHITECTURE[wanted]:
+            out.append(
+                f"{service}: image {image_id[:19]} is built for {built or 'an unknown architecture'}, "
+                f"but services.{service}.cpu_architecture is {wanted} ({DOCKER_ARCHITECTURE[wanted]})"
+            )
+    return out
 
 
 def push(ctx: DeployContext, release: Release, version: str) -> dict[str, str]:

@@ -53,6 +53,10 @@ def secret_arn(stack: Stack, account: str, ref: SecretRef) -> str:
     return f"{base}:{ref.key}::" if ref.key else base
 
 
+# Fargate's runtimePlatform.cpuArchitecture -> the architecture Docker records in an image.
+DOCKER_ARCHITECTURE = {"X86_64": "amd64", "ARM64": "arm64"}
+
+
 def is_pinned(image: str) -> bool:
     """True for ``REPO@sha256:<64 hex>``."""
     _, at, digest = image.partition("@")
