@@ -167,25 +167,34 @@ def _deploy(env):
     return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
 
 
-@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+ACCOUNT_HELP = "The AWS account ID the ARNs name (default: the credentials'; without AWS: a placeholder)."
+
+
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml).", "account": ACCOUNT_HELP})
 @cli
-def render(c, env):
+def render(c, env, account=None):
     """Print the ECS task definitions for ENV, rendered from the spec, images pinned by digest."""
+    from parity.app.changes import report_not_compared
     from parity.app.release import render as run_render
+    from parity.console import err_console
 
-    print(jsonlib.dumps(run_render(_deploy(env)).taskdefs, indent=2))
+    release = run_render(_deploy(env), account=account, offline_ok=True)
+    print(jsonlib.dumps(release.taskdefs, indent=2))
+    report_not_compared(lambda m: err_console.print(m, markup=False, highlight=False), release)
 
 
-@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml).", "account": ACCOUNT_HELP})
 @cli
-def diff(c, env):
+def diff(c, env, account=None):
     """Show what a promote would change in ENV: task definitions and services, normalised."""
     from parity.app.changes import diff as run_diff
-    from parity.app.changes import show
+    from parity.app.changes import report_not_compared, show
     from parity.app.release import render as run_render
 
     ctx = _deploy(env)
-    show(ctx, run_diff(ctx, run_render(ctx)))
+    release = run_render(ctx, account=account, offline_ok=True)
+    show(ctx, run_diff(ctx, release, offline_ok=True))
+    report_not_compared(ctx.report, release)
 
 
 @task(
@@ -193,16 +202,17 @@ def diff(c, env):
         "env": "local, staging or prod (deploy/<env>.yaml).",
         "dry_run": "Stop after the diff: push, register and update nothing.",
         "force": "Promote even images that have not passed e2e.",
+        "account": ACCOUNT_HELP + " A promote checks it against the credentials'.",
     }
 )
 @cli
-def promote(c, env, dry_run=False, force=False):
+def promote(c, env, dry_run=False, force=False, account=None):
     """Deploy the images that passed e2e, by digest: push, register, update, wait, sync, smoke."""
     from parity.adapters.git import head_sha
     from parity.app.promote import promote as run_promote
     from parity.console import step
 
-    result = run_promote(_deploy(env), version=head_sha(ROOT), force=force, dry_run=dry_run)
+    result = run_promote(_deploy(env), version=head_sha(ROOT), force=force, dry_run=dry_run, account=account)
     if not result.dry_run:
         step(f"promoted to {env}: " + ", ".join(result.release.refs.values()))
 

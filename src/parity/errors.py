@@ -55,6 +55,12 @@ class SecretError(ParityError):
     """A secret or one of its JSON keys could not be resolved. Names only, never values."""
 
 
+class AwsUnavailable(ParityError):
+    """AWS could not be asked at all: no credentials, rejected or expired
+    ones, no endpoint. Render, diff and a dry run go on without the live
+    parts and say so; anything that changes AWS stops."""
+
+
 class DeployFailed(ParityError):
     """A deployment to ECS failed or was rolled back."""
 

@@ -439,3 +439,75 @@ def test_an_arm64_spec_takes_an_arm64_image(root):
     result = promote(ctx, version="v1")
     arn = result.deployed["crawler"]
     assert ctx.ecs.taskdefs[arn]["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+
+
+# -- before the account exists ------------------------------------------------------------
+
+
+def test_render_and_dry_run_work_without_aws(root):
+    tested(root)
+    ctx = ctx_for(root)
+    ctx.ecs.no_credentials = True
+    release = render(ctx, offline_ok=True)
+    assert release.account == "ACCOUNT_ID"
+    assert release.refs["crawler"].startswith("ACCOUNT_ID.dkr.ecr.eu-central-1.amazonaws.com/huskit/crawler@<digest after push")
+    assert release.taskdefs["crawler"]["executionRoleArn"] == "arn:aws:iam::ACCOUNT_ID:role/huskit-ecs-execution-role"
+    assert [n.split(":")[0] for n in release.not_compared] == ["the account", "ECR repositories (not checked)"]
+
+    result = promote(ctx, version="v1", dry_run=True)
+    assert result.dry_run and ctx.registry.tags == []
+    text = "\n".join(ctx.lines)
+    assert "crawler: live side NOT compared (cluster_active: no AWS credentials found); rendered in full:" in text
+    assert '+      "image": "ACCOUNT_ID.dkr.ecr' in text
+    assert "not compared with AWS: the account: account_id: no AWS credentials found; ARNs name ACCOUNT_ID (give --account)" in text
+    assert "not compared with AWS: live task definitions and services of crawler, website-agent: cluster_active: no AWS credentials found" in text
+
+
+def test_the_account_can_be_given(root):
+    tested(root)
+    ctx = ctx_for(root)
+    ctx.ecs.no_credentials = True
+    promote(ctx, version="v1", dry_run=True, account="444455556666")
+    text = "\n".join(ctx.lines)
+    assert "444455556666.dkr.ecr.eu-central-1.amazonaws.com/huskit/crawler@" in text
+    assert "not compared with AWS: the account" not in text
+    with pytest.raises(ConfigError, match=r"^--account: 'prod' is not an AWS account ID \(12 digits\)$"):
+        promote(ctx, version="v1", dry_run=True, account="prod")
+
+
+def test_a_real_promote_needs_aws_and_the_right_account(root):
+    from parity.errors import AwsUnavailable
+
+    tested(root)
+    ctx = ctx_for(root)
+    ctx.ecs.no_credentials = True
+    with pytest.raises(AwsUnavailable, match="no AWS credentials found"):
+        promote(ctx, version="v1")
+    ctx.ecs.no_credentials = False
+    with pytest.raises(ParityError, match=rf"^--account 444455556666: the AWS credentials in use are for account {ACCOUNT}$"):
+        promote(ctx, version="v1", account="444455556666")
+    assert ctx.ecs.calls == []
+
+
+def test_aws_call_tells_unavailable_from_refused():
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    from parity.adapters.aws import aws_call
+    from parity.errors import AwsUnavailable
+
+    def raising(exc):
+        def fn():
+            raise exc
+
+        return fn
+
+    def client_error(code):
+        return ClientError({"Error": {"Code": code, "Message": "m"}}, "DescribeServices")
+
+    for exc in (NoCredentialsError(), EndpointConnectionError(endpoint_url="https://ecs"), client_error("ExpiredTokenException")):
+        with pytest.raises(AwsUnavailable):
+            aws_call("x", raising(exc))
+    with pytest.raises(ParityError) as refused:
+        aws_call("describe service crawler", raising(client_error("AccessDeniedException")))
+    assert not isinstance(refused.value, AwsUnavailable)
+    assert str(refused.value) == "describe service crawler: AccessDeniedException: m"

@@ -14,9 +14,15 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
-from parity.errors import ParityError, SecretError
+from parity.errors import AwsUnavailable, ParityError, SecretError
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
@@ -32,15 +38,34 @@ class AwsTarget:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url, config=config, **extra)
 
 
+# Error codes that mean "these credentials cannot ask", not "the answer is no".
+CREDENTIAL_ERRORS = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+}
+
+
 def aws_call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call boto3, turning its failures into one clear ParityError line."""
+    """Call boto3, turning its failures into one clear ParityError line
+    (``AwsUnavailable`` when AWS could not be asked at all)."""
+    hint = "configure the normal AWS chain (AWS_PROFILE, SSO, env vars)"
     try:
         return fn(*args, **kwargs)
-    except NoCredentialsError:
-        raise ParityError(f"{what}: no AWS credentials found", hint="configure the normal AWS chain (AWS_PROFILE, SSO, env vars)") from None
+    except (NoCredentialsError, PartialCredentialsError):
+        raise AwsUnavailable(f"{what}: no AWS credentials found", hint=hint) from None
+    except EndpointConnectionError as exc:
+        raise AwsUnavailable(f"{what}: {exc}") from None
     except ClientError as exc:
         err = exc.response.get("Error", {})
-        raise ParityError(f"{what}: {err.get('Code', 'error')}: {err.get('Message', '')}".rstrip(": ")) from None
+        line = f"{what}: {err.get('Code', 'error')}: {err.get('Message', '')}".rstrip(": ")
+        if err.get("Code") in CREDENTIAL_ERRORS:
+            raise AwsUnavailable(line, hint=hint) from None
+        raise ParityError(line) from None
     except BotoCoreError as exc:
         raise ParityError(f"{what}: {exc}") from None
 

@@ -4,11 +4,12 @@ against what ECS runs now, normalised so only real changes show."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from parity.app.context import DeployContext
 from parity.app.release import Release
-from parity.errors import ParityError
+from parity.errors import AwsUnavailable, ParityError
 from parity.render.diff import normalise_taskdef, service_diff, taskdef_diff
 from parity.render.taskdef import deploy_order, deployment_configuration, family
 
@@ -23,6 +24,7 @@ class ServiceChange:
     taskdef_changed: bool
     taskdef_diff: str
     service_diff: str
+    not_compared: str | None = None  # why the live side is unknown (no AWS)
 
     @property
     def changed(self) -> bool:
@@ -62,10 +64,31 @@ def desired_service(live: dict[str, Any], changed: bool, family: str) -> dict[st
     }
 
 
-def diff(ctx: DeployContext, release: Release) -> list[ServiceChange]:
-    """Per service, in deploy order: the task definition diff and the service diff."""
+def diff(ctx: DeployContext, release: Release, offline_ok: bool = False) -> list[ServiceChange]:
+    """Per service, in deploy order: the task definition diff and the service
+    diff. Without AWS (and ``offline_ok``) the rendered side alone, each
+    change saying the live side was not compared (also in ``release.not_compared``)."""
+    try:
+        found = live_services(ctx)
+    except AwsUnavailable as exc:
+        if not offline_ok:
+            raise
+        order = deploy_order(ctx.stack)
+        release.not_compared.append(f"live task definitions and services of {', '.join(order)}: {exc.message}")
+        return [
+            ServiceChange(
+                service=s,
+                live={},
+                live_taskdef=None,
+                taskdef_changed=True,
+                taskdef_diff=taskdef_diff(None, release.taskdefs[s], f"task definition {family(ctx.stack, s)}"),
+                service_diff="",
+                not_compared=exc.message,
+            )
+            for s in order
+        ]
     changes = []
-    for service, live in live_services(ctx).items():
+    for service, live in found.items():
         live_td = ctx.ecs.describe_task_definition(live["taskDefinition"]) if live.get("taskDefinition") else None
         rendered = release.taskdefs[service]
         td_changed = live_td is None or normalise_taskdef(live_td) != normalise_taskdef(rendered)
@@ -86,9 +109,17 @@ def diff(ctx: DeployContext, release: Release) -> list[ServiceChange]:
 def show(ctx: DeployContext, changes: list[ServiceChange]) -> None:
     """Print each diff, or say that a service is up to date."""
     for change in changes:
-        if not change.changed:
+        if change.not_compared:
+            ctx.report(f"  {change.service}: live side NOT compared ({change.not_compared}); rendered in full:")
+        elif not change.changed:
             ctx.report(f"  {change.service}: no changes")
             continue
         for text in (change.taskdef_diff, change.service_diff):
             for line in text.splitlines():
                 ctx.report(f"  {line}")
+
+
+def report_not_compared(report: Callable[[str], None], release: Release) -> None:
+    """Say which live parts a render, diff or dry run could not look at."""
+    for part in release.not_compared:
+        report(f"not compared with AWS: {part}")

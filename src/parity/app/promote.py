@@ -29,8 +29,8 @@ from typing import NoReturn
 
 from parity.app import records
 from parity.app.context import DeployContext
-from parity.app.changes import ServiceChange, diff, show
-from parity.app.release import Release, local_images, pin, render
+from parity.app.changes import ServiceChange, diff, report_not_compared, show
+from parity.app.release import Release, account_for, checked_account, local_images, pin, render
 from parity.app.rollback import roll_back
 from parity.app.rollout import Rollout, primary, wait_rollout
 from parity.errors import ConfigError, DeployFailed, ParityError, RollbackFailed
@@ -59,9 +59,14 @@ class _Steps:
         self.ctx.report(f"[{n:>2}/{len(STEPS)}] {name:<9} {detail}")
 
 
-def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool = False) -> Promotion:
+def promote(
+    ctx: DeployContext, version: str, force: bool = False, dry_run: bool = False, account: str | None = None
+) -> Promotion:
     """Promote the local images to ``ctx.stack.env``; ``version`` (the git
-    SHA) becomes the pushed tag, for people; the deployed reference is the digest."""
+    SHA) becomes the pushed tag, for people; the deployed reference is the digest.
+    A dry run works without AWS too (``account`` given or a placeholder) and
+    says which live parts it could not compare; a promote checks ``account``
+    against the credentials' own."""
     stack = ctx.stack
     step = _Steps(ctx)
     if not stack.aws.url and not dry_run:
@@ -86,7 +91,13 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
     else:  # a dry run changes nothing, so it shows the diff and says what a promote would refuse
         step("e2e", f"NOT tested: {untested} (a promote would refuse them)")
 
-    account = ctx.ecs.account_id()
+    not_compared: list[str] = []
+    if dry_run:
+        account = account_for(ctx, account, True, not_compared)
+    else:
+        given, account = checked_account(account), ctx.ecs.account_id()
+        if given and given != account:
+            raise ParityError(f"--account {given}: the AWS credentials in use are for account {account}")
     step("account", f"{account}, region {stack.region}, cluster {stack.cluster}")
 
     if stack.aws.bootstrap and not dry_run:
@@ -97,14 +108,16 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
     else:
         step("bootstrap", "skipped" + (" (dry run)" if stack.aws.bootstrap else f" ({ctx.env} is set up by hand)"))
 
-    release = render(ctx, account=account, images=images)
+    release = render(ctx, account=account, images=images, offline_ok=dry_run)
+    release.not_compared[:0] = not_compared
     step("render", ", ".join(release.refs[s] for s in release.images))
 
-    changes = diff(ctx, release)
+    changes = diff(ctx, release, offline_ok=dry_run)
     changed = [c for c in changes if c.changed]
     step("diff", f"{len(changed)} of {len(changes)} services change")
     show(ctx, changes)
     if dry_run:
+        report_not_compared(ctx.report, release)
         ctx.report("dry run: stopping after diff; nothing was pushed, registered or updated")
         return Promotion(release, changes, dry_run=True)
 
