@@ -1,6 +1,8 @@
 """Renderers are pure: the committed artefacts must equal what the spec renders,
 and the properties production relies on are visible in them."""
 
+import yaml
+
 from parity.app.workspace import Workspace, rendered
 from parity.render.common import offline_tag
 from parity.render.compose import networks_of, render_compose, render_offline_override
@@ -134,3 +136,15 @@ def test_localstack_token_selects_the_newer_image():
     # offline, or an explicit choice, wins
     assert compose_settings(s, Workspace(root=ROOT, localstack_token=True, offline=True)) == {}
     assert compose_settings(s, Workspace(root=ROOT, localstack_token=True, localstack_image="x")) == {}
+
+
+def test_dollar_signs_reach_the_container_unchanged():
+    """Compose interpolates $NAME, ECS does not: the compose file doubles every $."""
+    from parity.spec.load import validate
+
+    data = yaml.safe_load((ROOT / "stack.yaml").read_text())
+    data["services"]["crawler"]["environment"]["GREETING"] = "pa$word ${HOME} $$"
+    data["services"]["crawler"]["health"]["command"] = 'test "$PORT" = 4999'
+    crawler = render_compose(validate(data))["services"]["crawler"]
+    assert "GREETING=pa$$word $${HOME} $$$$" in crawler["environment"]
+    assert crawler["healthcheck"]["test"] == ["CMD-SHELL", 'test "$$PORT" = 4999']

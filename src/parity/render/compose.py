@@ -36,9 +36,15 @@ def image_name(stack: Stack, service: str) -> str:
     return f"{stack.project}/{service}:{LOCAL_TAG}"
 
 
+def literal(value: str) -> str:
+    """``value`` as compose must see it to pass it on unchanged: compose
+    interpolates ``$NAME``, ECS does not, so every ``$`` is doubled."""
+    return value.replace("$", "$$")
+
+
 def healthcheck(check: HealthCheck) -> dict[str, Any]:
     return {
-        "test": ["CMD-SHELL", check.command],
+        "test": ["CMD-SHELL", literal(check.command)],
         "interval": f"{check.interval}s",
         "timeout": f"{check.timeout}s",
         "retries": check.retries,
@@ -49,7 +55,7 @@ def healthcheck(check: HealthCheck) -> dict[str, Any]:
 def _env_list(environment: dict[str, str], secret_names: list[str]) -> list[str]:
     # KEY=value for plain settings; a bare KEY takes the value from the compose
     # process's environment, which is where resolved secrets are handed over.
-    return [f"{k}={v}" for k, v in environment.items()] + list(secret_names)
+    return [f"{k}={literal(v)}" for k, v in environment.items()] + list(secret_names)
 
 
 def networks_of(stack: Stack) -> dict[str, list[str]]:
