@@ -204,3 +204,30 @@ def test_allow_list_takes_cidrs(spec):
 def test_cpu_architecture_is_fargates(spec):
     spec["services"]["crawler"]["cpu_architecture"] = "amd64"
     assert error_of(spec).startswith("stack.yaml: services.crawler.cpu_architecture: ")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["STRIPE_KEY", "WEBHOOK_SECRET", "GITHUB_TOKEN", "ADMIN_PASSWORD", "PASSWORD_HASH", "DATABASE_URL", "OPENAI_API_KEY", "AWS_ACCESS_KEY_ID"],
+)
+def test_a_plain_value_with_a_secret_looking_name_is_refused(spec, name):
+    spec["services"]["crawler"]["environment"][name] = "sk-live-value"
+    msg = error_of(spec)
+    assert msg.startswith(f"stack.yaml: services.crawler.environment.{name}: the name looks like a secret")
+    assert "move it under services.crawler.secrets" in msg
+    assert "sk-live-value" not in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("name", ["MAX_TOKENS", "KEYBOARD_LAYOUT", "CRAWLER_ALLOW_PRIVATE_NETWORKS", "DATABASE_POOL_SIZE", "MONGODB_DATABASE"])
+def test_ordinary_names_are_not_secret_looking(spec, name):
+    from parity.spec.models import looks_secret
+
+    assert not looks_secret(name)
+
+
+def test_a_deliberate_non_secret_is_accepted_when_marked(spec):
+    spec["services"]["website-agent"]["environment"]["LANGFUSE_PUBLIC_KEY"] = "pk-lf-123"
+    spec["services"]["website-agent"]["not_secret"] = ["LANGFUSE_PUBLIC_KEY"]
+    assert validate(spec).services["website-agent"].environment["LANGFUSE_PUBLIC_KEY"] == "pk-lf-123"
+    spec["services"]["website-agent"]["not_secret"] = ["LANGFUSE_PUBLIC_KEY", "NOPE"]
+    assert error_of(spec) == "stack.yaml: services.website-agent.not_secret: 'NOPE' is not under services.website-agent.environment"

@@ -19,8 +19,9 @@ import copy
 import difflib
 import hashlib
 import json
-import re
 from typing import Any
+
+from parity.spec.models import looks_secret
 
 # What ECS adds to a task definition on its own: never part of a registration.
 # (A test checks this against botocore's model: every output-only member of
@@ -71,7 +72,6 @@ _STRATEGY_ONLY = {
     "linearConfiguration": {"LINEAR"},
     "canaryConfiguration": {"CANARY"},
 }
-_SECRETISH = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_KEY|ACCESS_KEY|SERVICE_KEY|CREDENTIAL)")
 
 
 def _without_defaults(value: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def _prune(value: Any) -> Any:
 
 
 def _masked(name: str, value: str) -> str:
-    if _SECRETISH.search(name):
+    if looks_secret(name):
         return f"<redacted sha256:{hashlib.sha256(value.encode()).hexdigest()[:12]}>"
     return value
 

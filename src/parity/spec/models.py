@@ -37,7 +37,17 @@ WAF_MIN_LIMIT = 10
 _SECRET_VALUE = re.compile(
     r"^(sk-|sk_|pk_|ghp_|gho_|xox[bp]-|AKIA|ASIA|eyJ)|[A-Za-z0-9+/_=-]{32,}"
 )
-_SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_KEY|ACCESS_KEY|SERVICE_KEY)")
+# What makes an environment variable's NAME look like a secret: the one
+# definition (the spec refuses such a plain value; the diff masks its value).
+SECRET_NAME = re.compile(
+    r"(_|^)(KEY|TOKEN)(_|$)|SECRET|PASSWORD|PASSWD|PRIVATE_KEY|CREDENTIAL|ACCESS_KEY|API_KEY|SERVICE_KEY"
+    r"|(_|^)(DATABASE_URL|MONGODB_URI|DSN)$"
+)
+
+
+def looks_secret(name: str) -> bool:
+    """True for ``*_KEY``, ``*_TOKEN``, ``*SECRET*``, ``*PASSWORD*``, ``DATABASE_URL``..."""
+    return bool(SECRET_NAME.search(name.upper()))
 
 
 class Model(BaseModel):
@@ -103,6 +113,10 @@ class Service(Model):
     )
     health: HealthCheck
     environment: dict[str, str] = Field(default_factory=dict)
+    not_secret: list[str] = Field(
+        default_factory=list,
+        description="Names under environment that look like secrets but are not (a public key, a token count).",
+    )
     secrets: dict[str, SecretRef] = Field(default_factory=dict)
 
     @field_validator("environment", mode="before")
@@ -326,11 +340,21 @@ def _check_stack(stack: Stack) -> None:
             if peer not in names:
                 raise SpecPathError(f"services.{name}.ingress_from", f"{peer!r} is not a service")
         for var, value in svc.environment.items():
-            if var.startswith("VITE_") and (_SECRET_NAME.search(var) or _SECRET_VALUE.search(value)):
+            if var.startswith("VITE_") and (looks_secret(var) or _SECRET_VALUE.search(value)):
                 raise SpecPathError(
                     f"services.{name}.environment.{var}",
                     "VITE_* variables are bundled into the browser client and must not hold secrets",
                 )
+            if looks_secret(var) and var not in svc.not_secret:
+                raise SpecPathError(
+                    f"services.{name}.environment.{var}",
+                    "the name looks like a secret, and a plain value is committed in the compose file and shown by "
+                    f"`inv render` (hint: move it under services.{name}.secrets, or list it in "
+                    f"services.{name}.not_secret if it is not one)",
+                )
+        for var in svc.not_secret:
+            if var not in svc.environment:
+                raise SpecPathError(f"services.{name}.not_secret", f"{var!r} is not under services.{name}.environment")
         for var in svc.secrets:
             if var.startswith("VITE_"):
                 raise SpecPathError(
