@@ -36,6 +36,13 @@ def cli(fn):
             raise Exit(f"error: {exc}", code=exc.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
+        except Exception as exc:  # an AWS call that escaped aws_call: still one line, never a traceback
+            from parity.adapters.aws import aws_error
+
+            err = aws_error("AWS", exc)
+            if err is None:
+                raise
+            raise Exit(f"error: {err}", code=err.exit_code) from None
 
     return wrapper
 
@@ -223,7 +230,9 @@ def rollback(c, env, service=None):
     """Put the services of ENV back on their previous task definition revision."""
     from parity.app.rollback import rollback as run_rollback
     from parity.console import step
+    from parity.spec import load_stack, require_services
 
+    require_services(load_stack(ROOT, env), [service] if service else [])  # before Docker or AWS is asked
     done = run_rollback(_deploy(env), [service] if service else None)
     step("rolled back: " + ", ".join(f"{s} -> {a.rsplit('/', 1)[-1]}" for s, a in done.items()))
 

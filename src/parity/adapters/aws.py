@@ -50,24 +50,29 @@ CREDENTIAL_ERRORS = {
 }
 
 
-def aws_call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call boto3, turning its failures into one clear ParityError line
-    (``AwsUnavailable`` when AWS could not be asked at all)."""
+def aws_error(what: str, exc: BaseException) -> ParityError | None:
+    """The one-line ParityError for a boto3/botocore failure (``AwsUnavailable``
+    when AWS could not be asked at all); None for anything else."""
     hint = "configure the normal AWS chain (AWS_PROFILE, SSO, env vars)"
-    try:
-        return fn(*args, **kwargs)
-    except (NoCredentialsError, PartialCredentialsError):
-        raise AwsUnavailable(f"{what}: no AWS credentials found", hint=hint) from None
-    except EndpointConnectionError as exc:
-        raise AwsUnavailable(f"{what}: {exc}") from None
-    except ClientError as exc:
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return AwsUnavailable(f"{what}: no AWS credentials found", hint=hint)
+    if isinstance(exc, EndpointConnectionError):
+        return AwsUnavailable(f"{what}: {exc}")
+    if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         line = f"{what}: {err.get('Code', 'error')}: {err.get('Message', '')}".rstrip(": ")
-        if err.get("Code") in CREDENTIAL_ERRORS:
-            raise AwsUnavailable(line, hint=hint) from None
-        raise ParityError(line) from None
-    except BotoCoreError as exc:
-        raise ParityError(f"{what}: {exc}") from None
+        return AwsUnavailable(line, hint=hint) if err.get("Code") in CREDENTIAL_ERRORS else ParityError(line)
+    if isinstance(exc, BotoCoreError):
+        return ParityError(f"{what}: {exc}")
+    return None
+
+
+def aws_call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call boto3, turning its failures into one clear ParityError line."""
+    try:
+        return fn(*args, **kwargs)
+    except (BotoCoreError, ClientError) as exc:
+        raise aws_error(what, exc) from None
 
 
 class SecretStore:

@@ -18,9 +18,9 @@ from parity.app import secrets
 from parity.app.offline import build_standins
 from parity.app.static import publish_clients
 from parity.app.workspace import Workspace, write_rendered
-from parity.errors import ConfigError, NotReady
+from parity.errors import NotReady
 from parity.render.compose import LOCALSTACK_IMAGE_VAR, image_name, render_compose
-from parity.spec import Stack, load_stack
+from parity.spec import Stack, load_stack, require_services
 from parity.waits import wait_healthy
 
 Report = Callable[[str], None]
@@ -179,8 +179,7 @@ def drift_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]
 
 def logs(ws: Workspace, service: str | None, follow: bool, tail: int | None):
     stack = load_stack(ws.root, "local")
-    known = [*stack.services, *stack.local.dependencies, "edge"]
-    if service and service not in known:
-        raise ConfigError(f"unknown service {service!r} (known: {', '.join(known)})")
+    if service:
+        require_services(stack, [service], also=[*stack.local.dependencies, "edge"])
     require_engine()
     return compose_for(ws, stack).logs(service, tail=tail, follow=follow)

@@ -10,6 +10,7 @@ from parity.app.rollout import Rollout, primary, wait_rollout
 from parity.errors import ParityError, RollbackFailed
 from parity.render.diff import short_taskdef
 from parity.render.taskdef import deployment_configuration, family
+from parity.spec.load import require_services
 
 
 def previous_revision(revisions: list[str], current: str) -> str | None:
@@ -51,9 +52,7 @@ def roll_back(ctx: DeployContext, service: str, to: str) -> Rollout | None:
 def rollback(ctx: DeployContext, services: list[str] | None = None) -> dict[str, str]:
     """Roll ``services`` (default: all) back one revision; returns service -> task definition."""
     stack = ctx.stack
-    unknown = [s for s in services or [] if s not in stack.services]
-    if unknown:
-        raise ParityError(f"unknown service {unknown[0]!r} (known: {', '.join(stack.services)})")
+    require_services(stack, services or [])
     ctx.ecs.account_id()
     live = live_services(ctx)
     wanted = [s for s in live if not services or s in services]

@@ -68,6 +68,16 @@ def load_stack(root: Path | str = ".", env: str = "local") -> Stack:
     return validate(data, sources)
 
 
+def require_services(stack: Stack, names: list[str], also: list[str] | None = None) -> list[str]:
+    """``names`` when each is a service of the stack (or one of ``also``);
+    otherwise a ConfigError naming the known ones."""
+    known = [*stack.services, *(also or [])]
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"unknown service {name!r} (known: {', '.join(known)})")
+    return names
+
+
 def validate(data: dict[str, Any], source: str = SPEC_FILE) -> Stack:
     """Validate raw spec data; the first problem becomes a one-line ConfigError."""
     try:
