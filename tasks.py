@@ -215,11 +215,10 @@ def diff(c, env, account=None):
 @cli
 def promote(c, env, dry_run=False, force=False, account=None):
     """Deploy the images that passed e2e, by digest: push, register, update, wait, sync, smoke."""
-    from parity.adapters.git import head_sha
     from parity.app.promote import promote as run_promote
     from parity.console import step
 
-    result = run_promote(_deploy(env), version=head_sha(ROOT), force=force, dry_run=dry_run, account=account)
+    result = run_promote(_deploy(env), force=force, dry_run=dry_run, account=account)
     if not result.dry_run:
         step(f"promoted to {env}: " + ", ".join(result.release.refs.values()))
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from parity.adapters.aws import AwsTarget, Bucket, SecretStore
 from parity.adapters.docker import Compose, ContainerState, Docker, require_engine
-from parity.app import secrets
+from parity.adapters.git import source_revision
+from parity.app import secrets, sources
 from parity.app.offline import build_standins
 from parity.app.static import publish_clients
 from parity.app.workspace import Workspace, write_rendered
@@ -100,7 +101,9 @@ def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Calla
         compose.down()
     t = clock()
     report("building service images (cached layers are reused)")
+    built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
     compose.build(list(stack.services))
+    sources.record_builds(ws.root, {s: docker.image_id(image_name(stack, s)) or "" for s in stack.services}, built_from)
     timings["build"] = clock() - t
 
     deps = list(stack.local.dependencies)

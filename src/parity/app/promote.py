@@ -8,7 +8,8 @@ The steps, each reported as it runs:
  4. bootstrap only where the overlay allows it (the local emulator)
  5. render    task definitions from the spec, images pinned by digest
  6. diff      against the live task definitions and services (--dry-run ends here)
- 7. push      log in, tag with the git SHA, push, pin the digest the registry returned
+ 7. push      log in, tag with the commit each image was built from (``-dirty`` marked),
+              push, pin the digest the registry returned
  8. register  a new revision for each changed task definition
  9. static    the built client to the bucket (before the services switch, so the
               new pages find their assets; nothing is deleted, so the old ones keep theirs)
@@ -27,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from parity.app import records
+from parity.app import records, sources
 from parity.app.context import DeployContext
 from parity.app.changes import ServiceChange, diff, report_not_compared, show
 from parity.app.release import Release, account_for, checked_account, local_images, pin, render
@@ -60,10 +61,11 @@ class _Steps:
 
 
 def promote(
-    ctx: DeployContext, version: str, force: bool = False, dry_run: bool = False, account: str | None = None
+    ctx: DeployContext, version: str | None = None, force: bool = False, dry_run: bool = False, account: str | None = None
 ) -> Promotion:
-    """Promote the local images to ``ctx.stack.env``; ``version`` (the git
-    SHA) becomes the pushed tag, for people; the deployed reference is the digest.
+    """Promote the local images to ``ctx.stack.env``. Each pushed image is
+    tagged, for people, with the commit of its build context (recorded when it
+    was built), or with ``version`` when given; the deployed reference is the digest.
     A dry run works without AWS too (``account`` given or a placeholder) and
     says which live parts it could not compare; a promote checks ``account``
     against the credentials' own."""
@@ -182,7 +184,7 @@ def wrong_platforms(ctx: DeployContext, images: dict[str, str]) -> list[str]:
     return out
 
 
-def push(ctx: DeployContext, release: Release, version: str) -> dict[str, str]:
+def push(ctx: DeployContext, release: Release, version: str | None) -> dict[str, str]:
     """Push every image by content; returns service -> ``REPO@sha256:...``."""
     if not ctx.stack.aws.registry:
         server, user, password = ctx.ecs.registry_login()
@@ -190,7 +192,10 @@ def push(ctx: DeployContext, release: Release, version: str) -> dict[str, str]:
     refs = {}
     for service, image_id in release.images.items():
         repo = release.repositories[service]
-        tagged = f"{repo}:{version}"
+        tag = version or sources.source_tag(ctx.root, image_id)
+        if tag.endswith("-dirty") or tag == sources.UNKNOWN:
+            ctx.report(f"{service}: tagged {tag}: " + ("built from uncommitted changes" if tag != sources.UNKNOWN else "no build of this image was recorded (`inv up` records it)"))
+        tagged = f"{repo}:{tag}"
         ctx.registry.tag(image_id, tagged)
         digest = ctx.registry.push(tagged)
         refs[service] = f"{repo}@{digest}"

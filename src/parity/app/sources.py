@@ -1,0 +1,60 @@
+"""Which source each locally built service image came from, so the tag a
+promote pushes says it (``<commit>``, or ``<commit>-dirty`` for a build from
+an uncommitted tree). The revision of each build context is read BEFORE the
+build (the tree may change while it runs) and recorded by image ID after it,
+in ``.parity/builds.json`` (gitignored, next to the e2e records). A clean
+record is never replaced by a dirty one: the same image ID is the same content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from parity.spec import Stack
+
+BUILDS = Path(".parity") / "builds.json"
+UNKNOWN = "source-unknown"
+
+
+def _load(root: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((Path(root) / BUILDS).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def revisions(stack: Stack, root: Path, revision_of: Callable[[Path], str | None]) -> dict[str, str | None]:
+    """service -> the revision of its build context now (None: not in git)."""
+    return {s: revision_of(Path(root) / svc.build.context) for s, svc in stack.services.items()}
+
+
+def record_builds(root: Path, images: dict[str, str], revisions: dict[str, str | None]) -> None:
+    """Record the revision each image (service -> image ID) was built from."""
+    data = _load(root)
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for service, image_id in images.items():
+        revision = revisions.get(service) or UNKNOWN
+        old = data.get(image_id, {}).get("revision")
+        if old and not old.endswith("-dirty") and old != UNKNOWN and revision != old:
+            continue  # the same content was already built from a clean commit
+        data[image_id] = {"service": service, "revision": revision, "at": at}
+    path = Path(root) / BUILDS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".builds.")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def source_tag(root: Path, image_id: str) -> str:
+    """The tag that says where ``image_id`` came from: its commit, ``-dirty``
+    marked; ``source-unknown`` when no build of it was recorded."""
+    return _load(root).get(image_id, {}).get("revision") or UNKNOWN
