@@ -3,8 +3,6 @@ a dirty tree marked (real git in a temporary folder), recorded by image ID."""
 
 import subprocess
 
-import pytest
-
 from parity.adapters.git import source_revision
 from parity.app import sources
 from parity.app.promote import promote

@@ -3,8 +3,8 @@ against what ECS runs now, normalised so only real changes show."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from parity.app.context import DeployContext

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parity.app.context import DeployContext
-
 from parity.errors import AwsUnavailable, ConfigError, ParityError
 from parity.render.compose import image_name
 from parity.render.taskdef import render_taskdef, repository
