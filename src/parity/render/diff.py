@@ -74,6 +74,9 @@ _STRATEGY_ONLY = {
 }
 
 
+_MISSING = object()
+
+
 def _without_defaults(value: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """Drop each key whose value means the same as leaving it out. A partial
     mapping is completed by its default first (``{"enable": true}`` keeps its
@@ -89,9 +92,6 @@ def _without_defaults(value: dict[str, Any], defaults: dict[str, Any]) -> dict[s
             continue
         out[key] = v
     return out
-
-
-_MISSING = object()
 
 
 def _prune(value: Any) -> Any:
