@@ -139,6 +139,7 @@ def promote(
 
     def fail(what: str, events: list[str]) -> NoReturn:
         failed(ctx, updated, what, events, fresh)
+
     for change in changes:
         if not change.changed:
             step("deploy", f"{change.service}: up to date on {short_taskdef(change.live_taskdef_arn)}")
@@ -193,8 +194,10 @@ def push(ctx: DeployContext, release: Release, version: str | None) -> dict[str,
     for service, image_id in release.images.items():
         repo = release.repositories[service]
         tag = version or sources.source_tag(ctx.root, image_id)
-        if tag.endswith("-dirty") or tag == sources.UNKNOWN:
-            ctx.report(f"{service}: tagged {tag}: " + ("built from uncommitted changes" if tag != sources.UNKNOWN else "no build of this image was recorded (`inv up` records it)"))
+        if tag == sources.UNKNOWN:
+            ctx.report(f"{service}: tagged {tag}: no build of this image was recorded (`inv up` records it)")
+        elif tag.endswith("-dirty"):
+            ctx.report(f"{service}: tagged {tag}: built from uncommitted changes")
         tagged = f"{repo}:{tag}"
         ctx.registry.tag(image_id, tagged)
         digest = ctx.registry.push(tagged)
