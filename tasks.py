@@ -3,6 +3,7 @@ clean exit. No logic lives here.
 
     inv up | down | status | logs | render-local | images | test | e2e
     inv render | diff | promote | rollback --env ENV    inv bootstrap --env local
+    inv infra-render | infra-plan | infra-apply --env ENV
 """
 
 from __future__ import annotations
@@ -227,6 +228,47 @@ def bootstrap(c, env="local"):
 
     created = run_bootstrap(_deploy(env))
     step("created: " + ", ".join(created) if created else "the emulator already has everything")
+
+
+# -- the environment itself: one CloudFormation stack per environment (README "Who owns what in AWS") --
+
+
+def _infra(env):
+    from parity.app.infra import connect
+    from parity.console import console
+
+    return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+
+
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@cli
+def infra_render(c, env):
+    """Print ENV's CloudFormation template (JSON), rendered from the spec. No AWS call, no credentials."""
+    from parity.app.infra import render as run_render
+    from parity.spec import load_stack
+
+    print(run_render(load_stack(ROOT, env)))
+
+
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@cli
+def infra_plan(c, env):
+    """Show what an infra-apply would change in ENV's stack (a change set, deleted again)."""
+    from parity.app.infra import plan, show
+
+    ctx = _infra(env)
+    show(ctx, plan(ctx))
+
+
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@cli
+def infra_apply(c, env):
+    """Create or update ENV's stack through a change set, wait, print its outputs."""
+    from parity.app.infra import apply
+    from parity.console import step
+
+    for key, value in apply(_infra(env)).items():
+        step(f"{key}: {value}")
 
 
 @task(

@@ -322,3 +322,13 @@ def test_local_env_uses_the_local_registry_without_login(root):
     assert ctx.registry.tags[0][1] == "127.0.0.1:5055/huskit/website-agent:v1"
     assert ctx.smoke_calls == ["http://127.0.0.1:8080"]
 
+
+
+def test_first_promote_starts_a_service_infra_apply_created_at_zero(root):
+    """infra-apply creates a service on a placeholder at 0 tasks; the first promote starts it at the spec's count."""
+    tested(root)
+    ctx = ctx_for(root)
+    ctx.ecs.services["crawler"]["desiredCount"] = 0
+    promote(ctx, version="v1")
+    assert ("desired", "crawler", 1) in ctx.ecs.calls
+    assert not [c for c in ctx.ecs.calls if c[:2] == ("desired", "website-agent")]  # already running: autoscaling's count stays

@@ -27,7 +27,13 @@ class EcsApi(Protocol):
     def describe_task_definition(self, arn: str) -> dict[str, Any]: ...
     def register_task_definition(self, taskdef: dict[str, Any]) -> str: ...
     def update_service(
-        self, cluster: str, service: str, task_definition: str, deployment_configuration: dict[str, Any], force_new_deployment: bool
+        self,
+        cluster: str,
+        service: str,
+        task_definition: str,
+        deployment_configuration: dict[str, Any],
+        force_new_deployment: bool,
+        desired_count: int | None = None,
     ) -> dict[str, Any]: ...
     def task_definition_revisions(self, family: str) -> list[str]: ...
 

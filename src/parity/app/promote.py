@@ -175,8 +175,11 @@ def register(ctx: DeployContext, release: Release, changes: list[ServiceChange])
 
 def deploy_one(ctx: DeployContext, change: ServiceChange, taskdef: str) -> Rollout:
     """Update one service and wait for the deployment the update started."""
+    # A service infra-apply created runs nothing (0 tasks) until its first promote starts it.
+    wanted = ctx.stack.services[change.service].desired_count
+    start = wanted if change.live.get("desiredCount") == 0 and wanted > 0 else None
     updated = ctx.ecs.update_service(
-        ctx.stack.cluster, change.service, taskdef, deployment_configuration(), change.taskdef_changed
+        ctx.stack.cluster, change.service, taskdef, deployment_configuration(), change.taskdef_changed, start
     )
     head = primary(updated)
     if head is None:

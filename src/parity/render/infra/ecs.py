@@ -144,7 +144,11 @@ def render_services(t: Template) -> None:
             props["HealthCheckGracePeriodSeconds"] = max(svc.health.start_period, 30)
             depends.append("HttpsListener" if stack.infra.certificate_arn else "HttpListener")
         if svc.discovery:
-            props["ServiceRegistries"] = [{"RegistryArn": att(discovery_service(service), "Arn")}]
+            # the ARN spelled out from the service's id (Ref): the same thing as GetAtt Arn, and an
+            # emulator that models no Cloud Map (moto) can still resolve it
+            props["ServiceRegistries"] = [{"RegistryArn": sub(
+                f"arn:${{AWS::Partition}}:servicediscovery:${{AWS::Region}}:${{AWS::AccountId}}:service/${{{discovery_service(service)}}}"
+            )}]
         extra: dict[str, Any] = {"DependsOn": depends} if depends else {}
         t.add(service_resource(service), "AWS::ECS::Service", props, **extra)
         t.output(f"{logical(service)}ServiceName", att(service_resource(service), "Name"), f"The ECS service {service}")

@@ -278,5 +278,6 @@ def _distribution(t: Template) -> None:
             "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
         }
     })  # fmt: skip
-    t.output("DistributionId", ref("Distribution"), "The CloudFront distribution (aws.distribution_id)")
-    t.output("DistributionDomainName", att("Distribution", "DomainName"), "The public URL's host (aws.url)")
+    if not t.emulated:  # an emulator without CloudFront (moto) cannot resolve them
+        t.output("DistributionId", ref("Distribution"), "The CloudFront distribution (aws.distribution_id)")
+        t.output("DistributionDomainName", att("Distribution", "DomainName"), "The public URL's host (aws.url)")
