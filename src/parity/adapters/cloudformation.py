@@ -31,13 +31,21 @@ class CloudFormation:
             return aws_call(f"describe stack {name}", _reraise, exc)
         return found[0] if found else None
 
-    def create_change_set(self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str) -> str:
-        found = aws_call(
-            f"create change set for {name}", self.cf.create_change_set,
-            StackName=name, ChangeSetName=change_set, ChangeSetType=kind, TemplateBody=template,
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=CAPABILITIES, Tags=[{"Key": "parity:stack", "Value": name}],
-        )  # fmt: skip
+    def create_change_set(self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str) -> str | None:
+        """The change set's id; None when there is nothing to change (moto says so
+        at once; AWS creates a FAILED change set saying so, which the caller reads)."""
+        try:
+            found = self.cf.create_change_set(
+                StackName=name, ChangeSetName=change_set, ChangeSetType=kind, TemplateBody=template,
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                Capabilities=CAPABILITIES, Tags=[{"Key": "parity:stack", "Value": name}],
+            )  # fmt: skip
+        except ClientError as exc:
+            if "No updates are to be performed" in exc.response.get("Error", {}).get("Message", ""):
+                return None
+            return aws_call(f"create change set for {name}", _reraise, exc)
+        except Exception as exc:  # noqa: BLE001
+            return aws_call(f"create change set for {name}", _reraise, exc)
         return found["Id"]
 
     def describe_change_set(self, change_set: str, name: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ class Stacks(Protocol):
     """CloudFormation as the use cases need it (see adapters/cloudformation.py)."""
 
     def stack(self, name: str) -> dict[str, Any] | None: ...
-    def create_change_set(self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str) -> str: ...
+    def create_change_set(self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str) -> str | None: ...
     def describe_change_set(self, change_set: str, name: str) -> dict[str, Any]: ...
     def execute_change_set(self, change_set: str, name: str) -> None: ...
     def delete_change_set(self, change_set: str, name: str) -> None: ...
@@ -131,11 +131,13 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
     kind = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
     params = parameters(ctx)
     change_set = ctx.cfn.create_change_set(ctx.name, f"parity-{time.time_ns()}", body, params, kind)
+    result = Plan(ctx.name, kind, change_set, parameters=params)
+    if change_set is None:
+        return result
     described = _wait(
         ctx, lambda: ctx.cfn.describe_change_set(change_set, ctx.name),
         lambda d: d.get("Status") not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"),
     )  # fmt: skip
-    result = Plan(ctx.name, kind, change_set, parameters=params)
     if described.get("Status") == "FAILED":
         reason = described.get("StatusReason", "")
         ctx.cfn.delete_change_set(change_set, ctx.name)
