@@ -55,6 +55,9 @@ class FakeCfn:
     def delete_change_set(self, change_set, name):
         self.deleted.append(change_set)
 
+    def delete_stack(self, name):
+        self.deleted.append(f"stack {name}")
+
     def events(self, name):
         return list(self._events)
 
@@ -114,6 +117,7 @@ def test_no_changes_is_an_empty_plan_and_an_apply_that_executes_nothing():
 def test_a_new_stack_is_created_through_a_change_set():
     cfn = FakeCfn(status=None, changes=[change("Add", "Vpc", "AWS::EC2::VPC")])
     assert plan(ctx_with(cfn)).kind == "CREATE"
+    assert cfn.deleted == ["cs-1", "stack huskit-prod"]  # the plan leaves no empty REVIEW_IN_PROGRESS stack
 
 
 def test_a_failed_update_reports_the_cause_and_says_the_stack_was_rolled_back():

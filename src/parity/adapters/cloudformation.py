@@ -69,6 +69,9 @@ class CloudFormation:
     def delete_change_set(self, change_set: str, name: str) -> None:
         aws_call(f"delete change set of {name}", self.cf.delete_change_set, ChangeSetName=change_set, StackName=name)
 
+    def delete_stack(self, name: str) -> None:
+        aws_call(f"delete stack {name}", self.cf.delete_stack, StackName=name)
+
     def events(self, name: str) -> list[dict[str, Any]]:
         """The stack's events, newest first (the first page is enough for one operation)."""
         return aws_call(f"describe events of {name}", self.cf.describe_stack_events, StackName=name).get("StackEvents", [])

@@ -31,6 +31,7 @@ class Stacks(Protocol):
     def describe_change_set(self, change_set: str, name: str) -> dict[str, Any]: ...
     def execute_change_set(self, change_set: str, name: str) -> None: ...
     def delete_change_set(self, change_set: str, name: str) -> None: ...
+    def delete_stack(self, name: str) -> None: ...
     def events(self, name: str) -> list[dict[str, Any]]: ...
     def prefix_list(self, list_name: str) -> str | None: ...
 
@@ -140,9 +141,8 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
     )  # fmt: skip
     if described.get("Status") == "FAILED":
         reason = described.get("StatusReason", "")
-        ctx.cfn.delete_change_set(change_set, ctx.name)
+        _discard(ctx, result)
         if "didn't contain changes" in reason or "No updates" in reason:
-            result.change_set = None
             return result
         raise ParityError(f"change set for {ctx.name} failed: {reason}")
     for item in described.get("Changes", []):
@@ -150,12 +150,19 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
         result.changes.append(
             Change(rc.get("Action", "?"), rc.get("LogicalResourceId", "?"), rc.get("ResourceType", "?"), str(rc.get("Replacement", "False")))
         )
-    if not result.changes:
-        ctx.cfn.delete_change_set(change_set, ctx.name)
-        result.change_set = None
-    elif not keep:
-        ctx.cfn.delete_change_set(change_set, ctx.name)
+    if not result.changes or not keep:
+        _discard(ctx, result)
     return result
+
+
+def _discard(ctx: InfraContext, result: Plan) -> None:
+    """Delete the change set; for a new stack also the empty stack CloudFormation
+    made to hold it (REVIEW_IN_PROGRESS), so a plan leaves nothing behind."""
+    if result.change_set is not None:
+        ctx.cfn.delete_change_set(result.change_set, ctx.name)
+        result.change_set = None
+    if result.kind == "CREATE":
+        ctx.cfn.delete_stack(ctx.name)
 
 
 def show(ctx: InfraContext, result: Plan) -> None:
@@ -243,6 +250,6 @@ def connect(root: Any, env: str, report: Report = print) -> InfraContext:
     render_template(stack)  # a spec the template refuses stops here, before any AWS call
     target = AwsTarget(region=stack.region, endpoint_url=stack.aws.endpoint_url)
     ctx = InfraContext(stack=stack, cfn=CloudFormation(target), ecs=Ecs(target), report=report)
-    if stack.aws.endpoint_url:
-        ctx.poll_interval = 0.5
+    if stack.aws.endpoint_url:  # an emulator answers at once
+        ctx.poll_interval, ctx.timeout = 0.5, 120.0
     return ctx
