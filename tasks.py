@@ -2,7 +2,7 @@
 clean exit. No logic lives here.
 
     inv up | down | status | logs | render-local | images | test | e2e
-    inv render | diff | promote | rollback --env ENV    inv bootstrap --env local
+    inv render | diff | promote | rollback --env ENV
     inv infra-render | infra-plan | infra-apply --env ENV
 """
 
@@ -217,17 +217,6 @@ def rollback(c, env, service=None):
 
     done = run_rollback(_deploy(env), [service] if service else None)
     step("rolled back: " + ", ".join(f"{s} -> {a.rsplit('/', 1)[-1]}" for s, a in done.items()))
-
-
-@task(help={"env": "An emulator environment (default: local)."})
-@cli
-def bootstrap(c, env="local"):
-    """Create the ECS side (cluster, repositories, services...) in the local AWS emulator."""
-    from parity.app.bootstrap import bootstrap as run_bootstrap
-    from parity.console import step
-
-    created = run_bootstrap(_deploy(env))
-    step("created: " + ", ".join(created) if created else "the emulator already has everything")
 
 
 # -- the environment itself: one CloudFormation stack per environment (README "Who owns what in AWS") --

@@ -33,7 +33,11 @@ class FakeCfn:
             self.polls += 1
             if self.polls > 2:
                 self.status = self.final
-        return {"StackName": name, "StackStatus": self.status, "Outputs": [{"OutputKey": "AlbDnsName", "OutputValue": "alb.example"}]}
+        return {
+            "StackName": name,
+            "StackStatus": self.status,
+            "Outputs": [{"OutputKey": "AlbDnsName", "OutputValue": "alb.example"}],
+        }
 
     def create_change_set(self, name, change_set, template, parameters, kind):
         self.created.append((kind, parameters))
@@ -44,7 +48,10 @@ class FakeCfn:
         if self.polls == 1:
             return {"Status": "CREATE_PENDING"}
         if not self.changes:
-            return {"Status": "FAILED", "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set."}
+            return {
+                "Status": "FAILED",
+                "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set.",
+            }
         return {"Status": "CREATE_COMPLETE", "Changes": [{"ResourceChange": c} for c in self.changes]}
 
     def execute_change_set(self, change_set, name):
@@ -75,7 +82,9 @@ class FakeServices:
 
 def ctx_with(cfn):
     lines: list[str] = []
-    ctx = InfraContext(stack=stack_for("prod"), cfn=cfn, ecs=FakeServices(), report=lines.append, sleep=lambda s: None, poll_interval=0)
+    ctx = InfraContext(
+        stack=stack_for("prod"), cfn=cfn, ecs=FakeServices(), report=lines.append, sleep=lambda s: None, poll_interval=0
+    )
     ctx.lines = lines  # type: ignore[attr-defined]
     return ctx
 
@@ -95,7 +104,11 @@ def test_plan_passes_the_live_revisions_and_calls_out_stateful_replacements():
     result = plan(ctx)
     kind, params = cfn.created[0]
     assert kind == "UPDATE"
-    assert params == {"CloudFrontPrefixList": "pl-a3a144ca", "WebsiteAgentTaskDefinition": "", "CrawlerTaskDefinition": LIVE}
+    assert params == {
+        "CloudFrontPrefixList": "pl-a3a144ca",
+        "WebsiteAgentTaskDefinition": "",
+        "CrawlerTaskDefinition": LIVE,
+    }
     assert cfn.deleted == ["cs-1"] and not cfn.executed  # a plan changes nothing
     show(ctx, result)
     text = "\n".join(ctx.lines)
@@ -141,7 +154,9 @@ def test_a_failed_update_reports_the_cause_and_says_the_stack_was_rolled_back():
 
 
 def test_a_stack_whose_creation_failed_must_be_deleted_first():
-    with pytest.raises(ParityError, match=r"^stack huskit-prod is ROLLBACK_COMPLETE: .*delete-stack --stack-name huskit-prod"):
+    with pytest.raises(
+        ParityError, match=r"^stack huskit-prod is ROLLBACK_COMPLETE: .*delete-stack --stack-name huskit-prod"
+    ):
         plan(ctx_with(FakeCfn(status="ROLLBACK_COMPLETE")))
     with pytest.raises(ParityError, match=r"^stack huskit-prod is UPDATE_IN_PROGRESS: another operation is running"):
         plan(ctx_with(FakeCfn(status="UPDATE_IN_PROGRESS")))

@@ -58,7 +58,12 @@ def test_cfn_lint_finds_no_error_in_any_environment(templates, tmp_path):
         path.write_text(json.dumps(template, indent=1))
         paths.append(str(path))
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", "import cfnlint.runner, sys; cfnlint.runner.main()", *paths], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import cfnlint.runner, sys; cfnlint.runner.main()", *paths],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert time.monotonic() - started < 30
 
@@ -99,21 +104,27 @@ def test_nothing_is_public_but_cloudfront_and_the_alb(templates):
         policy = template["Resources"]["StaticBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         allow = [s for s in policy if s["Effect"] == "Allow"]
         assert [s["Principal"] for s in allow] == [{"Service": "cloudfront.amazonaws.com"}]
-        assert allow[0]["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"].endswith(":distribution/${Distribution}")
+        assert allow[0]["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"].endswith(
+            ":distribution/${Distribution}"
+        )
         for svc in resources(template, "AWS::ECS::Service").values():
             assert svc["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
         assert template["Parameters"]["CloudFrontPrefixList"]["AllowedPattern"] == "^pl-[0-9a-f]+$"
 
 
 def test_no_secret_value_anywhere(templates):
-    local_values = json.loads((ROOT / "localstack/secrets.json").read_text()) if (ROOT / "localstack/secrets.json").exists() else {}
+    local_values = (
+        json.loads((ROOT / "localstack/secrets.json").read_text())
+        if (ROOT / "localstack/secrets.json").exists()
+        else {}
+    )
     for template in templates.values():
         text = json.dumps(template)
         for secret in resources(template, "AWS::SecretsManager::Secret").values():
             assert set(secret["Properties"]) == {"Name", "Description"}  # values are set out of band
             assert secret["DeletionPolicy"] == "Retain"
         for values in local_values.values():
-            for value in (values.values() if isinstance(values, dict) else [values]):
+            for value in values.values() if isinstance(values, dict) else [values]:
                 if isinstance(value, str) and len(value) >= 8:
                     assert value not in text
         for taskdef in resources(template, "AWS::ECS::TaskDefinition").values():
@@ -144,11 +155,23 @@ def test_the_execution_role_reads_only_its_environments_secrets(templates):
     for template in templates.values():
         role = json.dumps(template["Resources"]["ExecutionRole"])
         assert '"Resource": "*"' not in role.replace('"Action": "ecr:GetAuthorizationToken", "Resource": "*"', "")
-        logs = [st for p in template["Resources"]["ExecutionRole"]["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"] if "logs:PutLogEvents" in st["Action"]]
-        assert [r["Fn::Sub"].split("log-group:")[1] for r in logs[0]["Resource"]] == [
-            f"{g}:*" for g in (template["Resources"][k]["Properties"]["LogGroupName"] for k in ("WebsiteAgentLogGroup", "CrawlerLogGroup"))
+        logs = [
+            st
+            for p in template["Resources"]["ExecutionRole"]["Properties"]["Policies"]
+            for st in p["PolicyDocument"]["Statement"]
+            if "logs:PutLogEvents" in st["Action"]
         ]
-    assert "TaskRole" in templates["prod"]["Resources"] and "Policies" not in templates["prod"]["Resources"]["TaskRole"]["Properties"]
+        assert [r["Fn::Sub"].split("log-group:")[1] for r in logs[0]["Resource"]] == [
+            f"{g}:*"
+            for g in (
+                template["Resources"][k]["Properties"]["LogGroupName"]
+                for k in ("WebsiteAgentLogGroup", "CrawlerLogGroup")
+            )
+        ]
+    assert (
+        "TaskRole" in templates["prod"]["Resources"]
+        and "Policies" not in templates["prod"]["Resources"]["TaskRole"]["Properties"]
+    )
 
 
 def test_waf_rate_rules_lowercase_and_answer_429_with_the_allow_list_first(templates):
@@ -156,7 +179,13 @@ def test_waf_rate_rules_lowercase_and_answer_429_with_the_allow_list_first(templ
     acl = render_template(stack)["Resources"]["WebAcl"]["Properties"]
     assert acl["Scope"] == "CLOUDFRONT"
     names = [r["Name"] for r in acl["Rules"]]
-    assert names == ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "allow-list", "rate-api", "rate-api-auth"]
+    assert names == [
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "allow-list",
+        "rate-api",
+        "rate-api-auth",
+    ]
     assert [r["Priority"] for r in acl["Rules"]] == list(range(5))
     assert len(acl["Rules"][2]["Statement"]["OrStatement"]["Statements"]) == 2
     rate = acl["Rules"][4]
@@ -186,9 +215,15 @@ def test_cloudfront_and_alb_follow_the_spec(templates):
     config = res["Distribution"]["Properties"]["DistributionConfig"]
     alb = next(o for o in config["Origins"] if o["Id"] == "alb")
     assert alb["CustomOriginConfig"]["OriginReadTimeout"] == 30
-    assert alb["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only" and alb["DomainName"] == "origin.huskit.example"
+    assert (
+        alb["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+        and alb["DomainName"] == "origin.huskit.example"
+    )
     assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/assets/*", "/api/*"]
-    assert config["CacheBehaviors"][0]["TargetOriginId"] == "s3" and config["DefaultCacheBehavior"]["TargetOriginId"] == "alb"
+    assert (
+        config["CacheBehaviors"][0]["TargetOriginId"] == "s3"
+        and config["DefaultCacheBehavior"]["TargetOriginId"] == "alb"
+    )
     assert config["WebACLId"] == {"Fn::GetAtt": ["WebAcl", "Arn"]}
     attrs = {a["Key"]: a["Value"] for a in res["Alb"]["Properties"]["LoadBalancerAttributes"]}
     assert attrs["idle_timeout.timeout_seconds"] == "300"
@@ -210,7 +245,9 @@ def test_services_take_their_revision_as_a_parameter(templates):
         assert template["Parameters"][f"{logical}TaskDefinition"]["Default"] == ""
         props = template["Resources"][f"{logical}Service"]["Properties"]
         cond = f"{logical}HasRevision"
-        assert props["TaskDefinition"] == {"Fn::If": [cond, {"Ref": f"{logical}TaskDefinition"}, {"Ref": f"{logical}PlaceholderTaskDefinition"}]}
+        assert props["TaskDefinition"] == {
+            "Fn::If": [cond, {"Ref": f"{logical}TaskDefinition"}, {"Ref": f"{logical}PlaceholderTaskDefinition"}]
+        }
         assert props["DesiredCount"] == {"Fn::If": [cond, {"Ref": "AWS::NoValue"}, 0]}
         assert props["DeploymentConfiguration"]["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
         target = template["Resources"][f"{logical}ScalableTarget"]["Properties"]
@@ -224,7 +261,10 @@ def test_services_take_their_revision_as_a_parameter(templates):
 
 def test_staging_uses_prods_repositories_and_the_accounts_oidc_provider(templates):
     staging, prod = templates["staging"]["Resources"], templates["prod"]["Resources"]
-    assert not resources(templates["staging"], "AWS::ECR::Repository") and len(resources(templates["prod"], "AWS::ECR::Repository")) == 2
+    assert (
+        not resources(templates["staging"], "AWS::ECR::Repository")
+        and len(resources(templates["prod"], "AWS::ECR::Repository")) == 2
+    )
     assert "GithubOidcProvider" in prod and "GithubOidcProvider" not in staging
     trust = staging["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"]["Federated"]["Fn::Sub"].endswith(":oidc-provider/token.actions.githubusercontent.com")
@@ -246,7 +286,9 @@ def test_a_real_environment_needs_a_certificate(tmp_path):
 
 def test_infra_section_is_validated_with_key_paths():
     with pytest.raises(ConfigError, match=r"infra.scaling.crawler.max_count: below services.crawler.desired_count"):
-        stack_for("prod", {"infra": {"scaling": {"crawler": {"max_count": 1}}}, "services": {"crawler": {"desired_count": 2}}})
+        stack_for(
+            "prod", {"infra": {"scaling": {"crawler": {"max_count": 1}}}, "services": {"crawler": {"desired_count": 2}}}
+        )
     with pytest.raises(ConfigError, match=r"infra.scaling.nope: not a service"):
         stack_for("prod", {"infra": {"scaling": {"nope": {"max_count": 2}}}})
     with pytest.raises(ConfigError, match=r"infra.accepted_findings: 'CKV_NOPE' is not a checkov check id"):

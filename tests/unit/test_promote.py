@@ -126,7 +126,7 @@ def test_missing_repository_cluster_service_and_credentials(root):
         promote(ctx, version="v1")
     assert str(exc.value) == (
         "ECR repository huskit/crawler does not exist in eu-central-1 "
-        "(hint: create it as in the plan's 6.2 (aws ecr create-repository))"
+        "(hint: `inv infra-apply --env prod` creates it)"
     )
     ctx = ctx_for(root)
     del ctx.ecs.services["crawler"]

@@ -31,7 +31,9 @@ class CloudFormation:
             return aws_call(f"describe stack {name}", _reraise, exc)
         return found[0] if found else None
 
-    def create_change_set(self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str) -> str | None:
+    def create_change_set(
+        self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str
+    ) -> str | None:
         """The change set's id; None when there is nothing to change (moto says so
         at once; AWS creates a FAILED change set saying so, which the caller reads)."""
         try:
@@ -74,7 +76,9 @@ class CloudFormation:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         """The stack's events, newest first (the first page is enough for one operation)."""
-        return aws_call(f"describe events of {name}", self.cf.describe_stack_events, StackName=name).get("StackEvents", [])
+        return aws_call(f"describe events of {name}", self.cf.describe_stack_events, StackName=name).get(
+            "StackEvents", []
+        )
 
     def prefix_list(self, list_name: str) -> str | None:
         found = aws_call(

@@ -1,4 +1,4 @@
-"""What every deploy verb (render, diff, promote, rollback, bootstrap) works
+"""What every deploy verb (render, diff, promote, rollback) works
 with: the environment's spec and small interfaces to the world. ``connect``
 wires the real adapters; unit tests build a ``DeployContext`` from fakes.
 """
@@ -71,7 +71,7 @@ class DeployContext:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
-    emulator: Any = None  # adapters.emulator.Emulator, only where the overlay allows bootstrapping
+    emulator: Any = None  # adapters.cloudformation.CloudFormation, only where the overlay allows bootstrapping (app/infra.bootstrap)
 
     @property
     def env(self) -> str:
@@ -109,10 +109,9 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
     """The real world for ``env``: AWS through the normal credential chain (or
     the emulator the overlay names), Docker through python-on-whales."""
     from parity.adapters.aws import AwsTarget
+    from parity.adapters.cloudformation import CloudFormation
     from parity.adapters.docker import Docker, require_engine
-    from parity.adapters.ecs import CloudFront
-    from parity.adapters.ecs import Ecs
-    from parity.adapters.emulator import Emulator
+    from parity.adapters.ecs import CloudFront, Ecs
     from parity.app.e2e_run import run_e2e
     from parity.spec import load_stack
 
@@ -130,5 +129,5 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
         cdn=CloudFront(target),
         smoke=lambda url: run_e2e(root, url, "smoke"),
         report=report,
-        emulator=Emulator(target) if stack.aws.bootstrap else None,
+        emulator=CloudFormation(target) if stack.aws.bootstrap else None,
     )

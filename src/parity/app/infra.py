@@ -27,7 +27,9 @@ class Stacks(Protocol):
     """CloudFormation as the use cases need it (see adapters/cloudformation.py)."""
 
     def stack(self, name: str) -> dict[str, Any] | None: ...
-    def create_change_set(self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str) -> str | None: ...
+    def create_change_set(
+        self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str
+    ) -> str | None: ...
     def describe_change_set(self, change_set: str, name: str) -> dict[str, Any]: ...
     def execute_change_set(self, change_set: str, name: str) -> None: ...
     def delete_change_set(self, change_set: str, name: str) -> None: ...
@@ -148,7 +150,12 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
     for item in described.get("Changes", []):
         rc = item.get("ResourceChange", {})
         result.changes.append(
-            Change(rc.get("Action", "?"), rc.get("LogicalResourceId", "?"), rc.get("ResourceType", "?"), str(rc.get("Replacement", "False")))
+            Change(
+                rc.get("Action", "?"),
+                rc.get("LogicalResourceId", "?"),
+                rc.get("ResourceType", "?"),
+                str(rc.get("Replacement", "False")),
+            )
         )
     if not result.changes or not keep:
         _discard(ctx, result)
@@ -167,7 +174,7 @@ def _discard(ctx: InfraContext, result: Plan) -> None:
 
 def show(ctx: InfraContext, result: Plan) -> None:
     revisions = ", ".join(
-        f"{s} {result.parameters.get(taskdef_parameter(s)) .rsplit('/', 1)[-1] or '(placeholder, 0 tasks)'}"
+        f"{s} {result.parameters.get(taskdef_parameter(s)).rsplit('/', 1)[-1] or '(placeholder, 0 tasks)'}"
         for s in ctx.stack.services
     )
     ctx.report(f"stack {result.name} ({'new' if result.kind == 'CREATE' else 'update'}); revisions kept: {revisions}")
@@ -183,7 +190,9 @@ def show(ctx: InfraContext, result: Plan) -> None:
     ctx.report(", ".join(f"{n} to {verb}" for verb, n in counts.items()))
     risky = result.stateful_replacements
     if risky:
-        ctx.report(f"WARNING: {len(risky)} stateful resource(s) would be replaced or removed: {', '.join(c.logical_id for c in risky)}")
+        ctx.report(
+            f"WARNING: {len(risky)} stateful resource(s) would be replaced or removed: {', '.join(c.logical_id for c in risky)}"
+        )
 
 
 def apply(ctx: InfraContext) -> dict[str, str]:
@@ -191,17 +200,52 @@ def apply(ctx: InfraContext) -> dict[str, str]:
     the events that caused it; CloudFormation has rolled the stack back."""
     result = plan(ctx, keep=True)
     show(ctx, result)
+    execute(ctx, result)
+    return outputs(ctx)
+
+
+def bootstrap(deploy: Any) -> list[Change]:
+    """`inv promote --env local`: the environment's own template applied to the
+    emulator first (quietly), so promote finds its cluster, services and
+    repositories. Only where the overlay allows it (``aws.bootstrap``)."""
+    from parity.errors import ConfigError
+
+    stack = deploy.stack
+    if not stack.aws.bootstrap or deploy.emulator is None:
+        raise ConfigError(
+            f"{deploy.env} is not bootstrapped by promote", hint=f"`inv infra-apply --env {deploy.env}` sets it up"
+        )
+    ctx = InfraContext(
+        stack=stack,
+        cfn=deploy.emulator,
+        ecs=deploy.ecs,
+        report=deploy.report,
+        sleep=deploy.sleep,
+        poll_interval=0.5,
+        timeout=120.0,
+    )
+    result = plan(ctx, keep=True)
+    execute(ctx, result)
+    return result.changes
+
+
+def execute(ctx: InfraContext, result: Plan) -> None:
+    """Execute a kept change set and wait for the stack (nothing if there is none)."""
     if result.change_set is not None:
         ctx.cfn.execute_change_set(result.change_set, ctx.name)
         ctx.report(f"executing: waiting for {ctx.name} (CloudFront alone can take minutes)")
-        final = _wait(ctx, lambda: ctx.cfn.stack(ctx.name) or {}, lambda s: not s.get("StackStatus", "").endswith(IN_PROGRESS))
+        final = _wait(
+            ctx, lambda: ctx.cfn.stack(ctx.name) or {}, lambda s: not s.get("StackStatus", "").endswith(IN_PROGRESS)
+        )
         status = final.get("StackStatus", "?")
         if status.endswith(IN_PROGRESS):
-            raise DeployFailed(f"stack {ctx.name} still {status} after {ctx.timeout:.0f} s", hint="watch it in the CloudFormation console")
+            raise DeployFailed(
+                f"stack {ctx.name} still {status} after {ctx.timeout:.0f} s",
+                hint="watch it in the CloudFormation console",
+            )
         if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             fail(ctx, status)
         ctx.report(f"stack {ctx.name}: {status}")
-    return outputs(ctx)
 
 
 def outputs(ctx: InfraContext) -> dict[str, str]:
@@ -219,8 +263,14 @@ def fail(ctx: InfraContext, status: str) -> None:
             f"  {event.get('LogicalResourceId')} ({event.get('ResourceType')}): {event.get('ResourceStatus')}: "
             f"{event.get('ResourceStatusReason', '')}"
         )
-    cause = next((e for e in failed if "cancelled" not in e.get("ResourceStatusReason", "")), failed[0] if failed else None)
-    what = f"{cause.get('LogicalResourceId')}: {cause.get('ResourceStatusReason', '')}" if cause else "no failed event found"
+    cause = next(
+        (e for e in failed if "cancelled" not in e.get("ResourceStatusReason", "")), failed[0] if failed else None
+    )
+    what = (
+        f"{cause.get('LogicalResourceId')}: {cause.get('ResourceStatusReason', '')}"
+        if cause
+        else "no failed event found"
+    )
     if status == "UPDATE_ROLLBACK_COMPLETE":
         outcome = "CloudFormation rolled the stack back: it is as it was before this apply"
     elif status == "ROLLBACK_COMPLETE":

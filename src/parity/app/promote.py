@@ -4,7 +4,8 @@ The steps, each reported as it runs:
  1. images    the local images of the services, by ID
  2. e2e       refuse images that have not passed e2e (unless forced)
  3. account   STS: the credentials work; the account the ARNs name
- 4. bootstrap only where the overlay allows it (the local emulator)
+ 4. bootstrap only where the overlay allows it (the local emulator): the environment's
+              CloudFormation template applied to it (`inv infra-apply`, quietly)
  5. render    task definitions from the spec, images pinned by digest
  6. diff      against the live task definitions and services (--dry-run ends here)
  7. push      log in, tag with the git SHA, push, pin the digest the registry returned
@@ -85,12 +86,16 @@ def promote(ctx: DeployContext, version: str, force: bool = False, dry_run: bool
     step("account", f"{account}, region {stack.region}, cluster {stack.cluster}")
 
     if stack.aws.bootstrap and not dry_run:
-        from parity.app.bootstrap import bootstrap
+        from parity.app.infra import bootstrap
 
-        created = bootstrap(ctx)
-        step("bootstrap", f"emulator: created {', '.join(created)}" if created else "emulator: everything exists")
+        changes = bootstrap(ctx)
+        added = sum(1 for c in changes if c.action == "Add")
+        step(
+            "bootstrap",
+            f"emulator: created {added} resources, changed {len(changes) - added} (stack template)" if changes else "emulator: everything exists",
+        )
     else:
-        step("bootstrap", "skipped" + (" (dry run)" if stack.aws.bootstrap else f" ({ctx.env} is set up by hand)"))
+        step("bootstrap", "skipped" + (" (dry run)" if stack.aws.bootstrap else f" ({ctx.env} is set up by `inv infra-apply`)"))
 
     release = render(ctx, account=account, images=images)
     step("render", ", ".join(release.refs[s] for s in release.images))

@@ -244,14 +244,14 @@ class Aws(Model):
         default=None, description="Override the endpoint for the static bucket only (local: LocalStack, which the edge reads)."
     )
     bootstrap: bool = Field(
-        False, description="Create the ECS side (cluster, repositories, services) when missing. Only for an emulator."
+        False, description="promote applies the environment's template first (`inv infra-apply`). Only for an emulator."
     )
     rollout_timeout: int = Field(900, ge=1, le=7200, description="Seconds to wait for one service's rollout.")
 
     @model_validator(mode="after")
     def _bootstrap_only_emulated(self) -> "Aws":
         if self.bootstrap and not self.endpoint_url:
-            raise ValueError("bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped; real accounts are set up by hand")
+            raise ValueError("bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped by promote; a real account is set up by `inv infra-apply`")
         return self
 
 

@@ -18,7 +18,7 @@ from parity.render.infra import ecs, edge, iam, network, ops
 from parity.render.infra.common import Template, logical, stack_name, taskdef_parameter
 from parity.spec import Stack
 
-__all__ = ["render_template", "stack_name", "logical", "taskdef_parameter", "STATEFUL_TYPES"]
+__all__ = ["STATEFUL_TYPES", "logical", "render_template", "stack_name", "taskdef_parameter"]
 
 # Replacing one of these loses data or breaks running tasks: a plan calls it out.
 STATEFUL_TYPES = {

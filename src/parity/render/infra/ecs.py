@@ -16,7 +16,12 @@ LIFECYCLE = {
         {
             "rulePriority": 1,
             "description": "untagged images after 14 days",
-            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14},
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 14,
+            },
             "action": {"type": "expire"},
         },
         {
@@ -106,7 +111,11 @@ def render_services(t: Template) -> None:
     stack = t.stack
     for service in deploy_order(stack):
         svc = stack.services[service]
-        param, cond, placeholder = taskdef_parameter(service), has_revision(service), f"{logical(service)}PlaceholderTaskDefinition"
+        param, cond, placeholder = (
+            taskdef_parameter(service),
+            has_revision(service),
+            f"{logical(service)}PlaceholderTaskDefinition",
+        )
         t.parameters[param] = {
             "Type": "String",
             "Default": "",
@@ -114,7 +123,12 @@ def render_services(t: Template) -> None:
         }
         t.conditions[cond] = {"Fn::Not": [{"Fn::Equals": [ref(param), ""]}]}
         t.conditions[f"{logical(service)}NeedsPlaceholder"] = {"Fn::Equals": [ref(param), ""]}
-        t.add(placeholder, "AWS::ECS::TaskDefinition", placeholder_taskdef(t, service), Condition=f"{logical(service)}NeedsPlaceholder")
+        t.add(
+            placeholder,
+            "AWS::ECS::TaskDefinition",
+            placeholder_taskdef(t, service),
+            Condition=f"{logical(service)}NeedsPlaceholder",
+        )
         dc = deployment_configuration()
         props: dict[str, Any] = {
             "ServiceName": service,
@@ -140,15 +154,25 @@ def render_services(t: Template) -> None:
         }
         depends: list[str] = []
         if svc.exposure == "public":
-            props["LoadBalancers"] = [{"ContainerName": service, "ContainerPort": svc.port, "TargetGroupArn": ref(f"{logical(service)}TargetGroup")}]
+            props["LoadBalancers"] = [
+                {
+                    "ContainerName": service,
+                    "ContainerPort": svc.port,
+                    "TargetGroupArn": ref(f"{logical(service)}TargetGroup"),
+                }
+            ]
             props["HealthCheckGracePeriodSeconds"] = max(svc.health.start_period, 30)
             depends.append("HttpsListener" if stack.infra.certificate_arn else "HttpListener")
         if svc.discovery:
             # the ARN spelled out from the service's id (Ref): the same thing as GetAtt Arn, and an
             # emulator that models no Cloud Map (moto) can still resolve it
-            props["ServiceRegistries"] = [{"RegistryArn": sub(
-                f"arn:${{AWS::Partition}}:servicediscovery:${{AWS::Region}}:${{AWS::AccountId}}:service/${{{discovery_service(service)}}}"
-            )}]
+            props["ServiceRegistries"] = [
+                {
+                    "RegistryArn": sub(
+                        f"arn:${{AWS::Partition}}:servicediscovery:${{AWS::Region}}:${{AWS::AccountId}}:service/${{{discovery_service(service)}}}"
+                    )
+                }
+            ]
         extra: dict[str, Any] = {"DependsOn": depends} if depends else {}
         t.add(service_resource(service), "AWS::ECS::Service", props, **extra)
         t.output(f"{logical(service)}ServiceName", att(service_resource(service), "Name"), f"The ECS service {service}")

@@ -76,7 +76,11 @@ def render(t: Template) -> None:
         "AssumeRolePolicyDocument": ECS_TRUST,
         "Policies": [{"PolicyName": "pull-log-read-secrets", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}],
     })  # fmt: skip
-    t.add("TaskRole", "AWS::IAM::Role", {"RoleName": role_name(stack.aws.task_role), "AssumeRolePolicyDocument": ECS_TRUST})
+    t.add(
+        "TaskRole",
+        "AWS::IAM::Role",
+        {"RoleName": role_name(stack.aws.task_role), "AssumeRolePolicyDocument": ECS_TRUST},
+    )
     _github(t)
 
 
@@ -85,7 +89,11 @@ def _github(t: Template) -> None:
     if gh is None:
         return
     if gh.owns_oidc_provider:
-        t.add("GithubOidcProvider", "AWS::IAM::OIDCProvider", {"Url": f"https://{GITHUB}", "ClientIdList": ["sts.amazonaws.com"]})
+        t.add(
+            "GithubOidcProvider",
+            "AWS::IAM::OIDCProvider",
+            {"Url": f"https://{GITHUB}", "ClientIdList": ["sts.amazonaws.com"]},
+        )
         provider: Any = ref("GithubOidcProvider")
     else:  # one provider per account: the environment that owns it made it
         provider = arn(stack, "iam", f"oidc-provider/{GITHUB}", region=False)

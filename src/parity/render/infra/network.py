@@ -31,8 +31,16 @@ def render(t: Template) -> None:
         "Tags": [{"Key": "Name", "Value": name}],
     })  # fmt: skip
     t.add("InternetGateway", "AWS::EC2::InternetGateway", {"Tags": [{"Key": "Name", "Value": name}]})
-    t.add("GatewayAttachment", "AWS::EC2::VPCGatewayAttachment", {"VpcId": ref("Vpc"), "InternetGatewayId": ref("InternetGateway")})
-    t.add("PublicRouteTable", "AWS::EC2::RouteTable", {"VpcId": ref("Vpc"), "Tags": [{"Key": "Name", "Value": f"{name}-public"}]})
+    t.add(
+        "GatewayAttachment",
+        "AWS::EC2::VPCGatewayAttachment",
+        {"VpcId": ref("Vpc"), "InternetGatewayId": ref("InternetGateway")},
+    )
+    t.add(
+        "PublicRouteTable",
+        "AWS::EC2::RouteTable",
+        {"VpcId": ref("Vpc"), "Tags": [{"Key": "Name", "Value": f"{name}-public"}]},
+    )
     t.add("DefaultRoute", "AWS::EC2::Route", {
         "RouteTableId": ref("PublicRouteTable"), "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": ref("InternetGateway"),
     }, DependsOn="GatewayAttachment")  # fmt: skip
@@ -45,7 +53,11 @@ def render(t: Template) -> None:
             "MapPublicIpOnLaunch": False,  # ECS assigns task IPs itself (assignPublicIp)
             "Tags": [{"Key": "Name", "Value": f"{name}-public-{zone.lower()}"}],
         })  # fmt: skip
-        t.add(f"{subnet}Routes", "AWS::EC2::SubnetRouteTableAssociation", {"SubnetId": ref(subnet), "RouteTableId": ref("PublicRouteTable")})
+        t.add(
+            f"{subnet}Routes",
+            "AWS::EC2::SubnetRouteTableAssociation",
+            {"SubnetId": ref(subnet), "RouteTableId": ref("PublicRouteTable")},
+        )
 
     _security_groups(t)
     _discovery(t)

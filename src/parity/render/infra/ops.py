@@ -28,7 +28,11 @@ def _topic(t: Template) -> None:
     # Unencrypted on purpose: CloudWatch cannot publish to a topic under the AWS-managed SNS key.
     t.add("AlarmTopic", "AWS::SNS::Topic", {"TopicName": f"{prefix(t.stack)}-alarms"})
     if t.stack.infra.alarms.email:
-        t.add("AlarmMail", "AWS::SNS::Subscription", {"TopicArn": ref("AlarmTopic"), "Protocol": "email", "Endpoint": t.stack.infra.alarms.email})
+        t.add(
+            "AlarmMail",
+            "AWS::SNS::Subscription",
+            {"TopicArn": ref("AlarmTopic"), "Protocol": "email", "Endpoint": t.stack.infra.alarms.email},
+        )
     t.output("AlarmTopicArn", ref("AlarmTopic"), "Every alarm notifies this topic")
 
 
