@@ -260,6 +260,32 @@ def infra_apply(c, env):
         step(f"{key}: {value}")
 
 
+@task
+@cli
+def infra_scan(c):
+    """checkov on every environment's template (reports/infra-*.json); fails on a finding the spec does not accept."""
+    import os
+
+    from parity.app.infra_scan import INSTALL_HINT, checkov_path, scan
+    from parity.console import console
+    from parity.errors import ParityError
+
+    checkov = checkov_path()
+    if checkov is None:
+        if os.environ.get("CI"):
+            raise ParityError("checkov is not installed", hint=INSTALL_HINT)
+        console.print(f"checkov is not installed: infra-scan skipped ({INSTALL_HINT})")
+        return
+    unexplained = 0
+    for result in scan(ROOT, checkov, ROOT / "reports"):
+        console.print(f"{result.env}: {result.passed} passed, {len(result.accepted)} accepted, {len(result.unexplained)} unexplained")
+        for f in result.unexplained:
+            console.print(f"  {f.check} {f.resource}: {f.name}", markup=False)
+        unexplained += len(result.unexplained)
+    if unexplained:
+        raise Exit(f"infra-scan: {unexplained} finding(s) neither fixed nor accepted in infra.accepted_findings", code=1)
+
+
 @task(
     help={
         "base_url": "Check this URL (a deployed environment) instead of the local stack; container checks are skipped.",

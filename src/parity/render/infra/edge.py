@@ -43,6 +43,7 @@ def _bucket(t: Template) -> None:
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
         },
         "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "VersioningConfiguration": {"Status": "Enabled"},  # an overwritten client file can be restored
         "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
     }, DeletionPolicy="Retain", UpdateReplacePolicy="Retain")  # fmt: skip
     t.add("StaticOriginAccess", "AWS::CloudFront::OriginAccessControl", {
