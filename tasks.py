@@ -229,14 +229,14 @@ def _infra(env):
     return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
 
 
-@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml).", "edge": "The us-east-1 companion stack's template (the web ACL)."})
 @cli
-def infra_render(c, env):
+def infra_render(c, env, edge=False):
     """Print ENV's CloudFormation template (JSON), rendered from the spec. No AWS call, no credentials."""
     from parity.app.infra import render as run_render
     from parity.spec import load_stack
 
-    print(run_render(load_stack(ROOT, env)))
+    print(run_render(load_stack(ROOT, env), edge=edge))
 
 
 @task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
@@ -246,6 +246,8 @@ def infra_plan(c, env):
     from parity.app.infra import plan, show
 
     ctx = _infra(env)
+    if ctx.edge is not None:
+        show(ctx.edge, plan(ctx.edge))
     show(ctx, plan(ctx))
 
 

@@ -160,3 +160,42 @@ def test_a_stack_whose_creation_failed_must_be_deleted_first():
         plan(ctx_with(FakeCfn(status="ROLLBACK_COMPLETE")))
     with pytest.raises(ParityError, match=r"^stack huskit-prod is UPDATE_IN_PROGRESS: another operation is running"):
         plan(ctx_with(FakeCfn(status="UPDATE_IN_PROGRESS")))
+
+
+def test_an_environment_outside_us_east_1_applies_its_web_acl_stack_there_first():
+    edge_cfn = FakeCfn(status=None, changes=[change("Add", "WebAcl", "AWS::WAFv2::WebACL")], final="CREATE_COMPLETE")
+    edge_cfn.execute_change_set = lambda cs, name: (
+        edge_cfn.executed.append(cs),
+        setattr(edge_cfn, "status", "CREATE_IN_PROGRESS"),
+        setattr(edge_cfn, "polls", 0),
+    )
+    acl = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/huskit-edge/abc"
+    real_stack = edge_cfn.stack
+
+    def stack(name):
+        found = real_stack(name)
+        if found:
+            found["Outputs"] = (
+                [{"OutputKey": "WebAclArn", "OutputValue": acl}] if found["StackStatus"] == "CREATE_COMPLETE" else []
+            )
+        return found
+
+    edge_cfn.stack = stack
+    main_cfn = FakeCfn(
+        status="UPDATE_COMPLETE", changes=[change("Modify", "Distribution", "AWS::CloudFront::Distribution")]
+    )
+    ctx = ctx_with(main_cfn)
+    ctx.edge = InfraContext(
+        stack=ctx.stack,
+        cfn=edge_cfn,
+        ecs=FakeServices(),
+        report=ctx.report,
+        sleep=lambda s: None,
+        poll_interval=0,
+        part="edge",
+    )
+    assert ctx.edge.name == "huskit-prod-edge"
+    apply(ctx)
+    assert edge_cfn.created[0] == ("CREATE", {}) and edge_cfn.executed
+    assert main_cfn.created[0][1]["WebAclArn"] == acl  # the distribution gets the companion's web ACL
+    assert "stack huskit-prod-edge in us-east-1 (new): the web ACL" in "\n".join(ctx.lines)

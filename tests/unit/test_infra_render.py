@@ -16,7 +16,7 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from parity.errors import ConfigError
-from parity.render.infra import render_template
+from parity.render.infra import render_edge_template, render_template
 from parity.spec.load import deep_merge, load_stack, validate
 
 from .conftest import ROOT
@@ -53,7 +53,8 @@ def resources(template, kind):
 
 def test_cfn_lint_finds_no_error_in_any_environment(templates, tmp_path):
     paths = []
-    for env, template in templates.items():
+    edges = {f"{env}-edge": render_edge_template(stack_for(env)) for env in ("staging", "prod")}
+    for env, template in {**templates, **edges}.items():
         path = tmp_path / f"{env}.json"
         path.write_text(json.dumps(template, indent=1))
         paths.append(str(path))
@@ -176,7 +177,7 @@ def test_the_execution_role_reads_only_its_environments_secrets(templates):
 
 def test_waf_rate_rules_lowercase_and_answer_429_with_the_allow_list_first(templates):
     stack = stack_for("prod", {"edge": {"allow_list": ["203.0.113.0/24", "2001:db8::/32"]}})
-    acl = render_template(stack)["Resources"]["WebAcl"]["Properties"]
+    acl = render_edge_template(stack)["Resources"]["WebAcl"]["Properties"]
     assert acl["Scope"] == "CLOUDFRONT"
     names = [r["Name"] for r in acl["Rules"]]
     assert names == [
@@ -198,13 +199,33 @@ def test_waf_rate_rules_lowercase_and_answer_429_with_the_allow_list_first(templ
         "TextTransformations": [{"Priority": 0, "Type": "LOWERCASE"}],
     }  # fmt: skip
     # without an allow list there is no allow rule (and no IP set)
-    plain = templates["prod"]["Resources"]
-    assert "allow-list" not in [r["Name"] for r in plain["WebAcl"]["Properties"]["Rules"]]
-    assert not resources(templates["prod"], "AWS::WAFv2::IPSet")
+    plain = render_edge_template(stack_for("prod"))
+    assert "allow-list" not in [r["Name"] for r in plain["Resources"]["WebAcl"]["Properties"]["Rules"]]
+    assert not resources(plain, "AWS::WAFv2::IPSet")
+    # the local edge's emulator takes the same web ACL inline
+    assert (
+        templates["local"]["Resources"]["WebAcl"]["Properties"]["Rules"]
+        == plain["Resources"]["WebAcl"]["Properties"]["Rules"]
+    )
+
+
+def test_a_cloudfront_web_acl_lives_in_us_east_1():
+    """WAF creates a CLOUDFRONT-scoped web ACL only in us-east-1: an environment in
+    eu-central-1 gets a companion stack there and takes its ARN as a parameter."""
+    prod = render_template(stack_for("prod"))
+    assert not resources(prod, "AWS::WAFv2::WebACL") and not resources(prod, "AWS::WAFv2::IPSet")
+    assert prod["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["WebACLId"] == {"Ref": "WebAclArn"}
+    assert ":wafv2:us-east-1:" in prod["Parameters"]["WebAclArn"]["AllowedPattern"]
+    edge = render_edge_template(stack_for("prod"))
+    assert list(edge["Resources"]) == ["WebAcl"] and edge["Outputs"]["WebAclArn"]["Value"] == {
+        "Fn::GetAtt": ["WebAcl", "Arn"]
+    }
+    inline = render_template(stack_for("prod", {"region": "us-east-1"}))
+    assert "WebAcl" in inline["Resources"] and "WebAclArn" not in inline["Parameters"]
 
 
 def test_waf_rules_are_what_the_wafv2_api_accepts(templates):
-    acl = dict(templates["prod"]["Resources"]["WebAcl"]["Properties"])
+    acl = dict(render_edge_template(stack_for("prod"))["Resources"]["WebAcl"]["Properties"])
     shape = get_session().get_service_model("wafv2").operation_model("CreateWebACL").input_shape
     report = ParamValidator().validate(acl, shape)
     assert not report.has_errors(), report.generate_report()
@@ -224,7 +245,10 @@ def test_cloudfront_and_alb_follow_the_spec(templates):
         config["CacheBehaviors"][0]["TargetOriginId"] == "s3"
         and config["DefaultCacheBehavior"]["TargetOriginId"] == "alb"
     )
-    assert config["WebACLId"] == {"Fn::GetAtt": ["WebAcl", "Arn"]}
+    assert config["WebACLId"] == {"Ref": "WebAclArn"}  # the us-east-1 companion's (see below)
+    assert templates["local"]["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["WebACLId"] == {
+        "Fn::GetAtt": ["WebAcl", "Arn"]
+    }
     attrs = {a["Key"]: a["Value"] for a in res["Alb"]["Properties"]["LoadBalancerAttributes"]}
     assert attrs["idle_timeout.timeout_seconds"] == "300"
     tg = res["WebsiteAgentTargetGroup"]["Properties"]

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from parity.errors import DeployFailed, ParityError
-from parity.render.infra import STATEFUL_TYPES, render_template, stack_name, taskdef_parameter
+from parity.render.infra import (
+    STATEFUL_TYPES,
+    needs_edge_stack,
+    render_edge_template,
+    render_template,
+    stack_name,
+    taskdef_parameter,
+)
+from parity.render.infra.edge import WAF_REGION, WEB_ACL_PARAMETER
 from parity.render.infra.network import PREFIX_LIST_NAME, PREFIX_LIST_PARAMETER
 from parity.spec import Stack
 
@@ -53,10 +61,15 @@ class InfraContext:
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
     timeout: float = 3600.0  # a first CloudFront distribution alone takes minutes
+    part: str = ""  # "edge": the us-east-1 companion stack holding the web ACL
+    edge: InfraContext | None = None  # the companion, where the environment needs one
 
     @property
     def name(self) -> str:
-        return stack_name(self.stack)
+        return stack_name(self.stack) + (f"-{self.part}" if self.part else "")
+
+    def template(self) -> dict[str, Any]:
+        return render_edge_template(self.stack) if self.part == "edge" else render_template(self.stack)
 
 
 @dataclass
@@ -98,15 +111,20 @@ class Plan:
         return [c for c in self.changes if c.stateful and (c.replaces or c.action == "Remove")]
 
 
-def render(stack: Stack) -> str:
-    """The template as JSON: pure (no network, no credentials)."""
-    return json.dumps(render_template(stack), indent=2)
+def render(stack: Stack, edge: bool = False) -> str:
+    """The template as JSON: pure (no network, no credentials). ``edge``: the
+    us-east-1 companion's (the web ACL), for an environment that has one."""
+    if edge and not needs_edge_stack(stack):
+        raise ParityError(f"{stack.env} has no companion stack: its web ACL is in its own template ({stack.region})")
+    return json.dumps(render_edge_template(stack) if edge else render_template(stack), indent=2)
 
 
 def parameters(ctx: InfraContext) -> dict[str, str]:
     """What the template needs from the live world: the prefix list of the
     region and the revision every service runs now (empty before the first promote)."""
     stack = ctx.stack
+    if ctx.part == "edge":
+        return {}
     prefix_list = ctx.cfn.prefix_list(PREFIX_LIST_NAME)
     if not prefix_list:
         raise ParityError(f"the managed prefix list {PREFIX_LIST_NAME} does not exist in {stack.region}")
@@ -115,13 +133,19 @@ def parameters(ctx: InfraContext) -> dict[str, str]:
     for service in stack.services:
         live = ctx.ecs.describe_service(stack.cluster, service) if cluster_up else None
         out[taskdef_parameter(service)] = live["taskDefinition"] if live else ""
+    if ctx.edge is not None:
+        # the companion's web ACL; before its first apply, a stand-in that only a plan ever sees
+        acl = outputs(ctx.edge).get("WebAclArn")
+        out[WEB_ACL_PARAMETER] = (
+            acl or f"arn:aws:wafv2:{WAF_REGION}:000000000000:global/webacl/{ctx.edge.name}/not-yet-created"
+        )
     return out
 
 
 def plan(ctx: InfraContext, keep: bool = False) -> Plan:
     """Create a change set and read its changes. Without ``keep`` the change
     set is deleted again (a plan changes nothing)."""
-    body = json.dumps(render_template(ctx.stack), separators=(",", ":"))
+    body = json.dumps(ctx.template(), separators=(",", ":"))
     existing = ctx.cfn.stack(ctx.name)
     status = existing["StackStatus"] if existing else None
     if status == "ROLLBACK_COMPLETE":
@@ -173,6 +197,15 @@ def _discard(ctx: InfraContext, result: Plan) -> None:
 
 
 def show(ctx: InfraContext, result: Plan) -> None:
+    if ctx.part == "edge":
+        ctx.report(
+            f"stack {result.name} in {WAF_REGION} ({'new' if result.kind == 'CREATE' else 'update'}): the web ACL"
+        )
+        for change in result.changes:
+            ctx.report(change.line())
+        if not result.changes:
+            ctx.report("no changes")
+        return
     revisions = ", ".join(
         f"{s} {result.parameters.get(taskdef_parameter(s)).rsplit('/', 1)[-1] or '(placeholder, 0 tasks)'}"
         for s in ctx.stack.services
@@ -198,6 +231,8 @@ def show(ctx: InfraContext, result: Plan) -> None:
 def apply(ctx: InfraContext) -> dict[str, str]:
     """Plan, execute, wait; the stack's outputs. A failed apply raises with
     the events that caused it; CloudFormation has rolled the stack back."""
+    if ctx.edge is not None:  # the web ACL first: the distribution needs its ARN
+        apply(ctx.edge)
     result = plan(ctx, keep=True)
     show(ctx, result)
     execute(ctx, result)
@@ -300,6 +335,9 @@ def connect(root: Any, env: str, report: Report = print) -> InfraContext:
     render_template(stack)  # a spec the template refuses stops here, before any AWS call
     target = AwsTarget(region=stack.region, endpoint_url=stack.aws.endpoint_url)
     ctx = InfraContext(stack=stack, cfn=CloudFormation(target), ecs=Ecs(target), report=report)
+    if needs_edge_stack(stack):
+        waf = AwsTarget(region=WAF_REGION, endpoint_url=stack.aws.endpoint_url)
+        ctx.edge = InfraContext(stack=stack, cfn=CloudFormation(waf), ecs=ctx.ecs, report=report, part="edge")
     if stack.aws.endpoint_url:  # an emulator answers at once
         ctx.poll_interval, ctx.timeout = 0.5, 120.0
     return ctx

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity.errors import ParityError
-from parity.render.infra import render_template
+from parity.render.infra import needs_edge_stack, render_edge_template, render_template
 from parity.spec import Stack
 from parity.spec.load import environments, load_stack
 
@@ -77,24 +77,30 @@ def scan(root: Path, checkov: str, report_dir: Path, run=subprocess.run) -> list
     out = []
     for env in environments(root):
         stack = scannable(load_stack(root, env))
-        path = report_dir / f"infra-{env}.json"
-        path.write_text(json.dumps(render_template(stack), indent=2))
-        proc = run(
-            [checkov, "--compact", "--skip-download", "--framework", "cloudformation", "-o", "json", "-f", str(path)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        try:
-            report = json.loads(proc.stdout)
-        except json.JSONDecodeError:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ParityError(f"checkov on {path.name} gave no report (exit {proc.returncode}): {tail[0]}") from None
-        (report_dir / f"infra-{env}.checkov.json").write_text(json.dumps(report, indent=2))
-        passed, failed = findings(report)
-        result = ScanResult(env, passed)
-        for finding in failed:
-            (result.accepted if finding.check in stack.infra.accepted_findings else result.unexplained).append(finding)
-        out.append(result)
+        out.append(_scan_one(stack, env, render_template(stack), checkov, report_dir, run))
+        if needs_edge_stack(stack):  # the us-east-1 companion (the web ACL)
+            out.append(_scan_one(stack, f"{env}-edge", render_edge_template(stack), checkov, report_dir, run))
     return out
+
+
+def _scan_one(stack: Stack, env: str, template: dict, checkov: str, report_dir: Path, run) -> ScanResult:
+    path = report_dir / f"infra-{env}.json"
+    path.write_text(json.dumps(template, indent=2))
+    proc = run(
+        [checkov, "--compact", "--skip-download", "--framework", "cloudformation", "-o", "json", "-f", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ParityError(f"checkov on {path.name} gave no report (exit {proc.returncode}): {tail[0]}") from None
+    (report_dir / f"infra-{env}.checkov.json").write_text(json.dumps(report, indent=2))
+    passed, failed = findings(report)
+    result = ScanResult(env, passed)
+    for finding in failed:
+        (result.accepted if finding.check in stack.infra.accepted_findings else result.unexplained).append(finding)
+    return result
 
 
 INSTALL_HINT = "it pins an old boto3: python3 -m venv /opt/parity-checkov && /opt/parity-checkov/bin/pip install checkov (as .ci/run does)"

@@ -16,9 +16,18 @@ from typing import Any
 from parity.errors import ConfigError
 from parity.render.infra import ecs, edge, iam, network, ops
 from parity.render.infra.common import Template, logical, stack_name, taskdef_parameter
+from parity.render.infra.edge import needs_edge_stack
 from parity.spec import Stack
 
-__all__ = ["STATEFUL_TYPES", "logical", "render_template", "stack_name", "taskdef_parameter"]
+__all__ = [
+    "STATEFUL_TYPES",
+    "logical",
+    "needs_edge_stack",
+    "render_edge_template",
+    "render_template",
+    "stack_name",
+    "taskdef_parameter",
+]
 
 # Replacing one of these loses data or breaks running tasks: a plan calls it out.
 STATEFUL_TYPES = {
@@ -50,4 +59,13 @@ def render_template(stack: Stack) -> dict[str, Any]:
     edge.render(t)
     ecs.render_services(t)
     ops.render(t)
+    return t.document()
+
+
+def render_edge_template(stack: Stack) -> dict[str, Any]:
+    """The companion stack ``<stack>-edge`` (us-east-1): the web ACL, where
+    ``needs_edge_stack``; the environment's stack takes its ARN as a parameter."""
+    check(stack)
+    t = Template(stack, part="edge")
+    edge.render_edge(t)
     return t.document()

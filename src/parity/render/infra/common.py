@@ -50,8 +50,9 @@ def arn(stack: Stack, service: str, rest: str, region: bool = True, account: boo
 class Template:
     """A template being built: resources, parameters, conditions, outputs."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, part: str = "") -> None:
         self.stack = stack
+        self.part = part  # "" for the environment's stack, "edge" for its us-east-1 companion
         self.parameters: dict[str, Any] = {}
         self.conditions: dict[str, Any] = {}
         self.resources: dict[str, Any] = {}
@@ -82,7 +83,7 @@ class Template:
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "AWSTemplateFormatVersion": "2010-09-09",
-            "Description": f"{self.stack.project} {self.stack.env}: rendered from stack.yaml + deploy/{self.stack.env}.yaml by `inv infra-render`; do not edit",
+            "Description": f"{self.stack.project} {self.stack.env}{' ' + self.part if self.part else ''}: rendered from stack.yaml + deploy/{self.stack.env}.yaml by `inv infra-render`; do not edit",
             "Parameters": self.parameters,
         }
         if self.conditions:

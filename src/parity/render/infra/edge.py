@@ -27,12 +27,37 @@ def target_group(service: str) -> str:
     return f"{logical(service)}TargetGroup"
 
 
+WAF_REGION = "us-east-1"  # a CLOUDFRONT-scoped web ACL can only be created there
+WEB_ACL_PARAMETER = "WebAclArn"
+
+
+def needs_edge_stack(stack: Any) -> bool:
+    """True when the web ACL cannot live in the environment's own stack: a
+    CLOUDFRONT-scoped web ACL is created in us-east-1 only, so an environment
+    elsewhere (eu-central-1) gets a companion stack ``<stack>-edge`` there.
+    An emulator takes it inline (it models no WAF anyway)."""
+    return stack.region != WAF_REGION and not stack.aws.endpoint_url
+
+
 def render(t: Template) -> None:
     _bucket(t)
     if t.stack.public_services():
         _load_balancer(t)
-    _waf(t)
+    if needs_edge_stack(t.stack):
+        t.parameters[WEB_ACL_PARAMETER] = {
+            "Type": "String",
+            "AllowedPattern": "^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/.+$",
+            "Description": "The web ACL of the companion stack <stack>-edge in us-east-1 (infra-plan/apply pass it)",
+        }
+    else:
+        render_waf(t)
     _distribution(t)
+
+
+def render_edge(t: Template) -> None:
+    """The companion stack's content: the web ACL (and its IP sets), its ARN as an output."""
+    render_waf(t)
+    t.output("WebAclArn", att("WebAcl", "Arn"), "The CLOUDFRONT-scoped web ACL the environment's distribution uses")
 
 
 def _bucket(t: Template) -> None:
@@ -160,7 +185,7 @@ def _visibility(name: str) -> dict[str, Any]:
     return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": name}
 
 
-def _waf(t: Template) -> None:
+def render_waf(t: Template) -> None:
     stack = t.stack
     name = f"{prefix(stack)}-edge"
     rules: list[dict[str, Any]] = []
@@ -275,7 +300,7 @@ def _distribution(t: Template) -> None:
             "Origins": origins,
             "DefaultCacheBehavior": behaviour(default),
             "CacheBehaviors": [{"PathPattern": f"{r.path}*", **behaviour(r)} for r in routes if r.path != "/"],
-            "WebACLId": att("WebAcl", "Arn"),
+            "WebACLId": ref(WEB_ACL_PARAMETER) if needs_edge_stack(stack) else att("WebAcl", "Arn"),
             "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
         }
     })  # fmt: skip
