@@ -282,9 +282,15 @@ def test_promote_local_bootstraps_the_emulator_with_the_template(tmp_path, moto)
         )
         assert live[name]["desiredCount"] == stack.services[name].desired_count  # started by the first promote
     # the next promote finds everything in place; an infra-plan shows nothing to undo
+        assert live[name]["deploymentConfiguration"] == {
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+        }
     lines.clear()
-    promote(ctx(), version="itsha")
+    again = promote(ctx(), version="itsha")
     assert "[ 4/12] bootstrap emulator: everything exists" in "\n".join(lines)
+    assert all(not c.changed for c in again.changes)
     after = plan(ctx_for(root))
     assert after.changes == [] and after.parameters["WebsiteAgentTaskDefinition"] == result.deployed["website-agent"]
 
