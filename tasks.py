@@ -2,7 +2,8 @@
 clean exit. No logic lives here.
 
     inv up | down | status | logs | render-local | images | test | e2e
-    inv render | diff | promote | rollback --env ENV    inv bootstrap --env local
+    inv render | diff | promote | rollback --env ENV
+    inv infra-render | infra-plan | infra-apply --env ENV
 """
 
 from __future__ import annotations
@@ -236,15 +237,73 @@ def rollback(c, env, service=None):
     step("rolled back: " + ", ".join(f"{s} -> {a.rsplit('/', 1)[-1]}" for s, a in done.items()))
 
 
-@task(help={"env": "An emulator environment (default: local)."})
+# -- the environment itself: one CloudFormation stack per environment (README "Who owns what in AWS") --
+
+
+def _infra(env):
+    from parity.app.infra import connect
+    from parity.console import console
+
+    return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+
+
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml).", "edge": "The us-east-1 companion stack's template (the web ACL)."})
 @cli
-def bootstrap(c, env="local"):
-    """Create the ECS side (cluster, repositories, services...) in the local AWS emulator."""
-    from parity.app.bootstrap import bootstrap as run_bootstrap
+def infra_render(c, env, edge=False):
+    """Print ENV's CloudFormation template (JSON), rendered from the spec. No AWS call, no credentials."""
+    from parity.app.infra import render as run_render
+    from parity.spec import load_stack
+
+    print(run_render(load_stack(ROOT, env), edge=edge))
+
+
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@cli
+def infra_plan(c, env):
+    """Show what an infra-apply would change in ENV's stack (a change set, deleted again)."""
+    from parity.app.infra import plan, show
+
+    ctx = _infra(env)
+    if ctx.edge is not None:
+        show(ctx.edge, plan(ctx.edge))
+    show(ctx, plan(ctx))
+
+
+@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@cli
+def infra_apply(c, env):
+    """Create or update ENV's stack through a change set, wait, print its outputs."""
+    from parity.app.infra import apply
     from parity.console import step
 
-    created = run_bootstrap(_deploy(env))
-    step("created: " + ", ".join(created) if created else "the emulator already has everything")
+    for key, value in apply(_infra(env)).items():
+        step(f"{key}: {value}")
+
+
+@task
+@cli
+def infra_scan(c):
+    """checkov on every environment's template (reports/infra-*.json); fails on a finding the spec does not accept."""
+    import os
+
+    from parity.app.infra_scan import INSTALL_HINT, checkov_path, scan
+    from parity.console import console
+    from parity.errors import ParityError
+
+    checkov = checkov_path()
+    if checkov is None:
+        if os.environ.get("CI"):
+            raise ParityError("checkov is not installed", hint=INSTALL_HINT)
+        console.print(f"checkov is not installed: infra-scan skipped ({INSTALL_HINT})")
+        return
+    unexplained = 0
+    for result in scan(ROOT, checkov, ROOT / "reports"):
+        console.print(f"{result.env}: {result.passed} passed, {len(result.accepted)} accepted, {len(result.unexplained)} unexplained")
+        for f in result.unexplained:
+            console.print(f"  {f.check} {f.resource}: {f.name}", markup=False)
+        unexplained += len(result.unexplained)
+    if unexplained:
+        raise Exit(f"infra-scan: {unexplained} finding(s) neither fixed nor accepted in infra.accepted_findings", code=1)
 
 
 @task(

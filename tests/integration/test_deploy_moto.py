@@ -25,8 +25,9 @@ import pytest
 import yaml
 
 from parity.app import records
-from parity.app.bootstrap import bootstrap
 from parity.app.context import connect
+from parity.app.infra import apply as infra_apply
+from parity.app.infra import connect as infra_connect
 from parity.app.promote import promote
 from parity.app.rollback import rollback
 from parity.errors import DeployFailed, ParityError, RollbackFailed
@@ -196,35 +197,8 @@ def running_taskdef(endpoint: str, cluster: str, service: str) -> str:
 # -- tests -------------------------------------------------------------------------
 
 
-def test_bootstrap_creates_the_plans_resources_once(tmp_path, moto_server, registry):
-    endpoint = moto_server()
-    root = make_root(tmp_path, {"local": emulated(endpoint, registry)})
-    ctx = ctx_for(root, "local")
-    created = bootstrap(ctx)
-    assert "service crawler" in created and "service website-agent" in created
-    assert bootstrap(ctx) == []  # idempotent
-
-    ecs, elb = client("ecs", endpoint), client("elbv2", endpoint)
-    web, crawler = ecs.describe_services(cluster="huskit-prod", services=["website-agent", "crawler"])["services"]
-    assert web["desiredCount"] == 2 and crawler["desiredCount"] == 1
-    assert web["loadBalancers"][0]["containerPort"] == 5171
-    assert crawler["serviceRegistries"] and not crawler["loadBalancers"]
-    assert web["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
-    alb = elb.describe_load_balancers(Names=[f"{PROJECT}-alb"])["LoadBalancers"][0]
-    attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=alb["LoadBalancerArn"])["Attributes"]}
-    assert attrs["idle_timeout.timeout_seconds"] == "300"
-    ec2 = client("ec2", endpoint)
-    crawler_sg = crawler["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"][0]
-    web_sg = web["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"][0]
-    perms = ec2.describe_security_groups(GroupIds=[crawler_sg])["SecurityGroups"][0]["IpPermissions"]
-    assert [(p["FromPort"], [g["GroupId"] for g in p["UserIdGroupPairs"]], p["IpRanges"]) for p in perms] == [(4999, [web_sg], [])]
-    logs = client("logs", endpoint).describe_log_groups(logGroupNamePrefix="/ecs/")["logGroups"]
-    assert {(g["logGroupName"], g.get("retentionInDays")) for g in logs} == {
-        ("/ecs/paritytest-website-agent", 30),
-        ("/ecs/paritytest-crawler", 30),
-    }
-    repos = client("ecr", endpoint).describe_repositories()["repositories"]
-    assert {r["repositoryName"] for r in repos} == {"paritytest-it/website-agent", "paritytest-it/crawler"}
+# What the emulator is bootstrapped with (the environment's CloudFormation template, applied
+# through change sets) is asserted in test_infra_moto.py.
 
 
 def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
@@ -244,7 +218,7 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
 
     # --dry-run on a fresh emulator: nothing exists, and nothing is created
     ctx = ctx_for(root, "local")
-    with pytest.raises(ParityError, match=r"^ECR repository paritytest-it/\S+ does not exist in eu-central-1 \(hint: `inv bootstrap --env local`"):
+    with pytest.raises(ParityError, match=r"^ECR repository paritytest-it/\S+ does not exist in eu-central-1 \(hint: `inv infra-apply --env local` creates it\)"):
         promote(ctx, version="itsha", dry_run=True)
     assert client("ecs", endpoint).list_clusters()["clusterArns"] == []
 
@@ -332,13 +306,13 @@ def test_bad_input_is_one_line_each(tmp_path, moto_server, registry, images):
     endpoint = moto_server()
     staging = emulated(endpoint, registry, bootstrap=False, ecr_prefix="nowhere")
     root = make_root(tmp_path, {"local": emulated(endpoint, registry), "staging": staging})
-    bootstrap(ctx_for(root, "local"))
+    infra_apply(infra_connect(root, "local", report=lambda m: None))
     # a real environment is never bootstrapped: a missing repository is an error
     with pytest.raises(ParityError) as exc:
         promote(ctx_for(root, "staging"), version="itsha", force=True)
     assert str(exc.value) == (
         "ECR repository nowhere/website-agent does not exist in eu-central-1 "
-        "(hint: create it as in the plan's 6.2 (aws ecr create-repository))"
+        "(hint: `inv infra-apply --env staging` creates it)"
     )
     with pytest.raises(ParityError, match=r"^website-agent: image \S+ has not passed e2e"):
         promote(ctx_for(root, "local"), version="itsha")

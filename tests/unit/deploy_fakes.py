@@ -152,9 +152,12 @@ class FakeEcs:
         self.calls.append(("register", taskdef["family"]))
         return self._register(taskdef)
 
-    def update_service(self, cluster, service, task_definition, deployment_configuration, force_new_deployment):
+    def update_service(self, cluster, service, task_definition, deployment_configuration, force_new_deployment, desired_count=None):
         self.calls.append(("update", service, task_definition.rsplit("/", 1)[-1]))
         svc = self.services[service]
+        if desired_count is not None:
+            self.calls.append(("desired", service, desired_count))
+            svc["desiredCount"] = desired_count
         for d in svc["deployments"]:
             d["status"] = "ACTIVE"
         svc["previous"] = svc["taskDefinition"]

@@ -157,7 +157,7 @@ def test_missing_repository_cluster_service_and_credentials(root):
         promote(ctx, version="v1")
     assert str(exc.value) == (
         "ECR repository huskit/crawler does not exist in eu-central-1 "
-        "(hint: create it as in the plan's 6.2 (aws ecr create-repository))"
+        "(hint: `inv infra-apply --env prod` creates it)"
     )
     ctx = ctx_for(root)
     del ctx.ecs.services["crawler"]
@@ -511,3 +511,13 @@ def test_aws_call_tells_unavailable_from_refused():
         aws_call("describe service crawler", raising(client_error("AccessDeniedException")))
     assert not isinstance(refused.value, AwsUnavailable)
     assert str(refused.value) == "describe service crawler: AccessDeniedException: m"
+
+
+def test_first_promote_starts_a_service_infra_apply_created_at_zero(root):
+    """infra-apply creates a service on a placeholder at 0 tasks; the first promote starts it at the spec's count."""
+    tested(root)
+    ctx = ctx_for(root)
+    ctx.ecs.services["crawler"]["desiredCount"] = 0
+    promote(ctx, version="v1")
+    assert ("desired", "crawler", 1) in ctx.ecs.calls
+    assert not [c for c in ctx.ecs.calls if c[:2] == ("desired", "website-agent")]  # already running: autoscaling's count stays

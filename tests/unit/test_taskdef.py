@@ -138,7 +138,7 @@ def test_only_an_emulator_may_be_bootstrapped(spec):
     with pytest.raises(ConfigError) as exc:
         validate(spec)
     assert str(exc.value) == (
-        "stack.yaml: aws.bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped; real accounts are set up by hand"
+        "stack.yaml: aws.bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped by promote; a real account is set up by `inv infra-apply`"
     )
 
 

@@ -79,7 +79,10 @@ class Ecs:
         task_definition: str,
         deployment_configuration: dict[str, Any],
         force_new_deployment: bool,
+        desired_count: int | None = None,
     ) -> dict[str, Any]:
+        """``desired_count`` only to start a service created at zero (infra-apply's placeholder)."""
+        extra: dict[str, Any] = {} if desired_count is None else {"desiredCount": desired_count}
         return aws_call(
             f"update service {service}",
             self.ecs.update_service,
@@ -88,6 +91,7 @@ class Ecs:
             taskDefinition=task_definition,
             deploymentConfiguration=deployment_configuration,
             forceNewDeployment=force_new_deployment,
+            **extra,
         )["service"]
 
     def deregister_task_definition(self, arn: str) -> None:

@@ -39,11 +39,7 @@ def live_services(ctx: DeployContext) -> dict[str, dict[str, Any]]:
     """Every service of the spec as ECS describes it; a missing cluster or
     service is an error (promote updates services, it never creates them)."""
     stack = ctx.stack
-    hint = (
-        f"`inv bootstrap --env {ctx.env}` creates it in the emulator"
-        if stack.aws.bootstrap
-        else "create it as in the plan's 6.8 and 7.3"
-    )
+    hint = f"`inv infra-apply --env {ctx.env}` creates it"
     if not ctx.ecs.cluster_active(stack.cluster):
         raise ParityError(f"ECS cluster {stack.cluster} does not exist in {stack.region}", hint=hint)
     out = {}

@@ -1,4 +1,4 @@
-"""What every deploy verb (render, diff, promote, rollback, bootstrap) works
+"""What every deploy verb (render, diff, promote, rollback) works
 with: the environment's spec and small interfaces to the world. ``connect``
 wires the real adapters; unit tests build a ``DeployContext`` from fakes.
 """
@@ -27,7 +27,13 @@ class EcsApi(Protocol):
     def describe_task_definition(self, arn: str) -> dict[str, Any]: ...
     def register_task_definition(self, taskdef: dict[str, Any]) -> str: ...
     def update_service(
-        self, cluster: str, service: str, task_definition: str, deployment_configuration: dict[str, Any], force_new_deployment: bool
+        self,
+        cluster: str,
+        service: str,
+        task_definition: str,
+        deployment_configuration: dict[str, Any],
+        force_new_deployment: bool,
+        desired_count: int | None = None,
     ) -> dict[str, Any]: ...
     def task_definition_revisions(self, family: str) -> list[str]: ...
     def deregister_task_definition(self, arn: str) -> None: ...
@@ -67,7 +73,7 @@ class DeployContext:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
-    emulator: Any = None  # adapters.emulator.Emulator, only where the overlay allows bootstrapping
+    emulator: Any = None  # adapters.cloudformation.CloudFormation, only where the overlay allows bootstrapping (app/infra.bootstrap)
 
     @property
     def env(self) -> str:
@@ -105,10 +111,9 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
     """The real world for ``env``: AWS through the normal credential chain (or
     the emulator the overlay names), Docker through python-on-whales."""
     from parity.adapters.aws import AwsTarget
+    from parity.adapters.cloudformation import CloudFormation
     from parity.adapters.docker import Docker, require_engine
-    from parity.adapters.ecs import CloudFront
-    from parity.adapters.ecs import Ecs
-    from parity.adapters.emulator import Emulator
+    from parity.adapters.ecs import CloudFront, Ecs
     from parity.app.e2e_run import run_e2e
     from parity.spec import load_stack
 
@@ -126,5 +131,5 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
         cdn=CloudFront(target),
         smoke=lambda url: run_e2e(root, url, "smoke"),
         report=report,
-        emulator=Emulator(target) if stack.aws.bootstrap else None,
+        emulator=CloudFormation(target) if stack.aws.bootstrap else None,
     )

@@ -5,7 +5,8 @@ The steps, each reported as it runs:
  2. e2e       refuse an image built for another CPU architecture than the spec's;
               refuse a set of images that has not passed e2e together, recently (unless forced)
  3. account   STS: the credentials work; the account the ARNs name
- 4. bootstrap only where the overlay allows it (the local emulator)
+ 4. bootstrap only where the overlay allows it (the local emulator): the environment's
+              CloudFormation template applied to it (`inv infra-apply`, quietly)
  5. render    task definitions from the spec, images pinned by digest
  6. diff      against the live task definitions and services (--dry-run ends here)
  7. push      log in, tag with the commit each image was built from (``-dirty`` marked),
@@ -103,12 +104,16 @@ def promote(
     step("account", f"{account}, region {stack.region}, cluster {stack.cluster}")
 
     if stack.aws.bootstrap and not dry_run:
-        from parity.app.bootstrap import bootstrap
+        from parity.app.infra import bootstrap
 
-        created = bootstrap(ctx)
-        step("bootstrap", f"emulator: created {', '.join(created)}" if created else "emulator: everything exists")
+        changes = bootstrap(ctx)
+        added = sum(1 for c in changes if c.action == "Add")
+        step(
+            "bootstrap",
+            f"emulator: created {added} resources, changed {len(changes) - added} (stack template)" if changes else "emulator: everything exists",
+        )
     else:
-        step("bootstrap", "skipped" + (" (dry run)" if stack.aws.bootstrap else f" ({ctx.env} is set up by hand)"))
+        step("bootstrap", "skipped" + (" (dry run)" if stack.aws.bootstrap else f" ({ctx.env} is set up by `inv infra-apply`)"))
 
     release = render(ctx, account=account, images=images, offline_ok=dry_run)
     release.not_compared[:0] = not_compared
@@ -220,8 +225,11 @@ def register(ctx: DeployContext, release: Release, changes: list[ServiceChange])
 
 def deploy_one(ctx: DeployContext, change: ServiceChange, taskdef: str) -> Rollout:
     """Update one service and wait for the deployment the update started."""
+    # A service infra-apply created runs nothing (0 tasks) until its first promote starts it.
+    wanted = ctx.stack.services[change.service].desired_count
+    start = wanted if change.live.get("desiredCount") == 0 and wanted > 0 else None
     updated = ctx.ecs.update_service(
-        ctx.stack.cluster, change.service, taskdef, deployment_configuration(), change.taskdef_changed
+        ctx.stack.cluster, change.service, taskdef, deployment_configuration(), change.taskdef_changed, start
     )
     head = primary(updated)
     if head is None:

@@ -89,9 +89,9 @@ def repositories(ctx: DeployContext, account: str = PLACEHOLDER_ACCOUNT, not_com
             uri = f"{account}.dkr.ecr.{ctx.stack.region}.amazonaws.com/{name}"
         if uri is None:
             hint = (
-                f"`inv bootstrap --env {ctx.env}` creates it in the emulator"
-                if ctx.stack.aws.bootstrap
-                else "create it as in the plan's 6.2 (aws ecr create-repository)"
+                f"`inv infra-apply --env {ctx.env}` creates it"
+                if ctx.stack.infra.owns_repositories
+                else "`inv infra-apply` of the environment that owns the repositories (infra.owns_repositories) creates it"
             )
             raise ParityError(f"ECR repository {name} does not exist in {ctx.stack.region}", hint=hint)
         out[service] = f"{ctx.stack.aws.registry}/{name}" if ctx.stack.aws.registry else uri

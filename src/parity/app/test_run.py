@@ -17,6 +17,8 @@ def stages(unit_only: bool) -> list[tuple[str, str, str]]:
     if unit_only:
         return out
     return out + [
+        # checkov on every environment's CloudFormation template (checkov lives in its own venv)
+        ("infra-scan", ".", f"{PY} -m invoke infra-scan"),
         ("crawler", ".", f"{PY} -m pytest services/crawler/tests -q"),
         ("website-agent", "services/website-agent", "npm ci --no-audit --no-fund --loglevel=error && npm test"),
         ("integration", ".", f"{PY} -m pytest tests/integration -q -m integration"),

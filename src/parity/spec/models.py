@@ -74,6 +74,9 @@ class HealthCheck(Model):
     timeout: int = Field(5, ge=2, le=120)
     retries: int = Field(3, ge=1, le=10)
     start_period: int = Field(0, ge=0, le=300)
+    path: str | None = Field(
+        default=None, description="The HTTP path the load balancer checks (public services), e.g. /healthz."
+    )
 
 
 class SecretRef(Model):
@@ -134,6 +137,8 @@ class Service(Model):
             raise ValueError(f"cpu: {self.cpu} is not a Fargate size ({', '.join(map(str, FARGATE_SIZES))})")
         if self.memory not in sizes:
             raise ValueError(f"memory: {self.memory} MiB is not valid with cpu {self.cpu} (Fargate allows {sizes.start}-{sizes.stop - 1} in steps of {sizes.step})")
+        if self.exposure == "public" and not self.health.path:
+            raise ValueError("health.path: a public service needs the HTTP path its load balancer checks (e.g. /healthz)")
         if self.exposure == "internal" and not self.discovery:
             raise ValueError("discovery: an internal service needs a service-discovery name (e.g. crawler.internal)")
         for name in self.environment:
@@ -253,7 +258,7 @@ class Aws(Model):
         default=None, description="Override the endpoint for the static bucket only (local: LocalStack, which the edge reads)."
     )
     bootstrap: bool = Field(
-        False, description="Create the ECS side (cluster, repositories, services) when missing. Only for an emulator."
+        False, description="promote applies the environment's template first (`inv infra-apply`). Only for an emulator."
     )
     rollout_timeout: int = Field(900, ge=1, le=7200, description="Seconds to wait for one service's rollout.")
     e2e_max_age_days: int = Field(
@@ -263,8 +268,90 @@ class Aws(Model):
     @model_validator(mode="after")
     def _bootstrap_only_emulated(self) -> "Aws":
         if self.bootstrap and not self.endpoint_url:
-            raise ValueError("bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped; real accounts are set up by hand")
+            raise ValueError("bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped by promote; a real account is set up by `inv infra-apply`")
         return self
+
+
+class ServiceScaling(Model):
+    """Autoscaling and alarms of one service (plan 10). The floor is the
+    service's ``desired_count``; autoscaling owns the count between the two."""
+
+    max_count: int = Field(ge=1, le=100, description="Autoscaling's ceiling.")
+    cpu_target: int = Field(70, ge=10, le=95, description="Target-tracking average CPU, percent.")
+    scale_in_cooldown: int = Field(300, ge=0, le=3600)
+    scale_out_cooldown: int = Field(60, ge=0, le=3600)
+    cpu_alarm: int | None = Field(None, ge=1, le=100, description="Alarm when average CPU exceeds this percent ...")
+    cpu_alarm_minutes: int = Field(5, ge=1, le=60, description="... for this many minutes.")
+    memory_alarm: int | None = Field(None, ge=1, le=100)
+    memory_alarm_minutes: int = Field(5, ge=1, le=60)
+
+
+class Alarms(Model):
+    """The public services' alarms of plan 10 (ALB metrics); ``email`` receives every alarm."""
+
+    target_5xx_per_minute: int = Field(10, ge=1)
+    p95_latency_seconds: float = Field(2.0, gt=0)
+    minutes: int = Field(5, ge=1, le=60, description="How long the 5xx and latency conditions must hold.")
+    unhealthy_minutes: int = Field(2, ge=1, le=60, description="How long too few healthy tasks may last.")
+    email: str | None = Field(None, description="Subscribed to the alarms' SNS topic (confirmed by mail, out of band).")
+
+
+class Budget(Model):
+    amount: int = Field(gt=0, description="USD per month.")
+    email: str
+    threshold: int = Field(80, ge=1, le=1000, description="Percent of the amount that triggers the mail.")
+
+
+class Github(Model):
+    """The GitHub OIDC deploy role: who may promote to this environment from CI."""
+
+    repositories: list[str] = Field(min_length=1, description="owner/name of the repositories whose workflows deploy.")
+    environment: str | None = Field(None, description="The GitHub environment a job must run in (default: the env name).")
+    owns_oidc_provider: bool = Field(
+        True, description="Create the account's GitHub OIDC provider here (one per account: false in the other envs)."
+    )
+
+    @field_validator("repositories")
+    @classmethod
+    def _repos(cls, value: list[str]) -> list[str]:
+        for repo in value:
+            if not re.match(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", repo):
+                raise ValueError(f"{repo!r} is not owner/name")
+        return value
+
+
+class Infra(Model):
+    """What `inv infra-*` needs beyond the services: one CloudFormation stack per environment."""
+
+    stack_name: str | None = Field(None, description="Default: <project>-<env>.")
+    certificate_arn: str | None = Field(
+        None, description="The ALB's ACM certificate (regional); required for a real account (not an emulator)."
+    )
+    origin_domain: str | None = Field(
+        None,
+        description="The certificate's name, a DNS record for the ALB: CloudFront reaches the ALB over HTTPS by it. "
+        "Required with certificate_arn.",
+    )
+    owns_repositories: bool = Field(
+        True, description="Create the ECR repositories here; environments sharing another's images reference them by name."
+    )
+    scaling: dict[str, ServiceScaling] = Field(default_factory=dict)
+    alarms: Alarms = Alarms()
+    budget: Budget | None = None
+    github: Github | None = None
+    accepted_findings: dict[str, str] = Field(
+        default_factory=dict, description="checkov check id -> why this environment accepts it (the scan skips only these)."
+    )
+
+    @field_validator("accepted_findings")
+    @classmethod
+    def _findings(cls, value: dict[str, str]) -> dict[str, str]:
+        for check, reason in value.items():
+            if not re.match(r"^CKV2?_[A-Z0-9]+_\d+$", check):
+                raise ValueError(f"{check!r} is not a checkov check id (e.g. CKV_AWS_91)")
+            if not str(reason).strip():
+                raise ValueError(f"{check}: say why it is accepted")
+        return value
 
 
 class Stack(Model):
@@ -279,6 +366,7 @@ class Stack(Model):
     edge: Edge
     local: Local
     aws: Aws = Aws()
+    infra: Infra = Infra()
 
     @field_validator("services")
     @classmethod
@@ -377,6 +465,13 @@ def _check_stack(stack: Stack) -> None:
             raise SpecPathError(f"local.dependencies.{name}.publish", "LocalStack must publish a port: the toolkit seeds it from the host")
         if dep.kind == "static-site" and not dep.source:
             raise SpecPathError(f"local.dependencies.{name}.source", "a static-site needs the folder it serves")
+    for name in stack.infra.scaling:
+        if name not in names:
+            raise SpecPathError(f"infra.scaling.{name}", "not a service")
+        if stack.infra.scaling[name].max_count < stack.services[name].desired_count:
+            raise SpecPathError(f"infra.scaling.{name}.max_count", f"below services.{name}.desired_count")
+    if stack.infra.certificate_arn and not stack.infra.origin_domain:
+        raise SpecPathError("infra.origin_domain", "required with infra.certificate_arn: CloudFront reaches the ALB over HTTPS by that name")
     clash = names & set(stack.local.dependencies)
     if clash:
         raise SpecPathError("local.dependencies", f"{sorted(clash)[0]!r} is also a service")

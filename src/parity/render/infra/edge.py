@@ -1,0 +1,309 @@
+"""The edge of plan 6.6, 6.10, 7.4 and 9: the static bucket (private, read by
+this distribution only, through origin access control), the ALB (the spec's
+idle timeout, a target group per public service health-checked on its path,
+HTTPS with the certificate and HTTP redirected to it), CloudFront (one
+behaviour per spec route, the spec's origin response timeout) and WAF (the
+managed Common and Known-Bad-Inputs groups, the allow list, one rate-based
+rule per ``rate_limits`` entry answering 429, as the local edge does)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from parity.render.infra.common import Template, att, logical, prefix, ref, sub
+from parity.render.infra.network import subnets
+
+# AWS managed CloudFront policies (the same id in every account).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-4b0d-8e4f-39f31de1daf5"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
+MANAGED_RULE_GROUPS = ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"]
+BLOCKED_STATUS = 429  # what the local edge answers too
+
+
+def target_group(service: str) -> str:
+    return f"{logical(service)}TargetGroup"
+
+
+WAF_REGION = "us-east-1"  # a CLOUDFRONT-scoped web ACL can only be created there
+WEB_ACL_PARAMETER = "WebAclArn"
+
+
+def needs_edge_stack(stack: Any) -> bool:
+    """True when the web ACL cannot live in the environment's own stack: a
+    CLOUDFRONT-scoped web ACL is created in us-east-1 only, so an environment
+    elsewhere (eu-central-1) gets a companion stack ``<stack>-edge`` there.
+    An emulator takes it inline (it models no WAF anyway)."""
+    return stack.region != WAF_REGION and not stack.aws.endpoint_url
+
+
+def render(t: Template) -> None:
+    _bucket(t)
+    if t.stack.public_services():
+        _load_balancer(t)
+    if needs_edge_stack(t.stack):
+        t.parameters[WEB_ACL_PARAMETER] = {
+            "Type": "String",
+            "AllowedPattern": "^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/.+$",
+            "Description": "The web ACL of the companion stack <stack>-edge in us-east-1 (infra-plan/apply pass it)",
+        }
+    else:
+        render_waf(t)
+    _distribution(t)
+
+
+def render_edge(t: Template) -> None:
+    """The companion stack's content: the web ACL (and its IP sets), its ARN as an output."""
+    render_waf(t)
+    t.output("WebAclArn", att("WebAcl", "Arn"), "The CLOUDFRONT-scoped web ACL the environment's distribution uses")
+
+
+def _bucket(t: Template) -> None:
+    stack = t.stack
+    t.add("StaticBucket", "AWS::S3::Bucket", {
+        "BucketName": stack.edge.bucket,
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        },
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "VersioningConfiguration": {"Status": "Enabled"},  # an overwritten client file can be restored
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+    }, DeletionPolicy="Retain", UpdateReplacePolicy="Retain")  # fmt: skip
+    t.add("StaticOriginAccess", "AWS::CloudFront::OriginAccessControl", {
+        "OriginAccessControlConfig": {
+            "Name": f"{prefix(stack)}-static",
+            "OriginAccessControlOriginType": "s3",
+            "SigningBehavior": "always",
+            "SigningProtocol": "sigv4",
+        }
+    })  # fmt: skip
+    t.add("StaticBucketPolicy", "AWS::S3::BucketPolicy", {
+        "Bucket": ref("StaticBucket"),
+        "PolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ThisDistributionOnly",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": sub(f"arn:${{AWS::Partition}}:s3:::{stack.edge.bucket}/*"),
+                    "Condition": {"StringEquals": {"AWS:SourceArn": sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}")}},
+                },
+                {
+                    "Sid": "TlsOnly",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [sub(f"arn:${{AWS::Partition}}:s3:::{stack.edge.bucket}"), sub(f"arn:${{AWS::Partition}}:s3:::{stack.edge.bucket}/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        },
+    })  # fmt: skip
+    t.output("BucketName", ref("StaticBucket"), "The static client's bucket")
+
+
+def _default_public_service(t: Template) -> str:
+    routes = {r.path: r.origin for r in t.stack.edge.routes}
+    origin = routes.get("/")
+    return origin if origin and origin != "s3" else t.stack.public_services()[0]
+
+
+def _load_balancer(t: Template) -> None:
+    stack = t.stack
+    has_cert = bool(stack.infra.certificate_arn)
+    t.add("Alb", "AWS::ElasticLoadBalancingV2::LoadBalancer", {
+        "Type": "application",
+        "Scheme": "internet-facing",
+        "Subnets": subnets(),
+        "SecurityGroups": [att("AlbSecurityGroup", "GroupId")],
+        "LoadBalancerAttributes": [
+            {"Key": "idle_timeout.timeout_seconds", "Value": str(stack.edge.idle_timeout)},
+            {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
+            {"Key": "deletion_protection.enabled", "Value": "false" if t.emulated else "true"},
+        ],
+    }, DependsOn="GatewayAttachment")  # fmt: skip
+    for service in stack.public_services():
+        svc = stack.services[service]
+        h = svc.health
+        t.add(target_group(service), "AWS::ElasticLoadBalancingV2::TargetGroup", {
+            "VpcId": ref("Vpc"),
+            "Protocol": "HTTP",
+            "Port": svc.port,
+            "TargetType": "ip",
+            "HealthCheckPath": h.path or "/",
+            "HealthCheckIntervalSeconds": max(h.interval, 5),
+            "HealthCheckTimeoutSeconds": min(h.timeout, max(h.interval, 5) - 1),
+            "HealthyThresholdCount": 2,
+            "UnhealthyThresholdCount": h.retries,
+            "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": str(svc.deregistration_delay)}],
+        })  # fmt: skip
+    default = _default_public_service(t)
+    forward = [{"Type": "forward", "TargetGroupArn": ref(target_group(default))}]
+    if has_cert:
+        listener = t.add("HttpsListener", "AWS::ElasticLoadBalancingV2::Listener", {
+            "LoadBalancerArn": ref("Alb"), "Protocol": "HTTPS", "Port": 443,
+            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "Certificates": [{"CertificateArn": ref("CertificateArn")}],
+            "DefaultActions": forward,
+        })  # fmt: skip
+        t.add("HttpListener", "AWS::ElasticLoadBalancingV2::Listener", {
+            "LoadBalancerArn": ref("Alb"), "Protocol": "HTTP", "Port": 80,
+            "DefaultActions": [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}],
+        })  # fmt: skip
+        t.parameters["CertificateArn"] = {
+            "Type": "String",
+            "Default": stack.infra.certificate_arn,
+            "AllowedPattern": "^arn:aws[a-z-]*:acm:.+",
+            "Description": "The ALB's ACM certificate (infra.certificate_arn)",
+        }
+    else:  # an emulator has no certificate: the listener forwards plain HTTP
+        listener = t.add("HttpListener", "AWS::ElasticLoadBalancingV2::Listener", {
+            "LoadBalancerArn": ref("Alb"), "Protocol": "HTTP", "Port": 80, "DefaultActions": forward,
+        })  # fmt: skip
+    priority = 1
+    for route in sorted(stack.edge.routes, key=lambda r: -len(r.path)):
+        if route.origin in ("s3", default):
+            continue
+        t.add(f"{logical(route.origin)}Route{priority}", "AWS::ElasticLoadBalancingV2::ListenerRule", {
+            "ListenerArn": ref(listener), "Priority": priority,
+            "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"{route.path}*"]}}],
+            "Actions": [{"Type": "forward", "TargetGroupArn": ref(target_group(route.origin))}],
+        })  # fmt: skip
+        priority += 1
+    t.output("AlbDnsName", att("Alb", "DNSName"), "The ALB (CloudFront's origin; only CloudFront may reach it)")
+
+
+def _rule_name(path: str) -> str:
+    return "rate-" + (path.strip("/").replace("/", "-").lower() or "root")
+
+
+def _visibility(name: str) -> dict[str, Any]:
+    return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": name}
+
+
+def render_waf(t: Template) -> None:
+    stack = t.stack
+    name = f"{prefix(stack)}-edge"
+    rules: list[dict[str, Any]] = []
+    for group in MANAGED_RULE_GROUPS:
+        rules.append({
+            "Name": group,
+            "Priority": len(rules),
+            "OverrideAction": {"None": {}},
+            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": group}},
+            "VisibilityConfig": _visibility(group),
+        })  # fmt: skip
+    # The allow list skips the rate rules (not the managed groups, which come first).
+    by_version: dict[int, list[str]] = {}
+    for cidr in stack.edge.allow_list:
+        by_version.setdefault(ipaddress.ip_network(cidr).version, []).append(cidr)
+    allow = []
+    for version, cidrs in sorted(by_version.items()):
+        ipset = t.add(f"AllowListIPv{version}", "AWS::WAFv2::IPSet", {
+            "Name": f"{name}-allow-v{version}", "Scope": "CLOUDFRONT", "IPAddressVersion": f"IPV{version}", "Addresses": cidrs,
+            "Description": "edge.allow_list: never rate limited",
+        })  # fmt: skip
+        allow.append({"IPSetReferenceStatement": {"Arn": att(ipset, "Arn")}})
+    if allow:
+        rules.append({
+            "Name": "allow-list",
+            "Priority": len(rules),
+            "Action": {"Allow": {}},
+            "Statement": allow[0] if len(allow) == 1 else {"OrStatement": {"Statements": allow}},
+            "VisibilityConfig": _visibility("allow-list"),
+        })  # fmt: skip
+    for limit in stack.edge.rate_limits:
+        rules.append({
+            "Name": _rule_name(limit.path),
+            "Priority": len(rules),
+            "Action": {"Block": {"CustomResponse": {"ResponseCode": BLOCKED_STATUS}}},
+            "Statement": {
+                "RateBasedStatement": {
+                    "Limit": limit.limit,
+                    "EvaluationWindowSec": limit.window,
+                    "AggregateKeyType": "IP",
+                    "ScopeDownStatement": {
+                        "ByteMatchStatement": {
+                            # WAF lowercases the path first, so the prefix is compared in lower case (as locally)
+                            "SearchString": limit.path.lower(),
+                            "FieldToMatch": {"UriPath": {}},
+                            "PositionalConstraint": "STARTS_WITH",
+                            "TextTransformations": [{"Priority": 0, "Type": "LOWERCASE"}],
+                        }
+                    },
+                }
+            },
+            "VisibilityConfig": _visibility(_rule_name(limit.path)),
+        })  # fmt: skip
+    t.add("WebAcl", "AWS::WAFv2::WebACL", {
+        "Name": name,
+        "Scope": "CLOUDFRONT",
+        "DefaultAction": {"Allow": {}},
+        "Rules": rules,
+        "VisibilityConfig": _visibility(name),
+    })  # fmt: skip
+
+
+def _distribution(t: Template) -> None:
+    stack = t.stack
+    has_cert = bool(stack.infra.certificate_arn)
+    origins: list[dict[str, Any]] = []
+    if any(r.origin == "s3" for r in stack.edge.routes):
+        origins.append({
+            "Id": "s3",
+            "DomainName": att("StaticBucket", "RegionalDomainName"),
+            "S3OriginConfig": {"OriginAccessIdentity": ""},
+            "OriginAccessControlId": att("StaticOriginAccess", "Id"),
+        })  # fmt: skip
+    if stack.public_services():
+        origins.append({
+            "Id": "alb",
+            "DomainName": stack.infra.origin_domain if has_cert else att("Alb", "DNSName"),
+            "CustomOriginConfig": {
+                "OriginProtocolPolicy": "https-only" if has_cert else "http-only",
+                "HTTPSPort": 443,
+                "HTTPPort": 80,
+                "OriginSSLProtocols": ["TLSv1.2"],
+                "OriginReadTimeout": stack.edge.origin_response_timeout,
+                "OriginKeepaliveTimeout": 5,
+            },
+        })  # fmt: skip
+
+    def behaviour(route: Any) -> dict[str, Any]:
+        to_s3 = route.origin == "s3"
+        out: dict[str, Any] = {
+            "TargetOriginId": "s3" if to_s3 else "alb",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "Compress": True,
+            "AllowedMethods": ["GET", "HEAD"] if to_s3 else ALL_METHODS,
+            "CachedMethods": ["GET", "HEAD"],
+            "CachePolicyId": CACHING_DISABLED if route.cache == "none" else CACHING_OPTIMIZED,
+        }
+        if not to_s3:
+            out["OriginRequestPolicyId"] = ALL_VIEWER_EXCEPT_HOST
+        return out
+
+    # CloudFront takes the first behaviour that matches; the local edge the longest prefix: longest first.
+    routes = sorted(stack.edge.routes, key=lambda r: -len(r.path))
+    default = next(r for r in routes if r.path == "/")
+    t.add("Distribution", "AWS::CloudFront::Distribution", {
+        "DistributionConfig": {
+            "Enabled": True,
+            "Comment": f"{stack.project} {stack.env}",
+            "HttpVersion": "http2and3",
+            "IPV6Enabled": True,
+            "PriceClass": "PriceClass_100",
+            "Origins": origins,
+            "DefaultCacheBehavior": behaviour(default),
+            "CacheBehaviors": [{"PathPattern": f"{r.path}*", **behaviour(r)} for r in routes if r.path != "/"],
+            "WebACLId": ref(WEB_ACL_PARAMETER) if needs_edge_stack(stack) else att("WebAcl", "Arn"),
+            "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
+        }
+    })  # fmt: skip
+    if not t.emulated:  # an emulator without CloudFront (moto) cannot resolve them
+        t.output("DistributionId", ref("Distribution"), "The CloudFront distribution (aws.distribution_id)")
+        t.output("DistributionDomainName", att("Distribution", "DomainName"), "The public URL's host (aws.url)")

@@ -1,0 +1,129 @@
+"""The network of plan 6.3-6.5: a VPC with two public subnets and an internet
+gateway (no NAT, as planned: tasks get public IPs), one security group per
+exposure chained CloudFront -> ALB -> public services -> internal services
+from ``ingress_from``, and Cloud Map for the services with a ``discovery`` name."""
+
+from __future__ import annotations
+
+from parity.render.infra.common import Template, att, logical, prefix, ref
+
+PREFIX_LIST_PARAMETER = "CloudFrontPrefixList"
+PREFIX_LIST_NAME = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+def group(service: str) -> str:
+    """The logical id of a service's security group."""
+    return f"{logical(service)}SecurityGroup"
+
+
+def render(t: Template) -> None:
+    stack = t.stack
+    name = prefix(stack)
+    t.parameters[PREFIX_LIST_PARAMETER] = {
+        "Type": "String",
+        "AllowedPattern": "^pl-[0-9a-f]+$",
+        "Description": f"The region's managed prefix list {PREFIX_LIST_NAME} (infra-plan/apply look it up)",
+    }
+    t.add("Vpc", "AWS::EC2::VPC", {
+        "CidrBlock": "10.0.0.0/16",
+        "EnableDnsSupport": True,  # Cloud Map's private DNS needs both
+        "EnableDnsHostnames": True,
+        "Tags": [{"Key": "Name", "Value": name}],
+    })  # fmt: skip
+    t.add("InternetGateway", "AWS::EC2::InternetGateway", {"Tags": [{"Key": "Name", "Value": name}]})
+    t.add(
+        "GatewayAttachment",
+        "AWS::EC2::VPCGatewayAttachment",
+        {"VpcId": ref("Vpc"), "InternetGatewayId": ref("InternetGateway")},
+    )
+    t.add(
+        "PublicRouteTable",
+        "AWS::EC2::RouteTable",
+        {"VpcId": ref("Vpc"), "Tags": [{"Key": "Name", "Value": f"{name}-public"}]},
+    )
+    t.add("DefaultRoute", "AWS::EC2::Route", {
+        "RouteTableId": ref("PublicRouteTable"), "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": ref("InternetGateway"),
+    }, DependsOn="GatewayAttachment")  # fmt: skip
+    for i, zone in enumerate("AB"):
+        subnet = f"PublicSubnet{zone}"
+        t.add(subnet, "AWS::EC2::Subnet", {
+            "VpcId": ref("Vpc"),
+            "CidrBlock": f"10.0.{i + 1}.0/24",
+            "AvailabilityZone": {"Fn::Select": [i, {"Fn::GetAZs": ""}]},
+            "MapPublicIpOnLaunch": False,  # ECS assigns task IPs itself (assignPublicIp)
+            "Tags": [{"Key": "Name", "Value": f"{name}-public-{zone.lower()}"}],
+        })  # fmt: skip
+        t.add(
+            f"{subnet}Routes",
+            "AWS::EC2::SubnetRouteTableAssociation",
+            {"SubnetId": ref(subnet), "RouteTableId": ref("PublicRouteTable")},
+        )
+
+    _security_groups(t)
+    _discovery(t)
+
+
+def subnets() -> list[dict]:
+    return [ref("PublicSubnetA"), ref("PublicSubnetB")]
+
+
+def _security_groups(t: Template) -> None:
+    stack = t.stack
+    has_cert = bool(stack.infra.certificate_arn)
+    if stack.public_services():
+        ingress = [
+            {
+                "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                "SourcePrefixListId": ref(PREFIX_LIST_PARAMETER),
+                "Description": f"CloudFront origin-facing servers, port {port}",
+            }
+            for port in ([443, 80] if has_cert else [80])  # 80 only redirects when there is HTTPS
+        ]  # fmt: skip
+        t.add("AlbSecurityGroup", "AWS::EC2::SecurityGroup", {
+            "GroupDescription": f"{prefix(stack)} ALB: only the CloudFront origin-facing servers",
+            "VpcId": ref("Vpc"),
+            "SecurityGroupIngress": ingress,
+        })  # fmt: skip
+    for service, svc in stack.services.items():
+        t.add(group(service), "AWS::EC2::SecurityGroup", {
+            "GroupDescription": f"{prefix(stack)} {service} tasks ({svc.exposure})",
+            "VpcId": ref("Vpc"),
+        })  # fmt: skip
+    for service, svc in stack.services.items():
+        sources = [("Alb", "AlbSecurityGroup", "the ALB")] if svc.exposure == "public" else []
+        sources += [(logical(peer), group(peer), peer) for peer in svc.ingress_from]
+        for source_id, source_group, who in sources:
+            t.add(f"{logical(service)}From{source_id}", "AWS::EC2::SecurityGroupIngress", {
+                "GroupId": att(group(service), "GroupId"),
+                "SourceSecurityGroupId": att(source_group, "GroupId"),
+                "IpProtocol": "tcp", "FromPort": svc.port, "ToPort": svc.port,
+                "Description": f"{who} -> {service} on {svc.port}",
+            })  # fmt: skip
+
+
+def namespace(discovery: str) -> tuple[str, str]:
+    """``crawler.internal`` -> (``crawler``, ``internal``)."""
+    name, _, space = discovery.partition(".")
+    return name, space or "internal"
+
+
+def discovery_service(service: str) -> str:
+    return f"{logical(service)}Discovery"
+
+
+def _discovery(t: Template) -> None:
+    spaces: dict[str, str] = {}
+    for service, svc in t.stack.services.items():
+        if not svc.discovery:
+            continue
+        name, space = namespace(svc.discovery)
+        if space not in spaces:
+            spaces[space] = t.add(f"{logical(space)}Namespace", "AWS::ServiceDiscovery::PrivateDnsNamespace", {
+                "Name": space, "Vpc": ref("Vpc"), "Description": f"{prefix(t.stack)} service discovery",
+            })  # fmt: skip
+        t.add(discovery_service(service), "AWS::ServiceDiscovery::Service", {
+            "Name": name,
+            "NamespaceId": att(spaces[space], "Id"),
+            "DnsConfig": {"DnsRecords": [{"Type": "A", "TTL": 10}], "RoutingPolicy": "MULTIVALUE"},
+            "HealthCheckCustomConfig": {"FailureThreshold": 1},
+        })  # fmt: skip
