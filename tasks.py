@@ -1,7 +1,8 @@
 """Invoke tasks: parse arguments, call the parity package, map its errors to a
 clean exit. No logic lives here.
 
-    inv up | down | status | logs | render-local | images | test | e2e
+    inv up | down | status | logs | render-local | images | test | e2e | parity
+    inv build | load | service-test          (CI: build once, hand the images on)
     inv render | diff | promote | rollback --env ENV    inv bootstrap --env local
 """
 
@@ -46,14 +47,19 @@ def _ws():
     return Workspace.from_env(ROOT)
 
 
-@task(help={"timeout": "Seconds to wait for each stage to be healthy (default 300)."})
+@task(
+    help={
+        "timeout": "Seconds to wait for each stage to be healthy (default 300).",
+        "no_build": "Run the service images already here (e.g. from `inv load`); never build.",
+    }
+)
 @cli
-def up(c, timeout=300):
+def up(c, timeout=300, no_build=False):
     """Build, start and wait for the whole local stack (edge, services, LocalStack, databases)."""
     from parity.app.local_stack import up as run_up
     from parity.console import console, status_table, step
 
-    result = run_up(_ws(), timeout=float(timeout), report=step)
+    result = run_up(_ws(), timeout=float(timeout), report=step, build=not no_build)
     status_table(result.containers, result.urls)
     t = result.timings
     console.print(
@@ -133,6 +139,55 @@ def test(c, unit=False, keep=False):
     failed = run_all(c, ROOT, unit_only=unit, keep_stack=keep)
     if failed:
         raise Exit(f"failed: {', '.join(failed)}", code=1)
+
+
+@task(
+    help={
+        "service": "Only this service (default: all).",
+        "context": "Build the service from this checkout instead of the spec's build.context (needs --service).",
+        "save": "Also save each image to DIR/<service>.tar with DIR/images.json (their IDs), for CI artefacts.",
+    }
+)
+@cli
+def build(c, service=None, context=None, save=None):
+    """Build the service images exactly as `inv up` does, under the tags the stack runs."""
+    from parity.app.images import build as run_build
+    from parity.app.images import save as run_save
+    from parity.console import step
+
+    ws = _ws()
+    images = run_build(ws, service, Path(context).resolve() if context else None, report=step)
+    for name, image_id in images.items():
+        step(f"built {name}: {image_id}")
+    if save:
+        for path in run_save(ws, images, Path(save)):
+            step(f"saved {path}")
+
+
+@task(help={"dir": "A folder (any depth) with <service>.tar and images.json from `inv build --save`."})
+@cli
+def load(c, dir):
+    """Load saved service images and check each has the ID its build recorded."""
+    from parity.app.images import load as run_load
+    from parity.console import step
+
+    for name, image_id in run_load(_ws(), Path(dir)).items():
+        step(f"loaded {name}: {image_id}")
+
+
+@task(
+    help={
+        "service": "The service whose own suite to run.",
+        "context": "Run it in this checkout of the service instead of services/<service>.",
+    }
+)
+@cli
+def service_test(c, service, context=None):
+    """One service's own test suite (the same command `inv test` runs for it)."""
+    from parity.app.test_run import run_service_suite
+
+    if not run_service_suite(c, ROOT, service, Path(context).resolve() if context else None):
+        raise Exit(f"{service}: its own suite failed", code=1)
 
 
 @task(help={"requests": "Requests per latency figure (default 50)."})
@@ -233,12 +288,13 @@ def bootstrap(c, env="local"):
     help={
         "base_url": "Check this URL (a deployed environment) instead of the local stack; container checks are skipped.",
         "marker": "Only the checks with this marker: smoke, container or browser.",
+        "group": "One group of the suite (smoke, container, rest: together the whole suite); recorded for promote.",
     }
 )
 @cli
-def e2e(c, base_url=None, marker=None):
+def e2e(c, base_url=None, marker=None, group=None):
     """The plan's validation checklist, end to end: page isolation, SSE, auth, crawler, caching, WAF, health."""
     from parity.app.e2e_run import run_e2e
 
-    if not run_e2e(ROOT, base_url, marker):
+    if not run_e2e(ROOT, base_url, marker, group):
         raise Exit("e2e failed (reports/e2e-junit.xml; screenshots, traces and service logs in reports/e2e/)", code=1)

@@ -82,8 +82,16 @@ def compose_settings(stack: Stack, ws: Workspace) -> dict[str, str]:
     return {}
 
 
-def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Callable[[], float] = time.monotonic) -> UpResult:
-    """Bring the whole local stack up and wait until every container is healthy."""
+def up(
+    ws: Workspace,
+    timeout: float = 300,
+    report: Report = print,
+    clock: Callable[[], float] = time.monotonic,
+    build: bool = True,
+) -> UpResult:
+    """Bring the whole local stack up and wait until every container is healthy.
+    ``build=False`` runs the service images already here (loaded from a CI
+    artefact, say) and fails if one is missing rather than build another."""
     timings: dict[str, float] = {}
     start = clock()
     stack = load_stack(ws.root, "local")
@@ -99,8 +107,14 @@ def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Calla
         report(f"network isolation changed ({', '.join(drift)}): recreating the stack, volumes kept")
         compose.down()
     t = clock()
-    report("building service images (cached layers are reused)")
-    compose.build(list(stack.services))
+    if build:
+        report("building service images (cached layers are reused)")
+        compose.build(list(stack.services))
+    else:
+        missing = [image_name(stack, s) for s in stack.services if docker.image_id(image_name(stack, s)) is None]
+        if missing:
+            raise NotReady(f"--no-build, but no image {', '.join(missing)}", hint="`inv load --dir DIR` or `inv build`")
+        report("using the service images already here (--no-build)")
     timings["build"] = clock() - t
 
     deps = list(stack.local.dependencies)
