@@ -222,6 +222,21 @@ def _deploy(env):
     return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
 
 
+@task(help={"env": "Also compare with ENV: its rendered task definitions and what ECS runs (needs credentials)."})
+@cli
+def parity(c, env=None):
+    """Local, rendered and live side by side, per service; fails on a difference the spec does not declare."""
+    from parity.app.parity import check, connect_local, show
+    from parity.console import console
+
+    live = _deploy(env).ecs if env else None
+    report = check(ROOT, connect_local(ROOT), env, live)
+    show(report, lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+    if report.undeclared:
+        raise Exit(f"parity: {len(report.undeclared)} undeclared differences", code=1)
+    console.print(f"parity: every difference is declared ({report.env})")
+
+
 @task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
 @cli
 def render(c, env):

@@ -9,6 +9,7 @@ command line and never in a file.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -151,6 +152,15 @@ class Docker:
                 load=True,
                 progress=False,
             )
+
+    def inspect_raw(self, refs: list[str], kind: str = "container") -> list[dict[str, Any]]:
+        """``docker <kind> inspect`` output as plain JSON (env values included:
+        callers keep only what they may show)."""
+        if not refs:
+            return []
+        argv = [*self.client.client_config.docker_cmd, kind, "inspect", *refs]
+        with _failures():
+            return json.loads(pow_run(argv) or "[]")
 
     def save(self, refs: list[str], path: Path) -> None:
         """``docker save`` the images (with their tags) into one tar file."""
