@@ -277,6 +277,17 @@ def test_prod_waits_for_staging_and_its_reviewers():
         assert "--force" not in runs
 
 
+def test_jobs_that_run_browser_checks_install_chromium_first():
+    # `inv e2e` runs browser checks, and so does promote's smoke step
+    for path in WORKFLOWS:
+        for job_id, job in _jobs(path).items():
+            runs = "\n".join(_runs(job))
+            first = min((runs.index(c) for c in ("inv e2e", "inv promote") if c in runs), default=None)
+            if first is not None:
+                install = runs.find("playwright install --with-deps chromium")
+                assert -1 < install < first, f"{path.name}: {job_id} runs browser checks without Chromium"
+
+
 def test_pip_and_npm_are_cached():
     for path in WORKFLOWS:
         for job in _jobs(path).values():
