@@ -222,16 +222,22 @@ def _deploy(env):
     return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
 
 
-@task(help={"env": "Also compare with ENV: its rendered task definitions and what ECS runs (needs credentials)."})
+@task(help={"env": "Compare with ENV: its rendered task definitions and, with credentials, what ECS runs."})
 @cli
 def parity(c, env=None):
     """Local, rendered and live side by side, per service; fails on a difference the spec does not declare."""
-    from parity.app.parity import check, connect_local, show
+    from parity.app.parity import check, connect_live, connect_local, show
     from parity.console import console
 
-    live = _deploy(env).ecs if env else None
+    def say(m):
+        console.print(m, markup=False, highlight=False, soft_wrap=True)
+
+    live = None
+    if env:
+        live, note = connect_live(ROOT, env)
+        say(note)
     report = check(ROOT, connect_local(ROOT), env, live)
-    show(report, lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+    show(report, say)
     if report.undeclared:
         raise Exit(f"parity: {len(report.undeclared)} undeclared differences", code=1)
     console.print(f"parity: every difference is declared ({report.env})")

@@ -180,3 +180,24 @@ def test_a_secret_source_is_read_from_the_partial_arn():
 
 def test_container_view_of_a_service_with_no_container():
     assert container_view(load_stack(ROOT, "local"), "crawler", []) == {"replicas": 0}
+
+
+def test_without_credentials_the_live_side_is_skipped_and_said_so(monkeypatch, tmp_path):
+    from parity.app.parity import connect_live
+
+    for var in [v for v in __import__("os").environ if v.startswith("AWS_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    live, note = connect_live(ROOT, "staging")
+    assert live is None and note == "live staging: not compared (no AWS credentials in the chain)"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "example")
+    live, note = connect_live(ROOT, "staging")
+    assert live is not None and note == "live staging: ECS in eu-central-1"
+    # the local emulator needs none
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    live, note = connect_live(ROOT, "local")
+    assert live is not None and note.endswith("at http://127.0.0.1:5050")

@@ -32,6 +32,11 @@ class AwsTarget:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url, config=config, **extra)
 
 
+def has_credentials(target: AwsTarget) -> bool:
+    """True when a call could be signed: an emulator, or credentials in the normal chain."""
+    return bool(target.endpoint_url) or boto3.Session(region_name=target.region).get_credentials() is not None
+
+
 def aws_call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call boto3, turning its failures into one clear ParityError line."""
     try:

@@ -104,6 +104,19 @@ def connect_local(root: Path) -> StackDocker:
     return StackDocker(Compose(ws.compose_files(), load_stack(root, "local").project), Docker())
 
 
+def connect_live(root: Path, env: str) -> tuple[LiveEcs | None, str]:
+    """ECS for ``env`` when credentials (or an emulator) are there; else None
+    and why, so the local and rendered sides are still compared."""
+    from parity.adapters.aws import AwsTarget, has_credentials
+    from parity.adapters.ecs import Ecs
+
+    stack = load_stack(root, env)
+    target = AwsTarget(region=stack.region, endpoint_url=stack.aws.endpoint_url)
+    if not has_credentials(target):
+        return None, f"live {env}: not compared (no AWS credentials in the chain)"
+    return Ecs(target), f"live {env}: ECS in {stack.region}" + (f" at {target.endpoint_url}" if target.endpoint_url else "")
+
+
 def show(report: ParityReport, say: Callable[[str], None]) -> None:
     """Per service: the differences by field path, each side's value, the verdict."""
     for svc in report.services:
