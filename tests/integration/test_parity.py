@@ -35,7 +35,8 @@ def test_limits_changed_by_hand_show_up_and_fail(stack):
 def test_live_in_the_emulator_after_a_promote(stack):
     inv("promote", "--env", "local", "--force")
     proc = inv("parity", "--env", "local")
-    # the live task definitions say what the rendered ones say; only the image
-    # reference differs (the registry's digest, not the local tag): a release
-    assert "live" in proc.stdout and "NG" not in proc.stdout
-    assert "-- image" in proc.stdout
+    # the live task definitions say what the rendered ones say, and run the
+    # images just pushed: the same on every side
+    assert "live local: ECS in" in proc.stdout
+    assert "website-agent: 0 differences" in proc.stdout and "crawler: 0 differences" in proc.stdout
+    assert "rendered, live)" in proc.stdout

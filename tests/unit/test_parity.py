@@ -41,6 +41,10 @@ class FakeDocker:
     def image_id(self, ref):
         return self.built.get(ref.split("/", 1)[1].split(":")[0])
 
+    def repo_digest(self, image, repository):
+        # as if every built image had been pushed with digest b...b
+        return "sha256:" + "b" * 64 if image in self.built.values() else None
+
 
 class FakeLive:
     def __init__(self, taskdefs):
@@ -168,8 +172,13 @@ def test_live_drift_is_undeclared_and_another_release_is_not():
     live["crawler"]["containerDefinitions"][0]["environment"].append({"name": "HOTFIX", "value": "1"})
     report = check(ROOT, FakeDocker(), env="prod", live=FakeLive(live))
     assert undeclared(report) == {("crawler", "memory"), ("crawler", "environment.HOTFIX")}
-    releases = [d for d in report.services[0].differences if d.verdict == "release"]
-    assert [d.path for d in releases] == ["image"]
+    # the images promote pushed are live: no difference
+    assert not [d for s in report.services for d in s.differences if d.verdict == "release"]
+    live["website-agent"]["containerDefinitions"][0]["image"] = "1.dkr.ecr/huskit/website-agent@sha256:" + "c" * 64
+    report = check(ROOT, FakeDocker(), env="prod", live=FakeLive(live))
+    releases = [d for s in report.services for d in s.differences if d.verdict == "release"]
+    assert [(d.service, d.path) for d in releases] == [("website-agent", "image")]
+    assert ("website-agent", "image") not in undeclared(report)
 
 
 def test_a_secret_source_is_read_from_the_partial_arn():

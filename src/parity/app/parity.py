@@ -24,6 +24,7 @@ class LocalDocker(Protocol):
     def containers_of(self, service: str) -> list[str]: ...
     def inspect_raw(self, refs: list[str], kind: str = "container") -> list[dict[str, Any]]: ...
     def image_id(self, ref: str) -> str | None: ...
+    def repo_digest(self, image: str, repository: str) -> str | None: ...
 
 
 class LiveEcs(Protocol):
@@ -74,9 +75,19 @@ def check(root: Path, docker: LocalDocker, env: str | None = None, live: LiveEcs
                 raise ConfigError(f"ECS service {name} does not exist in cluster {stack.cluster}")
             live_view = taskdef_view(live.describe_task_definition(described["taskDefinition"]))
             views["live"] = live_view
+            views["rendered"]["image"] = _as_pushed(docker, built, live_view.get("image"), views["rendered"]["image"])
         diffs = compare(name, views["running"], views["spec local"], target, views[f"spec {target}"], views["rendered"], live_view)
         out.append(ServiceParity(name, views, diffs))
     return ParityReport(target, out)
+
+
+def _as_pushed(docker: LocalDocker, built: str | None, live_image: str | None, local_ref: str) -> str:
+    """The local image as the live reference names it (``REPO@sha256:...``)
+    when it was pushed there, so the same image is no difference."""
+    repo, at, digest = (live_image or "").partition("@")
+    if built and at and docker.repo_digest(built, repo) == digest:
+        return live_image or local_ref
+    return local_ref
 
 
 class StackDocker:
@@ -93,6 +104,9 @@ class StackDocker:
 
     def image_id(self, ref: str) -> str | None:
         return self.docker.image_id(ref)
+
+    def repo_digest(self, image: str, repository: str) -> str | None:
+        return self.docker.repo_digest(image, repository)
 
 
 def connect_local(root: Path) -> StackDocker:
