@@ -1,9 +1,10 @@
 """Invoke tasks: parse arguments, call the parity package, map its errors to a
 clean exit. No logic lives here.
 
-    inv up | down | status | logs | render-local | images | test | e2e
+    inv up | down | status | logs | render-local | images | test | e2e | parity
+    inv build | load | service-test          (CI: build once, hand the images on)
     inv render | diff | promote | rollback --env ENV
-    inv infra-render | infra-plan | infra-apply --env ENV
+    inv infra-render | infra-plan | infra-apply | infra-scan --env ENV
 """
 
 from __future__ import annotations
@@ -54,14 +55,19 @@ def _ws():
     return Workspace.from_env(ROOT)
 
 
-@task(help={"timeout": "Seconds to wait for each stage to be healthy (default 300)."})
+@task(
+    help={
+        "timeout": "Seconds to wait for each stage to be healthy (default 300).",
+        "no_build": "Run the service images already here (e.g. from `inv load`); never build.",
+    }
+)
 @cli
-def up(c, timeout=300):
+def up(c, timeout=300, no_build=False):
     """Build, start and wait for the whole local stack (edge, services, LocalStack, databases)."""
     from parity.app.local_stack import up as run_up
     from parity.console import console, status_table, step
 
-    result = run_up(_ws(), timeout=float(timeout), report=step)
+    result = run_up(_ws(), timeout=float(timeout), report=step, build=not no_build)
     status_table(result.containers, result.urls)
     t = result.timings
     console.print(
@@ -143,6 +149,55 @@ def test(c, unit=False, keep=False):
         raise Exit(f"failed: {', '.join(failed)}", code=1)
 
 
+@task(
+    help={
+        "service": "Only this service (default: all).",
+        "context": "Build the service from this checkout instead of the spec's build.context (needs --service).",
+        "save": "Also save each image to DIR/<service>.tar with DIR/images.json (their IDs), for CI artefacts.",
+    }
+)
+@cli
+def build(c, service=None, context=None, save=None):
+    """Build the service images exactly as `inv up` does, under the tags the stack runs."""
+    from parity.app.images import build as run_build
+    from parity.app.images import save as run_save
+    from parity.console import step
+
+    ws = _ws()
+    images = run_build(ws, service, Path(context).resolve() if context else None, report=step)
+    for name, image_id in images.items():
+        step(f"built {name}: {image_id}")
+    if save:
+        for path in run_save(ws, images, Path(save)):
+            step(f"saved {path}")
+
+
+@task(help={"dir": "A folder (any depth) with <service>.tar and images.json from `inv build --save`."})
+@cli
+def load(c, dir):
+    """Load saved service images and check each has the ID its build recorded."""
+    from parity.app.images import load as run_load
+    from parity.console import step
+
+    for name, image_id in run_load(_ws(), Path(dir)).items():
+        step(f"loaded {name}: {image_id}")
+
+
+@task(
+    help={
+        "service": "The service whose own suite to run.",
+        "context": "Run it in this checkout of the service instead of services/<service>.",
+    }
+)
+@cli
+def service_test(c, service, context=None):
+    """One service's own test suite (the same command `inv test` runs for it)."""
+    from parity.app.test_run import run_service_suite
+
+    if not run_service_suite(c, ROOT, service, Path(context).resolve() if context else None):
+        raise Exit(f"{service}: its own suite failed", code=1)
+
+
 @task(help={"requests": "Requests per latency figure (default 50)."})
 @cli
 def bench(c, requests=50):
@@ -173,6 +228,27 @@ def _deploy(env):
     from parity.console import console
 
     return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+
+
+@task(help={"env": "Compare with ENV: its rendered task definitions and, with credentials, what ECS runs."})
+@cli
+def parity(c, env=None):
+    """Local, rendered and live side by side, per service; fails on a difference the spec does not declare."""
+    from parity.app.parity import check, connect_live, connect_local, show
+    from parity.console import console
+
+    def say(m):
+        console.print(m, markup=False, highlight=False, soft_wrap=True)
+
+    live = None
+    if env:
+        live, note = connect_live(ROOT, env)
+        say(note)
+    report = check(ROOT, connect_local(ROOT), env, live)
+    show(report, say)
+    if report.undeclared:
+        raise Exit(f"parity: {len(report.undeclared)} undeclared differences", code=1)
+    console.print(f"parity: every difference is declared ({report.env})")
 
 
 ACCOUNT_HELP = "The AWS account ID the ARNs name (default: the credentials'; without AWS: a placeholder)."
@@ -310,12 +386,13 @@ def infra_scan(c):
     help={
         "base_url": "Check this URL (a deployed environment) instead of the local stack; container checks are skipped.",
         "marker": "Only the checks with this marker: smoke, container or browser.",
+        "group": "One group of the suite (smoke, container, rest: together the whole suite); recorded for promote.",
     }
 )
 @cli
-def e2e(c, base_url=None, marker=None):
+def e2e(c, base_url=None, marker=None, group=None):
     """The plan's validation checklist, end to end: page isolation, SSE, auth, crawler, caching, WAF, health."""
     from parity.app.e2e_run import run_e2e
 
-    if not run_e2e(ROOT, base_url, marker):
+    if not run_e2e(ROOT, base_url, marker, group):
         raise Exit("e2e failed (reports/e2e-junit.xml; screenshots, traces and service logs in reports/e2e/)", code=1)

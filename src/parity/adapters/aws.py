@@ -66,6 +66,10 @@ def aws_error(what: str, exc: BaseException) -> ParityError | None:
         return ParityError(f"{what}: {exc}")
     return None
 
+def has_credentials(target: AwsTarget) -> bool:
+    """True when a call could be signed: an emulator, or credentials in the normal chain."""
+    return bool(target.endpoint_url) or boto3.Session(region_name=target.region).get_credentials() is not None
+
 
 def aws_call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call boto3, turning its failures into one clear ParityError line."""

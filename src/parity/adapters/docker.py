@@ -14,6 +14,7 @@ one), so no call can print it, and no child process inherits it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -161,10 +162,12 @@ class Docker:
         build_args: Mapping[str, str] | None = None,
         target: str | None = None,
         labels: Mapping[str, str] | None = None,
+        dockerfile: str | None = None,
     ) -> None:
         with _failures(hint=f"build it by hand to see the whole log: docker build -t {tag} {context}"):
             self.client.build(
                 str(context),
+                file=str(Path(context) / dockerfile) if dockerfile else None,
                 tags=[tag],
                 build_args=dict(build_args or {}),
                 labels=dict(labels or {}),
@@ -172,6 +175,25 @@ class Docker:
                 load=True,
                 progress=False,
             )
+
+    def inspect_raw(self, refs: list[str], kind: str = "container") -> list[dict[str, Any]]:
+        """``docker <kind> inspect`` output as plain JSON (env values included:
+        callers keep only what they may show)."""
+        if not refs:
+            return []
+        argv = [*self.client.client_config.docker_cmd, kind, "inspect", *refs]
+        with _failures():
+            return json.loads(pow_run(argv) or "[]")
+
+    def save(self, refs: list[str], path: Path) -> None:
+        """``docker save`` the images (with their tags) into one tar file."""
+        with _failures(hint="is there room for the archive?"):
+            self.client.image.save(refs, output=path)
+
+    def load(self, path: Path) -> None:
+        """``docker load`` a tar file made by ``save``; IDs and tags come back as they were."""
+        with _failures(hint=f"is {path} an archive made by `inv build --save`?"):
+            self.client.image.load(path, quiet=True)
 
     @contextlib.contextmanager
     def copied_out(self, image: str, path: str) -> Iterator[Path]:

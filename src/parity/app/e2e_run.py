@@ -4,8 +4,9 @@ stack or any base URL, as a real pytest process, and say whether it passed.
 Independent checks run in parallel (pytest-xdist), so the run takes little
 more than its longest check. Reports: the summary tree on the terminal,
 JUnit XML in reports/e2e-junit.xml, screenshots, traces and service logs in
-reports/e2e/. A full local run that passes records the images it tested, by
-image ID, for `inv promote`."""
+reports/e2e/. A local run of the whole suite, or of one of its groups (CI runs
+them as parallel jobs), that passes records the images it tested, by image ID,
+for `inv promote`."""
 
 from __future__ import annotations
 
@@ -18,17 +19,17 @@ from pathlib import Path
 import httpx
 
 from parity.adapters.docker import Compose
-from parity.app.records import record_e2e_pass
+from parity.app.records import FULL_SUITE, GROUPS, group_suite, record_e2e_pass
 from parity.app.workspace import Workspace
 from parity.console import console, step
-from parity.errors import NotReady
+from parity.errors import ConfigError, NotReady
 from parity.spec import Stack, load_stack
 
 NO_TESTS_COLLECTED = 5  # pytest's exit code
 WORKERS = 4
 JUNIT = Path("reports") / "e2e-junit.xml"
 REPORTS = Path("reports") / "e2e"
-SUITE = "e2e"
+SUITE = FULL_SUITE
 
 
 def local_edge_url(stack: Stack) -> str:
@@ -88,10 +89,17 @@ def tested_images(root: Path, stack: Stack) -> dict[str, str]:
     return {s: ids.pop() for s, ids in found.items()}
 
 
-def run_e2e(root: Path, base_url: str | None, marker: str | None = None) -> bool:
+def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: str | None = None) -> bool:
     """True when the selected e2e checks pass against ``base_url`` (default:
-    the local edge). Finding no check at all is a failure: an empty smoke run
-    proves nothing."""
+    the local edge). ``group`` (one of records.GROUPS) selects a part of the
+    suite that is recorded as such. Finding no check at all is a failure: an
+    empty smoke run proves nothing."""
+    if group is not None:
+        if group not in GROUPS:
+            raise ConfigError(f"--group: {group!r} is not an e2e group (one of {', '.join(GROUPS)})")
+        if marker is not None:
+            raise ConfigError("--group and --marker select checks two ways; give one")
+        marker = GROUPS[group]
     stack = load_stack(root, "local")
     local = local_edge_url(stack)
     url = (base_url or local).rstrip("/")
@@ -108,10 +116,11 @@ def run_e2e(root: Path, base_url: str | None, marker: str | None = None) -> bool
     if proc.returncode != 0:
         return False
     skipped = _skipped(root / JUNIT)
-    if is_local and marker is None and skipped:
+    recordable = is_local and (marker is None or group is not None)
+    if recordable and skipped:
         step(f"not recorded as tested: {skipped} checks were skipped")
-    elif is_local and marker is None:
+    elif recordable:
         images = tested_images(root, stack)
-        record_e2e_pass(root, images, SUITE)
+        record_e2e_pass(root, images, group_suite(group) if group else SUITE)
         step("recorded as tested: " + ", ".join(f"{s} {i[:19]}" for s, i in sorted(images.items())))
     return True

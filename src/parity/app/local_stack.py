@@ -83,8 +83,16 @@ def compose_settings(stack: Stack, ws: Workspace) -> dict[str, str]:
     return {}
 
 
-def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Callable[[], float] = time.monotonic) -> UpResult:
-    """Bring the whole local stack up and wait until every container is healthy."""
+def up(
+    ws: Workspace,
+    timeout: float = 300,
+    report: Report = print,
+    clock: Callable[[], float] = time.monotonic,
+    build: bool = True,
+) -> UpResult:
+    """Bring the whole local stack up and wait until every container is healthy.
+    ``build=False`` runs the service images already here (loaded from a CI
+    artefact, say) and fails if one is missing rather than build another."""
     timings: dict[str, float] = {}
     start = clock()
     stack = load_stack(ws.root, "local")
@@ -100,10 +108,16 @@ def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Calla
         report(f"network isolation changed ({', '.join(drift)}): recreating the stack, volumes kept")
         compose.down()
     t = clock()
-    report("building service images (cached layers are reused)")
-    built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
-    compose.build(list(stack.services))
-    sources.record_builds(ws.root, {s: docker.image_id(image_name(stack, s)) or "" for s in stack.services}, built_from)
+    if build:
+        report("building service images (cached layers are reused)")
+        built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
+        compose.build(list(stack.services))
+        sources.record_builds(ws.root, {s: docker.image_id(image_name(stack, s)) or "" for s in stack.services}, built_from)
+    else:
+        missing = [image_name(stack, s) for s in stack.services if docker.image_id(image_name(stack, s)) is None]
+        if missing:
+            raise NotReady(f"--no-build, but no image {', '.join(missing)}", hint="`inv load --dir DIR` or `inv build`")
+        report("using the service images already here (--no-build)")
     timings["build"] = clock() - t
 
     deps = list(stack.local.dependencies)

@@ -1,0 +1,42 @@
+"""`inv parity` against the real local stack and the moto ECS emulator: clean
+when nothing was touched, and a container changed by hand shows up."""
+
+import pytest
+
+from .conftest import containers_of, docker, inspect, inv
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_running_stack_matches_the_spec(stack):
+    proc = inv("parity")
+    assert "website-agent: 0 differences" in proc.stdout
+    assert "crawler: 0 differences" in proc.stdout
+    assert "parity: every difference is declared (local)" in proc.stdout
+
+
+def test_limits_changed_by_hand_show_up_and_fail(stack):
+    (crawler,) = containers_of("crawler")
+    host = inspect(crawler)["HostConfig"]
+    docker("update", "--cpus", "1", "--memory", "1g", "--memory-swap", "2g", crawler)
+    try:
+        proc = inv("parity", check=False)
+    finally:
+        docker("update", "--cpus", str(host["NanoCpus"] / 1e9), "--memory", str(host["Memory"]),
+               "--memory-swap", str(host["MemorySwap"]), crawler)  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = [line.split() for line in proc.stdout.splitlines()]
+    assert ["NG", "cpu", "running=1024", "spec", "local=2048"] == lines[[l[:2] for l in lines].index(["NG", "cpu"])][:5]
+    assert any(l[:3] == ["NG", "memory", "running=1024"] for l in lines)
+    assert "parity: 2 undeclared differences" in proc.stderr
+    assert inv("parity").returncode == 0  # restored
+
+
+def test_live_in_the_emulator_after_a_promote(stack):
+    inv("promote", "--env", "local", "--force")
+    proc = inv("parity", "--env", "local")
+    # the live task definitions say what the rendered ones say, and run the
+    # images just pushed: the same on every side
+    assert "live local: ECS in" in proc.stdout
+    assert "website-agent: 0 differences" in proc.stdout and "crawler: 0 differences" in proc.stdout
+    assert "rendered, live)" in proc.stdout
