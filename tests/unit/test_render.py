@@ -133,13 +133,9 @@ def test_allow_listed_clients_get_a_network_whose_gateway_is_not_allow_listed(sp
     assert "edge-clients" not in render_compose(validate(spec))["networks"]
 
 
-def test_containers_have_fargates_nofile_limit_and_the_edge_room_for_it():
-    compose = render_compose(stack())
-    for name in ["website-agent", "crawler", "edge"]:
-        assert compose["services"][name]["ulimits"] == {"nofile": {"soft": 65535, "hard": 65535}}
-    conf = render_edge(stack())
-    assert "worker_rlimit_nofile 65535;" in conf
-    assert "worker_connections 32768;" in conf
+def test_edge_connection_table_is_not_the_limit_of_the_bench():
+    # each proxied stream holds two connections; one worker may take all 8,000 streams
+    assert "worker_connections 16384;" in render_edge(stack())
 
 
 def test_edge_s3_behaviour_goes_to_the_bucket(spec):

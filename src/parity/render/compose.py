@@ -13,7 +13,6 @@ Production is mirrored as follows:
   addresses are the local ``edge.allow_list`` (its gateway, the host's side,
   is left out, so clients on loopback stay counted); the bench's load
   generator joins it to reach the edge as an allow-listed client.
-- Fargate's default ``nofile`` limit (65535) -> the containers' ulimit.
 - Secrets Manager -> secret env vars listed by name only: their values come
   from LocalStack at start, in the environment of the compose process, and are
   never written here.
@@ -36,7 +35,6 @@ LOCAL_TAG = "local"
 EDGE_CONFIG = "./edge/nginx.conf"
 LOCALSTACK_IMAGE_VAR = "PARITY_LOCALSTACK_IMAGE"
 CLIENTS_NETWORK = "edge-clients"
-NOFILE = {"nofile": {"soft": 65535, "hard": 65535}}  # Fargate's default
 
 
 def clients_ipam(stack: Stack) -> dict[str, str] | None:
@@ -151,7 +149,6 @@ def _service(stack: Stack, name: str) -> dict[str, Any]:
             "replicas": svc.desired_count,
             "resources": {"limits": {"cpus": f"{svc.cpu / 1024:.2f}", "memory": f"{svc.memory}M"}},
         },
-        "ulimits": NOFILE,
         "restart": "unless-stopped",
         "labels": {"parity.role": "service", "parity.exposure": svc.exposure},
     }
@@ -230,7 +227,6 @@ def _edge(stack: Stack) -> dict[str, Any]:
         "networks": _member_networks(stack, "edge"),
         "healthcheck": _quick_check("wget -q -O /dev/null http://127.0.0.1/__edge/health", start=5),
         "depends_on": depends,
-        "ulimits": NOFILE,
         "restart": "unless-stopped",
         "labels": {"parity.role": "edge", "parity.stands-for": "CloudFront + WAF + ALB"},
     }

@@ -26,8 +26,9 @@ from parity.spec.models import RateLimit, Route, Stack
 
 DOCKER_DNS = "127.0.0.11"
 HEALTH_PATH = "/__edge/health"
-WORKER_CONNECTIONS = 32768
-NOFILE = 65535  # Fargate's default nofile limit, also the edge container's (see render.compose)
+# Per worker, within the container's open-file limit (Docker's default, 20000 on the
+# build machines; Fargate's is 65535): 8,000 proxied streams if one worker takes them all.
+WORKER_CONNECTIONS = 16384
 S3_HOST = "localstack:4566"
 
 
@@ -143,7 +144,6 @@ def render_edge(stack: Stack) -> str:
         "worker_processes auto;",
         "error_log /dev/stderr warn;",
         "pid /tmp/nginx.pid;",
-        f"worker_rlimit_nofile {NOFILE};",
         "",
         "events {",
         f"    worker_connections {WORKER_CONNECTIONS};",
