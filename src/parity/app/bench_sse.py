@@ -30,7 +30,7 @@ from parity.spec import Stack
 SCRIPT = Path(__file__).with_name("sse_load.mjs")
 FIRST_EVENT_LIMIT_MS = 2000
 NOFILE = 20000  # the load generator's sockets; Docker's default limit on the build machines
-OPEN_RATE = 1000  # new streams per second while a level ramps up
+OPEN_RATE = 500  # new streams per second while a level ramps up
 
 
 @dataclass
