@@ -66,3 +66,36 @@ def test_daily_loop_figures_slot_in(monkeypatch):
         ("up_warm_vs_compose", 0.4), ("edit_to_served_s", 2.0), ("edit_to_served_s", 3.0),
         ("rollout_failed_requests", None), ("rollout_streams_cut", None),
     ]
+
+
+def test_sse_figures_say_when_the_search_never_found_the_limit():
+    from parity.app.bench import sse_figures
+    from parity.app.bench_sse import LoadRun
+
+    class FakeLoad:
+        class stack:
+            services = {"website-agent": types.SimpleNamespace(cpu=1024, memory=2048)}
+
+        def __init__(self):
+            self.runs = {}
+
+        def _run(self, label, n, capacity):
+            run = LoadRun(n, n if n <= capacity else n - 1, {}, 1000, 1200, n, 30.0, memory_mib=n / 40)
+            self.runs.setdefault(label, []).append(run)
+            return run
+
+        def through_edge(self, n):
+            return self._run("edge", n, 10**6)
+
+        def one_web_task(self, n):
+            return self._run("web_task", n, 3000)
+
+        def best(self, label):
+            return max((r for r in self.runs[label] if r.held), key=lambda r: r.streams)
+
+    by_name = {f.name: f for f in sse_figures(FakeLoad(), edge_cap=2000, web_cap=16000)}
+    held = by_name["sse_streams_held"]
+    assert held.value == 4000 and "at least" in held.note  # searched to 4,000 even with a lower cap
+    assert by_name["sse_edge_memory_mib"].value == 100
+    per_task = by_name["sse_streams_per_web_task"]
+    assert (per_task.value, per_task.note) == (3000, "")
