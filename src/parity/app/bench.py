@@ -141,8 +141,8 @@ def sse_figures(load: SseLoad, edge_cap: int, web_cap: int) -> list[Figure]:
         Figure("sse_first_event_p99_ms", best.p99_ms if best else None, "ms", f"< {FIRST_EVENT_LIMIT_MS} ms"),
         Figure("sse_edge_memory_mib", best.memory_mib if best else None, "MiB", f"at {held} streams"),
     ]
-    per_task = search_upward(lambda n: load.one_web_task(n).held, start=250, cap=web_cap, bisect=2)
-    task = load.best("web_task")
+    per_task = search_upward(lambda n: load.one_web_task(n).within_p99, start=250, cap=web_cap, bisect=2)
+    task = load.best("web_task", p99=True)
     limits = f"{web_svc.cpu / 1024:g} vCPU, {web_svc.memory} MiB"
     figures += [
         Figure("sse_streams_per_web_task", per_task, "streams", f"first event p99 < {FIRST_EVENT_LIMIT_MS} ms at {limits}",

@@ -48,11 +48,19 @@ class LoadRun:
 
     @property
     def held(self) -> bool:
+        """Every stream complete and on time (the edge's figure)."""
         return self.ok == self.streams and self.p99_ms is not None and self.p99_ms <= FIRST_EVENT_LIMIT_MS
+
+    @property
+    def within_p99(self) -> bool:
+        """Every stream complete, and first-event p99 within the limit (the per-task
+        capacity figure: a few late first events are what p99 allows)."""
+        complete = set(self.reasons) <= {"first_event_late"}
+        return complete and self.p99_ms is not None and self.p99_ms <= FIRST_EVENT_LIMIT_MS
 
     def as_dict(self) -> dict:
         return {
-            "streams": self.streams, "held": self.held, "ok": self.ok, "reasons": self.reasons,
+            "streams": self.streams, "held": self.held, "within_p99": self.within_p99, "ok": self.ok, "reasons": self.reasons,
             "first_event_p50_ms": self.p50_ms, "first_event_p99_ms": self.p99_ms,
             "max_open": self.max_open, "wall_s": self.wall_s, "memory_mib": self.memory_mib,
         }  # fmt: skip
@@ -148,6 +156,8 @@ class SseLoad:
         result.memory_mib = round(peak / 2**20, 1) if peak else None
         self.runs.setdefault(label, []).append(result)
         verdict = "held" if result.held else f"NOT held {result.reasons or ''} p99 {result.p99_ms} ms"
+        if not result.held and result.within_p99:
+            verdict += " (within p99)"
         self.report(f"  {label}: {streams} streams x {seconds} s -> {verdict}")
         return result
 
@@ -163,6 +173,7 @@ class SseLoad:
         port = self.stack.services["website-agent"].port
         return self.run("web_task", network, address, port, streams, seconds, web)
 
-    def best(self, label: str) -> LoadRun | None:
-        held = [r for r in self.runs.get(label, []) if r.held]
+    def best(self, label: str, p99: bool = False) -> LoadRun | None:
+        """The highest level held (``p99``: within p99)."""
+        held = [r for r in self.runs.get(label, []) if (r.within_p99 if p99 else r.held)]
         return max(held, key=lambda r: r.streams) if held else None
