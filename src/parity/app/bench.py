@@ -126,7 +126,7 @@ def log_in(client: httpx.Client) -> None:
 
 def _capped(level: int, cap: int, flag: str) -> str:
     # a search that never failed found a floor, not the limit
-    return f"every level held up to the search's cap ({flag} {cap}): the limit is at least this" if level >= cap else ""
+    return f"search cap reached ({flag} {cap}): at least this" if level >= cap else ""
 
 
 def sse_figures(load: SseLoad, edge_cap: int, web_cap: int) -> list[Figure]:
