@@ -200,13 +200,22 @@ def service_test(c, service, context=None):
 
 @task(help={"requests": "Requests per latency figure (default 50)."})
 @cli
-def bench(c, requests=50):
-    """Measure and print the figures the targets are judged by (the stack must be up)."""
+def bench(c, requests=50, sse=True, edge_cap=8000, web_cap=16000):
+    """Measure and print the figures the targets are judged by; also write reports/bench.json.
+
+    The SSE capacity search (--no-sse skips it) opens up to --edge-cap streams through
+    the edge and --web-cap on one website-agent container, from a load generator in a
+    container (on the edge's allow-list), every level bounded in streams and time.
+    """
     from parity.app.bench import bench as run_bench
     from parity.console import console
 
-    for fig in run_bench(_ws(), requests=int(requests)):
-        console.print(f"  {fig.name:<78} {fig.value}" + (f"   [dim]({fig.target})[/dim]" if fig.target else ""))
+    figures, path = run_bench(
+        _ws(), requests=int(requests), sse=sse, edge_cap=int(edge_cap), web_cap=int(web_cap), report=console.print
+    )
+    for fig in figures:
+        console.print(f"  {fig.name:<36} {fig.shown:<28}" + (f" [dim]({fig.target})[/dim]" if fig.target else ""))
+    console.print(f"written {path.relative_to(_ws().root)}")
 
 
 @task

@@ -202,10 +202,12 @@ def test_waf_rate_rules_lowercase_and_answer_429_with_the_allow_list_first(templ
     plain = render_edge_template(stack_for("prod"))
     assert "allow-list" not in [r["Name"] for r in plain["Resources"]["WebAcl"]["Properties"]["Rules"]]
     assert not resources(plain, "AWS::WAFv2::IPSet")
-    # the local edge's emulator takes the same web ACL inline
+    # the local edge's emulator takes the same web ACL inline (with the local allow list)
+    local_allow = stack_for("local").edge.allow_list
+    assert local_allow
     assert (
         templates["local"]["Resources"]["WebAcl"]["Properties"]["Rules"]
-        == plain["Resources"]["WebAcl"]["Properties"]["Rules"]
+        == render_edge_template(stack_for("prod", {"edge": {"allow_list": local_allow}}))["Resources"]["WebAcl"]["Properties"]["Rules"]
     )
 
 

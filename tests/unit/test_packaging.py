@@ -23,3 +23,13 @@ def test_dev_extras_cover_the_crawler_requirements():
     needed = names((crawler / "requirements.txt").read_text().splitlines())
     needed |= names((crawler / "requirements-test.txt").read_text().splitlines())
     assert needed - ours == set()
+
+
+def test_the_bench_load_generator_ships_with_the_package():
+    import tomllib
+
+    from parity.app.bench_sse import SCRIPT
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert SCRIPT.is_file()
+    assert "*.mjs" in data["tool"]["setuptools"]["package-data"]["parity.app"]

@@ -97,14 +97,47 @@ def test_edge_has_alb_idle_timeout_and_no_buffering():
 
 def test_edge_rate_limits_count_every_matching_rule():
     conf = render_edge(stack())
-    assert "limit_req_zone $binary_remote_addr zone=waf_0:10m rate=20r/m;" in conf
-    assert "limit_req_zone $binary_remote_addr zone=waf_1:10m rate=4r/m;" in conf
+    assert "limit_req_zone $waf_client zone=waf_0:10m rate=20r/m;" in conf
+    assert "limit_req_zone $waf_client zone=waf_1:10m rate=4r/m;" in conf
     assert "limit_req_status 429;" in conf
     by_path = {loc.path: loc for loc in locations(stack())}
     assert [rl.path for _, rl in by_path["/api/auth/"].limits] == ["/api/", "/api/auth/"]
     assert [rl.path for _, rl in by_path["/api/"].limits] == ["/api/"]
     assert by_path["/"].limits == ()
     assert by_path["/assets/"].route.origin == "s3"
+
+
+def test_allow_listed_clients_are_never_counted_and_everyone_else_is(spec):
+    spec["edge"]["allow_list"] = ["10.1.2.0/24", "192.0.2.7/32"]
+    conf = render_edge(validate(spec))
+    geo = conf.split("geo $waf_allowed {", 1)[1].split("}", 1)[0].split()
+    assert geo == ["default", "0;", "10.1.2.0/24", "1;", "192.0.2.7/32", "1;"]
+    key = conf.split("map $waf_allowed $waf_client {", 1)[1].split("}", 1)[0].split()
+    # an empty key is not counted by limit_req; any other client is keyed by its address
+    assert key == ["1", '"";', "default", "$binary_remote_addr;"]
+    spec["edge"]["allow_list"] = []
+    assert "        default 0;\n    }" in render_edge(validate(spec))
+
+
+def test_allow_listed_clients_get_a_network_whose_gateway_is_not_allow_listed(spec):
+    import ipaddress
+
+    s = stack()
+    net = render_compose(s)["networks"]["edge-clients"]["ipam"]["config"][0]
+    assert net == {"subnet": "10.250.77.0/24", "ip_range": "10.250.77.128/25", "gateway": "10.250.77.1"}
+    assert networks_of(s)["edge-clients"] == ["edge"]
+    for cidr, gateway in [("10.9.0.0/25", "10.9.0.254"), ("10.9.0.128/25", "10.9.0.1")]:
+        spec["edge"]["allow_list"] = ["52.28.0.0/24", cidr]  # a public CIDR is a WAF-only entry
+        ipam = render_compose(validate(spec))["networks"]["edge-clients"]["ipam"]["config"][0]
+        assert (ipam["ip_range"], ipam["gateway"]) == (cidr, gateway)
+        assert ipaddress.ip_address(gateway) not in ipaddress.ip_network(cidr)
+    spec["edge"]["allow_list"] = ["52.28.0.0/24"]
+    assert "edge-clients" not in render_compose(validate(spec))["networks"]
+
+
+def test_edge_connection_table_is_not_the_limit_of_the_bench():
+    # each proxied stream holds two connections; one worker may take all 8,000 streams
+    assert "worker_connections 16384;" in render_edge(stack())
 
 
 def test_edge_s3_behaviour_goes_to_the_bucket(spec):

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -209,6 +210,52 @@ class Docker:
             yield dest / Path(path).name
         finally:
             shutil.rmtree(dest, ignore_errors=True)
+
+    # -- throwaway containers: the bench's load generator ---------------------------
+
+    def run_once(
+        self,
+        image: str,
+        command: list[str],
+        *,
+        name: str,
+        network: str,
+        entrypoint: str | None = None,
+        mounts: Mapping[Path, str] | None = None,
+        nofile: int | None = None,
+        timeout: float,
+    ) -> str:
+        """Run ``command`` in a throwaway container on ``network`` and return its
+        stdout. Bounded: past ``timeout`` seconds the container is removed."""
+        argv = [*self.client.client_config.docker_cmd, "run", "--rm", "--name", name, "--network", network]
+        if entrypoint:
+            argv += ["--entrypoint", entrypoint]
+        for src, dest in (mounts or {}).items():
+            argv += ["-v", f"{src}:{dest}:ro"]
+        if nofile:
+            argv += ["--ulimit", f"nofile={nofile}:{nofile}"]
+        argv += [image, *command]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            subprocess.run([*argv[: len(self.client.client_config.docker_cmd)], "rm", "-f", name], capture_output=True)
+            raise CommandFailed(argv, -1, f"still running after {timeout:.0f} s: removed", None) from None
+        if proc.returncode != 0:
+            raise CommandFailed(argv, proc.returncode, proc.stderr + proc.stdout, None)
+        return proc.stdout
+
+    def address(self, container: str, network: str) -> str:
+        """The container's IPv4 address on ``network``."""
+        with _failures():
+            nets = self.client.container.inspect(container).network_settings.networks or {}
+        if network not in nets or not nets[network].ip_address:
+            raise CommandFailed(["docker", "inspect", container], 0, f"not on network {network}", None)
+        return nets[network].ip_address
+
+    def memory_used(self, container: str) -> int:
+        """Bytes of memory the container uses right now (as `docker stats` counts it)."""
+        with _failures():
+            return int(self.client.container.stats(container)[0].memory_used)
 
     # -- registries: promote pushes the tested image by content --------------------
 

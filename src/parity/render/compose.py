@@ -9,6 +9,10 @@ Production is mirrored as follows:
   unreachable from the edge.
 - Fargate sizes -> CPU and memory limits; task-definition health checks ->
   compose health checks; desired count -> replicas.
+- The WAF's IP-set allow rule -> ``edge-clients``: a network whose container
+  addresses are the local ``edge.allow_list`` (its gateway, the host's side,
+  is left out, so clients on loopback stay counted); the bench's load
+  generator joins it to reach the edge as an allow-listed client.
 - Secrets Manager -> secret env vars listed by name only: their values come
   from LocalStack at start, in the environment of the compose process, and are
   never written here.
@@ -18,6 +22,7 @@ The result is plain data; ``dump`` turns it into the committed YAML.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +34,22 @@ from parity.spec.models import Dependency, HealthCheck, Stack
 LOCAL_TAG = "local"
 EDGE_CONFIG = "./edge/nginx.conf"
 LOCALSTACK_IMAGE_VAR = "PARITY_LOCALSTACK_IMAGE"
+CLIENTS_NETWORK = "edge-clients"
+
+
+def clients_ipam(stack: Stack) -> dict[str, str] | None:
+    """The allow-listed clients' network, from the first private IPv4 CIDR of
+    ``edge.allow_list``: the CIDR is the range containers get addresses from,
+    inside a subnet one bit wider whose gateway lies outside it."""
+    for cidr in stack.edge.allow_list:
+        net = ipaddress.ip_network(cidr)
+        if net.version != 4 or not net.is_private or net.prefixlen < 1 or net.prefixlen > 29:
+            continue
+        subnet = net.supernet(1)
+        lower = net.network_address == subnet.network_address
+        gateway = subnet.broadcast_address - 1 if lower else subnet.network_address + 1
+        return {"subnet": str(subnet), "ip_range": str(net), "gateway": str(gateway)}
+    return None
 
 
 def image_name(stack: Stack, service: str) -> str:
@@ -79,6 +100,8 @@ def networks_of(stack: Stack) -> dict[str, list[str]]:
     tools = [d for d, dep in stack.local.dependencies.items() if dep.kind in ("moto", "registry")]
     if tools:
         nets["deploy-tools"] = tools
+    if clients_ipam(stack):
+        nets[CLIENTS_NETWORK] = ["edge"]
     # Docker publishes no port from a closed network: a dependency that publishes
     # one for local tools but sits only on closed networks gets its own way out.
     closed = closed_networks(stack, nets)
@@ -231,6 +254,9 @@ def render_compose(stack: Stack) -> dict[str, Any]:
         )
         for net in nets
     }
+    ipam = clients_ipam(stack)
+    if ipam:
+        networks[CLIENTS_NETWORK] = {"ipam": {"config": [ipam]}}
     volumes = {
         f"{name}-data": {} for name, dep in stack.local.dependencies.items() if KINDS[dep.kind].data_dir
     }

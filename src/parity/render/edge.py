@@ -4,7 +4,12 @@
   from the bucket in LocalStack and cached at the edge, the others go to the
   ALB uncached with every viewer header forwarded.
 - WAF rate-based rules: ``limit_req`` per client IP, answering 429. A request
-  counts against every rule whose path prefix it matches, as in WAF.
+  counts against every rule whose path prefix it matches, as in WAF. Clients
+  in ``edge.allow_list`` (a WAF IP-set Allow rule) are never counted: their
+  limit key is empty, which nginx does not count.
+- Capacity: CloudFront and the ALB hold tens of thousands of open streams, so
+  the edge's connection table is sized well above what the bench opens
+  (each proxied stream holds two connections) rather than being the limit.
 - ALB: the idle timeout bounds reads and sends; responses are streamed (no
   buffering, no compression), and nginx's own ``X-Accel-*`` controls are
   ignored because neither CloudFront nor the ALB honours them; targets are
@@ -21,6 +26,9 @@ from parity.spec.models import RateLimit, Route, Stack
 
 DOCKER_DNS = "127.0.0.11"
 HEALTH_PATH = "/__edge/health"
+# Per worker, within the container's open-file limit (Docker's default, 20000 on the
+# build machines; Fargate's is 65535): 8,000 proxied streams if one worker takes them all.
+WORKER_CONNECTIONS = 16384
 S3_HOST = "localstack:4566"
 
 
@@ -53,6 +61,24 @@ def _rate(rl: RateLimit) -> str:
     if per_minute >= 1 and per_minute == int(per_minute):
         return f"{int(per_minute)}r/m"
     return f"{max(1, round(rl.limit * 3600 / rl.window))}r/h" if per_minute < 1 else f"{round(per_minute)}r/m"
+
+
+WAF_KEY = "$waf_client"
+
+
+def _allow_list(stack: Stack) -> list[str]:
+    """The WAF IP-set Allow rule: allow-listed clients get an empty limit key,
+    which ``limit_req`` does not count; everyone else is keyed by address."""
+    lines = ["    # WAF IP-set allow rule (edge.allow_list): these clients are never rate-counted."]
+    lines.append("    geo $waf_allowed {")
+    lines.append("        default 0;")
+    lines += [f"        {cidr} 1;" for cidr in stack.edge.allow_list]
+    lines.append("    }")
+    lines.append(f"    map $waf_allowed {WAF_KEY} {{")
+    lines.append("        1 \"\";")
+    lines.append("        default $binary_remote_addr;")
+    lines.append("    }")
+    return [*lines, ""]
 
 
 def _s3_block(stack: Stack, loc: Location) -> list[str]:
@@ -120,7 +146,7 @@ def render_edge(stack: Stack) -> str:
         "pid /tmp/nginx.pid;",
         "",
         "events {",
-        "    worker_connections 4096;",
+        f"    worker_connections {WORKER_CONNECTIONS};",
         "}",
         "",
         "http {",
@@ -151,10 +177,11 @@ def render_edge(stack: Stack) -> str:
         "",
     ]
     if edge.rate_limits:
+        out += _allow_list(stack)
         out.append("    # WAF rate-based rules, per client IP.")
         for i, rl in enumerate(edge.rate_limits):
             out.append(f"    # {rl.path}*: {rl.limit} requests per {rl.window} s")
-            out.append(f"    limit_req_zone $binary_remote_addr zone={_zone(i)}:10m rate={_rate(rl)};")
+            out.append(f"    limit_req_zone {WAF_KEY} zone={_zone(i)}:10m rate={_rate(rl)};")
         out += ["    limit_req_status 429;", "    limit_req_log_level warn;", ""]
     out += [
         "    server {",

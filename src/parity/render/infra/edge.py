@@ -205,7 +205,7 @@ def render_waf(t: Template) -> None:
     for version, cidrs in sorted(by_version.items()):
         ipset = t.add(f"AllowListIPv{version}", "AWS::WAFv2::IPSet", {
             "Name": f"{name}-allow-v{version}", "Scope": "CLOUDFRONT", "IPAddressVersion": f"IPV{version}", "Addresses": cidrs,
-            "Description": "edge.allow_list: never rate limited",
+            "Description": "Clients on the spec allow list - never counted by the rate rules",
         })  # fmt: skip
         allow.append({"IPSetReferenceStatement": {"Arn": att(ipset, "Arn")}})
     if allow:

@@ -1,0 +1,107 @@
+"""The bench's pure parts: the capacity search, the report's shape, the
+daily-loop figures slotting in (or named as not measured)."""
+
+import json
+import sys
+import types
+
+from parity.app.bench import LOOP_FIGURES, Figure, loop_figures, write_report
+from parity.app.bench_sse import parse_run, search_upward
+
+
+def levels_tried(capacity, **kw):
+    tried = []
+
+    def held(n):
+        tried.append(n)
+        return n <= capacity
+
+    return search_upward(held, **kw), tried
+
+
+def test_search_doubles_until_a_level_fails_then_bisects():
+    best, tried = levels_tried(5000, start=1000, cap=16000, bisect=2)
+    assert tried == [1000, 2000, 4000, 8000, 6000, 5000]
+    assert best == 5000
+
+
+def test_search_goes_up_to_the_cap_and_no_further():
+    best, tried = levels_tried(10**6, start=1000, cap=8000)
+    assert (best, tried) == (8000, [1000, 2000, 4000, 8000])
+
+
+def test_search_reports_zero_when_the_first_level_fails():
+    assert levels_tried(10, start=1000, cap=8000) == (0, [1000, 500])
+
+
+def test_load_generator_output_is_held_only_when_every_stream_is_on_time():
+    line = {"streams": 100, "seconds": 30, "ramp_ms": 500, "ok": 100, "failed": 0, "reasons": {}, "max_open": 100,
+            "first_event_ms": {"p50": 1003, "p99": 1050, "max": 1100}, "wall_s": 31.2}
+    assert parse_run("noise\n" + json.dumps(line)).held
+    assert not parse_run(json.dumps({**line, "ok": 99, "reasons": {"http_429": 1}})).held
+    assert not parse_run(json.dumps({**line, "first_event_ms": {"p50": 1900, "p99": 2300, "max": 2400}})).held
+    # a few late first events: not held, but within p99 (the per-task figure's criterion)
+    late = parse_run(json.dumps({**line, "ok": 99, "reasons": {"first_event_late": 1}}))
+    assert (late.held, late.within_p99) == (False, True)
+    cut = parse_run(json.dumps({**line, "ok": 99, "reasons": {"cut_deadline": 1}}))
+    assert (cut.held, cut.within_p99) == (False, False)
+
+
+def test_report_has_the_issues_shape(tmp_path):
+    path = write_report(tmp_path / "reports" / "bench.json", [Figure("sse_streams_held", 4000, "streams", ">= 4000")])
+    assert json.loads(path.read_text()) == {
+        "figures": [{"name": "sse_streams_held", "value": 4000, "unit": "streams", "target": ">= 4000"}]
+    }
+
+
+def test_missing_daily_loop_figures_are_named_not_measured(tmp_path):
+    figures = loop_figures(None, module="parity.app.no_such_bench_loop")
+    assert [f.name for f in figures] == list(LOOP_FIGURES)
+    assert all(f.value is None and f.note.startswith("not measured") for f in figures)
+
+
+def test_daily_loop_figures_slot_in(monkeypatch):
+    fake = types.ModuleType("fake_bench_loop")
+    fake.up_warm_vs_compose = lambda ws: Figure("up_warm_vs_compose", 0.4, "ratio", "< 1")
+    fake.edit_to_served_s = lambda ws: [Figure("edit_to_served_s", 2.0, "s", note="website-agent"),
+                                        Figure("edit_to_served_s", 3.0, "s", note="crawler")]
+    monkeypatch.setitem(sys.modules, "fake_bench_loop", fake)
+    figures = loop_figures("ws", module="fake_bench_loop")
+    assert [(f.name, f.value) for f in figures] == [
+        ("up_warm_vs_compose", 0.4), ("edit_to_served_s", 2.0), ("edit_to_served_s", 3.0),
+        ("rollout_failed_requests", None), ("rollout_streams_cut", None),
+    ]
+
+
+def test_sse_figures_say_when_the_search_never_found_the_limit():
+    from parity.app.bench import sse_figures
+    from parity.app.bench_sse import LoadRun
+
+    class FakeLoad:
+        class stack:
+            services = {"website-agent": types.SimpleNamespace(cpu=1024, memory=2048)}
+
+        def __init__(self):
+            self.runs = {}
+
+        def _run(self, label, n, capacity):
+            reasons = {} if n <= capacity else {"cut_deadline": 1}
+            run = LoadRun(n, n if n <= capacity else n - 1, reasons, 1000, 1200, n, 30.0, memory_mib=n / 40)
+            self.runs.setdefault(label, []).append(run)
+            return run
+
+        def through_edge(self, n):
+            return self._run("edge", n, 10**6)
+
+        def one_web_task(self, n):
+            return self._run("web_task", n, 3000)
+
+        def best(self, label, p99=False):
+            return max((r for r in self.runs[label] if (r.within_p99 if p99 else r.held)), key=lambda r: r.streams)
+
+    by_name = {f.name: f for f in sse_figures(FakeLoad(), edge_cap=2000, web_cap=16000)}
+    held = by_name["sse_streams_held"]
+    assert held.value == 4000 and "at least" in held.note  # searched to 4,000 even with a lower cap
+    assert by_name["sse_edge_memory_mib"].value == 100
+    per_task = by_name["sse_streams_per_web_task"]
+    assert (per_task.value, per_task.note) == (3000, "")
