@@ -5,7 +5,8 @@ Production is mirrored as follows:
   ``public``; each internal service and the services allowed to call it share
   ``internal`` (``internal: true``, the service known by its discovery name);
   each service reaches its own dependencies on ``<service>-egress``; the edge
-  reaches the S3 origin on ``aws``. Nothing else is shared, so the crawler is
+  reaches the S3 origin on ``aws``; clients on the WAF's allow-list reach the
+  edge on ``allow-listed-clients`` (addresses from that range only). Nothing else is shared, so the crawler is
   unreachable from the edge.
 - Fargate sizes -> CPU and memory limits; task-definition health checks ->
   compose health checks; desired count -> replicas.
@@ -24,11 +25,12 @@ from typing import Any
 import yaml
 
 from parity.render.common import HEADER, offline_tag, rel
-from parity.spec.models import Dependency, HealthCheck, Stack
+from parity.spec.models import Dependency, HealthCheck, Stack, clients_network
 
 LOCAL_TAG = "local"
 EDGE_CONFIG = "./edge/nginx.conf"
 LOCALSTACK_IMAGE_VAR = "PARITY_LOCALSTACK_IMAGE"
+CLIENTS_NETWORK = "allow-listed-clients"
 
 
 def image_name(stack: Stack, service: str) -> str:
@@ -69,6 +71,9 @@ def networks_of(stack: Stack) -> dict[str, list[str]]:
     aws = [d for d, dep in stack.local.dependencies.items() if dep.kind == "localstack"]
     if aws:
         nets["aws"] = ["edge", *aws]
+    # Load and test clients the WAF must not count (edge.allow_list) run on a network of their own.
+    if stack.local.allow_listed_clients:
+        nets[CLIENTS_NETWORK] = ["edge"]
     # ECS/ECR emulation is only for the host's deploy commands: reachable from nothing else.
     tools = [d for d, dep in stack.local.dependencies.items() if dep.kind in ("moto", "registry")]
     if tools:
@@ -225,6 +230,12 @@ def render_compose(stack: Stack) -> dict[str, Any]:
         )
         for net in nets
     }
+    if stack.local.allow_listed_clients:
+        # Containers get addresses from the allow-listed range only; the gateway (the host) is outside it.
+        subnet, gateway = clients_network(stack.local.allow_listed_clients)
+        networks[CLIENTS_NETWORK] = {
+            "ipam": {"config": [{"subnet": subnet, "ip_range": stack.local.allow_listed_clients, "gateway": gateway}]}
+        }
     volumes = {
         f"{name}-data": {} for name, dep in stack.local.dependencies.items() if KINDS[dep.kind].data_dir
     }
