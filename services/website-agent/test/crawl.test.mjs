@@ -116,6 +116,13 @@ describe('crawler proxy', () => {
     assert.deepEqual(await res.json(), { status: 'ok', crawler: { status: 'ok', service: 'crawler-stand-in' } });
   });
 
+  test('a live crawler that is not ready (MongoDB away) is 503 crawler_not_ready', async () => {
+    crawler.state.health = 'not-ready';
+    const body = await expectError(await fetch(`${server.url}/api/crawler/health`), 503, 'crawler_not_ready');
+    assert.match(body.message, /mongodb: unreachable/);
+    crawler.state.health = 'ok';
+  });
+
   test('unhealthy and slow crawler health are 503 and 504', async () => {
     crawler.state.health = 'broken';
     await expectError(await fetch(`${server.url}/api/crawler/health`), 503, 'crawler_unhealthy');
