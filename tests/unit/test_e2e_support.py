@@ -78,3 +78,23 @@ def test_e2e_command():
     assert argv[argv.index("--base-url") + 1] == "https://staging.example.com"
     assert argv[-2:] == ["-m", "smoke"]
     assert "--junitxml=reports/e2e-junit.xml" in argv and "-n" in argv
+
+
+def test_e2e_command_names_the_edge_when_reached_another_way():
+    argv = e2e_command("http://127.0.0.1:40123", edge_container="huskit-edge-1")
+    assert argv[argv.index("--base-url") + 1] == "http://127.0.0.1:40123"
+    assert argv[argv.index("--edge-container") + 1] == "huskit-edge-1"
+    assert "--edge-container" not in e2e_command("http://127.0.0.1:8080")
+
+
+def test_e2e_client_subnets_are_fresh_and_distinct():
+    import ipaddress
+    import random
+
+    from parity.app.e2e_client import subnet_candidates
+
+    pairs = subnet_candidates(random.Random(7))
+    assert len({s for s, _ in pairs}) == len(pairs) == 8
+    for subnet, ip in pairs:
+        net = ipaddress.ip_network(subnet)
+        assert ipaddress.ip_address(ip) in net and ip != str(next(net.hosts()))  # never the gateway

@@ -165,6 +165,51 @@ class Docker:
         finally:
             shutil.rmtree(dest, ignore_errors=True)
 
+    # -- throwaway networks and containers (e2e's own client address) ---------------
+
+    def create_network(self, name: str, subnet: str) -> bool:
+        """Create a bridge network with ``subnet``; False when the subnet is taken."""
+        try:
+            self.client.network.create(name, subnet=subnet, labels={"parity.role": "e2e-client"})
+        except DockerException as exc:
+            if "overlap" in (exc.stderr or "") + (exc.stdout or ""):
+                return False
+            raise CommandFailed(exc.docker_command, exc.return_code, (exc.stderr or "") + (exc.stdout or "")) from None
+        return True
+
+    def connect(self, network: str, container: str) -> None:
+        with _failures():
+            self.client.network.connect(network, container)
+
+    def run_detached(self, image: str, name: str, network: str, ip: str, entrypoint: str, args: list[str], port: int) -> None:
+        """Start a container with the address ``ip`` on ``network``, its ``port``
+        published on 127.0.0.1 (any free host port: see ``host_port``)."""
+        argv = [
+            *self.client.client_config.docker_cmd, "run", "-d", "--name", name, "--network", network, "--ip", ip,
+            "-p", f"127.0.0.1::{port}", "--label", "parity.role=e2e-client", "--entrypoint", entrypoint, image, *args,
+        ]
+        with _failures():
+            pow_run(argv)
+
+    def host_port(self, container: str, port: int) -> int:
+        """The host port Docker picked for ``port`` of ``container``."""
+        with _failures():
+            out = pow_run([*self.client.client_config.docker_cmd, "port", container, f"{port}/tcp"])
+        return int(out.strip().splitlines()[0].rsplit(":", 1)[1])
+
+    def remove_quietly(self, container: str | None = None, network: str | None = None,
+                       disconnect: str | None = None) -> None:
+        """Best-effort clean-up: remove a container, take ``disconnect`` off a network, remove it."""
+        with contextlib.suppress(DockerException):
+            if container:
+                self.client.container.remove(container, force=True)
+        if network:
+            with contextlib.suppress(DockerException):
+                if disconnect:
+                    self.client.network.disconnect(network, disconnect, force=True)
+            with contextlib.suppress(DockerException):
+                self.client.network.remove(network)
+
     # -- registries: promote pushes the tested image by content --------------------
 
     def tag(self, image: str, ref: str) -> None:
