@@ -181,12 +181,16 @@ class Docker:
         with _failures():
             self.client.network.connect(network, container)
 
-    def run_detached(self, image: str, name: str, network: str, ip: str, entrypoint: str, args: list[str], port: int) -> None:
-        """Start a container with the address ``ip`` on ``network``, its ``port``
-        published on 127.0.0.1 (any free host port: see ``host_port``)."""
+    def run_detached(
+        self, image: str, name: str, network: str, ip: str, entrypoint: str, args: list[str], port: int, labels: list[str]
+    ) -> None:
+        """Start a container (no health check) with the address ``ip`` on ``network``,
+        its ``port`` published on 127.0.0.1 (any free host port: see ``host_port``)."""
         argv = [
             *self.client.client_config.docker_cmd, "run", "-d", "--name", name, "--network", network, "--ip", ip,
-            "-p", f"127.0.0.1::{port}", "--label", "parity.role=e2e-client", "--entrypoint", entrypoint, image, *args,
+            "-p", f"127.0.0.1::{port}", "--no-healthcheck", "--entrypoint", entrypoint,
+            # compose labels its images: overridden, so the tool is never taken for a member of the stack
+            *[arg for label in labels for arg in ("--label", label)], image, *args,
         ]
         with _failures():
             pow_run(argv)

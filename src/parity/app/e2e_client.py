@@ -28,6 +28,7 @@ from parity.render.edge import HEALTH_PATH
 from parity.spec import Stack
 
 PREFIX = "parity-e2e-client-"
+LABELS = ["parity.role=e2e-client", "com.docker.compose.project=parity-e2e-client", "com.docker.compose.service=forwarder"]
 FORWARD_PORT = 8080
 READY_WITHIN = 20.0
 # A TCP forwarder in Node (the website-agent image is always there when the stack runs).
@@ -67,7 +68,7 @@ def own_client_address(stack: Stack, compose: Compose, docker: Docker | None = N
     try:
         docker.connect(net, edge)
         docker.run_detached(image_name(stack, next(iter(stack.public_services()))), name, net, ip, "node",
-                            ["-e", FORWARD_JS, edge], FORWARD_PORT)
+                            ["-e", FORWARD_JS, edge], FORWARD_PORT, LABELS)
         url = f"http://127.0.0.1:{docker.host_port(name, FORWARD_PORT)}"
         _wait_forwarding(url)
         yield url, edge
