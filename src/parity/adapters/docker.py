@@ -195,6 +195,20 @@ class Docker:
         with _failures():
             pow_run(argv)
 
+    def labelled_leftovers(self, label: str, older_than: float) -> tuple[list[str], list[str]]:
+        """(containers, networks) carrying ``label`` created more than ``older_than`` seconds ago."""
+        import datetime as dt
+
+        now = dt.datetime.now(dt.UTC)
+
+        def old(created: dt.datetime) -> bool:
+            return (now - created.astimezone(dt.UTC)).total_seconds() > older_than
+
+        with _failures():
+            containers = [c.name for c in self.client.container.list(all=True, filters={"label": label}) if old(c.created)]
+            networks = [n.name for n in self.client.network.list(filters={"label": label}) if old(n.created)]
+        return containers, networks
+
     def host_port(self, container: str, port: int) -> int:
         """The host port Docker picked for ``port`` of ``container``."""
         with _failures():

@@ -31,6 +31,7 @@ PREFIX = "parity-e2e-client-"
 LABELS = ["parity.role=e2e-client", "com.docker.compose.project=parity-e2e-client", "com.docker.compose.service=forwarder"]
 FORWARD_PORT = 8080
 READY_WITHIN = 20.0
+LEFTOVER_AFTER = 1800  # seconds: a run takes minutes, so older forwarders are an interrupted run's
 # A TCP forwarder in Node (the website-agent image is always there when the stack runs).
 FORWARD_JS = (
     "const net = require('net'); const host = process.argv[1];"
@@ -58,6 +59,7 @@ def own_client_address(stack: Stack, compose: Compose, docker: Docker | None = N
     """(base URL on 127.0.0.1 that reaches the edge from a fresh address, the edge container's name)."""
     docker = docker or Docker()
     edge = edge_container(stack, compose)
+    _remove_leftovers(docker, edge)
     tag = uuid.uuid4().hex[:8]
     net = name = PREFIX + tag
     for subnet, ip in subnet_candidates(random.Random()):
@@ -74,6 +76,15 @@ def own_client_address(stack: Stack, compose: Compose, docker: Docker | None = N
         yield url, edge
     finally:
         docker.remove_quietly(container=name, network=net, disconnect=edge)
+
+
+def _remove_leftovers(docker: Docker, edge: str) -> None:
+    """Forwarders and networks that a killed run left behind (never a running run's)."""
+    containers, networks = docker.labelled_leftovers(LABELS[0], LEFTOVER_AFTER)
+    for name in containers:
+        docker.remove_quietly(container=name)
+    for net in networks:
+        docker.remove_quietly(network=net, disconnect=edge)
 
 
 def _wait_forwarding(url: str) -> None:
