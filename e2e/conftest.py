@@ -235,8 +235,8 @@ def page(browser, base_url: str, request: pytest.FixtureRequest, reports_dir: Pa
     """A fresh page on the base URL. Saves a screenshot always, a trace on failure.
 
     The page asks `/api/auth/me` on load; that answer is stubbed here so the
-    browser checks do not spend the WAF's auth budget (20 per 300 s, shared by
-    everything on this host), which belongs to the auth check."""
+    browser checks do not spend the WAF's auth budget (20 per 300 s per client
+    address, shared by the run's checks), which belongs to the auth checks."""
     context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 1000})
     context.tracing.start(screenshots=True, snapshots=True)
     pg = context.new_page()

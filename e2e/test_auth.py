@@ -1,7 +1,8 @@
 """Plan §12: "Auth flow (sign up, login, logout) works", through the edge.
 
-The WAF allows 20 /api/auth/* requests per 300 s per client address, and
-every check on this host shares one address: this check spends exactly 8."""
+The WAF allows 20 /api/auth/* requests per 300 s per client address. `inv e2e`
+gives each run an address of its own (app/e2e_client.py), shared by the run's
+checks: this one spends 8, the crawl check 2, the mixed-case check 1."""
 
 import uuid
 from http.cookies import SimpleCookie
@@ -31,8 +32,8 @@ def _session_cookie(response: httpx.Response) -> tuple[str, dict[str, str], str]
 def _expect(response: httpx.Response, status: int | tuple[int, ...], what: str) -> None:
     if response.status_code == 429:
         pytest.fail(
-            f"{what}: 429 from the WAF: this host's /api/auth/* budget (20 per 300 s) is spent by earlier runs; "
-            f"wait a few minutes (this check needs {AUTH_REQUESTS})",
+            f"{what}: 429 from the WAF: this client's /api/auth/* budget (20 per 300 s) is spent "
+            f"(this check needs {AUTH_REQUESTS}); run through `inv e2e`, which gives each run an address of its own",
             pytrace=False,
         )
     wanted = status if isinstance(status, tuple) else (status,)
@@ -77,3 +78,10 @@ def test_auth_flow(base_url, is_https):
         assert cleared == "" or cleared_attrs.get("max-age") == "0", f"log-out does not clear the cookie: {raw}"
 
         _expect(c.get("/api/auth/me", headers=session), 401, "/api/auth/me with the logged-out session")
+
+
+def test_mixed_case_auth_path_is_served_as_waf_lets_it_through(http):
+    """/API/Auth/me is served as /api/auth/me (WAF counts it against the auth rule; the rate check proves that)"""
+    r = http.get("/API/Auth/me")
+    assert r.status_code == 401, f"/API/Auth/me: HTTP {r.status_code} {r.text[:200]}"
+    assert r.json().get("error") == "unauthenticated", r.text[:200]

@@ -8,6 +8,7 @@ edge serves."""
 import json
 import re
 import socket
+import uuid
 
 import httpx
 import pytest
@@ -122,6 +123,23 @@ def _fixture_site(spec):
     return f"http://{name}/", title
 
 
+def _log_in(page) -> None:
+    """Sign up and log in through the edge; the session cookie lands in the page's context (2 auth requests)."""
+    creds = {"email": f"e2e-crawl-{uuid.uuid4().hex[:12]}@example.com", "password": f"pw-{uuid.uuid4().hex}"}
+    for path, wanted in (("/api/auth/signup", 201), ("/api/auth/login", 200)):
+        r = page.request.post(path, data=creds)
+        assert r.status == wanted, f"{path}: HTTP {r.status} {r.text()[:200]}"
+    assert any(c["name"] == "session" for c in page.context.cookies()), "log-in set no session cookie"
+
+
+@pytest.mark.smoke
+def test_crawl_needs_a_session(http):
+    """POST /api/crawl without a session is 401 JSON: nobody drives the crawler's browser anonymously"""
+    r = http.post("/api/crawl", json={"url": "http://fixture-site/"})
+    assert r.status_code == 401, f"anonymous crawl: HTTP {r.status_code} {r.text[:200]}"
+    assert r.json().get("error") == "unauthenticated"
+
+
 @pytest.mark.container
 @pytest.mark.browser
 def test_crawl_pipeline_in_browser(page, local, spec):
@@ -130,6 +148,7 @@ def test_crawl_pipeline_in_browser(page, local, spec):
     from pymongo import MongoClient
 
     url, title = _fixture_site(spec)
+    _log_in(page)
     page.goto("/")
     page.fill("#crawl-url", url)
     with page.expect_response(lambda r: r.url.endswith("/api/crawl") and r.request.method == "POST", timeout=90_000) as info:

@@ -1,6 +1,8 @@
 """Plan §12: "SSE streaming works >30s for LLM responses". A stream of one
-tick a second runs through the edge for --stream-seconds (default 35), and
-every event must arrive on time and in order: nothing on the way buffers."""
+tick a second runs through the edge for --stream-seconds (default 35, longer
+than CloudFront's 30 s origin response timeout, which bounds only the silence
+between bytes), and every event must arrive on time and in order: nothing on
+the way buffers. An origin silent for longer than that timeout gets a 504."""
 
 import time
 
@@ -92,3 +94,17 @@ def test_sse_stream_in_browser(page, seconds):
     problems = timing_problems(events, seconds)
     assert not problems, "; ".join(problems) + f"\narrivals: {describe(events)}"
     assert page.locator("#stream-log li").count() == seconds
+
+
+@pytest.mark.smoke
+@pytest.mark.long
+def test_origin_silent_past_cloudfronts_timeout_is_a_504(base_url, spec):
+    """An origin silent past CloudFront's origin response timeout gets a 504 through the edge"""
+    timeout = spec.edge.origin_response_timeout
+    start = time.monotonic()
+    # The local edge does not retry a timed-out request (CloudFront may: allow for its attempts).
+    with httpx.Client(base_url=base_url, timeout=httpx.Timeout(10, read=timeout * 3 + 15)) as client:
+        r = client.get(f"/api/stream?seconds=1&delay={timeout + 5}", headers={"accept": "text/event-stream"})
+    took = time.monotonic() - start
+    assert r.status_code == 504, f"delay {timeout + 5} s: HTTP {r.status_code} after {took:.1f} s, wanted CloudFront's 504"
+    assert took >= timeout - 1, f"504 after {took:.1f} s: the edge gave up before its {timeout} s timeout"

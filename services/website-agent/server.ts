@@ -42,6 +42,7 @@ const app = createApp({
   authSecret: config.authSecret,
   crawler: { baseUrl: config.crawlerApiUrl, timeoutMs: config.crawlerTimeoutMs, healthTimeoutMs: config.crawlerHealthTimeoutMs },
   streams,
+  trustedProxyHops: config.trustedProxyHops,
 });
 
 const server = http.createServer(app);

@@ -1,5 +1,5 @@
 """The WAF's IP-set allow rule on the local edge: clients on the allow-listed
-``edge-clients`` network (the bench's load generator) are never rate-counted;
+``allow-listed-clients`` network (the bench's load generator) are never rate-counted;
 everyone else still is, loopback clients included."""
 
 import ipaddress

@@ -152,12 +152,6 @@ def test_mongodb_stops_crawls_answer_json_errors_nothing_restarts_and_acknowledg
     wait_healthy("crawler", timeout=120)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the crawler's container health check is its readiness (/health is 503 without MongoDB), so ECS "
-    "would replace the task over and over; the liveness/readiness split is on branch edge-e2e",
-)
 def test_crawler_stays_live_for_ecs_while_mongodb_is_down(stack):
     mongo = containers_of("mongo")[0]
     docker("stop", mongo, timeout=60)

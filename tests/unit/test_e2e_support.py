@@ -78,3 +78,102 @@ def test_e2e_command():
     assert argv[argv.index("--base-url") + 1] == "https://staging.example.com"
     assert argv[-2:] == ["-m", "smoke"]
     assert "--junitxml=reports/e2e-junit.xml" in argv and "-n" in argv
+
+
+def test_e2e_command_names_the_edge_when_reached_another_way():
+    argv = e2e_command("http://127.0.0.1:40123", edge_container="huskit-edge-1")
+    assert argv[argv.index("--base-url") + 1] == "http://127.0.0.1:40123"
+    assert argv[argv.index("--edge-container") + 1] == "huskit-edge-1"
+    assert "--edge-container" not in e2e_command("http://127.0.0.1:8080")
+
+
+def test_e2e_client_subnets_are_fresh_and_distinct():
+    import ipaddress
+    import random
+
+    from parity.app.e2e_client import subnet_candidates
+
+    pairs = subnet_candidates(random.Random(7))
+    assert len({s for s, _ in pairs}) == len(pairs) == 8
+    for subnet, ip in pairs:
+        net = ipaddress.ip_network(subnet)
+        assert ipaddress.ip_address(ip) in net and ip != str(next(net.hosts()))  # never the gateway
+
+
+class _FakeDocker:
+    """Records what own_client_address asks of Docker."""
+
+    def __init__(self, taken: int = 1):
+        self.calls: list[tuple] = []
+        self.taken = taken
+
+    def labelled_leftovers(self, label, older_than):
+        self.calls.append(("leftovers", label, older_than))
+        return ["parity-e2e-client-old"], ["parity-e2e-client-old"]
+
+    def create_network(self, name, subnet):
+        self.calls.append(("create_network", name, subnet))
+        self.taken -= 1
+        return self.taken < 0
+
+    def connect(self, network, container):
+        self.calls.append(("connect", network, container))
+
+    def run_detached(self, image, name, network, ip, entrypoint, args, port, labels):
+        self.calls.append(("run", image, name, network, ip, entrypoint, args[-1], port, tuple(labels)))
+
+    def host_port(self, container, port):
+        return 40123
+
+    def remove_quietly(self, container=None, network=None, disconnect=None):
+        self.calls.append(("remove", container, network, disconnect))
+
+
+class _FakeCompose:
+    def containers(self):
+        from parity.adapters.docker import ContainerState
+
+        return [ContainerState("huskit-website-agent-1", "website-agent", "running", "healthy"),
+                ContainerState("huskit-edge-1", "edge", "running", "healthy")]
+
+
+def test_own_client_address_forwards_from_a_fresh_network_and_cleans_up(monkeypatch):
+    from parity.app import e2e_client
+    from parity.spec.load import load_stack
+
+    from .conftest import ROOT
+
+    waited = []
+    monkeypatch.setattr(e2e_client, "_wait_forwarding", waited.append)
+    docker = _FakeDocker(taken=1)
+    with e2e_client.own_client_address(load_stack(ROOT, "local"), _FakeCompose(), docker) as (url, edge):
+        assert (url, edge) == ("http://127.0.0.1:40123", "huskit-edge-1")
+        assert waited == [url]
+    kinds = [c[0] for c in docker.calls]
+    # an interrupted run's leftovers first; a taken subnet is retried with another
+    assert kinds == ["leftovers", "remove", "remove", "create_network", "create_network", "connect", "run", "remove"]
+    net = docker.calls[4][1]
+    assert docker.calls[3][2] != docker.calls[4][2]
+    run = docker.calls[6]
+    assert run[1] == "huskit/website-agent:local" and run[3] == net and run[6] == "huskit-edge-1"
+    assert "com.docker.compose.project=parity-e2e-client" in run[8]  # never taken for a member of the stack
+    assert docker.calls[-1] == ("remove", net, net, "huskit-edge-1")
+
+
+def test_own_client_address_cleans_up_when_the_forwarder_does_not_answer(monkeypatch):
+    import pytest
+
+    from parity.app import e2e_client
+    from parity.errors import NotReady
+    from parity.spec.load import load_stack
+
+    from .conftest import ROOT
+
+    def silent(url):
+        raise NotReady("no answer")
+
+    monkeypatch.setattr(e2e_client, "_wait_forwarding", silent)
+    docker = _FakeDocker(taken=0)
+    with pytest.raises(NotReady), e2e_client.own_client_address(load_stack(ROOT, "local"), _FakeCompose(), docker):
+        pass
+    assert docker.calls[-1][0] == "remove" and docker.calls[-1][3] == "huskit-edge-1"

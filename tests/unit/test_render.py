@@ -88,51 +88,67 @@ def test_localstack_image_pinned_but_overridable():
 
 def test_edge_has_alb_idle_timeout_and_no_buffering():
     conf = render_edge(stack())
-    assert "proxy_read_timeout 300s;" in conf
+    assert "keepalive_timeout 300s;" in conf
+    assert "proxy_send_timeout 300s;" in conf
     assert "proxy_buffering off;" in conf
     assert "proxy_ignore_headers X-Accel-Buffering" in conf
     assert "gzip off;" in conf
     assert "resolver 127.0.0.11" in conf
 
 
-def test_edge_rate_limits_count_every_matching_rule():
-    conf = render_edge(stack())
-    assert "limit_req_zone $waf_client zone=waf_0:10m rate=20r/m;" in conf
-    assert "limit_req_zone $waf_client zone=waf_1:10m rate=4r/m;" in conf
-    assert "limit_req_status 429;" in conf
-    by_path = {loc.path: loc for loc in locations(stack())}
-    assert [rl.path for _, rl in by_path["/api/auth/"].limits] == ["/api/", "/api/auth/"]
-    assert [rl.path for _, rl in by_path["/api/"].limits] == ["/api/"]
-    assert by_path["/"].limits == ()
-    assert by_path["/assets/"].route.origin == "s3"
-
-
-def test_allow_listed_clients_are_never_counted_and_everyone_else_is(spec):
-    spec["edge"]["allow_list"] = ["10.1.2.0/24", "192.0.2.7/32"]
+def test_edge_waits_cloudfronts_origin_response_timeout_without_retrying(spec):
+    spec["edge"]["origin_response_timeout"] = 45
     conf = render_edge(validate(spec))
-    geo = conf.split("geo $waf_allowed {", 1)[1].split("}", 1)[0].split()
-    assert geo == ["default", "0;", "10.1.2.0/24", "1;", "192.0.2.7/32", "1;"]
-    key = conf.split("map $waf_allowed $waf_client {", 1)[1].split("}", 1)[0].split()
-    # an empty key is not counted by limit_req; any other client is keyed by its address
-    assert key == ["1", '"";', "default", "$binary_remote_addr;"]
-    spec["edge"]["allow_list"] = []
-    assert "        default 0;\n    }" in render_edge(validate(spec))
+    # between two reads (first byte included), on both origins; then 504, not another replica
+    assert conf.count("proxy_read_timeout 45s;") == 2
+    assert "proxy_read_timeout 300s;" not in conf
+    assert "proxy_next_upstream error;" in conf
 
 
-def test_allow_listed_clients_get_a_network_whose_gateway_is_not_allow_listed(spec):
-    import ipaddress
+def test_edge_appends_viewer_then_cloudfront_to_x_forwarded_for():
+    assert 'proxy_set_header X-Forwarded-For "$proxy_add_x_forwarded_for, $server_addr";' in render_edge(stack())
 
-    s = stack()
-    net = render_compose(s)["networks"]["edge-clients"]["ipam"]["config"][0]
-    assert net == {"subnet": "10.250.77.0/24", "ip_range": "10.250.77.128/25", "gateway": "10.250.77.1"}
-    assert networks_of(s)["edge-clients"] == ["edge"]
-    for cidr, gateway in [("10.9.0.0/25", "10.9.0.254"), ("10.9.0.128/25", "10.9.0.1")]:
-        spec["edge"]["allow_list"] = ["52.28.0.0/24", cidr]  # a public CIDR is a WAF-only entry
-        ipam = render_compose(validate(spec))["networks"]["edge-clients"]["ipam"]["config"][0]
-        assert (ipam["ip_range"], ipam["gateway"]) == (cidr, gateway)
-        assert ipaddress.ip_address(gateway) not in ipaddress.ip_network(cidr)
-    spec["edge"]["allow_list"] = ["52.28.0.0/24"]
-    assert "edge-clients" not in render_compose(validate(spec))["networks"]
+
+def test_edge_rate_limits_count_every_matching_rule_case_insensitively():
+    conf = render_edge(stack())
+    assert "limit_req_zone $waf_0_key zone=waf_0:10m rate=20r/m;" in conf
+    assert "limit_req_zone $waf_1_key zone=waf_1:10m rate=4r/m;" in conf
+    # WAF: STARTS_WITH on the lowercased raw path, for clients not on the allow-list
+    assert 'map "$waf_allowed:$request_uri" $waf_1_key {\n        "~*^0:/api/auth/" $binary_remote_addr;' in conf
+    assert "limit_req_status 429;" in conf
+    # every rule at server level, so every behaviour (location) is counted, and none overrides it
+    server = conf[conf.index("server {"):]
+    first_location = server.index("location /")
+    assert server.index("limit_req zone=waf_0 burst=99 nodelay;") < first_location
+    assert server.index("limit_req zone=waf_1 burst=19 nodelay;") < first_location
+    assert server.count("limit_req ") == 2
+    assert [loc.path for loc in locations(stack())] == ["/", "/api/", "/assets/"]
+
+
+def test_edge_allow_list_is_never_counted(spec):
+    spec["edge"]["allow_list"] = ["10.230.255.128/25", "192.0.2.0/24"]
+    conf = render_edge(validate(spec))
+    assert "geo $waf_allowed {\n        default 0;\n        10.230.255.128/25 1;\n        192.0.2.0/24 1;\n    }" in conf
+    assert '"~*^1:' not in conf  # an allow-listed key never matches a rule
+
+
+def test_edge_waf_match_is_a_literal_prefix():
+    from parity.render.edge import waf_match
+
+    assert waf_match("/api/v1.2/") == '"~*^0:/api/v1\\.2/"'
+    import pytest
+
+    with pytest.raises(ValueError):
+        waf_match('/a"b/')
+
+
+def test_allow_listed_clients_get_a_network_without_the_host():
+    compose = render_compose(stack())
+    assert compose["networks"]["allow-listed-clients"] == {
+        "ipam": {"config": [{"subnet": "10.230.255.0/24", "ip_range": "10.230.255.128/25", "gateway": "10.230.255.1"}]}
+    }
+    assert "allow-listed-clients" in compose["services"]["edge"]["networks"]
+    assert networks_of(stack())["allow-listed-clients"] == ["edge"]
 
 
 def test_edge_connection_table_is_not_the_limit_of_the_bench():

@@ -201,6 +201,36 @@ def test_allow_list_takes_cidrs(spec):
     assert error_of(spec).startswith("stack.yaml: edge.allow_list")
 
 
+def test_rate_limit_path_is_lowercase_as_waf_compares_it(spec):
+    spec["edge"]["rate_limits"][1]["path"] = "/api/Auth/"
+    assert "capitals" in error_of(spec)
+
+
+def _allow_listed(spec, allow_list, clients):
+    spec["edge"]["allow_list"] = allow_list
+    spec["local"]["allow_listed_clients"] = clients
+    return spec
+
+
+def test_allow_listed_clients_must_be_on_the_allow_list(spec):
+    _allow_listed(spec, ["10.230.254.0/24"], "10.230.255.128/25")
+    assert error_of(spec).startswith("stack.yaml: local.allow_listed_clients: 10.230.255.128/25 is not on edge.allow_list")
+
+
+@pytest.mark.parametrize("allow_list", [["10.230.255.0/24"], ["10.0.0.0/8"], ["10.230.255.1/32", "10.230.255.128/25"]])
+def test_allow_list_never_holds_the_host(spec, allow_list):
+    # 10.230.255.1 is the clients' network gateway: the host's own address there.
+    _allow_listed(spec, allow_list, "10.230.255.128/25")
+    assert "10.230.255.1, the host's address" in error_of(spec)
+
+
+def test_allow_listed_clients_valid(spec):
+    from parity.spec.load import validate
+
+    stack = validate(_allow_listed(spec, ["10.230.255.128/25"], "10.230.255.128/25"))
+    assert stack.local.allow_listed_clients == "10.230.255.128/25"
+
+
 def test_cpu_architecture_is_fargates(spec):
     spec["services"]["crawler"]["cpu_architecture"] = "amd64"
     assert error_of(spec).startswith("stack.yaml: services.crawler.cpu_architecture: ")

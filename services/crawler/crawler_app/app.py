@@ -1,4 +1,4 @@
-"""FastAPI application: /health, POST /crawl, GET /pages/{id}."""
+"""FastAPI application: /health (liveness), /ready (readiness), POST /crawl, GET /pages/{id}."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .storage import Storage, StorageUnavailable
 
 log = logging.getLogger("crawler")
 
-HEALTH_MONGO_TIMEOUT = 2.0  # seconds; /health must answer in < 3 s
+HEALTH_MONGO_TIMEOUT = 2.0  # seconds; /health and /ready must answer in < 3 s
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -86,16 +86,33 @@ def create_app(settings: Optional[Settings] = None, resolver: Optional[Resolver]
         exception_handlers={404: not_found, 405: not_allowed, Exception: internal},
     )
 
+    async def readiness(st: Any) -> tuple[bool, str]:
+        mongo_ok = await st.storage.ping(HEALTH_MONGO_TIMEOUT)
+        return mongo_ok, "ok" if mongo_ok else ("unreachable" if st.storage.configured else "unconfigured")
+
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:
+        """Liveness (the container health check): 200 while the process answers and
+        its browser is usable, whatever MongoDB does, so an Atlas blip does not get
+        every healthy task replaced. Readiness is in the body (``ready``, ``mongodb``)."""
         st = request.app.state
-        mongo_ok = await st.storage.ping(HEALTH_MONGO_TIMEOUT)
+        ready, mongodb = await readiness(st)
+        browser = st.browsers.state
+        live = browser != "failed"
         body = {
-            "status": "ok" if mongo_ok else "degraded",
-            "mongodb": "ok" if mongo_ok else ("unreachable" if st.storage.configured else "unconfigured"),
-            "browser": st.browsers.state,
+            "status": ("ok" if ready else "degraded") if live else "failed",
+            "ready": ready,
+            "mongodb": mongodb,
+            "browser": browser,
         }
-        return JSONResponse(body, status_code=200 if mongo_ok else 503)
+        return JSONResponse(body, status_code=200 if live else 503)
+
+    @app.get("/ready")
+    async def ready(request: Request) -> JSONResponse:
+        """Readiness: 200 only when a crawl could be stored (MongoDB answers)."""
+        st = request.app.state
+        is_ready, mongodb = await readiness(st)
+        return JSONResponse({"ready": is_ready, "mongodb": mongodb}, status_code=200 if is_ready else 503)
 
     @app.post("/crawl")
     async def crawl(request: Request) -> JSONResponse:

@@ -33,11 +33,16 @@ class BrowserManager:
         self._lock = asyncio.Lock()
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.launches = 0
+        self.failed = False  # the last launch attempt failed (twice, driver restarted in between)
 
     @property
     def state(self) -> str:
+        """``ok`` (connected), ``starting`` (not launched yet, or gone and relaunched
+        on the next crawl) or ``failed`` (the last launch failed: the process is useless)."""
         b = self._browser
-        return "ok" if b is not None and b.is_connected() else "starting"
+        if b is not None and b.is_connected():
+            return "ok"
+        return "failed" if self.failed else "starting"
 
     async def get(self) -> Browser:
         """The running browser, launching (or relaunching) it if needed."""
@@ -58,7 +63,12 @@ class BrowserManager:
                 # The Playwright driver itself may be gone: restart it once.
                 log.warning("browser launch failed (%s); restarting driver", type(exc).__name__)
                 await self._stop_playwright()
-                self._browser = await self._launch()
+                try:
+                    self._browser = await self._launch()
+                except Exception:
+                    self.failed = True
+                    raise
+            self.failed = False
             self._browser.on("disconnected", self._on_disconnected)
             self.launches += 1
             log.info("browser launched (%s)", self._browser.version)

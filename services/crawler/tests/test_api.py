@@ -20,8 +20,10 @@ def test_health_ok(client):
     t0 = time.monotonic()
     r = client.get("/health")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "mongodb": "ok", "browser": "ok"}
+    assert r.json() == {"status": "ok", "ready": True, "mongodb": "ok", "browser": "ok"}
     assert time.monotonic() - t0 < 3
+    r = client.get("/ready")
+    assert r.status_code == 200 and r.json() == {"ready": True, "mongodb": "ok"}
 
 
 def test_crawl_fixture_index(client, site, pages, app_server):
@@ -188,6 +190,24 @@ def test_concurrency_bounded_by_max_pages(app_server, site):
     assert site.state.peak == 2  # never more than CRAWLER_MAX_PAGES pages at the target ...
     assert app_server.app.state.crawler.peak == 2  # ... or open in the browser
     assert elapsed >= 2.0  # two waves of two
+
+
+def test_browser_that_cannot_launch_fails_liveness(app_server, client, site, monkeypatch):
+    browsers = app_server.app.state.browsers
+    app_server.run_in_app_loop(browsers._browser.close())
+
+    async def broken_launch():
+        raise RuntimeError("no chromium")
+
+    monkeypatch.setattr(browsers, "_launch", broken_launch)
+    r = client.post("/crawl", json={"url": site.url("/about.html")})
+    assert r.status_code == 503 and r.json()["error"] == "browser_unavailable"
+    r = client.get("/health")
+    assert r.status_code == 503, r.text
+    assert r.json()["browser"] == "failed" and r.json()["status"] == "failed"
+    monkeypatch.undo()
+    assert client.post("/crawl", json={"url": site.url("/about.html")}).status_code == 200
+    assert client.get("/health").status_code == 200
 
 
 def test_browser_relaunched_after_crash(app_server, client, site):

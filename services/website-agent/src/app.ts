@@ -2,7 +2,7 @@ import path from 'node:path';
 import compression from 'compression';
 import express, { type Request, type Response } from 'express';
 import morgan from 'morgan';
-import { authRouter, SessionSigner } from './auth.js';
+import { authRouter, requireUser, SessionSigner } from './auth.js';
 import { crawlerRouter } from './crawler.js';
 import type { Database } from './db.js';
 import { errorHandler, sendError } from './http.js';
@@ -18,6 +18,8 @@ export interface AppDeps {
   authSecret: string;
   crawler: { baseUrl: string | null; timeoutMs: number; healthTimeoutMs: number };
   streams: StreamRegistry;
+  /** How many proxies in front append to X-Forwarded-For (CloudFront, then the ALB). */
+  trustedProxyHops: number;
 }
 
 function isPreviewPath(p: string): boolean {
@@ -30,7 +32,9 @@ const LOG_FORMAT = ':remote-addr ":method :path HTTP/:http-version" :status :res
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
-  app.set('trust proxy', true);
+  // Trust exactly the proxies in front: the client is the address the outermost one
+  // (CloudFront) saw, never what a client wrote into X-Forwarded-For itself.
+  app.set('trust proxy', deps.trustedProxyHops);
   app.disable('x-powered-by');
   app.set('etag', 'strong');
 
@@ -85,9 +89,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   const api = express.Router();
   api.use(express.json({ limit: '16kb' }));
+  const auth = { db: deps.db, signer: new SessionSigner(deps.authSecret) };
   api.get('/stream', streamHandler(deps.streams));
+  // Crawling drives the crawler's Chromium: logged-in users only.
+  api.post('/crawl', requireUser(auth));
   api.use(crawlerRouter(deps.crawler));
-  api.use('/auth', authRouter({ db: deps.db, signer: new SessionSigner(deps.authSecret) }));
+  api.use('/auth', authRouter(auth));
   api.use((_req: Request, res: Response) => sendError(res, 404, 'not_found', 'No such API endpoint'));
   app.use('/api', api);
 

@@ -89,7 +89,7 @@ export function readCookie(req: Request, name: string): string | null {
 
 function sessionCookie(req: Request, value: string, maxAge: number): string {
   const attrs = [`${SESSION_COOKIE}=${value}`, 'HttpOnly', 'SameSite=Lax', 'Path=/', `Max-Age=${maxAge}`];
-  // req.secure honours X-Forwarded-Proto because 'trust proxy' is on (ALB/CloudFront terminate TLS).
+  // req.secure honours X-Forwarded-Proto because the proxies in front are trusted (ALB/CloudFront terminate TLS).
   if (req.secure) attrs.push('Secure');
   return attrs.join('; ');
 }
@@ -138,6 +138,35 @@ async function currentUser(req: Request, deps: AuthDeps): Promise<{ email: strin
     [hashSessionId(id)],
   );
   return rows[0] ? { email: rows[0].email, createdAt: rows[0].created_at.toISOString() } : null;
+}
+
+/**
+ * Middleware for endpoints only a logged-in user may call: 401 JSON without a
+ * valid session (503 while the database is not there to tell).
+ */
+export function requireUser(deps: AuthDeps) {
+  return async (req: Request, res: Response, next: (err?: unknown) => void): Promise<void> => {
+    if (!deps.db.ready) {
+      sendError(res, 503, 'db_unavailable', 'The database is not ready yet; try again shortly');
+      return;
+    }
+    let user: Awaited<ReturnType<typeof currentUser>>;
+    try {
+      user = await currentUser(req, deps);
+    } catch (err) {
+      if (isUnavailableError(err)) {
+        sendError(res, 503, 'db_unavailable', 'The database is not reachable right now');
+        return;
+      }
+      throw err;
+    }
+    if (!user) {
+      res.setHeader('Cache-Control', 'no-store');
+      sendError(res, 401, 'unauthenticated', 'Log in first');
+      return;
+    }
+    next();
+  };
 }
 
 export function authRouter(deps: AuthDeps): Router {

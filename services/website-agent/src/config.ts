@@ -11,6 +11,7 @@ export interface Config {
   crawlerHealthTimeoutMs: number;
   databaseUrl: string;
   authSecret: string;
+  trustedProxyHops: number;
 }
 
 export class ConfigError extends Error {}
@@ -59,6 +60,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     crawlerHealthTimeoutMs: intSetting(env, 'CRAWLER_HEALTH_TIMEOUT_MS', 5_000, 1, 60_000),
     databaseUrl,
     authSecret,
+    // CloudFront and the ALB each append their peer to X-Forwarded-For (the local edge does both).
+    trustedProxyHops: intSetting(env, 'TRUSTED_PROXY_HOPS', 2, 0, 10),
   };
 }
 
@@ -76,5 +79,5 @@ export function describeConfig(config: Config): string {
   } catch {
     /* not a URL form: say only that it is set */
   }
-  return `env=${config.nodeEnv} crawler=${crawler} crawlerTimeoutMs=${config.crawlerTimeoutMs} db=${db}`;
+  return `env=${config.nodeEnv} crawler=${crawler} crawlerTimeoutMs=${config.crawlerTimeoutMs} trustedProxyHops=${config.trustedProxyHops} db=${db}`;
 }

@@ -169,7 +169,11 @@ export function crawlerRouter(deps: CrawlerDeps): Router {
     }
     try {
       const reply = await callCrawler(`${deps.baseUrl}/health`, { method: 'GET', headers: { accept: 'application/json' } }, deps.healthTimeoutMs, clientSignal(res));
-      if (reply.status >= 200 && reply.status < 300) {
+      const body = (reply.isJson && typeof reply.body === 'object' && reply.body !== null ? reply.body : {}) as Record<string, unknown>;
+      if (reply.status >= 200 && reply.status < 300 && body.ready === false) {
+        // Live (its container health check passes) but it cannot store a crawl: MongoDB is away.
+        sendError(res, 503, 'crawler_not_ready', `The crawler is up but not ready (mongodb: ${String(body.mongodb ?? 'unknown').slice(0, 40)})`);
+      } else if (reply.status >= 200 && reply.status < 300) {
         res.status(200).json({ status: 'ok', crawler: reply.body });
       } else {
         sendError(res, 503, 'crawler_unhealthy', `The crawler health check answered HTTP ${reply.status}`);

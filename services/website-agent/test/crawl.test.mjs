@@ -4,14 +4,21 @@ import { after, before, describe, test } from 'node:test';
 import { startCrawler } from './helpers/crawler.mjs';
 import { freePort } from './helpers/net.mjs';
 import { testDatabase } from './helpers/postgres.mjs';
-import { startServer } from './helpers/server.mjs';
+import { loginSession, startServer, waitForDbReady } from './helpers/server.mjs';
 
-const crawl = (server, body) =>
+const crawl = (server, body, cookie = server.cookie) =>
   fetch(`${server.url}/api/crawl`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
     body: JSON.stringify(body),
   });
+
+/** A running server with a logged-in session (server.cookie). */
+async function withSession(server) {
+  await waitForDbReady(server.url);
+  server.cookie = await loginSession(server.url);
+  return server;
+}
 
 async function expectError(res, status, code) {
   assert.equal(res.status, status);
@@ -30,16 +37,32 @@ describe('crawler proxy', () => {
   before(async () => {
     dbUrl = await testDatabase();
     crawler = await startCrawler({ slowMs: 3_000 });
-    server = await startServer({
-      DATABASE_URL: dbUrl,
-      CRAWLER_API_URL: `${crawler.url}/`,
-      CRAWLER_TIMEOUT_MS: '400',
-      CRAWLER_HEALTH_TIMEOUT_MS: '400',
-    });
+    server = await withSession(
+      await startServer({
+        DATABASE_URL: dbUrl,
+        CRAWLER_API_URL: `${crawler.url}/`,
+        CRAWLER_TIMEOUT_MS: '400',
+        CRAWLER_HEALTH_TIMEOUT_MS: '400',
+      }),
+    );
   });
   after(async () => {
     await server?.stop();
     await crawler?.close();
+  });
+
+  test('without a logged-in session crawling is 401 and never reaches the crawler', async () => {
+    const before = crawler.requests.length;
+    await expectError(await crawl(server, { url: 'https://example.test/ok' }, null), 401, 'unauthenticated');
+    await expectError(await crawl(server, { url: 'https://example.test/ok' }, 'session=forged.c2lnbmF0dXJl'), 401, 'unauthenticated');
+    // Express matches paths case-insensitively: so must the guard
+    const upper = await fetch(`${server.url}/API/CRAWL`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'https://example.test/ok' }),
+    });
+    await expectError(upper, 401, 'unauthenticated');
+    assert.equal(crawler.requests.length, before);
   });
 
   test('success returns the crawler JSON as-is', async () => {
@@ -93,6 +116,13 @@ describe('crawler proxy', () => {
     assert.deepEqual(await res.json(), { status: 'ok', crawler: { status: 'ok', service: 'crawler-stand-in' } });
   });
 
+  test('a live crawler that is not ready (MongoDB away) is 503 crawler_not_ready', async () => {
+    crawler.state.health = 'not-ready';
+    const body = await expectError(await fetch(`${server.url}/api/crawler/health`), 503, 'crawler_not_ready');
+    assert.match(body.message, /mongodb: unreachable/);
+    crawler.state.health = 'ok';
+  });
+
   test('unhealthy and slow crawler health are 503 and 504', async () => {
     crawler.state.health = 'broken';
     await expectError(await fetch(`${server.url}/api/crawler/health`), 503, 'crawler_unhealthy');
@@ -111,8 +141,8 @@ describe('crawler down or not configured', () => {
     const dbUrl = await testDatabase();
     const closedPort = await freePort(); // nothing listens there: connection refused
     [down, unset] = await Promise.all([
-      startServer({ DATABASE_URL: dbUrl, CRAWLER_API_URL: `http://127.0.0.1:${closedPort}` }),
-      startServer({ DATABASE_URL: dbUrl }),
+      startServer({ DATABASE_URL: dbUrl, CRAWLER_API_URL: `http://127.0.0.1:${closedPort}` }).then(withSession),
+      startServer({ DATABASE_URL: dbUrl }).then(withSession),
     ]);
   });
   after(() => Promise.all([down?.stop(), unset?.stop()]));

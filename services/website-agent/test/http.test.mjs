@@ -154,4 +154,14 @@ describe('pages, assets and headers', () => {
     assert.ok(!out.includes('very-secret-token'));
     assert.ok(!out.includes('cookie-value-xyz'));
   });
+
+  test('the client address is the one CloudFront saw, whatever the client wrote into X-Forwarded-For', async () => {
+    // viewer-written entry, then what CloudFront appends (the viewer), then what the ALB appends (CloudFront)
+    const xff = '6.6.6.6, 203.0.113.7, 198.51.100.1';
+    await fetch(`${server.url}/robots.txt?probe=xff`, { headers: { 'x-forwarded-for': xff } });
+    await new Promise((r) => setTimeout(r, 100));
+    const line = server.output().split('\n').find((l) => l.includes('/robots.txt') && l.startsWith('203.0.113.7 '));
+    assert.ok(line, `no access log line from 203.0.113.7:\n${server.output().slice(-600)}`);
+    assert.ok(!server.output().split('\n').some((l) => l.startsWith('6.6.6.6 ')), 'a client-written address was trusted');
+  });
 });

@@ -85,6 +85,25 @@ describe('SSE stream', () => {
     assert.equal(s.events[0].id, '3');
   });
 
+  test('delay=S: nothing at all (not even headers) for S seconds, then the stream', async () => {
+    const started = Date.now();
+    let headersAt = null;
+    const s = await openStream(`${server.url}/api/stream?seconds=2&delay=2`);
+    headersAt = Date.now() - started;
+    assert.ok(headersAt >= 1900 && headersAt < 3000, `headers after ${headersAt} ms, wanted about 2000`);
+    assert.equal(s.res.statusCode, 200);
+    await s.done;
+    assert.deepEqual(s.events.map((e) => e.event), ['tick', 'tick', 'done']);
+  });
+
+  test('bad delay is a 400 JSON error', async () => {
+    for (const bad of ['-1', '601', 'x', '1.5']) {
+      const res = await fetch(`${server.url}/api/stream?seconds=1&delay=${encodeURIComponent(bad)}`);
+      assert.equal(res.status, 400, `delay=${bad}`);
+      assert.equal((await res.json()).error, 'invalid_delay');
+    }
+  });
+
   test('bad seconds are a 400 JSON error', async () => {
     for (const bad of ['0', '601', 'abc', '1.5', '-3', '', '99999']) {
       const res = await fetch(`${server.url}/api/stream?seconds=${encodeURIComponent(bad)}`);

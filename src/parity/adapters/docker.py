@@ -257,6 +257,69 @@ class Docker:
         with _failures():
             return int(self.client.container.stats(container)[0].memory_used)
 
+    # -- throwaway networks and containers (e2e's own client address) ---------------
+
+    def create_network(self, name: str, subnet: str) -> bool:
+        """Create a bridge network with ``subnet``; False when the subnet is taken."""
+        try:
+            self.client.network.create(name, subnet=subnet, labels={"parity.role": "e2e-client"})
+        except DockerException as exc:
+            if "overlap" in (exc.stderr or "") + (exc.stdout or ""):
+                return False
+            raise CommandFailed(exc.docker_command, exc.return_code, (exc.stderr or "") + (exc.stdout or "")) from None
+        return True
+
+    def connect(self, network: str, container: str) -> None:
+        with _failures():
+            self.client.network.connect(network, container)
+
+    def run_detached(
+        self, image: str, name: str, network: str, ip: str, entrypoint: str, args: list[str], port: int, labels: list[str]
+    ) -> None:
+        """Start a container (no health check) with the address ``ip`` on ``network``,
+        its ``port`` published on 127.0.0.1 (any free host port: see ``host_port``)."""
+        argv = [
+            *self.client.client_config.docker_cmd, "run", "-d", "--name", name, "--network", network, "--ip", ip,
+            "-p", f"127.0.0.1::{port}", "--no-healthcheck", "--entrypoint", entrypoint,
+            # compose labels its images: overridden, so the tool is never taken for a member of the stack
+            *[arg for label in labels for arg in ("--label", label)], image, *args,
+        ]
+        with _failures():
+            pow_run(argv)
+
+    def labelled_leftovers(self, label: str, older_than: float) -> tuple[list[str], list[str]]:
+        """(containers, networks) carrying ``label`` created more than ``older_than`` seconds ago."""
+        import datetime as dt
+
+        now = dt.datetime.now(dt.UTC)
+
+        def old(created: dt.datetime) -> bool:
+            return (now - created.astimezone(dt.UTC)).total_seconds() > older_than
+
+        with _failures():
+            containers = [c.name for c in self.client.container.list(all=True, filters={"label": label}) if old(c.created)]
+            networks = [n.name for n in self.client.network.list(filters={"label": label}) if old(n.created)]
+        return containers, networks
+
+    def host_port(self, container: str, port: int) -> int:
+        """The host port Docker picked for ``port`` of ``container``."""
+        with _failures():
+            out = pow_run([*self.client.client_config.docker_cmd, "port", container, f"{port}/tcp"])
+        return int(out.strip().splitlines()[0].rsplit(":", 1)[1])
+
+    def remove_quietly(self, container: str | None = None, network: str | None = None,
+                       disconnect: str | None = None) -> None:
+        """Best-effort clean-up: remove a container, take ``disconnect`` off a network, remove it."""
+        with contextlib.suppress(DockerException):
+            if container:
+                self.client.container.remove(container, force=True)
+        if network:
+            with contextlib.suppress(DockerException):
+                if disconnect:
+                    self.client.network.disconnect(network, disconnect, force=True)
+            with contextlib.suppress(DockerException):
+                self.client.network.remove(network)
+
     # -- registries: promote pushes the tested image by content --------------------
 
     def tag(self, image: str, ref: str) -> None:

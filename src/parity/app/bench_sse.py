@@ -2,7 +2,7 @@
 
 The load generator (``sse_load.mjs``, one Node process, raw sockets) runs in a
 throwaway container of the website-agent image:
-- through the edge, from the ``edge-clients`` network, whose addresses are on
+- through the edge, from the ``allow-listed-clients`` network, whose addresses are on
   ``edge.allow_list`` (the WAF's IP-set allow rule), so the WAF's rate rules
   stay as they are for everyone else;
 - straight at one website-agent container on the ``public`` network (what the

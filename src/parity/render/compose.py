@@ -5,14 +5,15 @@ Production is mirrored as follows:
   ``public``; each internal service and the services allowed to call it share
   ``internal`` (``internal: true``, the service known by its discovery name);
   each service reaches its own dependencies on ``<service>-egress``; the edge
-  reaches the S3 origin on ``aws``. Nothing else is shared, so the crawler is
+  reaches the S3 origin on ``aws``; clients on the WAF's allow-list reach the
+  edge on ``allow-listed-clients`` (addresses from that range only). Nothing else is shared, so the crawler is
   unreachable from the edge.
 - Fargate sizes -> CPU and memory limits; task-definition health checks ->
   compose health checks; desired count -> replicas.
-- The WAF's IP-set allow rule -> ``edge-clients``: a network whose container
-  addresses are the local ``edge.allow_list`` (its gateway, the host's side,
-  is left out, so clients on loopback stay counted); the bench's load
-  generator joins it to reach the edge as an allow-listed client.
+- The WAF's IP-set allow rule -> ``allow-listed-clients``: a network whose
+  container addresses are ``local.allow_listed_clients`` (on ``edge.allow_list``;
+  its gateway, the host's side, is left out, so clients on loopback stay
+  counted); the bench's load generator joins it to reach the edge.
 - Secrets Manager -> secret env vars listed by name only: their values come
   from LocalStack at start, in the environment of the compose process, and are
   never written here.
@@ -29,27 +30,12 @@ from typing import Any
 import yaml
 
 from parity.render.common import HEADER, offline_tag, rel
-from parity.spec.models import Dependency, HealthCheck, Stack
+from parity.spec.models import Dependency, HealthCheck, Stack, clients_network
 
 LOCAL_TAG = "local"
 EDGE_CONFIG = "./edge/nginx.conf"
 LOCALSTACK_IMAGE_VAR = "PARITY_LOCALSTACK_IMAGE"
-CLIENTS_NETWORK = "edge-clients"
-
-
-def clients_ipam(stack: Stack) -> dict[str, str] | None:
-    """The allow-listed clients' network, from the first private IPv4 CIDR of
-    ``edge.allow_list``: the CIDR is the range containers get addresses from,
-    inside a subnet one bit wider whose gateway lies outside it."""
-    for cidr in stack.edge.allow_list:
-        net = ipaddress.ip_network(cidr)
-        if net.version != 4 or not net.is_private or net.prefixlen < 1 or net.prefixlen > 29:
-            continue
-        subnet = net.supernet(1)
-        lower = net.network_address == subnet.network_address
-        gateway = subnet.broadcast_address - 1 if lower else subnet.network_address + 1
-        return {"subnet": str(subnet), "ip_range": str(net), "gateway": str(gateway)}
-    return None
+CLIENTS_NETWORK = "allow-listed-clients"
 
 
 def image_name(stack: Stack, service: str) -> str:
@@ -96,12 +82,13 @@ def networks_of(stack: Stack) -> dict[str, list[str]]:
     aws = [d for d, dep in stack.local.dependencies.items() if dep.kind == "localstack"]
     if aws:
         nets["aws"] = ["edge", *aws]
+    # Load and test clients the WAF must not count (edge.allow_list) run on a network of their own.
+    if stack.local.allow_listed_clients:
+        nets[CLIENTS_NETWORK] = ["edge"]
     # ECS/ECR emulation is only for the host's deploy commands: reachable from nothing else.
     tools = [d for d, dep in stack.local.dependencies.items() if dep.kind in ("moto", "registry")]
     if tools:
         nets["deploy-tools"] = tools
-    if clients_ipam(stack):
-        nets[CLIENTS_NETWORK] = ["edge"]
     # Docker publishes no port from a closed network: a dependency that publishes
     # one for local tools but sits only on closed networks gets its own way out.
     closed = closed_networks(stack, nets)
@@ -254,9 +241,12 @@ def render_compose(stack: Stack) -> dict[str, Any]:
         )
         for net in nets
     }
-    ipam = clients_ipam(stack)
-    if ipam:
-        networks[CLIENTS_NETWORK] = {"ipam": {"config": [ipam]}}
+    if stack.local.allow_listed_clients:
+        # Containers get addresses from the allow-listed range only; the gateway (the host) is outside it.
+        subnet, gateway = clients_network(stack.local.allow_listed_clients)
+        networks[CLIENTS_NETWORK] = {
+            "ipam": {"config": [{"subnet": subnet, "ip_range": stack.local.allow_listed_clients, "gateway": gateway}]}
+        }
     volumes = {
         f"{name}-data": {} for name, dep in stack.local.dependencies.items() if KINDS[dep.kind].data_dir
     }

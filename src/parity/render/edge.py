@@ -3,22 +3,26 @@
 - CloudFront behaviours: each route is a location; ``s3`` routes are served
   from the bucket in LocalStack and cached at the edge, the others go to the
   ALB uncached with every viewer header forwarded.
-- WAF rate-based rules: ``limit_req`` per client IP, answering 429. A request
-  counts against every rule whose path prefix it matches, as in WAF. Clients
-  in ``edge.allow_list`` (a WAF IP-set Allow rule) are never counted: their
-  limit key is empty, which nginx does not count.
-- Capacity: CloudFront and the ALB hold tens of thousands of open streams, so
-  the edge's connection table is sized well above what the bench opens
-  (each proxied stream holds two connections) rather than being the limit.
-- ALB: the idle timeout bounds reads and sends; responses are streamed (no
-  buffering, no compression), and nginx's own ``X-Accel-*`` controls are
+- WAF rate-based rules: ``limit_req`` per client IP, answering 429. As in WAF,
+  a request counts against every rule whose prefix its path starts with
+  after a LOWERCASE transformation (the raw path, before any normalisation),
+  whichever behaviour then serves it; locations (behaviours) stay
+  case-sensitive, as CloudFront's path patterns are. Clients on the
+  allow-list (WAF's IP-set Allow rule, evaluated first) are never counted.
+- CloudFront's origin response timeout bounds the wait for the first byte and
+  between bytes (504 before any byte, a cut stream after); a timed-out request
+  is not retried on another target.
+- ALB: the idle timeout bounds sends and keep-alives; responses are streamed
+  (no buffering, no compression), and nginx's own ``X-Accel-*`` controls are
   ignored because neither CloudFront nor the ALB honours them; targets are
   re-resolved through Docker's DNS as containers come and go; ``X-Forwarded-*``
-  headers are set as the ALB sets them.
+  headers are set as CloudFront and then the ALB set them (each appends its
+  peer to ``X-Forwarded-For``: the viewer, then CloudFront).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from parity.render.common import HEADER
@@ -36,24 +40,28 @@ S3_HOST = "localstack:4566"
 class Location:
     path: str
     route: Route
-    limits: tuple[tuple[int, RateLimit], ...]
 
 
 def locations(stack: Stack) -> list[Location]:
-    """One location per route path and per rate-limited path, each with the
-    route that serves it (longest prefix) and the rules that count it."""
-    routes = sorted(stack.edge.routes, key=lambda r: len(r.path), reverse=True)
-    paths = sorted({r.path for r in routes} | {rl.path for rl in stack.edge.rate_limits})
-    out = []
-    for path in paths:
-        route = next(r for r in routes if path.startswith(r.path))
-        limits = tuple((i, rl) for i, rl in enumerate(stack.edge.rate_limits) if path.startswith(rl.path))
-        out.append(Location(path, route, limits))
-    return out
+    """One location per route (CloudFront behaviour), by path. Rate-based rules
+    are not locations: WAF counts a request whichever behaviour serves it."""
+    return [Location(r.path, r) for r in sorted(stack.edge.routes, key=lambda r: r.path)]
 
 
 def _zone(i: int) -> str:
     return f"waf_{i}"
+
+
+_SAFE_PREFIX = re.compile(r"[A-Za-z0-9._~/-]+")
+
+
+def waf_match(prefix: str) -> str:
+    """The map pattern of a rate rule's scope-down: the raw request path, not
+    on the allow-list (``0:``), starting with ``prefix`` case-insensitively
+    (WAF: STARTS_WITH on the LOWERCASE-transformed UriPath)."""
+    if not _SAFE_PREFIX.fullmatch(prefix):
+        raise ValueError(f"rate-limit path {prefix!r} has characters the edge cannot match literally")
+    return '"~*^0:' + re.escape(prefix) + '"'
 
 
 def _rate(rl: RateLimit) -> str:
@@ -61,24 +69,6 @@ def _rate(rl: RateLimit) -> str:
     if per_minute >= 1 and per_minute == int(per_minute):
         return f"{int(per_minute)}r/m"
     return f"{max(1, round(rl.limit * 3600 / rl.window))}r/h" if per_minute < 1 else f"{round(per_minute)}r/m"
-
-
-WAF_KEY = "$waf_client"
-
-
-def _allow_list(stack: Stack) -> list[str]:
-    """The WAF IP-set Allow rule: allow-listed clients get an empty limit key,
-    which ``limit_req`` does not count; everyone else is keyed by address."""
-    lines = ["    # WAF IP-set allow rule (edge.allow_list): these clients are never rate-counted."]
-    lines.append("    geo $waf_allowed {")
-    lines.append("        default 0;")
-    lines += [f"        {cidr} 1;" for cidr in stack.edge.allow_list]
-    lines.append("    }")
-    lines.append(f"    map $waf_allowed {WAF_KEY} {{")
-    lines.append("        1 \"\";")
-    lines.append("        default $binary_remote_addr;")
-    lines.append("    }")
-    return [*lines, ""]
 
 
 def _s3_block(stack: Stack, loc: Location) -> list[str]:
@@ -96,7 +86,7 @@ def _s3_block(stack: Stack, loc: Location) -> list[str]:
         "proxy_hide_header x-amz-id-2;",
         "proxy_hide_header Set-Cookie;",
         "proxy_ignore_headers Set-Cookie;",
-        "proxy_read_timeout 30s;",
+        f"proxy_read_timeout {stack.edge.origin_response_timeout}s;",
         "proxy_cache cdn;",
         "proxy_cache_key $uri;",
         "proxy_cache_valid 200 1d;",
@@ -110,12 +100,15 @@ def _alb_defaults(stack: Stack) -> list[str]:
     """Proxy settings of the ALB behaviours, set once at server level; the S3
     behaviour overrides what differs (nginx does not merge header lists)."""
     idle = stack.edge.idle_timeout
+    # CloudFront gives up first: its timeout is shorter than the ALB's idle timeout.
+    read = min(stack.edge.origin_response_timeout, idle)
     return [
         "proxy_http_version 1.1;",
         "proxy_set_header Host $http_host;",
         "proxy_set_header Upgrade $http_upgrade;",
         "proxy_set_header Connection $connection_upgrade;",
-        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        # CloudFront appends the viewer, the ALB appends CloudFront ($server_addr stands for it).
+        "proxy_set_header X-Forwarded-For \"$proxy_add_x_forwarded_for, $server_addr\";",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         f"proxy_set_header X-Forwarded-Port {stack.edge.port};",
         "proxy_set_header X-Amzn-Trace-Id \"Root=1-$request_id\";",
@@ -124,8 +117,10 @@ def _alb_defaults(stack: Stack) -> list[str]:
         "proxy_cache off;",
         "proxy_ignore_headers X-Accel-Buffering X-Accel-Expires X-Accel-Limit-Rate X-Accel-Redirect X-Accel-Charset;",
         "proxy_connect_timeout 10s;",
-        f"proxy_read_timeout {idle}s;",
+        f"proxy_read_timeout {read}s;",
         f"proxy_send_timeout {idle}s;",
+        # A target that does not answer in time is a 504, not a second try on the other replica.
+        "proxy_next_upstream error;",
     ]
 
 
@@ -177,11 +172,26 @@ def render_edge(stack: Stack) -> str:
         "",
     ]
     if edge.rate_limits:
-        out += _allow_list(stack)
-        out.append("    # WAF rate-based rules, per client IP.")
+        out += [
+            "    # WAF IP-set Allow rule (evaluated before the rate rules): never counted.",
+            "    geo $waf_allowed {",
+            "        default 0;",
+            *[f"        {cidr} 1;" for cidr in edge.allow_list],
+            "    }",
+            "",
+            "    # WAF rate-based rules, per client IP. A rule counts a request (key = its",
+            "    # address) when the raw path, lowercased, starts with the rule's prefix;",
+            "    # an empty key is not counted.",
+        ]
         for i, rl in enumerate(edge.rate_limits):
-            out.append(f"    # {rl.path}*: {rl.limit} requests per {rl.window} s")
-            out.append(f"    limit_req_zone {WAF_KEY} zone={_zone(i)}:10m rate={_rate(rl)};")
+            out += [
+                f"    # {rl.path}*: {rl.limit} requests per {rl.window} s",
+                f"    map \"$waf_allowed:$request_uri\" ${_zone(i)}_key {{",
+                f"        {waf_match(rl.path)} $binary_remote_addr;",
+                "        default \"\";",
+                "    }",
+                f"    limit_req_zone ${_zone(i)}_key zone={_zone(i)}:10m rate={_rate(rl)};",
+            ]
         out += ["    limit_req_status 429;", "    limit_req_log_level warn;", ""]
     out += [
         "    server {",
@@ -197,12 +207,14 @@ def render_edge(stack: Stack) -> str:
         "        # ALB behaviour, inherited by every route to a service.",
         *[f"        {line}" for line in _alb_defaults(stack)],
     ]
+    if edge.rate_limits:
+        out += ["", "        # WAF: every rule sees every request (inherited by every location)."]
+        for i, rl in enumerate(edge.rate_limits):
+            # burst = limit - 1: the first `limit` requests of a window pass at once.
+            out.append(f"        limit_req zone={_zone(i)} burst={rl.limit - 1} nodelay;")
     for loc in locations(stack):
         origin = "S3 bucket " + edge.bucket if loc.route.origin == "s3" else f"ALB -> {loc.route.origin}"
         out += ["", f"        # {loc.path}* -> {origin}, cache: {loc.route.cache}", f"        location {loc.path} {{"]
-        for i, rl in loc.limits:
-            # burst = limit - 1: the first `limit` requests of a window pass at once.
-            out.append(f"            limit_req zone={_zone(i)} burst={rl.limit - 1} nodelay;")
         block = _s3_block(stack, loc) if loc.route.origin == "s3" else _alb_block(stack, loc)
         out += [f"            {line}" for line in block]
         out.append("        }")

@@ -174,6 +174,9 @@ class RateLimit(Model):
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or not value.endswith("/"):
             raise ValueError(f"{value!r} is not a path prefix: it must start and end with '/' (e.g. /api/auth/)")
+        if value != value.lower():
+            # WAF lowercases the request path before STARTS_WITH: a capital in the prefix never matches.
+            raise ValueError(f"{value!r} has capitals: WAF compares the lowercased path, so it would never match")
         return value
 
     @field_validator("window")
@@ -237,6 +240,26 @@ class Local(Model):
         "localstack/localstack:latest",
         description="Used instead of the pinned images.localstack when LOCALSTACK_AUTH_TOKEN is set.",
     )
+    allow_listed_clients: str | None = Field(
+        default=None,
+        description=(
+            "Addresses (a CIDR on edge.allow_list) of a Docker network the edge joins, for test and load clients"
+            " that run as containers on it; the network's gateway (the host) stays outside the range."
+        ),
+    )
+
+    @field_validator("allow_listed_clients")
+    @classmethod
+    def _clients_cidr(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a CIDR ({exc})") from None
+        if net.version != 4 or not net.is_private or net.prefixlen < 16 or net.prefixlen > 28:
+            raise ValueError(f"{value} must be a private IPv4 range from /16 to /28 (a Docker network's containers)")
+        return value
 
 
 class Aws(Model):
@@ -472,9 +495,39 @@ def _check_stack(stack: Stack) -> None:
             raise SpecPathError(f"infra.scaling.{name}.max_count", f"below services.{name}.desired_count")
     if stack.infra.certificate_arn and not stack.infra.origin_domain:
         raise SpecPathError("infra.origin_domain", "required with infra.certificate_arn: CloudFront reaches the ALB over HTTPS by that name")
+    _check_allow_list(stack)
     clash = names & set(stack.local.dependencies)
     if clash:
         raise SpecPathError("local.dependencies", f"{sorted(clash)[0]!r} is also a service")
+
+
+def clients_network(cidr: str) -> tuple[str, str]:
+    """(subnet, gateway) of the Docker network whose containers get addresses
+    from ``cidr``: the subnet is one bit wider, and the gateway (the host's
+    address on it) is its first address outside ``cidr``."""
+    rng = ipaddress.ip_network(cidr)
+    subnet = rng.supernet()
+    gateway = next(h for h in subnet.hosts() if h not in rng)
+    return str(subnet), str(gateway)
+
+
+def _check_allow_list(stack: Stack) -> None:
+    clients = stack.local.allow_listed_clients
+    if clients is None:
+        return
+    allowed = [ipaddress.ip_network(c) for c in stack.edge.allow_list]
+    rng = ipaddress.ip_network(clients)
+    if not any(rng.subnet_of(a) for a in allowed if a.version == rng.version):
+        raise SpecPathError(
+            "local.allow_listed_clients", f"{clients} is not on edge.allow_list: its clients would be rate-limited"
+        )
+    _, gateway = clients_network(clients)
+    for i, a in enumerate(allowed):
+        if ipaddress.ip_address(gateway) in a:
+            raise SpecPathError(
+                f"edge.allow_list.{i}",
+                f"{a} holds {gateway}, the host's address on the clients' network: every host process would be exempt",
+            )
 
 
 def _yaml_scalar(value: object) -> str:

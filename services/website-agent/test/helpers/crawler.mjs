@@ -26,6 +26,7 @@ export function startCrawler({ slowMs = 5_000, health = 'ok' } = {}) {
       if (req.method === 'GET' && req.url === '/health') {
         if (state.health === 'ok') return reply(200, { status: 'ok', service: 'crawler-stand-in' });
         if (state.health === 'slow') return later(slowMs, () => reply(200, { status: 'ok' }));
+        if (state.health === 'not-ready') return reply(200, { status: 'degraded', ready: false, mongodb: 'unreachable', browser: 'ok' });
         return reply(500, { status: 'broken' });
       }
       if (req.method === 'POST' && req.url === '/crawl') {

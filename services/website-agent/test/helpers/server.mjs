@@ -93,3 +93,15 @@ export async function waitFor(fn, { timeoutMs = 10_000, intervalMs = 100, what =
 export function waitForDbReady(url) {
   return waitFor(async () => (await fetch(`${url}/api/auth/me`)).status === 401, { what: 'database ready', timeoutMs: 15_000 });
 }
+
+/** Sign up a fresh user and log in: the `session=...` cookie pair to send. */
+export async function loginSession(url) {
+  const creds = { email: `crawler-user-${Date.now()}-${Math.random().toString(16).slice(2)}@example.test`, password: 'correct horse battery' };
+  const post = (path) =>
+    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(creds) });
+  const signup = await post('/api/auth/signup');
+  if (signup.status !== 201) throw new Error(`sign-up answered ${signup.status}`);
+  const login = await post('/api/auth/login');
+  if (login.status !== 200) throw new Error(`log-in answered ${login.status}`);
+  return login.headers.get('set-cookie').split(';')[0];
+}
