@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 import yaml
 
@@ -39,6 +36,8 @@ from parity.app.infra import apply, connect, plan
 from parity.errors import ConfigError
 from parity.render.taskdef import deployment_configuration, render_taskdef
 
+from .moto_server import moto_server
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,35 +45,11 @@ REGION = "eu-central-1"
 CLUSTER = "huskit-prod"  # the local overlay keeps prod's names
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def moto():
-    port = free_port()
     # as in the local stack's ecs-emulator: moto reports this many tasks running per service
-    env = {**os.environ, "MOTO_ECS_SERVICE_RUNNING": "2"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/moto-api/", timeout=2)
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError("moto did not start") from None
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with moto_server(MOTO_ECS_SERVICE_RUNNING="2") as url:
+        yield url
 
 
 def client(service: str, endpoint: str):
