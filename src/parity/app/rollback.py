@@ -32,20 +32,19 @@ def roll_back(ctx: DeployContext, service: str, to: str) -> Rollout | None:
             ctx.report(f"{service}: already on {short_taskdef(to)}")
             return None
         ctx.report(f"{service}: ECS is rolling back to {short_taskdef(to)} (deployment {head.get('id')}); waiting for it")
-        rollout = wait_rollout(
-            ctx.ecs, ctx.stack.cluster, service, head.get("id", ""), to,
-            ctx.stack.aws.rollout_timeout, ctx.clock, ctx.sleep, ctx.poll_interval, ctx.report,
-        )  # fmt: skip
-        ctx.report(f"{service}: ECS's rollback {rollout.state}: {rollout.reason}")
-        return rollout
+        return _follow(ctx, service, head, to, "ECS's rollback")
     ctx.report(f"{service}: rolling back to {short_taskdef(to)}")
     updated = ctx.ecs.update_service(ctx.stack.cluster, service, to, deployment_configuration(), True)
-    head = primary(updated) or {}
+    return _follow(ctx, service, primary(updated) or {}, to, "rollback")
+
+
+def _follow(ctx: DeployContext, service: str, head: dict, to: str, what: str) -> Rollout:
+    """Wait for the deployment ``head`` to bring ``service`` onto ``to``; report how it ended."""
     rollout = wait_rollout(
         ctx.ecs, ctx.stack.cluster, service, head.get("id", ""), to,
         ctx.stack.aws.rollout_timeout, ctx.clock, ctx.sleep, ctx.poll_interval, ctx.report,
     )  # fmt: skip
-    ctx.report(f"{service}: rollback {rollout.state}: {rollout.reason}")
+    ctx.report(f"{service}: {what} {rollout.state}: {rollout.reason}")
     return rollout
 
 
