@@ -279,8 +279,18 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
 
 
 def test_a_rollout_that_never_completes_leaves_the_previous_revision(tmp_path, moto_server, registry, images):
-    endpoint = moto_server(running=None)  # moto keeps every rollout IN_PROGRESS
+    endpoint = moto_server(running=None)  # moto runs no task: a service that wants one never completes a rollout
     root = make_root(tmp_path, {"local": emulated(endpoint, registry, rollout_timeout=2)})
+    infra_apply(infra_connect(root, "local", report=lambda m: None))  # the template: services at zero tasks
+    # moto decides a service's rollouts when the service is created: made again wanting a task, its
+    # every rollout (promote's, and the rollback's) stays IN_PROGRESS, as a deployment that never gets healthy
+    ecs = client("ecs", endpoint)
+    for service in ("crawler", "website-agent"):
+        live = ecs.describe_services(cluster="huskit-prod", services=[service])["services"][0]
+        ecs.delete_service(cluster="huskit-prod", service=service, force=True)
+        ecs.create_service(
+            cluster="huskit-prod", serviceName=service, taskDefinition=live["taskDefinition"], desiredCount=1,
+        )
     records.record_e2e_pass(root, images, "e2e")
     ctx = ctx_for(root, "local")
     with pytest.raises(RollbackFailed) as exc:  # moto keeps the rollback's rollout IN_PROGRESS too

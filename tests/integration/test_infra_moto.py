@@ -227,7 +227,7 @@ def test_promote_local_bootstraps_the_emulator_with_the_template(tmp_path, moto)
     template's apply; promote then finds cluster, repositories and services and
     starts them. Docker (images, registry, the bucket's upload) is faked here;
     tests/integration/test_deploy_moto.py runs the same path with real Docker."""
-    from parity.adapters.cloudformation import CloudFormation
+    from parity.adapters.cloudformation import Emulator
     from parity.app import records
     from parity.app.context import DeployContext
     from parity.app.promote import promote
@@ -242,14 +242,17 @@ def test_promote_local_bootstraps_the_emulator_with_the_template(tmp_path, moto)
     def ctx():
         return DeployContext(
             root=root, stack=stack, ecs=Ecs(target), registry=registry, static=FakeStatic(), cdn=FakeCdn(),
-            smoke=lambda url: True, report=lines.append, poll_interval=0.1, emulator=CloudFormation(target),
+            smoke=lambda url: True, report=lines.append, poll_interval=0.1, emulator=Emulator(target),
         )  # fmt: skip
 
+    # a leftover of an older bootstrap (hand-made names the template also uses) is reset away
+    client("ecr", moto).create_repository(repositoryName="huskit/website-agent")
     registry = FakeRegistry(stack)
     records.record_e2e_pass(root, {s: image_id(s) for s in stack.services}, "e2e")
     result = promote(ctx(), version="itsha")
     text = "\n".join(lines)
     assert "[ 4/12] bootstrap emulator: created" in text and "[12/12] smoke     passed" in text
+    assert "the emulator holds huskit/website-agent but no stack huskit-local: resetting it first" in text
     live = services(moto)
     for name in ("website-agent", "crawler"):
         assert live[name]["taskDefinition"] == result.deployed[name] and result.deployed[name].endswith(

@@ -91,3 +91,30 @@ class CloudFormation:
 
 def _reraise(exc: Exception) -> Any:
     raise exc
+
+
+class Emulator(CloudFormation):
+    """The local AWS emulator (moto): CloudFormation as above, and a reset. The
+    emulator is the toolkit's own; everything in it is derived from the template."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        super().__init__(target)
+        self.endpoint_url = target.endpoint_url
+        self.ecr, self.ecs = target.client("ecr"), target.client("ecs")
+
+    def leftovers(self) -> list[str]:
+        """What only a deploy bootstrap makes (repositories, clusters), found here."""
+        repos = aws_call("list ECR repositories", self.ecr.describe_repositories)["repositories"]
+        clusters = aws_call("list ECS clusters", self.ecs.list_clusters)["clusterArns"]
+        return [r["repositoryName"] for r in repos] + [c.rsplit("/", 1)[-1] for c in clusters]
+
+    def reset(self) -> None:
+        """Forget everything (moto's /moto-api/reset)."""
+        import httpx
+
+        from parity.errors import AwsUnavailable
+
+        try:
+            httpx.post(f"{self.endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise AwsUnavailable(f"reset the emulator at {self.endpoint_url}: {exc}") from None

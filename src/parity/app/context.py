@@ -73,7 +73,7 @@ class DeployContext:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
-    emulator: Any = None  # adapters.cloudformation.CloudFormation, only where the overlay allows bootstrapping (app/infra.bootstrap)
+    emulator: Any = None  # adapters.cloudformation.Emulator, only where the overlay allows bootstrapping (app/infra.bootstrap)
 
     @property
     def env(self) -> str:
@@ -111,7 +111,7 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
     """The real world for ``env``: AWS through the normal credential chain (or
     the emulator the overlay names), Docker through python-on-whales."""
     from parity.adapters.aws import AwsTarget
-    from parity.adapters.cloudformation import CloudFormation
+    from parity.adapters.cloudformation import Emulator
     from parity.adapters.docker import Docker, require_engine
     from parity.adapters.ecs import CloudFront, Ecs
     from parity.app.e2e_run import run_e2e
@@ -131,5 +131,5 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
         cdn=CloudFront(target),
         smoke=lambda url: run_e2e(root, url, "smoke"),
         report=report,
-        emulator=CloudFormation(target) if stack.aws.bootstrap else None,
+        emulator=Emulator(target) if stack.aws.bootstrap else None,
     )

@@ -259,6 +259,12 @@ def bootstrap(deploy: Any) -> list[Change]:
         poll_interval=0.5,
         timeout=120.0,
     )
+    leftovers = ctx.cfn.leftovers() if ctx.cfn.stack(ctx.name) is None else []
+    if leftovers:
+        # Repositories or clusters without this environment's stack are left over (an older
+        # bootstrap, a test): they would clash with the template's names.
+        deploy.report(f"the emulator holds {', '.join(leftovers)} but no stack {ctx.name}: resetting it first")
+        ctx.cfn.reset()
     result = plan(ctx, keep=True)
     execute(ctx, result)
     return result.changes
