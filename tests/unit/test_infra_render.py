@@ -240,8 +240,9 @@ def test_cloudfront_and_alb_follow_the_spec(templates):
     assert alb["CustomOriginConfig"]["OriginReadTimeout"] == 30
     assert (
         alb["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
-        and alb["DomainName"] == "origin.huskit.example"
+        and alb["DomainName"] == {"Ref": "OriginDomain"}
     )
+    assert templates["prod"]["Parameters"]["OriginDomain"]["Default"] == "origin.huskit.example"
     assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/assets/*", "/api/*"]
     assert (
         config["CacheBehaviors"][0]["TargetOriginId"] == "s3"
@@ -302,10 +303,16 @@ def test_staging_uses_prods_repositories_and_the_accounts_oidc_provider(template
     assert "service/huskit-staging/crawler" in deploy and "huskit-prod" not in deploy
 
 
-def test_a_real_environment_needs_a_certificate(tmp_path):
+def test_a_real_environment_needs_a_certificate_to_apply_not_to_render(tmp_path):
+    from parity.render.infra import check
+
+    prod = load_stack(ROOT, "prod")
+    params = render_template(prod)["Parameters"]  # renders before the certificate exists: parameters without defaults
+    assert "Default" not in params["CertificateArn"] and "Default" not in params["OriginDomain"]
     with pytest.raises(ConfigError) as exc:
-        render_template(load_stack(ROOT, "prod"))
+        check(prod)
     assert str(exc.value).startswith("deploy/prod.yaml: infra.certificate_arn: required key is missing")
+    check(stack_for("prod"))
     with pytest.raises(ConfigError, match=r"infra.origin_domain: required with infra.certificate_arn"):
         stack_for("prod", {"infra": {"origin_domain": None}})
 

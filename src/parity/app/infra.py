@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from parity.errors import DeployFailed, ParityError
 from parity.render.infra import (
     STATEFUL_TYPES,
+    check,
     needs_edge_stack,
     render_edge_template,
     render_template,
@@ -338,7 +339,8 @@ def connect(root: Any, env: str, report: Report = print) -> InfraContext:
     from parity.spec import load_stack
 
     stack = load_stack(root, env)
-    render_template(stack)  # a spec the template refuses stops here, before any AWS call
+    check(stack)  # what a real account needs, before any AWS call
+    render_template(stack)  # a spec the template refuses stops here too
     target = AwsTarget(region=stack.region, endpoint_url=stack.aws.endpoint_url)
     ctx = InfraContext(stack=stack, cfn=CloudFormation(target), ecs=Ecs(target), report=report)
     if needs_edge_stack(stack):

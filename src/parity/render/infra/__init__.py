@@ -15,7 +15,7 @@ from typing import Any
 
 from parity.errors import ConfigError
 from parity.render.infra import ecs, edge, iam, network, ops
-from parity.render.infra.common import Template, logical, stack_name, taskdef_parameter
+from parity.render.infra.common import Template, logical, stack_name, taskdef_parameter, uses_tls
 from parity.render.infra.edge import needs_edge_stack
 from parity.spec import Stack
 
@@ -39,8 +39,9 @@ STATEFUL_TYPES = {
 
 
 def check(stack: Stack) -> None:
-    """What a real account needs that an emulator does not: one line each, exit 2."""
-    if stack.aws.endpoint_url:
+    """What applying to a real account needs that rendering and an emulator do
+    not (the template takes them as parameters): one line each, exit 2."""
+    if not uses_tls(stack):
         return
     if not stack.infra.certificate_arn:
         raise ConfigError(
@@ -50,8 +51,9 @@ def check(stack: Stack) -> None:
 
 
 def render_template(stack: Stack) -> dict[str, Any]:
-    """The CloudFormation template of the environment ``stack.env``."""
-    check(stack)
+    """The CloudFormation template of the environment ``stack.env``. Values only
+    a real account has (the certificate, the origin's name) are parameters, so it
+    renders before they exist; ``check`` refuses to apply without them."""
     t = Template(stack)
     network.render(t)
     ecs.render_registries(t)

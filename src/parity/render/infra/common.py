@@ -8,6 +8,11 @@ from parity.render.taskdef import family, partition
 from parity.spec import Stack
 
 
+def uses_tls(stack: Stack) -> bool:
+    """A real account serves HTTPS (certificate, origin name); an emulator has no certificate."""
+    return not stack.aws.endpoint_url
+
+
 def logical(name: str) -> str:
     """``website-agent`` -> ``WebsiteAgent`` (a CloudFormation logical id)."""
     return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").replace(".", "-").split("-"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from parity.render.infra.common import Template, att, logical, ref, sub, taskdef_parameter
+from parity.render.infra.common import Template, att, logical, ref, sub, taskdef_parameter, uses_tls
 from parity.render.infra.network import discovery_service, group, subnets
 from parity.render.taskdef import deploy_order, deployment_configuration, log_group, render_taskdef, repository
 
@@ -162,7 +162,7 @@ def render_services(t: Template) -> None:
                 }
             ]
             props["HealthCheckGracePeriodSeconds"] = max(svc.health.start_period, 30)
-            depends.append("HttpsListener" if stack.infra.certificate_arn else "HttpListener")
+            depends.append("HttpsListener" if uses_tls(stack) else "HttpListener")
         if svc.discovery:
             # the ARN spelled out from the service's id (Ref): the same thing as GetAtt Arn, and an
             # emulator that models no Cloud Map (moto) can still resolve it

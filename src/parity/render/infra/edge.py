@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from parity.render.infra.common import Template, att, logical, prefix, ref, sub
+from parity.render.infra.common import Template, att, logical, prefix, ref, sub, uses_tls
 from parity.render.infra.network import subnets
 
 # AWS managed CloudFront policies (the same id in every account).
@@ -114,7 +114,7 @@ def _default_public_service(t: Template) -> str:
 
 def _load_balancer(t: Template) -> None:
     stack = t.stack
-    has_cert = bool(stack.infra.certificate_arn)
+    has_cert = uses_tls(stack)
     t.add("Alb", "AWS::ElasticLoadBalancingV2::LoadBalancer", {
         "Type": "application",
         "Scheme": "internet-facing",
@@ -156,7 +156,7 @@ def _load_balancer(t: Template) -> None:
         })  # fmt: skip
         t.parameters["CertificateArn"] = {
             "Type": "String",
-            "Default": stack.infra.certificate_arn,
+            **({"Default": stack.infra.certificate_arn} if stack.infra.certificate_arn else {}),
             "AllowedPattern": "^arn:aws[a-z-]*:acm:.+",
             "Description": "The ALB's ACM certificate (infra.certificate_arn)",
         }
@@ -250,8 +250,15 @@ def render_waf(t: Template) -> None:
 
 def _distribution(t: Template) -> None:
     stack = t.stack
-    has_cert = bool(stack.infra.certificate_arn)
+    has_cert = uses_tls(stack)
     origins: list[dict[str, Any]] = []
+    if has_cert and stack.public_services():
+        t.parameters["OriginDomain"] = {
+            "Type": "String",
+            **({"Default": stack.infra.origin_domain} if stack.infra.origin_domain else {}),
+            "MinLength": 1,
+            "Description": "The certificate's name, a DNS record for the ALB (infra.origin_domain)",
+        }
     if any(r.origin == "s3" for r in stack.edge.routes):
         origins.append({
             "Id": "s3",
@@ -262,7 +269,7 @@ def _distribution(t: Template) -> None:
     if stack.public_services():
         origins.append({
             "Id": "alb",
-            "DomainName": stack.infra.origin_domain if has_cert else att("Alb", "DNSName"),
+            "DomainName": ref("OriginDomain") if has_cert else att("Alb", "DNSName"),
             "CustomOriginConfig": {
                 "OriginProtocolPolicy": "https-only" if has_cert else "http-only",
                 "HTTPSPort": 443,

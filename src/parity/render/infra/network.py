@@ -5,7 +5,7 @@ from ``ingress_from``, and Cloud Map for the services with a ``discovery`` name.
 
 from __future__ import annotations
 
-from parity.render.infra.common import Template, att, logical, prefix, ref
+from parity.render.infra.common import Template, att, logical, prefix, ref, uses_tls
 
 PREFIX_LIST_PARAMETER = "CloudFrontPrefixList"
 PREFIX_LIST_NAME = "com.amazonaws.global.cloudfront.origin-facing"
@@ -69,7 +69,7 @@ def subnets() -> list[dict]:
 
 def _security_groups(t: Template) -> None:
     stack = t.stack
-    has_cert = bool(stack.infra.certificate_arn)
+    has_cert = uses_tls(stack)
     if stack.public_services():
         ingress = [
             {
