@@ -10,6 +10,8 @@ import json
 import pytest
 
 from parity.app.parity import check, show
+from parity.render.compose import networks_of
+from parity.render.edge import render_edge
 from parity.render.parity import _source_of, compare, container_view, spec_view, taskdef_view
 from parity.render.taskdef import render_taskdef
 from parity.spec import load_stack
@@ -20,14 +22,33 @@ SAVED = json.loads((ROOT / "tests/unit/fixtures/docker-inspect-services.json").r
 OTHER_IMAGE = "sha256:" + "e" * 64
 
 
-class FakeDocker:
-    """The local stack as the saved inspect output shows it."""
+def edge_container():
+    """The local edge as `inv up` runs it: on its rendered networks, port 80 published on 8080."""
+    local = load_stack(ROOT, "local")
+    nets = {f"huskit_{n}": {"Aliases": ["edge"]} for n, members in networks_of(local).items() if "edge" in members}
+    return {
+        "Name": "/huskit-edge-1",
+        "Image": "sha256:" + "d" * 64,
+        "NetworkSettings": {"Networks": nets, "Ports": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}},
+    }
 
-    def __init__(self, containers=None, built=None):
+
+class FakeDocker:
+    """The local stack as the saved inspect output shows it (the edge as `inv up` renders it)."""
+
+    def __init__(self, containers=None, built=None, edge_conf=None):
         self.containers = copy.deepcopy(containers or SAVED["containers"])
         self.built = built or {s: cs[0]["Image"] for s, cs in SAVED["containers"].items()}
+        self.edge = edge_container()
+        self.edge_conf = edge_conf if edge_conf is not None else render_edge(load_stack(ROOT, "local"))
+
+    def read_file(self, container, path):
+        assert (container, path) == ("huskit-edge-1", "/etc/nginx/nginx.conf")
+        return self.edge_conf
 
     def containers_of(self, service):
+        if service == "edge":
+            return [self.edge["Name"].lstrip("/")] if self.edge else []
         return [c["Name"].lstrip("/") for c in self.containers.get(service, [])]
 
     def inspect_raw(self, refs, kind="container"):
@@ -35,7 +56,7 @@ class FakeDocker:
             (ref,) = refs
             service = next(s for s, cs in self.containers.items() if cs and cs[0]["Image"] == ref)
             return [{"Config": {"Env": SAVED["image_env"][service]}}]
-        every = [c for cs in self.containers.values() for c in cs]
+        every = [c for cs in self.containers.values() for c in cs] + ([self.edge] if self.edge else [])
         return [c for c in every if c["Name"].lstrip("/") in refs]
 
     def image_id(self, ref):
@@ -67,7 +88,7 @@ def undeclared(report):
 
 def test_the_saved_local_stack_runs_what_the_spec_says():
     report = check(ROOT, FakeDocker())
-    assert [s.service for s in report.services] == ["website-agent", "crawler"]
+    assert [s.service for s in report.services] == ["website-agent", "crawler", "edge"]
     assert report.undeclared == []
     agent = report.services[0].views["running"]
     assert (agent["cpu"], agent["memory"], agent["ports"], agent["replicas"]) == (1024, 2048, [5171], 2)

@@ -1,8 +1,11 @@
 """`inv parity [--env ENV]`: for each service, side by side, what the local
 stack runs (its containers), what the spec says, what the task definition
 rendered for ENV says and, with ``--env``, what ECS runs; the differences by
-field path, each judged (see render/parity.py). Exit non-zero when one is
-undeclared."""
+field path, each judged (see render/parity.py). Then the infrastructure: who
+may reach each service, its Cloud Map name, and the edge (idle timeout, origin
+response timeout, behaviours), the running stack (its containers' networks, the
+running edge's nginx.conf) against ENV's rendered CloudFormation template (see
+render/parity_infra.py). Exit non-zero when one is undeclared."""
 
 from __future__ import annotations
 
@@ -13,7 +16,16 @@ from typing import Any, Protocol
 
 from parity.errors import ConfigError
 from parity.render.compose import image_name
+from parity.render.infra import render_template
 from parity.render.parity import Difference, compare, container_view, spec_view, taskdef_view
+from parity.render.parity_infra import (
+    EDGE,
+    compare_infra,
+    local_edge_view,
+    local_service_view,
+    spec_infra_views,
+    template_views,
+)
 from parity.render.taskdef import render_taskdef
 from parity.spec import load_stack
 
@@ -25,6 +37,10 @@ class LocalDocker(Protocol):
     def inspect_raw(self, refs: list[str], kind: str = "container") -> list[dict[str, Any]]: ...
     def image_id(self, ref: str) -> str | None: ...
     def repo_digest(self, image: str, repository: str) -> str | None: ...
+    def read_file(self, container: str, path: str) -> str | None: ...
+
+
+EDGE_CONF = "/etc/nginx/nginx.conf"  # the running edge's configuration (compose mounts the rendered one there)
 
 
 class LiveEcs(Protocol):
@@ -55,6 +71,8 @@ def check(root: Path, docker: LocalDocker, env: str | None = None, live: LiveEcs
     target = env or "local"
     local = load_stack(root, "local")
     stack = load_stack(root, target)
+    infra = template_views(stack, render_template(stack))
+    spec_local, spec_env = spec_infra_views(local), spec_infra_views(stack)
     out = []
     for name in local.services:
         built = docker.image_id(image_name(local, name))  # what the stack should run, and promote would ship
@@ -77,7 +95,14 @@ def check(root: Path, docker: LocalDocker, env: str | None = None, live: LiveEcs
             views["live"] = live_view
             views["rendered"]["image"] = _as_pushed(docker, built, live_view.get("image"), views["rendered"]["image"])
         diffs = compare(name, views["running"], views["spec local"], target, views[f"spec {target}"], views["rendered"], live_view)
+        views["local net"] = local_service_view(local, name, containers)
+        views[f"infra {target}"] = infra[name]
+        diffs += compare_infra(local, name, target, views["local net"], infra[name], spec_local[name], spec_env[name])
         out.append(ServiceParity(name, views, diffs))
+    edge_containers = docker.inspect_raw(docker.containers_of(EDGE))
+    conf = docker.read_file(edge_containers[0]["Name"].lstrip("/"), EDGE_CONF) if edge_containers else None
+    edge = {"local": local_edge_view(local, conf, edge_containers), f"infra {target}": infra[EDGE]}
+    out.append(ServiceParity(EDGE, edge, compare_infra(local, EDGE, target, edge["local"], infra[EDGE], spec_local[EDGE], spec_env[EDGE])))
     return ParityReport(target, out)
 
 
@@ -107,6 +132,9 @@ class StackDocker:
 
     def repo_digest(self, image: str, repository: str) -> str | None:
         return self.docker.repo_digest(image, repository)
+
+    def read_file(self, container: str, path: str) -> str | None:
+        return self.compose.exec(container, ["cat", path])
 
 
 def connect_local(root: Path) -> StackDocker:
