@@ -12,7 +12,10 @@ import pytest
 from parity.app.parity import check, show
 from parity.render.compose import networks_of
 from parity.render.edge import render_edge
+from parity.render.infra import render_template
+from parity.render.infra.edge import CACHING_OPTIMIZED
 from parity.render.parity import _source_of, compare, container_view, spec_view, taskdef_view
+from parity.render.parity_infra import compare_infra, local_edge_view, spec_infra_views, template_views
 from parity.render.taskdef import render_taskdef
 from parity.spec import load_stack
 
@@ -231,3 +234,176 @@ def test_without_credentials_the_live_side_is_skipped_and_said_so(monkeypatch, t
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     live, note = connect_live(ROOT, "local")
     assert live is not None and note.endswith("at http://127.0.0.1:5050")
+
+
+# -- the infrastructure side: ENV's rendered template vs the running stack -------------
+
+
+def with_template(monkeypatch, change):
+    """`inv parity` as if ENV's template had been rendered, then changed by ``change``."""
+    import parity.app.parity as app
+
+    def rendered(stack):
+        template = render_template(stack)
+        change(template["Resources"])
+        return template
+
+    monkeypatch.setattr(app, "render_template", rendered)
+
+
+def infra_differences(report, verdict="undeclared"):
+    return {(d.service, d.path, d.sides) for s in report.services for d in s.differences
+            if d.verdict == verdict and any(side.startswith("infra") for side in d.sides)}  # fmt: skip
+
+
+@pytest.mark.parametrize("env", ["local", "staging", "prod"])
+def test_the_template_says_what_the_spec_says(env):
+    stack = load_stack(ROOT, env)
+    assert template_views(stack, render_template(stack)) == spec_infra_views(stack)
+
+
+def test_the_real_spec_and_the_running_stack_show_no_undeclared_infra_difference():
+    for env in [None, "staging", "prod"]:
+        report = check(ROOT, FakeDocker(), env=env)
+        assert report.undeclared == [], env
+    views = {s.service: s.views for s in report.services}
+    assert views["crawler"]["infra prod"]["ingress"] == ["website-agent:4999"]
+    assert views["crawler"]["infra prod"]["discovery"] == "crawler.internal"
+    assert views["website-agent"]["infra prod"]["ingress"] == ["alb:5171"]
+    edge = views["edge"]["infra prod"]
+    assert edge["edge.ingress"] == ["cloudfront:443", "cloudfront:80"]
+    assert (edge["edge.idle_timeout"], edge["edge.origin_response_timeout"]) == (300, 30)
+    assert edge["edge.routes"] == ["/ -> website-agent (none)", "/api/ -> website-agent (none)", "/assets/ -> s3 (cached)"]
+    assert views["edge"]["local"]["edge.routes"] == edge["edge.routes"]
+    # declared: a Docker network admits both ways; the edge's clients; plain HTTP locally
+    intended = {(d.service, d.path): d for s in report.services for d in s.differences if d.verdict == "intended"}
+    assert {("website-agent", "ingress"), ("crawler", "ingress"), ("edge", "edge.ingress"), ("edge", "edge.listener")} <= set(intended)
+    assert intended[("website-agent", "ingress")].values == (["alb:5171", "crawler:5171", "postgres:5171"], ["alb:5171"])
+    assert "host:8080" in intended[("edge", "edge.ingress")].values[0]
+    assert "allow-listed-clients:80" in intended[("edge", "edge.ingress")].values[0]
+    assert intended[("edge", "edge.listener")].values == ("http", "https")
+
+
+def test_a_crawler_security_group_admitting_another_source_shows_up(monkeypatch):
+    def admit_the_alb(res):
+        res["CrawlerFromAlb"] = {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": {
+            "GroupId": {"Fn::GetAtt": ["CrawlerSecurityGroup", "GroupId"]},
+            "SourceSecurityGroupId": {"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]},
+            "IpProtocol": "tcp", "FromPort": 4999, "ToPort": 4999,
+        }}  # fmt: skip
+
+    with_template(monkeypatch, admit_the_alb)
+    report = check(ROOT, FakeDocker(), env="prod")
+    assert infra_differences(report) == {
+        ("crawler", "ingress", ("local", "infra prod")),
+        ("crawler", "ingress", ("spec prod", "infra prod")),
+    }
+    d = next(d for d in report.undeclared if d.sides == ("spec prod", "infra prod"))
+    assert d.values == (["website-agent:4999"], ["alb:4999", "website-agent:4999"])
+
+
+def test_a_security_group_open_to_an_address_range_or_another_port_shows_up(monkeypatch):
+    def widen(res):
+        res["CrawlerSecurityGroup"]["Properties"]["SecurityGroupIngress"] = [
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "0.0.0.0/0"}
+        ]
+        res["WebsiteAgentFromAlb"]["Properties"]["FromPort"] = 80
+
+    with_template(monkeypatch, widen)
+    report = check(ROOT, FakeDocker(), env="staging")
+    views = {s.service: s.views for s in report.services}
+    assert views["crawler"]["infra staging"]["ingress"] == ["0.0.0.0/0:22", "website-agent:4999"]
+    assert views["website-agent"]["infra staging"]["ingress"] == ["alb:80-5171"]
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {("crawler", "ingress"), ("website-agent", "ingress")}
+
+
+def test_cloudfront_behaviours_that_differ_from_the_spec_routes_show_up(monkeypatch):
+    def cache_the_api(res):
+        behaviours = res["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
+        api = next(b for b in behaviours if b["PathPattern"] == "/api/*")
+        api["CachePolicyId"] = CACHING_OPTIMIZED
+        behaviours.append({**api, "PathPattern": "/admin/*", "TargetOriginId": "s3"})
+
+    with_template(monkeypatch, cache_the_api)
+    report = check(ROOT, FakeDocker(), env="prod")
+    assert infra_differences(report) == {
+        ("edge", "edge.routes", ("local", "infra prod")),
+        ("edge", "edge.routes", ("spec prod", "infra prod")),
+    }
+    routes = report.services[-1].views["infra prod"]["edge.routes"]
+    assert "/api/ -> website-agent (cached)" in routes and "/admin/ -> s3 (cached)" in routes
+
+
+def test_an_alb_rule_sending_a_path_elsewhere_shows_up_in_the_routes():
+    stack = load_stack(ROOT, "prod")
+    template = render_template(stack)
+    template["Resources"]["CrawlerTargetGroup"] = {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {}}
+    template["Resources"]["CrawlerService"]["Properties"]["LoadBalancers"] = [{"TargetGroupArn": {"Ref": "CrawlerTargetGroup"}}]
+    template["Resources"]["ApiToCrawler"] = {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": {
+        "ListenerArn": {"Ref": "HttpsListener"}, "Priority": 1,
+        "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
+        "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": "CrawlerTargetGroup"}}],
+    }}  # fmt: skip
+    assert "/api/ -> crawler (none)" in template_views(stack, template)["edge"]["edge.routes"]
+
+
+def test_another_idle_timeout_or_origin_response_timeout_shows_up(monkeypatch):
+    def shorter(res):
+        attrs = res["Alb"]["Properties"]["LoadBalancerAttributes"]
+        next(a for a in attrs if a["Key"] == "idle_timeout.timeout_seconds")["Value"] = "60"
+        alb = next(o for o in res["Distribution"]["Properties"]["DistributionConfig"]["Origins"] if o["Id"] == "alb")
+        alb["CustomOriginConfig"]["OriginReadTimeout"] = 60
+
+    with_template(monkeypatch, shorter)
+    report = check(ROOT, FakeDocker())
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {("edge", "edge.idle_timeout"), ("edge", "edge.origin_response_timeout")}
+    d = {x.path: x for x in report.undeclared if x.sides[0] == "local"}
+    assert d["edge.idle_timeout"].values == (300, 60)
+    assert d["edge.origin_response_timeout"].values == (30, 60)
+
+
+def test_another_cloud_map_name_or_target_group_shows_up(monkeypatch):
+    def rename(res):
+        res["CrawlerDiscovery"]["Properties"]["Name"] = "scraper"
+        res["WebsiteAgentTargetGroup"]["Properties"]["HealthCheckPath"] = "/"
+        res["WebsiteAgentTargetGroup"]["Properties"]["TargetGroupAttributes"] = [
+            {"Key": "deregistration_delay.timeout_seconds", "Value": "30"}
+        ]
+
+    with_template(monkeypatch, rename)
+    report = check(ROOT, FakeDocker(), env="staging")
+    assert infra_differences(report) == {
+        ("crawler", "discovery", ("local", "infra staging")),
+        ("crawler", "discovery", ("spec staging", "infra staging")),
+        ("website-agent", "health.path", ("spec staging", "infra staging")),
+        ("website-agent", "deregistration_delay", ("spec staging", "infra staging")),
+    }
+    # nothing local stands for the target group: compared with the spec only
+
+
+def test_a_hand_changed_local_network_or_edge_shows_up():
+    docker = FakeDocker()
+    crawler(docker)["NetworkSettings"]["Networks"]["huskit_public"] = {"Aliases": ["crawler"]}
+    docker.edge_conf = docker.edge_conf.replace("keepalive_timeout 300s;", "keepalive_timeout 75s;")
+    report = check(ROOT, docker)
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {("crawler", "ingress"), ("edge", "edge.idle_timeout")}
+    d = next(d for d in report.undeclared if d.path == "ingress")
+    assert "locally also alb:4999" in d.why
+    docker = FakeDocker()
+    crawler(docker)["NetworkSettings"]["Networks"]["bridge"] = {}
+    assert ("crawler", "ingress") in undeclared(check(ROOT, docker))
+
+
+def test_an_edge_that_is_not_running_is_a_difference():
+    docker = FakeDocker()
+    docker.edge = None
+    found = undeclared(check(ROOT, docker))
+    assert {("edge", "edge.idle_timeout"), ("edge", "edge.routes"), ("edge", "edge.origin_response_timeout")} <= found
+
+
+def test_the_edge_view_reads_the_rendered_nginx_conf():
+    local = load_stack(ROOT, "local")
+    view = local_edge_view(local, render_edge(local))
+    spec = spec_infra_views(local)["edge"]
+    assert {k: v for k, v in spec.items() if k != "edge.ingress"} == {k: v for k, v in view.items() if k != "edge.ingress"}
+    assert not compare_infra(local, "edge", "local", {**view, "edge.ingress": spec["edge.ingress"]}, spec, spec, spec)
