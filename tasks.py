@@ -239,7 +239,7 @@ def _deploy(env):
     return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
 
 
-@task(help={"env": "Compare with ENV: its rendered task definitions and, with credentials, what ECS runs."})
+@task(help={"env": "Compare with ENV: its rendered task definitions and infrastructure template and, with credentials, what ECS runs."})
 @cli
 def parity(c, env=None):
     """Local, rendered and live side by side, per service; fails on a difference the spec does not declare."""

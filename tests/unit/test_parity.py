@@ -407,3 +407,10 @@ def test_the_edge_view_reads_the_rendered_nginx_conf():
     spec = spec_infra_views(local)["edge"]
     assert {k: v for k, v in spec.items() if k != "edge.ingress"} == {k: v for k, v in view.items() if k != "edge.ingress"}
     assert not compare_infra(local, "edge", "local", {**view, "edge.ingress": spec["edge.ingress"]}, spec, spec, spec)
+
+
+def test_another_services_dependency_reaching_a_service_is_not_declared():
+    docker = FakeDocker()
+    docker.containers["website-agent"][0]["NetworkSettings"]["Networks"]["huskit_crawler-egress"] = {}
+    d = next(d for d in check(ROOT, docker).undeclared if d.path == "ingress")
+    assert d.service == "website-agent" and "fixture-site:5171" in d.why and "mongo:5171" in d.why

@@ -21,6 +21,9 @@ How a difference is judged:
   owns (another release may be live): listed as a release difference.
 The image registry is local-only by design: locally ``image`` is the image ID
 the container runs and should run (the one ``inv promote`` would ship).
+
+The infrastructure (security groups, Cloud Map, the edge) is compared in
+``parity_infra``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ three sources, then compared:
   the networks its container is on (which members a network has is the
   rendered compose file's ``networks_of``; a network it does not know stays
   visible as ``network NAME``), on the container's ports. The edge's fields
-  come from the running edge's nginx.conf.
+  come from the running edge's nginx.conf (its origin response timeout is
+  the ALB behaviours' ``proxy_read_timeout``, the lesser of the two timeouts,
+  which is CloudFront's as long as it is the shorter: the spec keeps it so).
 - ``spec ENV``: what the spec says the template should say.
 
 Fields per service: ``ingress`` (sorted ``source:port``: ``alb``, a service,
@@ -27,8 +29,8 @@ How a difference between local and ``infra ENV`` is judged:
 - ``ingress``: a Docker network admits its members both ways, a security
   group one way. A local-only source is declared when the reverse is
   allowed (the service may reach it: the crawler sits on ``internal`` with the
-  website-agent) or when it is a dependency (a local stand-in for an outside
-  service, on the service's egress network). A source the template admits
+  website-agent) or when it is one of the service's own dependencies (a local
+  stand-in for an outside service it uses, on its egress network). A source the template admits
   that is missing locally, or any other extra, is undeclared.
 - ``edge.ingress``: local-only by design (clients reach the local edge from
   the host and the ``allow-listed-clients`` network; CloudFront's prefix list
@@ -313,8 +315,8 @@ def local_edge_view(stack: Stack, nginx_conf: str | None, edge_containers: list[
 
 def _reachable_by(stack: Stack, name: str) -> set[str]:
     """Sources ``name`` itself may reach (so a two-way network admits them back),
-    and the local dependencies (stand-ins for outside services)."""
-    out = set(stack.local.dependencies)
+    and its own local dependencies (stand-ins for outside services it uses)."""
+    out = {d for d, dep in stack.local.dependencies.items() if name in dep.used_by}
     if name == EDGE:
         return out
     out |= {peer for peer, svc in stack.services.items() if name in svc.ingress_from}
