@@ -335,7 +335,7 @@ def _ingress_verdict(stack: Stack, name: str, local: list[str], infra: list[str]
             [f"locally also {', '.join(unexplained)}"] if unexplained else [])  # fmt: skip
         return "undeclared", "; ".join(parts)
     return "intended", (f"a Docker network admits both ways: {', '.join(extra)} "
-                        "(a peer the service may reach, or a local dependency)")  # fmt: skip
+                        "(a peer the service may reach, or its own local dependency)")  # fmt: skip
 
 
 def compare_infra(
