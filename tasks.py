@@ -46,10 +46,16 @@ def _ws():
     return Workspace.from_env(ROOT)
 
 
-@task(help={"timeout": "Seconds to wait for each stage to be healthy (default 300)."})
+@task(
+    help={
+        "timeout": "Seconds to wait for each stage to be healthy (default 300).",
+        "watch": "Then keep the stack in step with the sources: a change is rebuilt and rolled out (Ctrl-C stops).",
+    }
+)
 @cli
-def up(c, timeout=300):
-    """Build, start and wait for the whole local stack (edge, services, LocalStack, databases)."""
+def up(c, timeout=300, watch=False):
+    """Build, start and wait for the whole local stack (edge, services, LocalStack, databases).
+    A service whose image changed is replaced replica by replica, as ECS does."""
     from parity.app.local_stack import up as run_up
     from parity.console import console, status_table, step
 
@@ -61,6 +67,10 @@ def up(c, timeout=300):
         f"dependencies {t['dependencies']:.1f} s, services {t['services']:.1f} s)"
     )
     console.print(f"open {result.urls['edge']}")
+    if watch:
+        from parity.app.watch import watch as run_watch
+
+        run_watch(_ws(), report=step)
 
 
 @task(help={"volumes": "Also delete the database volumes."})

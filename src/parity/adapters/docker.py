@@ -283,9 +283,11 @@ class Compose:
         with _failures(hint="run `docker compose build` by hand to see the whole log"):
             self.client.compose.build(services or None, quiet=True)
 
-    def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
+    def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None, dependencies: bool = True) -> None:
         with injected_env(env or {}), _failures(hint="`inv logs SERVICE` shows why a service did not start"):
-            self.client.compose.up(services or None, detach=True, remove_orphans=True, quiet=True)
+            self.client.compose.up(
+                services or None, detach=True, remove_orphans=dependencies, quiet=True, dependencies=dependencies
+            )
 
     def scale(self, service: str, count: int, env: Mapping[str, str] | None = None) -> None:
         """Start more replicas of ``service`` beside the running ones (which

@@ -133,10 +133,18 @@ def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Calla
     report("starting services and the edge")
     fleet = DockerFleet(stack, compose, docker, env)
     checked: set[str] = set()
-    for name in outdated(stack, compose, docker):
+    stale = outdated(stack, compose, docker)
+    if stale:
+        # the edge first (only recreated if its own settings changed), so the
+        # replacement registers the new replicas in the edge that will serve them
+        compose.up(["edge"], env=env, dependencies=False)
+        wait_or_explain(compose, ["edge"], timeout, clock)
+    for name in stale:
         checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
     everything = [*stack.services, *deps, "edge"]
-    compose.up([], env=env)
+    # after a replacement the edge is left out: compose would recreate it because
+    # a service it depends on has new containers
+    compose.up([s for s in everything if s != "edge"] if stale else [], env=env)
     states = wait_or_explain(compose, everything, timeout, clock, frozenset(checked))
     for name in register_all(stack, fleet):
         report(f"registered the replicas of {name} in the edge's target group")

@@ -30,7 +30,7 @@ from typing import Protocol
 import httpx
 
 from parity.adapters.docker import Compose, ContainerState, Docker
-from parity.errors import DeployFailed, NotReady
+from parity.errors import DeployFailed, NotReady, ParityError
 from parity.render.edge import TARGETS_DIR, TARGETS_PATH, render_registered, render_targets
 from parity.spec import Stack
 
@@ -112,18 +112,19 @@ def replace(
     timings: dict[str, float] = {}
     try:
         _wait_new(settings, fleet, new, clock, sleep)
-    except NotReady as exc:
-        for line in fleet.logs(exc.services[0]) if exc.services else []:
+        timings["healthy"] = clock() - start
+        if settings.public:
+            fleet.register(name, sorted(fleet.address(c) for c in new))
+            report(f"{name}: the edge routes to the new replicas; draining the old ones")
+    except ParityError as exc:
+        culprit = exc.services[0] if isinstance(exc, NotReady) and exc.services else None
+        for line in fleet.logs(culprit) if culprit else []:
             report(f"  {line}")
         fleet.retire(new, grace=settings.grace)
         raise DeployFailed(
             f"{name}: {exc.message}; rolled back, the old replicas keep serving",
-            hint=f"the log lines above are the new replica's; fix it and run `inv up` again",
+            hint="the log lines above are the new replica's; fix it and run `inv up` again" if culprit else exc.hint,
         ) from None
-    timings["healthy"] = clock() - start
-    if settings.public:
-        fleet.register(name, sorted(fleet.address(c) for c in new))
-        report(f"{name}: the edge routes to the new replicas; draining the old ones")
     timings["serving"] = clock() - start
     _drain(settings, fleet, old if settings.public else [], clock, sleep)
     timings["drained"] = clock() - start
