@@ -142,9 +142,10 @@ def up(ws: Workspace, timeout: float = 300, report: Report = print, clock: Calla
     for name in stale:
         checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
     everything = [*stack.services, *deps, "edge"]
-    # after a replacement the edge is left out: compose would recreate it because
-    # a service it depends on has new containers
-    compose.up([s for s in everything if s != "edge"] if stale else [], env=env)
+    # After a replacement, compose is kept away from what it replaced: it would
+    # recreate the new replicas (scaled beside the old ones, they do not carry the
+    # config hash of an unscaled service) and the edge that depends on them, all at once.
+    compose.up([s for s in everything if s not in (*stale, "edge")] if stale else [], env=env)
     states = wait_or_explain(compose, everything, timeout, clock, frozenset(checked))
     for name in register_all(stack, fleet):
         report(f"registered the replicas of {name} in the edge's target group")
