@@ -59,11 +59,13 @@ def _ws():
     help={
         "timeout": "Seconds to wait for each stage to be healthy (default 300).",
         "no_build": "Run the service images already here (e.g. from `inv load`); never build.",
+        "watch": "Then keep the stack in step with the sources: a change is rebuilt and rolled out (Ctrl-C stops).",
     }
 )
 @cli
-def up(c, timeout=300, no_build=False):
-    """Build, start and wait for the whole local stack (edge, services, LocalStack, databases)."""
+def up(c, timeout=300, no_build=False, watch=False):
+    """Build, start and wait for the whole local stack (edge, services, LocalStack, databases).
+    A service whose image changed is replaced replica by replica, as ECS does."""
     from parity.app.local_stack import up as run_up
     from parity.console import console, status_table, step
 
@@ -75,6 +77,10 @@ def up(c, timeout=300, no_build=False):
         f"dependencies {t['dependencies']:.1f} s, services {t['services']:.1f} s)"
     )
     console.print(f"open {result.urls['edge']}")
+    if watch:
+        from parity.app.watch import watch as run_watch
+
+        run_watch(_ws(), report=step)
 
 
 @task(help={"volumes": "Also delete the database volumes."})

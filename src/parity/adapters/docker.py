@@ -125,6 +125,20 @@ def require_engine() -> None:
         ) from None
 
 
+def established(proc_net_tcp: str, port: int) -> int:
+    """Established TCP connections to local ``port``, counted in the text of
+    ``/proc/net/tcp`` (and ``tcp6``) as a container sees it."""
+    count = 0
+    for line in proc_net_tcp.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or ":" not in fields[1] or fields[0] == "sl":
+            continue
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == "01":
+            count += 1
+    return count
+
+
 class Docker:
     """Images and containers outside compose."""
 
@@ -320,6 +334,49 @@ class Docker:
             with contextlib.suppress(DockerException):
                 self.client.network.remove(network)
 
+    # -- containers: what the rolling replacement does to one replica ------------
+
+    def inspect(self, container: str) -> Any:
+        with _failures():
+            return self.client.container.inspect(container)
+
+    def succeeds(self, container: str, command: str, timeout: float) -> bool:
+        """Whether a shell command run in the container exits 0 within ``timeout``."""
+        argv = [*self.client.client_config.docker_cmd, "exec", container, "timeout", str(int(max(1, timeout))), "sh", "-c", command]
+        try:
+            pow_run(argv)
+        except DockerException:
+            return False
+        return True
+
+    def connections(self, container: str, port: int) -> int:
+        """Established TCP connections to ``port`` inside the container (0 once it is gone)."""
+        argv = [*self.client.client_config.docker_cmd, "exec", container, "cat", "/proc/net/tcp", "/proc/net/tcp6"]
+        try:
+            return established(pow_run(argv) or "", port)
+        except DockerException:
+            return 0
+
+    def stop_and_remove(self, containers: list[str], grace: int) -> None:
+        """A graceful stop (SIGTERM, then SIGKILL after ``grace`` s), then removal."""
+        if not containers:
+            return
+        with _failures():
+            self.client.container.stop(containers, time=grace)
+            self.client.container.remove(containers, force=True)
+
+    def write_file(self, container: str, path: str, text: str) -> None:
+        """Write ``text`` to ``path`` inside a running container (through the
+        docker CLI's environment, not its command line)."""
+        argv = [*self.client.client_config.docker_cmd, "exec", "-e", "PARITY_FILE_TEXT", container,
+                "sh", "-c", f'printf "%s" "$PARITY_FILE_TEXT" > {path}']
+        with _failures():
+            pow_run(argv, env={"PARITY_FILE_TEXT": text})
+
+    def logs(self, container: str, tail: int = 20) -> list[str]:
+        with _failures():
+            return [_ANSI.sub("", line) for line in self.client.container.logs(container, tail=tail).splitlines()]
+
     # -- registries: promote pushes the tested image by content --------------------
 
     def tag(self, image: str, ref: str) -> None:
@@ -369,9 +426,19 @@ class Compose:
         with _failures(hint="run `docker compose build` by hand to see the whole log"):
             self.client.compose.build(services or None, quiet=True)
 
-    def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
+    def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None, dependencies: bool = True) -> None:
         with injected_env(env or {}), _failures(hint="`inv logs SERVICE` shows why a service did not start"):
-            self.client.compose.up(services or None, detach=True, remove_orphans=True, quiet=True)
+            self.client.compose.up(
+                services or None, detach=True, remove_orphans=dependencies, quiet=True, dependencies=dependencies
+            )
+
+    def scale(self, service: str, count: int, env: Mapping[str, str] | None = None) -> None:
+        """Start more replicas of ``service`` beside the running ones (which
+        are left alone), from the service's current image and settings."""
+        with injected_env(env or {}), _failures(hint=f"`inv logs {service}` shows why a replica did not start"):
+            self.client.compose.up(
+                [service], detach=True, recreate=False, no_build=True, dependencies=False, scales={service: count}, quiet=True
+            )
 
     def memory(self) -> dict[str, tuple[int, int]]:
         """Container name -> (memory used, memory limit) in bytes, right now."""

@@ -17,6 +17,7 @@ from parity.adapters.docker import Compose, ContainerState, Docker, require_engi
 from parity.adapters.git import source_revision
 from parity.app import secrets, sources
 from parity.app.offline import build_standins
+from parity.app.replace import DockerFleet, Settings, register_all, replace
 from parity.app.static import publish_clients
 from parity.app.workspace import Workspace, write_rendered
 from parity.errors import NotReady
@@ -147,18 +148,48 @@ def up(
 
     t = clock()
     report("starting services and the edge")
+    fleet = DockerFleet(stack, compose, docker, env)
+    checked: set[str] = set()
+    stale = outdated(stack, compose, docker)
+    if stale:
+        # the edge first (only recreated if its own settings changed), so the
+        # replacement registers the new replicas in the edge that will serve them
+        compose.up(["edge"], env=env, dependencies=False)
+        wait_or_explain(compose, ["edge"], timeout, clock)
+    for name in stale:
+        checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
     everything = [*stack.services, *deps, "edge"]
-    compose.up([], env=env)
-    states = wait_or_explain(compose, everything, timeout, clock)
+    # After a replacement, compose is kept away from what it replaced: it would
+    # recreate the new replicas (scaled beside the old ones, they do not carry the
+    # config hash of an unscaled service) and the edge that depends on them, all at once.
+    compose.up([s for s in everything if s not in (*stale, "edge")] if stale else [], env=env)
+    states = wait_or_explain(compose, everything, timeout, clock, frozenset(checked))
+    for name in register_all(stack, fleet):
+        report(f"registered the replicas of {name} in the edge's target group")
     timings["services"] = clock() - t
     timings["total"] = clock() - start
     return UpResult(containers=states, urls=urls(stack), timings=timings)
 
 
-def wait_or_explain(compose: Compose, services: list[str], timeout: float, clock: Callable[[], float]) -> list[ContainerState]:
+def outdated(stack: Stack, compose: Compose, docker: Docker) -> list[str]:
+    """Services whose running containers are not on the image just built:
+    they get a rolling replacement rather than compose's all-at-once recreate."""
+    out = []
+    containers = compose.containers()
+    for name in stack.services:
+        image = docker.image_id(image_name(stack, name))
+        running = [c for c in containers if c.service == name and c.state == "running"]
+        if image and running and any(c.image_id != image for c in running):
+            out.append(name)
+    return out
+
+
+def wait_or_explain(
+    compose: Compose, services: list[str], timeout: float, clock: Callable[[], float], checked: frozenset[str] = frozenset()
+) -> list[ContainerState]:
     """wait_healthy, and on failure attach the last log lines of the culprits."""
     try:
-        return wait_healthy(compose.containers, services, timeout, clock=clock)
+        return wait_healthy(compose.containers, services, timeout, clock=clock, checked=checked)
     except NotReady as exc:
         lines: list[str] = []
         for svc in exc.services[:3]:
