@@ -4,7 +4,7 @@ import pytest
 
 from parity.adapters.docker import ContainerState, established
 from parity.app.replace import Settings, replace
-from parity.errors import DeployFailed
+from parity.errors import DeployFailed, NotReady
 
 
 class Clock:
@@ -108,6 +108,26 @@ def test_circuit_breaker_removes_the_new_replicas_and_keeps_the_old(fleet_kw, wh
     assert fleet.log[-1][:2] == ("retire", ("web-3", "web-4"))
     assert sorted(fleet.containers) == ["web-1", "web-2"]
     assert "  web-3: boom" in lines
+
+
+class HashMismatchFleet(FakeFleet):
+    """Creates the new replicas, then finds they carry another config hash
+    (what DockerFleet.scale checks) and says so."""
+
+    def scale(self, service, count):
+        super().scale(service, count)
+        raise NotReady("new replica web-3 has config hash aaa, compose expects bbb").with_services(["web-3"])
+
+
+def test_replicas_compose_would_recreate_are_rolled_back_at_once():
+    clock = Clock()
+    fleet = HashMismatchFleet(clock)
+    with pytest.raises(DeployFailed) as exc:
+        replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
+    assert "compose expects bbb" in str(exc.value)
+    assert fleet.log[-1][:2] == ("retire", ("web-3", "web-4"))
+    assert sorted(fleet.containers) == ["web-1", "web-2"]
+    assert not fleet.probes
 
 
 def test_established_counts_connections_to_the_port_only():

@@ -426,19 +426,33 @@ class Compose:
         with _failures(hint="run `docker compose build` by hand to see the whole log"):
             self.client.compose.build(services or None, quiet=True)
 
-    def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None, dependencies: bool = True) -> None:
+    def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
         with injected_env(env or {}), _failures(hint="`inv logs SERVICE` shows why a service did not start"):
-            self.client.compose.up(
-                services or None, detach=True, remove_orphans=dependencies, quiet=True, dependencies=dependencies
-            )
+            self.client.compose.up(services or None, detach=True, remove_orphans=True, quiet=True)
 
     def scale(self, service: str, count: int, env: Mapping[str, str] | None = None) -> None:
         """Start more replicas of ``service`` beside the running ones (which
-        are left alone), from the service's current image and settings."""
+        are left alone, as are its dependencies), from the service's current
+        image and settings.
+
+        Never ``--no-deps``: compose 2.26 hashes a service's ``depends_on``
+        into its config hash and ``--no-deps`` prunes it, so a replica created
+        that way carries another hash and the next plain ``up`` recreates it
+        (and, were the edge started so, the edge). ``--scale`` itself is not
+        hashed. ``--no-recreate`` applies to the dependencies too."""
         with injected_env(env or {}), _failures(hint=f"`inv logs {service}` shows why a replica did not start"):
             self.client.compose.up(
-                [service], detach=True, recreate=False, no_build=True, dependencies=False, scales={service: count}, quiet=True
+                [service], detach=True, recreate=False, no_build=True, scales={service: count}, quiet=True
             )
+
+    def config_hashes(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Service -> the config hash compose gives its containers now (``config --hash``)."""
+        argv = [*self.client.client_config.docker_cmd, "compose", "-p", self.project]
+        for f in self.files:
+            argv += ["-f", str(f)]
+        with injected_env(env or {}), _failures():
+            out = pow_run([*argv, "config", "--hash", "*"])
+        return dict(line.split(" ", 1) for line in (out or "").splitlines() if " " in line)
 
     def memory(self) -> dict[str, tuple[int, int]]:
         """Container name -> (memory used, memory limit) in bytes, right now."""

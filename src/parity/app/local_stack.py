@@ -150,25 +150,25 @@ def up(
     report("starting services and the edge")
     fleet = DockerFleet(stack, compose, docker, env)
     checked: set[str] = set()
-    stale = outdated(stack, compose, docker)
-    if stale:
-        # the edge first (only recreated if its own settings changed), so the
-        # replacement registers the new replicas in the edge that will serve them
-        compose.up(["edge"], env=env, dependencies=False)
-        wait_or_explain(compose, ["edge"], timeout, clock)
+    # Replaced replica by replica while the running edge keeps serving; with no
+    # edge running, nobody is served: compose recreates them below.
+    stale = outdated(stack, compose, docker) if edge_running(compose) else []
     for name in stale:
         checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
     everything = [*stack.services, *deps, "edge"]
-    # After a replacement, compose is kept away from what it replaced: it would
-    # recreate the new replicas (scaled beside the old ones, they do not carry the
-    # config hash of an unscaled service) and the edge that depends on them, all at once.
-    compose.up([s for s in everything if s not in (*stale, "edge")] if stale else [], env=env)
+    # The new replicas carry the config hash a plain `up` computes (see
+    # Compose.scale), so this leaves them, and the edge, alone.
+    compose.up([], env=env)
     states = wait_or_explain(compose, everything, timeout, clock, frozenset(checked))
     for name in register_all(stack, fleet):
         report(f"registered the replicas of {name} in the edge's target group")
     timings["services"] = clock() - t
     timings["total"] = clock() - start
     return UpResult(containers=states, urls=urls(stack), timings=timings)
+
+
+def edge_running(compose: Compose) -> bool:
+    return any(c.service == "edge" and c.state == "running" for c in compose.containers())
 
 
 def outdated(stack: Stack, compose: Compose, docker: Docker) -> list[str]:

@@ -36,6 +36,7 @@ from parity.spec import Stack
 
 Report = Callable[[str], None]
 STOP_GRACE = 30  # ECS's default stopTimeout
+CONFIG_HASH = "com.docker.compose.config-hash"
 
 
 class Fleet(Protocol):
@@ -72,7 +73,7 @@ class Settings:
     grace: int = STOP_GRACE
 
     @classmethod
-    def of(cls, stack: Stack, name: str) -> "Settings":
+    def of(cls, stack: Stack, name: str) -> Settings:
         svc = stack.services[name]
         h = svc.health
         return cls(
@@ -107,10 +108,13 @@ def replace(
     before = fleet.replicas(name)
     old = [c.name for c in before]
     report(f"{name}: starting {settings.desired} new replica(s) beside {len(old)} old")
-    fleet.scale(name, len(before) + settings.desired)
-    new = [c.name for c in fleet.replicas(name) if c.name not in old]
+    new: list[str] = []
     timings: dict[str, float] = {}
     try:
+        try:
+            fleet.scale(name, len(before) + settings.desired)
+        finally:  # whatever was created is rolled back with the rest
+            new = [c.name for c in fleet.replicas(name) if c.name not in old]
         _wait_new(settings, fleet, new, clock, sleep)
         timings["healthy"] = clock() - start
         if settings.public:
@@ -143,7 +147,8 @@ def _wait_new(settings: Settings, fleet: Fleet, new: list[str], clock, sleep) ->
         states = {c.name: c for c in fleet.replicas(settings.service)}
         for c in list(pending):
             state = states.get(c)
-            if state is None or state.state in ("exited", "dead") or state.health == "unhealthy":
+            # "restarting": it exited and Docker's restart policy brings it back (ECS: a stopped task)
+            if state is None or state.state in ("exited", "dead", "restarting") or state.health == "unhealthy":
                 what = "gone" if state is None else (state.health if state.state == "running" else state.state)
                 raise NotReady(f"new replica {c} is {what}").with_services([c])
             if state.state == "running" and fleet.healthy(c, settings.health_command, settings.health_timeout):
@@ -182,7 +187,22 @@ class DockerFleet:
         return [c for c in self.compose.containers() if c.service == service]
 
     def scale(self, service: str, count: int) -> None:
+        """Scale up, then check that every replica on the current image carries
+        the config hash a plain ``up`` would give it: one that does not would
+        be recreated by the next ``inv up`` (all at once, the outage this
+        replacement avoids), so it is rolled back now instead."""
+        before = {c.name for c in self.replicas(service)}
         self.compose.scale(service, count, env=self.env)
+        want = self.compose.config_hashes(env=self.env).get(service)
+        for c in self.replicas(service):
+            if c.name in before:
+                continue
+            have = (self.docker.inspect(c.name).config.labels or {}).get(CONFIG_HASH, "")
+            if want and have != want:
+                raise NotReady(
+                    f"new replica {c.name} has config hash {have[:12]}, compose expects {want[:12]}: "
+                    "the next `up` would recreate it"
+                ).with_services([c.name])
 
     def healthy(self, container: str, command: str, timeout: float) -> bool:
         return self.docker.succeeds(container, command, timeout)
