@@ -45,6 +45,7 @@ class ContainerState:
     networks: list[str] = field(default_factory=list)
     published_ports: list[str] = field(default_factory=list)
     image_id: str = ""
+    started_at: str = ""  # when its process last started: a restart changes it
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -92,6 +93,7 @@ def container_state(info: Any, project: str) -> ContainerState:
         networks=sorted(n.removeprefix(f"{project}_") for n in (info.network_settings.networks or {})),
         published_ports=sorted(ports),
         image_id=info.image,
+        started_at=str(info.state.started_at or ""),
     )
 
 
@@ -156,6 +158,28 @@ class Docker:
         """The content ID (``sha256:...``) of a local image, or None."""
         image = self._image(ref)
         return image.id if image else None
+
+    def image_facts(self, refs: list[str], label: str) -> dict[str, tuple[str, str | None]]:
+        """ref -> (image ID, the value of ``label``) for every ref that exists,
+        in one docker call (a warm ``inv up`` checks many images)."""
+        if not refs:
+            return {}
+        fmt = '{{.Id}} {{index .Config.Labels "%s"}}' % label
+        out: dict[str, tuple[str, str | None]] = {}
+        # one line per image, in order; a missing one fails the call: then one by one
+        argv = [*self.client.client_config.docker_cmd, "image", "inspect", "--format", fmt, *refs]
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        lines = proc.stdout.splitlines()
+        if proc.returncode != 0 or len(lines) != len(refs):
+            return {ref: facts for ref in refs if (facts := self._facts_one(ref, label)) is not None}
+        for ref, line in zip(refs, lines, strict=True):
+            image_id, _, value = line.partition(" ")
+            out[ref] = (image_id, None if value in ("", "<no value>") else value)
+        return out
+
+    def _facts_one(self, ref: str, label: str) -> tuple[str, str | None] | None:
+        image = self._image(ref)
+        return (image.id, (image.config.labels or {}).get(label)) if image else None
 
     def image_size(self, ref: str) -> int | None:
         image = self._image(ref)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from parity.adapters.aws import AwsTarget, Bucket, SecretStore
 from parity.adapters.docker import Compose, ContainerState, Docker, require_engine
 from parity.adapters.git import source_revision
-from parity.app import secrets, sources
+from parity.app import secrets, sources, warm
 from parity.app.offline import build_standins
 from parity.app.replace import DockerFleet, Settings, register_all, replace
 from parity.app.static import publish_clients
@@ -109,13 +109,27 @@ def up(
         report(f"network isolation changed ({', '.join(drift)}): recreating the stack, volumes kept")
         compose.down()
     t = clock()
+    state = warm.load(ws.root)
+    done: dict = {}  # what this run did, recorded for the next one once it succeeds
+    names = {s: image_name(stack, s) for s in stack.services}
     if build:
-        report("building service images (cached layers are reused)")
-        built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
-        compose.build(list(stack.services))
-        sources.record_builds(ws.root, {s: docker.image_id(image_name(stack, s)) or "" for s in stack.services}, built_from)
+        services = render_compose(stack)["services"]
+        keys = {s: warm.build_key(ws.root / svc.build.context, services[s].get("build")) for s, svc in stack.services.items()}
+        images = {s: facts[0] for s, facts in docker.image_facts(list(names.values()), "").items() if facts}
+        images = {s: images.get(names[s]) for s in stack.services}
+        todo = [s for s in stack.services if s not in warm.unchanged_builds(state, keys, images)]
+        if todo:
+            report(f"building {', '.join(todo)} (cached layers are reused)")
+            built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
+            compose.build(todo)
+            built = {s: docker.image_id(names[s]) or "" for s in todo}
+            sources.record_builds(ws.root, built, built_from)
+            images.update(built)
+        else:
+            report("service images: their sources did not change since they were built")
+        done["builds"] = {s: {"key": keys[s], "image": images[s]} for s in stack.services if images.get(s)}
     else:
-        missing = [image_name(stack, s) for s in stack.services if docker.image_id(image_name(stack, s)) is None]
+        missing = [names[s] for s in stack.services if docker.image_id(names[s]) is None]
         if missing:
             raise NotReady(f"--no-build, but no image {', '.join(missing)}", hint="`inv load --dir DIR` or `inv build`")
         report("using the service images already here (--no-build)")
@@ -124,26 +138,36 @@ def up(
     deps = list(stack.local.dependencies)
     aws = [n for n, d in stack.local.dependencies.items() if d.kind == "localstack"]
     t = clock()
-    report("starting LocalStack")
     settings = compose_settings(stack, ws)
-    compose.up(aws, env=settings)
-    wait_or_explain(compose, aws, timeout, clock)
+    running = compose.containers()
+    if not all_healthy(running, aws):
+        report("starting LocalStack")
+        compose.up(aws, env=settings)
+        running = wait_or_explain(compose, aws, timeout, clock)
     target = localstack_target(stack)
     store = SecretStore(target)
     template = secrets.load_seed(ws.root / stack.local.seed)
-    created = secrets.seed(store, template)
+    created = secrets.seed(store, template)  # a LocalStack that restarted has lost them: seeded again
     if created:
         report(f"seeded {len(created)} secrets in LocalStack: {', '.join(created)}")
-    synced = sync_static(stack, docker, target)
-    report(f"synced {synced} static files to s3://{stack.edge.bucket}")
+    static = warm.digest(
+        [c.started_at for c in running if c.service in aws],
+        {s: docker.image_id(names[s]) for s, svc in stack.services.items() if svc.static_dir},
+        stack.edge.bucket,
+    )
+    if created or state.get("static") != static:
+        synced = sync_static(stack, docker, target)
+        report(f"synced {synced} static files to s3://{stack.edge.bucket}")
+    done["static"] = static
     env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps])}
     timings["localstack"] = clock() - t
 
     t = clock()
-    report("starting dependencies")
-    compose.up(deps, env=env)
-    wait_or_explain(compose, deps, timeout, clock)
-    reconcile_postgres(stack, compose, env)
+    if created or not all_healthy(compose.containers(), deps):
+        report("starting dependencies")
+        compose.up(deps, env=env)
+        wait_or_explain(compose, deps, timeout, clock)
+        reconcile_postgres(stack, compose, env)
     timings["dependencies"] = clock() - t
 
     t = clock()
@@ -163,8 +187,17 @@ def up(
     for name in register_all(stack, fleet):
         report(f"registered the replicas of {name} in the edge's target group")
     timings["services"] = clock() - t
+    warm.save(ws.root, done)
     timings["total"] = clock() - start
     return UpResult(containers=states, urls=urls(stack), timings=timings)
+
+
+def all_healthy(containers: list[ContainerState], services: list[str]) -> bool:
+    """Every one of ``services`` has a container, and all of them run healthy."""
+    mine = [c for c in containers if c.service in services]
+    return {c.service for c in mine} >= set(services) and all(
+        c.state == "running" and c.health in ("healthy", "none") for c in mine
+    )
 
 
 def edge_running(compose: Compose) -> bool:

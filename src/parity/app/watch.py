@@ -13,46 +13,23 @@ traffic, and the edge's cache emptied, as promote invalidates CloudFront.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from parity.adapters.aws import SecretStore
 from parity.adapters.docker import Compose, Docker
 from parity.app import secrets
 from parity.app.local_stack import compose_for, compose_settings, localstack_target, outdated, sync_static
 from parity.app.replace import DockerFleet, Settings, replace
+from parity.app.warm import fingerprint
 from parity.app.workspace import Workspace
 from parity.errors import ParityError
 from parity.spec import Stack, load_stack
 
 Report = Callable[[str], None]
-# Never part of an image (the Dockerfiles' .dockerignore agrees) or rewritten by tools.
-SKIPPED = {"node_modules", "build", ".git", "__pycache__", ".pytest_cache", "coverage", "test", "tests"}
 EDGE_CACHE = "/tmp/edge-cache"
-
-
-def fingerprint(context: Path) -> dict[str, tuple[int, int]]:
-    """Path -> (mtime in ns, size) of every file of a build context that can
-    reach the image."""
-    out: dict[str, tuple[int, int]] = {}
-    for folder, dirs, files in os.walk(context):
-        dirs[:] = [d for d in dirs if d not in SKIPPED]
-        for name in files:
-            if name.endswith((".pyc", ".log")) or name == "server.js":
-                continue
-            path = os.path.join(folder, name)
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
-                continue
-            out[os.path.relpath(path, context)] = (st.st_mtime_ns, st.st_size)
-    return out
-
-
 def changed(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
     """Services whose fingerprint differs."""
     return [name for name in after if before.get(name) != after[name]]
