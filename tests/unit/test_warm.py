@@ -45,3 +45,49 @@ def test_all_healthy_needs_every_service_present_and_healthy():
     assert not all_healthy([c("mongo")], ["localstack"])
     assert not all_healthy([c("localstack", health="starting")], ["localstack"])
     assert not all_healthy([c("localstack", state="exited")], ["localstack"])
+
+
+def _container(name, started="t0", status="running", health="healthy"):
+    return {
+        "Name": "/" + name, "Id": name + "-id", "Image": "sha256:img", "State": {
+            "Status": status, "StartedAt": started, **({"Health": {"Status": health}} if health else {})},
+        "Config": {"Labels": {"com.docker.compose.service": name.split("-")[1]}},
+        "NetworkSettings": {"Ports": {}, "Networks": {"huskit_public": {}}},
+    }
+
+
+def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
+    from pathlib import Path
+
+    from parity.app.workspace import Workspace
+    from parity.spec import load_stack
+
+    from .conftest import ROOT
+
+    ws = Workspace.from_env(ROOT)
+    stack = load_stack(ROOT, "local")
+    images = {ref: "sha256:" + ref for ref in warm.image_refs(ws, stack)}
+    running = [_container("huskit-localstack-1"), _container("huskit-edge-1", health=None)]
+    recorded = {"fast": {"key": warm.inputs_key(ws, stack), "images": images, "containers": warm._summary(running)}}
+    now = {"images": dict(images), "containers": list(running)}
+    monkeypatch.setattr(warm, "load", lambda root: recorded)
+    monkeypatch.setattr(warm, "image_ids", lambda refs: now["images"])
+    monkeypatch.setattr(warm, "project_containers", lambda project: now["containers"])
+    fast = warm.fast_up(ws)
+    assert fast is not None
+    assert [(c.name, c.service, c.health) for c in fast[1]] == [("huskit-edge-1", "edge", "none"),
+                                                            ("huskit-localstack-1", "localstack", "healthy")]
+    # LocalStack restarted (and lost its secrets): the full path, which seeds it again
+    now["containers"] = [_container("huskit-localstack-1", started="t1"), running[1]]
+    assert warm.fast_up(ws) is None
+    # a container stopped, or turned unhealthy
+    now["containers"] = [_container("huskit-localstack-1", health="unhealthy"), running[1]]
+    assert warm.fast_up(ws) is None
+    # an image rebuilt elsewhere
+    now["containers"] = list(running)
+    now["images"] = {**images, next(iter(images)): "sha256:other"}
+    assert warm.fast_up(ws) is None
+    # a changed input
+    now["images"] = dict(images)
+    recorded["fast"]["key"] = "older"
+    assert warm.fast_up(ws) is None

@@ -19,7 +19,7 @@ from parity.app import secrets, sources, warm
 from parity.app.offline import build_standins
 from parity.app.replace import DockerFleet, Settings, register_all, replace
 from parity.app.static import publish_clients
-from parity.app.workspace import Workspace, write_rendered
+from parity.app.workspace import Workspace, urls, write_rendered
 from parity.errors import NotReady
 from parity.render.compose import LOCALSTACK_IMAGE_VAR, image_name, render_compose
 from parity.spec import Stack, load_stack, require_services
@@ -33,15 +33,6 @@ class UpResult:
     containers: list[ContainerState]
     urls: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def urls(stack: Stack) -> dict[str, str]:
-    out = {"edge": f"http://127.0.0.1:{stack.edge.port}"}
-    schemes = {"localstack": "http", "postgres": "postgresql", "mongo": "mongodb"}
-    for name, dep in stack.local.dependencies.items():
-        if dep.publish:
-            out[name] = f"{schemes.get(dep.kind, 'http')}://127.0.0.1:{dep.publish}"
-    return out
 
 
 def compose_for(ws: Workspace, stack: Stack) -> Compose:
@@ -110,6 +101,7 @@ def up(
         compose.down()
     t = clock()
     state = warm.load(ws.root)
+    key = warm.inputs_key(ws, stack)  # before the build: the tree may change while it runs
     done: dict = {}  # what this run did, recorded for the next one once it succeeds
     names = {s: image_name(stack, s) for s in stack.services}
     if build:
@@ -187,6 +179,8 @@ def up(
     for name in register_all(stack, fleet):
         report(f"registered the replicas of {name} in the edge's target group")
     timings["services"] = clock() - t
+    if build:
+        done["fast"] = warm.record(ws, stack, key)
     warm.save(ws.root, done)
     timings["total"] = clock() - start
     return UpResult(containers=states, urls=urls(stack), timings=timings)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,127 @@ def unchanged_builds(state: dict[str, Any], keys: dict[str, str], images: dict[s
         s for s, key in keys.items()
         if images.get(s) and built.get(s) == {"key": key, "image": images[s]}
     }
+
+
+# -- the fast path: nothing changed at all -------------------------------------
+#
+# A full `inv up` records what it started from and what it left running (the
+# "fast" entry). The next one first compares, with two docker calls and no
+# compose, no AWS client: the rendered files and the build contexts (the key),
+# the images (stand-ins and services, by ID) and every container of the project
+# (by ID and start time, all running and healthy). If everything is as
+# recorded, compose would change nothing either: the stack is reported as it
+# is. Anything else (a touched file, a rebuilt image, a restarted LocalStack, a
+# stopped container) takes the full path.
+
+
+def _docker(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def inputs_key(ws: Any, stack: Any) -> str:
+    """The rendered files, the mode, and the files of every build context and stand-in."""
+    from parity.app.offline import IMAGES_DIR
+    from parity.app.workspace import rendered
+
+    contexts = {s: sorted(fingerprint(ws.root / svc.build.context).items()) for s, svc in stack.services.items()}
+    standins = sorted(fingerprint(ws.root / IMAGES_DIR).items()) if ws.offline else []
+    return digest(
+        {str(p): text for p, text in rendered(stack, ws).items()},
+        [ws.offline, ws.offline_base, ws.localstack_token, ws.localstack_image],
+        contexts,
+        standins,
+    )
+
+
+def image_refs(ws: Any, stack: Any) -> list[str]:
+    from parity.render.common import offline_tag
+    from parity.render.compose import image_name
+
+    refs = [image_name(stack, s) for s in stack.services]
+    if ws.offline:
+        refs += [ws.offline_base, *(offline_tag(u) for u in stack.local.images.values())]
+    return sorted(refs)
+
+
+def image_ids(refs: list[str]) -> dict[str, str] | None:
+    """ref -> image ID, in one call; None if any is missing."""
+    proc = _docker("image", "inspect", "--format", "{{.Id}}", *refs)
+    lines = proc.stdout.split()
+    if proc.returncode != 0 or len(lines) != len(refs):
+        return None
+    return dict(zip(refs, lines, strict=True))
+
+
+def project_containers(project: str) -> list[dict[str, Any]] | None:
+    """The docker inspect of every container of the project (two calls)."""
+    ids = _docker("ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.compose.project={project}")
+    if ids.returncode != 0:
+        return None
+    if not ids.stdout.split():
+        return []
+    proc = _docker("inspect", *ids.stdout.split())
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def _summary(containers: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {c["Name"].lstrip("/"): [c["Id"], c["State"].get("StartedAt", ""), c["Image"]] for c in containers}
+
+
+def _healthy(c: dict[str, Any]) -> bool:
+    return c["State"].get("Status") == "running" and (c["State"].get("Health") or {}).get("Status", "healthy") == "healthy"
+
+
+def record(ws: Any, stack: Any, key: str) -> dict[str, Any] | None:
+    """What the next `inv up` compares (None: nothing to compare against)."""
+    images = image_ids(image_refs(ws, stack))
+    containers = project_containers(stack.project)
+    if images is None or not containers or not all(_healthy(c) for c in containers):
+        return None
+    return {"key": key, "images": images, "containers": _summary(containers)}
+
+
+def fast_up(ws: Any) -> tuple[Any, list[Any], dict[str, str]] | None:
+    """(stack, containers, urls) when nothing changed since the last `inv up`, else None."""
+    recorded = load(ws.root).get("fast")
+    if not recorded:
+        return None
+    from parity.spec import load_stack
+
+    stack = load_stack(ws.root, "local")
+    if inputs_key(ws, stack) != recorded.get("key"):
+        return None
+    from parity.app.workspace import rendered
+
+    if any(not p.exists() or p.read_text() != text for p, text in rendered(stack, ws).items()):
+        return None
+    if image_ids(image_refs(ws, stack)) != recorded.get("images"):
+        return None
+    containers = project_containers(stack.project)
+    if not containers or _summary(containers) != recorded.get("containers") or not all(_healthy(c) for c in containers):
+        return None
+    from parity.app.workspace import urls
+
+    return stack, sorted((_state(c, stack.project) for c in containers), key=lambda s: s.name), urls(stack)
+
+
+def _state(c: dict[str, Any], project: str) -> Any:
+    from parity.adapters.docker import ContainerState
+
+    ports = [
+        f"{b['HostIp']}:{b['HostPort']}->{inner}"
+        for inner, bindings in (c["NetworkSettings"].get("Ports") or {}).items()
+        for b in bindings or []
+    ]
+    labels = c["Config"].get("Labels") or {}
+    name = c["Name"].lstrip("/")
+    return ContainerState(
+        name=name,
+        service=labels.get("com.docker.compose.service", name),
+        state=c["State"]["Status"],
+        health=(c["State"].get("Health") or {}).get("Status", "none"),
+        networks=sorted(n.removeprefix(f"{project}_") for n in (c["NetworkSettings"].get("Networks") or {})),
+        published_ports=sorted(ports),
+        image_id=c["Image"],
+        started_at=c["State"].get("StartedAt", ""),
+    )
