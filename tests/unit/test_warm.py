@@ -57,7 +57,6 @@ def _container(name, started="t0", status="running", health="healthy"):
 
 
 def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
-    from pathlib import Path
 
     from parity.app.workspace import Workspace
     from parity.spec import load_stack
