@@ -67,8 +67,10 @@ def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
     stack = load_stack(ROOT, "local")
     images = {ref: "sha256:" + ref for ref in warm.image_refs(ws, stack)}
     running = [_container("huskit-localstack-1"), _container("huskit-edge-1", health=None)]
-    recorded = {"fast": {"key": warm.inputs_key(ws, stack), "images": images, "containers": warm._summary(running)}}
-    now = {"images": dict(images), "containers": list(running)}
+    recorded = {"fast": {"key": warm.inputs_key(ws, stack), "images": images, "containers": warm._summary(running),
+                         "secrets": "s1"}}
+    now = {"images": dict(images), "containers": list(running), "secrets": "s1"}
+    monkeypatch.setattr(warm, "secrets_digest", lambda stack: now["secrets"])
     monkeypatch.setattr(warm, "load", lambda root: recorded)
     monkeypatch.setattr(warm, "image_ids", lambda refs: now["images"])
     monkeypatch.setattr(warm, "project_containers", lambda project: now["containers"])
@@ -86,6 +88,14 @@ def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
     now["containers"] = list(running)
     now["images"] = {**images, next(iter(images)): "sha256:other"}
     assert warm.fast_up(ws) is None
+    # a secret changed in LocalStack: its containers must get it
+    now["images"] = dict(images)
+    now["secrets"] = "s2"
+    assert warm.fast_up(ws) is None
+    now["secrets"] = None  # unreadable
+    assert warm.fast_up(ws) is None
+    now["secrets"] = "s1"
+    assert warm.fast_up(ws) is not None
     # a changed input
     now["images"] = dict(images)
     recorded["fast"]["key"] = "older"

@@ -87,9 +87,10 @@ def unchanged_builds(state: dict[str, Any], keys: dict[str, str], images: dict[s
 #
 # A full `inv up` records what it started from and what it left running (the
 # "fast" entry). The next one first compares, with two docker calls and no
-# compose, no AWS client: the rendered files and the build contexts (the key),
+# compose: the rendered files and the build contexts (the key),
 # the images (stand-ins and services, by ID) and every container of the project
-# (by ID and start time, all running and healthy). If everything is as
+# (by ID and start time, all running and healthy), and the secret values
+# compose would hand them (read from LocalStack, kept as a digest). If everything is as
 # recorded, compose would change nothing either: the stack is reported as it
 # is. Anything else (a touched file, a rebuilt image, a restarted LocalStack, a
 # stopped container) takes the full path.
@@ -152,13 +153,29 @@ def _healthy(c: dict[str, Any]) -> bool:
     return c["State"].get("Status") == "running" and (c["State"].get("Health") or {}).get("Status", "healthy") == "healthy"
 
 
+def secrets_digest(stack: Any) -> str | None:
+    """A digest of every secret value compose hands the containers, as
+    LocalStack has them now (a changed secret must reach its containers);
+    None when they cannot be read."""
+    from parity.adapters.aws import SecretStore
+    from parity.app import secrets
+    from parity.app.local_stack import localstack_target
+    from parity.errors import ParityError
+
+    try:
+        values = secrets.resolve(stack, SecretStore(localstack_target(stack)), [*stack.services, *stack.local.dependencies])
+    except ParityError:
+        return None
+    return digest(sorted(values.items()))
+
+
 def record(ws: Any, stack: Any, key: str) -> dict[str, Any] | None:
     """What the next `inv up` compares (None: nothing to compare against)."""
     images = image_ids(image_refs(ws, stack))
     containers = project_containers(stack.project)
     if images is None or not containers or not all(_healthy(c) for c in containers):
         return None
-    return {"key": key, "images": images, "containers": _summary(containers)}
+    return {"key": key, "images": images, "containers": _summary(containers), "secrets": secrets_digest(stack)}
 
 
 def fast_up(ws: Any) -> tuple[Any, list[Any], dict[str, str]] | None:
@@ -179,6 +196,8 @@ def fast_up(ws: Any) -> tuple[Any, list[Any], dict[str, str]] | None:
         return None
     containers = project_containers(stack.project)
     if not containers or _summary(containers) != recorded.get("containers") or not all(_healthy(c) for c in containers):
+        return None
+    if recorded.get("secrets") is None or secrets_digest(stack) != recorded["secrets"]:
         return None
     from parity.app.workspace import urls
 
