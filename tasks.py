@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json as jsonlib
 import sys
+import time
 from pathlib import Path
 
 from invoke import Exit, task
@@ -59,13 +60,26 @@ def _ws():
     help={
         "timeout": "Seconds to wait for each stage to be healthy (default 300).",
         "no_build": "Run the service images already here (e.g. from `inv load`); never build.",
+        "watch": "Then keep the stack in step with the sources: a change is rebuilt and rolled out (Ctrl-C stops).",
     }
 )
 @cli
-def up(c, timeout=300, no_build=False):
-    """Build, start and wait for the whole local stack (edge, services, LocalStack, databases)."""
-    from parity.app.local_stack import up as run_up
+def up(c, timeout=300, no_build=False, watch=False):
+    """Build, start and wait for the whole local stack (edge, services, LocalStack, databases).
+    A service whose image changed is replaced replica by replica, as ECS does."""
+    from parity.app.warm import fast_up
     from parity.console import console, status_table, step
+
+    t0 = time.monotonic()
+    fast = fast_up(_ws()) if not no_build and not watch else None
+    if fast:
+        _stack, containers, urls = fast
+        step("nothing changed since the last `inv up`: the stack is as it left it")
+        status_table(containers, urls)
+        console.print(f"ready in {time.monotonic() - t0:.1f} s (nothing to do)")
+        console.print(f"open {urls['edge']}")
+        return
+    from parity.app.local_stack import up as run_up
 
     result = run_up(_ws(), timeout=float(timeout), report=step, build=not no_build)
     status_table(result.containers, result.urls)
@@ -75,6 +89,10 @@ def up(c, timeout=300, no_build=False):
         f"dependencies {t['dependencies']:.1f} s, services {t['services']:.1f} s)"
     )
     console.print(f"open {result.urls['edge']}")
+    if watch:
+        from parity.app.watch import watch as run_watch
+
+        run_watch(_ws(), report=step)
 
 
 @task(help={"volumes": "Also delete the database volumes."})

@@ -12,13 +12,15 @@ from parity.errors import NotReady
 Probe = Callable[[], list[ContainerState]]
 
 
-def _verdict(state: ContainerState) -> str:
-    """'ready', 'waiting' or 'failed' for one container."""
+def _verdict(state: ContainerState, checked: frozenset[str] = frozenset()) -> str:
+    """'ready', 'waiting' or 'failed' for one container. ``checked`` names
+    containers whose health check already passed when run directly (a rolling
+    replacement's probe), while Docker's own first check is still to come."""
     if state.state in ("exited", "dead"):
         return "failed"
     if state.state != "running":
         return "waiting"
-    if state.health in ("healthy", "none"):
+    if state.health in ("healthy", "none") or (state.health == "starting" and state.name in checked):
         return "ready"
     return "failed" if state.health == "unhealthy" else "waiting"
 
@@ -30,6 +32,7 @@ def wait_healthy(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     interval: float = 1.0,
+    checked: frozenset[str] = frozenset(),
 ) -> list[ContainerState]:
     """Wait until every container of ``services`` runs and passes its health
     check. A container that exits or turns unhealthy fails at once; otherwise
@@ -39,14 +42,14 @@ def wait_healthy(
     while True:
         states = [s for s in probe() if s.service in wanted]
         present = {s.service for s in states}
-        failed = [s for s in states if _verdict(s) == "failed"]
+        failed = [s for s in states if _verdict(s, checked) == "failed"]
         if failed:
             f = failed[0]
             raise NotReady(
                 f"{f.service} is {f.health if f.state == 'running' else f.state} ({f.name})",
                 hint=f"`inv logs {f.service}` shows why",
             ).with_services([s.service for s in failed])
-        pending = sorted({s.service for s in states if _verdict(s) != "ready"} | (set(wanted) - present))
+        pending = sorted({s.service for s in states if _verdict(s, checked) != "ready"} | (set(wanted) - present))
         if not pending:
             return states
         if clock() >= deadline:

@@ -105,3 +105,9 @@ def test_sse_figures_say_when_the_search_never_found_the_limit():
     assert by_name["sse_edge_memory_mib"].value == 100
     per_task = by_name["sse_streams_per_web_task"]
     assert (per_task.value, per_task.note) == (3000, "")
+
+
+def test_bench_loop_provides_every_daily_loop_figure():
+    import parity.app.bench_loop as loop
+
+    assert all(callable(getattr(loop, name, None)) for name in LOOP_FIGURES)

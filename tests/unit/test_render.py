@@ -6,7 +6,7 @@ import yaml
 from parity.app.workspace import Workspace, rendered
 from parity.render.common import offline_tag
 from parity.render.compose import networks_of, render_compose, render_offline_override
-from parity.render.edge import locations, render_edge
+from parity.render.edge import default_targets, locations, render_edge, render_registered, render_targets
 from parity.spec.load import load_stack, validate
 
 from .conftest import ROOT
@@ -170,8 +170,24 @@ def test_route_to_a_new_public_service_renders(spec):
         "desired_count": 1,
     }
     spec["edge"]["routes"].insert(0, {"path": "/docs/", "origin": "docs"})
-    conf = render_edge(validate(spec))
-    assert "set $origin_docs docs:8000;" in conf
+    stack_ = validate(spec)
+    conf = render_edge(stack_)
+    assert "upstream tg_docs {\n        include /etc/nginx/targets/docs.conf;\n    }" in conf
+    assert "location /docs/ {\n            proxy_pass http://tg_docs;" in conf
+    assert "location = /__edge/targets/docs {" in conf
+    assert default_targets(stack_)["docs.conf"] == "server docs:8000;\n"
+
+
+def test_target_group_members_and_what_the_edge_answers():
+    assert render_targets(5171, ["172.18.0.9", "172.18.0.10"]) == "server 172.18.0.10:5171;\nserver 172.18.0.9:5171;\n"
+    assert render_registered(["172.18.0.9", "172.18.0.10"]) == 'return 200 "172.18.0.10,172.18.0.9\\n";\n'
+
+
+def test_edge_starts_with_every_replica_by_name_until_registration():
+    command = render_compose(stack())["services"]["edge"]["command"]
+    assert command[:2] == ["sh", "-c"]
+    assert "printf '%s\\n' 'server website-agent:5171;' > /etc/nginx/targets/website-agent.conf" in command[2]
+    assert command[2].endswith("exec nginx -g 'daemon off;'")
 
 
 def test_localstack_token_selects_the_newer_image():

@@ -45,6 +45,7 @@ class ContainerState:
     networks: list[str] = field(default_factory=list)
     published_ports: list[str] = field(default_factory=list)
     image_id: str = ""
+    started_at: str = ""  # when its process last started: a restart changes it
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -92,6 +93,7 @@ def container_state(info: Any, project: str) -> ContainerState:
         networks=sorted(n.removeprefix(f"{project}_") for n in (info.network_settings.networks or {})),
         published_ports=sorted(ports),
         image_id=info.image,
+        started_at=str(info.state.started_at or ""),
     )
 
 
@@ -125,6 +127,20 @@ def require_engine() -> None:
         ) from None
 
 
+def established(proc_net_tcp: str, port: int) -> int:
+    """Established TCP connections to local ``port``, counted in the text of
+    ``/proc/net/tcp`` (and ``tcp6``) as a container sees it."""
+    count = 0
+    for line in proc_net_tcp.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or ":" not in fields[1] or fields[0] == "sl":
+            continue
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == "01":
+            count += 1
+    return count
+
+
 class Docker:
     """Images and containers outside compose."""
 
@@ -142,6 +158,28 @@ class Docker:
         """The content ID (``sha256:...``) of a local image, or None."""
         image = self._image(ref)
         return image.id if image else None
+
+    def image_facts(self, refs: list[str], label: str) -> dict[str, tuple[str, str | None]]:
+        """ref -> (image ID, the value of ``label``) for every ref that exists,
+        in one docker call (a warm ``inv up`` checks many images)."""
+        if not refs:
+            return {}
+        fmt = '{{.Id}} {{index .Config.Labels "%s"}}' % label
+        out: dict[str, tuple[str, str | None]] = {}
+        # one line per image, in order; a missing one fails the call: then one by one
+        argv = [*self.client.client_config.docker_cmd, "image", "inspect", "--format", fmt, *refs]
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        lines = proc.stdout.splitlines()
+        if proc.returncode != 0 or len(lines) != len(refs):
+            return {ref: facts for ref in refs if (facts := self._facts_one(ref, label)) is not None}
+        for ref, line in zip(refs, lines, strict=True):
+            image_id, _, value = line.partition(" ")
+            out[ref] = (image_id, None if value in ("", "<no value>") else value)
+        return out
+
+    def _facts_one(self, ref: str, label: str) -> tuple[str, str | None] | None:
+        image = self._image(ref)
+        return (image.id, (image.config.labels or {}).get(label)) if image else None
 
     def image_size(self, ref: str) -> int | None:
         image = self._image(ref)
@@ -320,6 +358,49 @@ class Docker:
             with contextlib.suppress(DockerException):
                 self.client.network.remove(network)
 
+    # -- containers: what the rolling replacement does to one replica ------------
+
+    def inspect(self, container: str) -> Any:
+        with _failures():
+            return self.client.container.inspect(container)
+
+    def succeeds(self, container: str, command: str, timeout: float) -> bool:
+        """Whether a shell command run in the container exits 0 within ``timeout``."""
+        argv = [*self.client.client_config.docker_cmd, "exec", container, "timeout", str(int(max(1, timeout))), "sh", "-c", command]
+        try:
+            pow_run(argv)
+        except DockerException:
+            return False
+        return True
+
+    def connections(self, container: str, port: int) -> int:
+        """Established TCP connections to ``port`` inside the container (0 once it is gone)."""
+        argv = [*self.client.client_config.docker_cmd, "exec", container, "cat", "/proc/net/tcp", "/proc/net/tcp6"]
+        try:
+            return established(pow_run(argv) or "", port)
+        except DockerException:
+            return 0
+
+    def stop_and_remove(self, containers: list[str], grace: int) -> None:
+        """A graceful stop (SIGTERM, then SIGKILL after ``grace`` s), then removal."""
+        if not containers:
+            return
+        with _failures():
+            self.client.container.stop(containers, time=grace)
+            self.client.container.remove(containers, force=True)
+
+    def write_file(self, container: str, path: str, text: str) -> None:
+        """Write ``text`` to ``path`` inside a running container (through the
+        docker CLI's environment, not its command line)."""
+        argv = [*self.client.client_config.docker_cmd, "exec", "-e", "PARITY_FILE_TEXT", container,
+                "sh", "-c", f'printf "%s" "$PARITY_FILE_TEXT" > {path}']
+        with _failures():
+            pow_run(argv, env={"PARITY_FILE_TEXT": text})
+
+    def logs(self, container: str, tail: int = 20) -> list[str]:
+        with _failures():
+            return [_ANSI.sub("", line) for line in self.client.container.logs(container, tail=tail).splitlines()]
+
     # -- registries: promote pushes the tested image by content --------------------
 
     def tag(self, image: str, ref: str) -> None:
@@ -372,6 +453,30 @@ class Compose:
     def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
         with injected_env(env or {}), _failures(hint="`inv logs SERVICE` shows why a service did not start"):
             self.client.compose.up(services or None, detach=True, remove_orphans=True, quiet=True)
+
+    def scale(self, service: str, count: int, env: Mapping[str, str] | None = None) -> None:
+        """Start more replicas of ``service`` beside the running ones (which
+        are left alone, as are its dependencies), from the service's current
+        image and settings.
+
+        Never ``--no-deps``: compose 2.26 hashes a service's ``depends_on``
+        into its config hash and ``--no-deps`` prunes it, so a replica created
+        that way carries another hash and the next plain ``up`` recreates it
+        (and, were the edge started so, the edge). ``--scale`` itself is not
+        hashed. ``--no-recreate`` applies to the dependencies too."""
+        with injected_env(env or {}), _failures(hint=f"`inv logs {service}` shows why a replica did not start"):
+            self.client.compose.up(
+                [service], detach=True, recreate=False, no_build=True, scales={service: count}, quiet=True
+            )
+
+    def config_hashes(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Service -> the config hash compose gives its containers now (``config --hash``)."""
+        argv = [*self.client.client_config.docker_cmd, "compose", "-p", self.project]
+        for f in self.files:
+            argv += ["-f", str(f)]
+        with injected_env(env or {}), _failures():
+            out = pow_run([*argv, "config", "--hash", "*"])
+        return dict(line.split(" ", 1) for line in (out or "").splitlines() if " " in line)
 
     def memory(self) -> dict[str, tuple[int, int]]:
         """Container name -> (memory used, memory limit) in bytes, right now."""

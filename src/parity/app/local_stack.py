@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from parity.adapters.aws import AwsTarget, Bucket, SecretStore
 from parity.adapters.docker import Compose, ContainerState, Docker, require_engine
 from parity.adapters.git import source_revision
-from parity.app import secrets, sources
+from parity.app import secrets, sources, warm
 from parity.app.offline import build_standins
+from parity.app.replace import DockerFleet, Settings, register_all, replace
 from parity.app.static import publish_clients
-from parity.app.workspace import Workspace, write_rendered
+from parity.app.workspace import Workspace, urls, write_rendered
 from parity.errors import NotReady
 from parity.render.compose import LOCALSTACK_IMAGE_VAR, image_name, render_compose
 from parity.spec import Stack, load_stack, require_services
@@ -32,15 +33,6 @@ class UpResult:
     containers: list[ContainerState]
     urls: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def urls(stack: Stack) -> dict[str, str]:
-    out = {"edge": f"http://127.0.0.1:{stack.edge.port}"}
-    schemes = {"localstack": "http", "postgres": "postgresql", "mongo": "mongodb"}
-    for name, dep in stack.local.dependencies.items():
-        if dep.publish:
-            out[name] = f"{schemes.get(dep.kind, 'http')}://127.0.0.1:{dep.publish}"
-    return out
 
 
 def compose_for(ws: Workspace, stack: Stack) -> Compose:
@@ -108,13 +100,28 @@ def up(
         report(f"network isolation changed ({', '.join(drift)}): recreating the stack, volumes kept")
         compose.down()
     t = clock()
+    state = warm.load(ws.root)
+    key = warm.inputs_key(ws, stack)  # before the build: the tree may change while it runs
+    done: dict = {}  # what this run did, recorded for the next one once it succeeds
+    names = {s: image_name(stack, s) for s in stack.services}
     if build:
-        report("building service images (cached layers are reused)")
-        built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
-        compose.build(list(stack.services))
-        sources.record_builds(ws.root, {s: docker.image_id(image_name(stack, s)) or "" for s in stack.services}, built_from)
+        services = render_compose(stack)["services"]
+        keys = {s: warm.build_key(ws.root / svc.build.context, services[s].get("build")) for s, svc in stack.services.items()}
+        images = {s: facts[0] for s, facts in docker.image_facts(list(names.values()), "").items() if facts}
+        images = {s: images.get(names[s]) for s in stack.services}
+        todo = [s for s in stack.services if s not in warm.unchanged_builds(state, keys, images)]
+        if todo:
+            report(f"building {', '.join(todo)} (cached layers are reused)")
+            built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
+            compose.build(todo)
+            built = {s: docker.image_id(names[s]) or "" for s in todo}
+            sources.record_builds(ws.root, built, built_from)
+            images.update(built)
+        else:
+            report("service images: their sources did not change since they were built")
+        done["builds"] = {s: {"key": keys[s], "image": images[s]} for s in stack.services if images.get(s)}
     else:
-        missing = [image_name(stack, s) for s in stack.services if docker.image_id(image_name(stack, s)) is None]
+        missing = [names[s] for s in stack.services if docker.image_id(names[s]) is None]
         if missing:
             raise NotReady(f"--no-build, but no image {', '.join(missing)}", hint="`inv load --dir DIR` or `inv build`")
         report("using the service images already here (--no-build)")
@@ -123,42 +130,93 @@ def up(
     deps = list(stack.local.dependencies)
     aws = [n for n, d in stack.local.dependencies.items() if d.kind == "localstack"]
     t = clock()
-    report("starting LocalStack")
     settings = compose_settings(stack, ws)
-    compose.up(aws, env=settings)
-    wait_or_explain(compose, aws, timeout, clock)
+    running = compose.containers()
+    if not all_healthy(running, aws):
+        report("starting LocalStack")
+        compose.up(aws, env=settings)
+        running = wait_or_explain(compose, aws, timeout, clock)
     target = localstack_target(stack)
     store = SecretStore(target)
     template = secrets.load_seed(ws.root / stack.local.seed)
-    created = secrets.seed(store, template)
+    created = secrets.seed(store, template)  # a LocalStack that restarted has lost them: seeded again
     if created:
         report(f"seeded {len(created)} secrets in LocalStack: {', '.join(created)}")
-    synced = sync_static(stack, docker, target)
-    report(f"synced {synced} static files to s3://{stack.edge.bucket}")
+    static = warm.digest(
+        [c.started_at for c in running if c.service in aws],
+        {s: docker.image_id(names[s]) for s, svc in stack.services.items() if svc.static_dir},
+        stack.edge.bucket,
+    )
+    if created or state.get("static") != static:
+        synced = sync_static(stack, docker, target)
+        report(f"synced {synced} static files to s3://{stack.edge.bucket}")
+    done["static"] = static
     env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps])}
     timings["localstack"] = clock() - t
 
     t = clock()
-    report("starting dependencies")
-    compose.up(deps, env=env)
-    wait_or_explain(compose, deps, timeout, clock)
-    reconcile_postgres(stack, compose, env)
+    if created or not all_healthy(compose.containers(), deps):
+        report("starting dependencies")
+        compose.up(deps, env=env)
+        wait_or_explain(compose, deps, timeout, clock)
+        reconcile_postgres(stack, compose, env)
     timings["dependencies"] = clock() - t
 
     t = clock()
     report("starting services and the edge")
+    fleet = DockerFleet(stack, compose, docker, env)
+    checked: set[str] = set()
+    # Replaced replica by replica while the running edge keeps serving; with no
+    # edge running, nobody is served: compose recreates them below.
+    stale = outdated(stack, compose, docker) if edge_running(compose) else []
+    for name in stale:
+        checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
     everything = [*stack.services, *deps, "edge"]
+    # The new replicas carry the config hash a plain `up` computes (see
+    # Compose.scale), so this leaves them, and the edge, alone.
     compose.up([], env=env)
-    states = wait_or_explain(compose, everything, timeout, clock)
+    states = wait_or_explain(compose, everything, timeout, clock, frozenset(checked))
+    for name in register_all(stack, fleet):
+        report(f"registered the replicas of {name} in the edge's target group")
     timings["services"] = clock() - t
+    if build:
+        done["fast"] = warm.record(ws, stack, key)
+    warm.save(ws.root, done)
     timings["total"] = clock() - start
     return UpResult(containers=states, urls=urls(stack), timings=timings)
 
 
-def wait_or_explain(compose: Compose, services: list[str], timeout: float, clock: Callable[[], float]) -> list[ContainerState]:
+def all_healthy(containers: list[ContainerState], services: list[str]) -> bool:
+    """Every one of ``services`` has a container, and all of them run healthy."""
+    mine = [c for c in containers if c.service in services]
+    return {c.service for c in mine} >= set(services) and all(
+        c.state == "running" and c.health in ("healthy", "none") for c in mine
+    )
+
+
+def edge_running(compose: Compose) -> bool:
+    return any(c.service == "edge" and c.state == "running" for c in compose.containers())
+
+
+def outdated(stack: Stack, compose: Compose, docker: Docker) -> list[str]:
+    """Services whose running containers are not on the image just built:
+    they get a rolling replacement rather than compose's all-at-once recreate."""
+    out = []
+    containers = compose.containers()
+    for name in stack.services:
+        image = docker.image_id(image_name(stack, name))
+        running = [c for c in containers if c.service == name and c.state == "running"]
+        if image and running and any(c.image_id != image for c in running):
+            out.append(name)
+    return out
+
+
+def wait_or_explain(
+    compose: Compose, services: list[str], timeout: float, clock: Callable[[], float], checked: frozenset[str] = frozenset()
+) -> list[ContainerState]:
     """wait_healthy, and on failure attach the last log lines of the culprits."""
     try:
-        return wait_healthy(compose.containers, services, timeout, clock=clock)
+        return wait_healthy(compose.containers, services, timeout, clock=clock, checked=checked)
     except NotReady as exc:
         lines: list[str] = []
         for svc in exc.services[:3]:

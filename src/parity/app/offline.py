@@ -28,7 +28,9 @@ def build_standins(
     stack: Stack, root: Path, base: str, docker: Docker, report: Callable[[str], None] = lambda _m: None
 ) -> dict[str, str]:
     """Make sure every stand-in exists and is current; returns upstream -> stand-in tag."""
-    base_id = docker.image_id(base)
+    folders = {name: root / IMAGES_DIR / name for name in stack.local.images}
+    facts = docker.image_facts([base, *(offline_tag(u) for u in stack.local.images.values())], INPUTS_LABEL)
+    base_id = facts[base][0] if base in facts else None
     if base_id is None:
         raise ParityError(
             f"offline mode needs the base image {base}, which is not here",
@@ -36,12 +38,12 @@ def build_standins(
         )
     tags = {}
     for name, upstream in stack.local.images.items():
-        folder = root / IMAGES_DIR / name
+        folder = folders[name]
         if not (folder / "Dockerfile").exists():
             raise ParityError(f"no offline stand-in for {upstream}: {folder / 'Dockerfile'} is missing")
         tag = offline_tag(upstream)
         digest = inputs_digest(folder, base_id)
-        if docker.image_label(tag, INPUTS_LABEL) != digest:
+        if facts.get(tag, ("", None))[1] != digest:
             report(f"building stand-in {tag} for {upstream}")
             docker.build(folder, tag, build_args={"BASE": base}, labels={INPUTS_LABEL: digest})
         tags[upstream] = tag

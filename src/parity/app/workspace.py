@@ -71,3 +71,13 @@ def write_rendered(stack: Stack, ws: Workspace) -> list[Path]:
 def stale(stack: Stack, ws: Workspace) -> list[Path]:
     """Committed artefacts that differ from what the spec renders."""
     return [p for p, text in rendered(stack, ws).items() if not p.exists() or p.read_text() != text]
+
+
+def urls(stack: Stack) -> dict[str, str]:
+    """The stack's addresses on the host."""
+    out = {"edge": f"http://127.0.0.1:{stack.edge.port}"}
+    schemes = {"localstack": "http", "postgres": "postgresql", "mongo": "mongodb"}
+    for name, dep in stack.local.dependencies.items():
+        if dep.publish:
+            out[name] = f"{schemes.get(dep.kind, 'http')}://127.0.0.1:{dep.publish}"
+    return out

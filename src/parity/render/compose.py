@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from parity.render.common import HEADER, offline_tag, rel
+from parity.render.edge import edge_command
 from parity.spec.models import Dependency, HealthCheck, Stack, clients_network
 
 LOCAL_TAG = "local"
@@ -216,6 +217,7 @@ def _edge(stack: Stack) -> dict[str, Any]:
     return {
         "image": stack.local.images["nginx"],
         "volumes": [f"{EDGE_CONFIG}:/etc/nginx/nginx.conf:ro"],
+        "command": edge_command(stack),
         "ports": [f"127.0.0.1:{stack.edge.port}:80"],
         "networks": _member_networks(stack, "edge"),
         "healthcheck": _quick_check("wget -q -O /dev/null http://127.0.0.1/__edge/health", start=5),

@@ -14,10 +14,16 @@
   is not retried on another target.
 - ALB: the idle timeout bounds sends and keep-alives; responses are streamed
   (no buffering, no compression), and nginx's own ``X-Accel-*`` controls are
-  ignored because neither CloudFront nor the ALB honours them; targets are
-  re-resolved through Docker's DNS as containers come and go; ``X-Forwarded-*``
-  headers are set as CloudFront and then the ALB set them (each appends its
+  ignored because neither CloudFront nor the ALB honours them;
+  ``X-Forwarded-*`` headers are set as CloudFront and then the ALB set them (each appends its
   peer to ``X-Forwarded-For``: the viewer, then CloudFront).
+- ALB target groups: one ``upstream`` per public service whose members are
+  registered at run time (``targets/<service>.conf``, written by the rolling
+  replacement, then a graceful ``nginx -s reload``: new requests go to the new
+  members while the old workers finish what is in flight, like a deregistering
+  target). Until the first registration the edge's start command puts every
+  replica in, by the service's DNS name. ``/__edge/targets/<service>`` answers the
+  registered members, so "the edge routes to them" is observed, not assumed.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ HEALTH_PATH = "/__edge/health"
 # Per worker, within the container's open-file limit (Docker's default, 20000 on the
 # build machines; Fargate's is 65535): 8,000 proxied streams if one worker takes them all.
 WORKER_CONNECTIONS = 16384
+TARGETS_PATH = "/__edge/targets"
+TARGETS_DIR = "/etc/nginx/targets"
 S3_HOST = "localstack:4566"
 
 
@@ -124,10 +132,45 @@ def _alb_defaults(stack: Stack) -> list[str]:
     ]
 
 
+def target_group(service: str) -> str:
+    """The nginx upstream standing for a service's ALB target group."""
+    return "tg_" + service.replace("-", "_")
+
+
 def _alb_block(stack: Stack, loc: Location) -> list[str]:
-    svc = stack.services[loc.route.origin]
-    var = "$origin_" + loc.route.origin.replace("-", "_")
-    return [f"set {var} {loc.route.origin}:{svc.port};", f"proxy_pass http://{var};"]
+    return [f"proxy_pass http://{target_group(loc.route.origin)};"]
+
+
+def render_targets(port: int, addresses: list[str]) -> str:
+    """The members of one target group (the body of its upstream block)."""
+    return "".join(f"server {a}:{port};\n" for a in sorted(addresses))
+
+
+def render_registered(addresses: list[str]) -> str:
+    """What ``/__edge/targets/<service>`` answers: the registered addresses."""
+    return f'return 200 "{",".join(sorted(addresses))}\\n";\n'
+
+
+def default_targets(stack: Stack) -> dict[str, str]:
+    """Target files the edge writes when it starts: every replica, by DNS name
+    (nginx resolves it to all of them at load time)."""
+    files = {}
+    for s in _origins(stack):
+        files[f"{s}.conf"] = f"server {s}:{stack.services[s].port};\n"
+        files[f"{s}.registered"] = 'return 200 "default\\n";\n'
+    return files
+
+
+def _origins(stack: Stack) -> list[str]:
+    return sorted({r.origin for r in stack.edge.routes if r.origin != "s3"})
+
+
+def edge_command(stack: Stack) -> list[str]:
+    """The edge's start command: the default target files, then nginx."""
+    writes = " && ".join(
+        f"printf '%s\\n' '{body.strip()}' > {TARGETS_DIR}/{name}" for name, body in default_targets(stack).items()
+    )
+    return ["sh", "-c", f"mkdir -p {TARGETS_DIR} && {writes} && exec nginx -g 'daemon off;'"]
 
 
 def render_edge(stack: Stack) -> str:
@@ -167,6 +210,17 @@ def render_edge(stack: Stack) -> str:
         "        ''      '';",
         "    }",
         "",
+        "    # ALB target groups: members registered at run time (see the module docstring).",
+        *[
+            line
+            for origin in _origins(stack)
+            for line in (
+                f"    upstream {target_group(origin)} {{",
+                f"        include {TARGETS_DIR}/{origin}.conf;",
+                "    }",
+            )
+        ],
+        "",
         "    # CloudFront's cache, used by the S3 behaviours only.",
         "    proxy_cache_path /tmp/edge-cache levels=1:2 keys_zone=cdn:10m max_size=256m inactive=1d use_temp_path=off;",
         "",
@@ -204,6 +258,18 @@ def render_edge(stack: Stack) -> str:
         "            return 200 \"ok\\n\";",
         "        }",
         "",
+        *[
+            line
+            for origin in _origins(stack)
+            for line in (
+                f"        location = {TARGETS_PATH}/{origin} {{",
+                "            access_log off;",
+                "            default_type text/plain;",
+                f"            include {TARGETS_DIR}/{origin}.registered;",
+                "        }",
+                "",
+            )
+        ],
         "        # ALB behaviour, inherited by every route to a service.",
         *[f"        {line}" for line in _alb_defaults(stack)],
     ]

@@ -1,0 +1,257 @@
+"""Rolling replacement of a service's local containers, as ECS does it with
+minimum healthy 100 % and maximum 200 %:
+
+1. start the new replicas beside the old ones (the service scaled to 2x);
+2. wait until each new one passes the spec's health check (probed every
+   second during the start period, the ``start_interval`` that Engine 25
+   would run; the steady interval stays the task definition's);
+3. public services: register the new ones in the edge's target group and
+   deregister the old ones in one graceful edge reload, then check that the
+   edge answers with the new members (``/__edge/targets/<service>``);
+4. let the old ones drain: until they hold no connection, at most the
+   spec's ``deregistration_delay`` (the ALB finishes early the same way);
+5. stop them gracefully and remove them.
+
+A new replica that exits, turns unhealthy or never passes its check within
+the start period plus its retries is removed and the old ones keep serving
+(the deployment circuit breaker): ``DeployFailed``, a non-zero exit.
+
+The sequence runs against the small ``Fleet`` interface, so it is tested
+with fakes; ``DockerFleet`` is the real thing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from parity.adapters.docker import Compose, ContainerState, Docker
+from parity.errors import DeployFailed, NotReady, ParityError
+from parity.render.edge import TARGETS_DIR, TARGETS_PATH, render_registered, render_targets
+from parity.spec import Stack
+
+Report = Callable[[str], None]
+STOP_GRACE = 30  # ECS's default stopTimeout
+CONFIG_HASH = "com.docker.compose.config-hash"
+
+
+class Fleet(Protocol):
+    """What the replacement needs from the engine and the edge."""
+
+    def replicas(self, service: str) -> list[ContainerState]: ...
+
+    def scale(self, service: str, count: int) -> None: ...
+
+    def healthy(self, container: str, command: str, timeout: float) -> bool: ...
+
+    def address(self, container: str) -> str: ...
+
+    def register(self, service: str, addresses: list[str]) -> None: ...
+
+    def connections(self, container: str) -> int: ...
+
+    def retire(self, containers: list[str], grace: int) -> None: ...
+
+    def logs(self, container: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A service's deployment settings, from the spec."""
+
+    service: str
+    desired: int
+    health_command: str
+    health_timeout: float
+    start_bound: float  # start period + interval x retries: how long a new replica may take
+    public: bool
+    deregistration_delay: float
+    grace: int = STOP_GRACE
+
+    @classmethod
+    def of(cls, stack: Stack, name: str) -> Settings:
+        svc = stack.services[name]
+        h = svc.health
+        return cls(
+            service=name,
+            desired=svc.desired_count,
+            health_command=h.command,
+            health_timeout=h.timeout,
+            start_bound=h.start_period + h.interval * h.retries,
+            public=name in stack.public_services(),
+            deregistration_delay=svc.deregistration_delay,
+        )
+
+
+@dataclass
+class Replaced:
+    service: str
+    old: list[str]
+    new: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def replace(
+    settings: Settings,
+    fleet: Fleet,
+    report: Report = print,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Replaced:
+    """Replace every container of one service, without dropping a request."""
+    name = settings.service
+    start = clock()
+    before = fleet.replicas(name)
+    old = [c.name for c in before]
+    report(f"{name}: starting {settings.desired} new replica(s) beside {len(old)} old")
+    new: list[str] = []
+    timings: dict[str, float] = {}
+    try:
+        try:
+            fleet.scale(name, len(before) + settings.desired)
+        finally:  # whatever was created is rolled back with the rest
+            new = [c.name for c in fleet.replicas(name) if c.name not in old]
+        _wait_new(settings, fleet, new, clock, sleep)
+        timings["healthy"] = clock() - start
+        if settings.public:
+            fleet.register(name, sorted(fleet.address(c) for c in new))
+            report(f"{name}: the edge routes to the new replicas; draining the old ones")
+    except ParityError as exc:
+        culprit = exc.services[0] if isinstance(exc, NotReady) and exc.services else None
+        for line in fleet.logs(culprit) if culprit else []:
+            report(f"  {line}")
+        fleet.retire(new, grace=settings.grace)
+        raise DeployFailed(
+            f"{name}: {exc.message}; rolled back, the old replicas keep serving",
+            hint="the log lines above are the new replica's; fix it and run `inv up` again" if culprit else exc.hint,
+        ) from None
+    timings["serving"] = clock() - start
+    _drain(settings, fleet, old if settings.public else [], clock, sleep)
+    timings["drained"] = clock() - start
+    fleet.retire(old, grace=settings.grace)
+    timings["total"] = clock() - start
+    report(f"{name}: replaced {len(old)} replica(s) in {timings['total']:.1f} s")
+    return Replaced(service=name, old=old, new=new, timings=timings)
+
+
+def _wait_new(settings: Settings, fleet: Fleet, new: list[str], clock, sleep) -> None:
+    if len(new) < settings.desired:
+        raise NotReady(f"only {len(new)} of {settings.desired} new replicas were created")
+    deadline = clock() + settings.start_bound
+    pending = list(new)
+    while True:
+        states = {c.name: c for c in fleet.replicas(settings.service)}
+        for c in list(pending):
+            state = states.get(c)
+            # "restarting": it exited and Docker's restart policy brings it back (ECS: a stopped task)
+            if state is None or state.state in ("exited", "dead", "restarting") or state.health == "unhealthy":
+                what = "gone" if state is None else (state.health if state.state == "running" else state.state)
+                raise NotReady(f"new replica {c} is {what}").with_services([c])
+            if state.state == "running" and fleet.healthy(c, settings.health_command, settings.health_timeout):
+                pending.remove(c)
+        if not pending:
+            return
+        if clock() >= deadline:
+            raise NotReady(
+                f"new replica {pending[0]} not healthy after {settings.start_bound:.0f} s"
+            ).with_services(pending)
+        sleep(1.0)
+
+
+def _drain(settings: Settings, fleet: Fleet, old: list[str], clock, sleep) -> None:
+    """Until the deregistered replicas hold no connection, at most the delay."""
+    deadline = clock() + settings.deregistration_delay
+    busy = list(old)
+    while busy and clock() < deadline:
+        busy = [c for c in busy if fleet.connections(c) > 0]
+        if busy:
+            sleep(1.0)
+
+
+class DockerFleet:
+    """The Fleet of the local stack: compose for scaling, docker for the
+    containers, the edge container for the target groups."""
+
+    def __init__(self, stack: Stack, compose: Compose, docker: Docker, env: dict[str, str]) -> None:
+        self.stack = stack
+        self.compose = compose
+        self.docker = docker
+        self.env = env
+        self.edge_url = f"http://127.0.0.1:{stack.edge.port}"
+
+    def replicas(self, service: str) -> list[ContainerState]:
+        return [c for c in self.compose.containers() if c.service == service]
+
+    def scale(self, service: str, count: int) -> None:
+        """Scale up, then check that every replica on the current image carries
+        the config hash a plain ``up`` would give it: one that does not would
+        be recreated by the next ``inv up`` (all at once, the outage this
+        replacement avoids), so it is rolled back now instead."""
+        before = {c.name for c in self.replicas(service)}
+        self.compose.scale(service, count, env=self.env)
+        want = self.compose.config_hashes(env=self.env).get(service)
+        for c in self.replicas(service):
+            if c.name in before:
+                continue
+            have = (self.docker.inspect(c.name).config.labels or {}).get(CONFIG_HASH, "")
+            if want and have != want:
+                raise NotReady(
+                    f"new replica {c.name} has config hash {have[:12]}, compose expects {want[:12]}: "
+                    "the next `up` would recreate it"
+                ).with_services([c.name])
+
+    def healthy(self, container: str, command: str, timeout: float) -> bool:
+        return self.docker.succeeds(container, command, timeout)
+
+    def address(self, container: str) -> str:
+        return self.docker.address(container, f"{self.stack.project}_public")
+
+    def connections(self, container: str) -> int:
+        service = next((c.service for c in self.compose.containers() if c.name == container), None)
+        return self.docker.connections(container, self.stack.services[service].port) if service else 0
+
+    def retire(self, containers: list[str], grace: int) -> None:
+        self.docker.stop_and_remove(containers, grace)
+
+    def logs(self, container: str) -> list[str]:
+        return self.docker.logs(container, tail=15)
+
+    def registered(self, service: str) -> str:
+        """What the edge answers for the service's target group ('' if no edge answers)."""
+        try:
+            return httpx.get(f"{self.edge_url}{TARGETS_PATH}/{service}", timeout=2).text.strip()
+        except httpx.HTTPError:
+            return ""
+
+    def register(self, service: str, addresses: list[str]) -> None:
+        """Make ``addresses`` the target group's members: write the files, test
+        the config, reload gracefully, and wait until the edge answers with them."""
+        edge = next(c.name for c in self.compose.containers() if c.service == "edge" and c.state == "running")
+        port = self.stack.services[service].port
+        self.docker.write_file(edge, f"{TARGETS_DIR}/{service}.conf", render_targets(port, addresses))
+        self.docker.write_file(edge, f"{TARGETS_DIR}/{service}.registered", render_registered(addresses))
+        self.compose.exec(edge, ["sh", "-c", "nginx -t -q && nginx -s reload"])
+        want = ",".join(sorted(addresses))
+        for _ in range(50):
+            if self.registered(service) == want:
+                return
+            time.sleep(0.1)
+        raise NotReady(f"the edge did not take the new members of {service} within 5 s", hint="`inv logs edge`")
+
+
+def register_all(stack: Stack, fleet: DockerFleet) -> list[str]:
+    """Put the running replicas of every public service in its target group
+    where the edge has anything else (a fresh edge, or containers replaced
+    outside a rolling replacement). Returns the services registered."""
+    done = []
+    for name in stack.public_services():
+        running = [c for c in fleet.replicas(name) if c.state == "running"]
+        addresses = sorted(fleet.address(c.name) for c in running)
+        if addresses and fleet.registered(name) != ",".join(addresses):
+            fleet.register(name, addresses)
+            done.append(name)
+    return done

@@ -1,0 +1,226 @@
+"""What a warm `inv up` may skip, and how it knows: the inputs of the steps
+that cost time, as they were when the last `inv up` succeeded, kept in
+``.parity/up-state.json`` (never a secret: only fingerprints and image IDs).
+
+- a service image is not rebuilt while its build context (file mtimes and
+  sizes, as `inv up --watch` sees them) and build settings are unchanged and
+  the tag still names the image that was built;
+- the client is not synced to the bucket again while the images and the
+  LocalStack container (by its start time: a LocalStack that restarted has
+  lost its bucket) are the ones it was synced from.
+
+Seeding always runs (it is a read per secret) and notices a LocalStack that
+restarted empty; so does the start time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+STATE = Path(".parity") / "up-state.json"
+# Never part of an image (the Dockerfiles' .dockerignore agrees) or rewritten by tools.
+SKIPPED = {"node_modules", "build", ".git", "__pycache__", ".pytest_cache", "coverage", "test", "tests"}
+
+
+def fingerprint(context: Path) -> dict[str, tuple[int, int]]:
+    """Path -> (mtime in ns, size) of every file of a build context that can
+    reach the image."""
+    out: dict[str, tuple[int, int]] = {}
+    for folder, dirs, files in os.walk(context):
+        dirs[:] = [d for d in dirs if d not in SKIPPED]
+        for name in files:
+            if name.endswith((".pyc", ".log")) or name == "server.js":
+                continue
+            path = os.path.join(folder, name)
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            out[os.path.relpath(path, context)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def build_key(context: Path, build_settings: Any) -> str:
+    """What a service image is built from: its context's files and its build settings."""
+    return digest(sorted(fingerprint(context).items()), build_settings)
+
+
+def load(root: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((Path(root) / STATE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save(root: Path, data: dict[str, Any]) -> None:
+    path = Path(root) / STATE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".up-state.")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def unchanged_builds(state: dict[str, Any], keys: dict[str, str], images: dict[str, str | None]) -> set[str]:
+    """Services whose image need not be built: same inputs as the recorded
+    build, and the tag still names the image that build made."""
+    built = state.get("builds") or {}
+    return {
+        s for s, key in keys.items()
+        if images.get(s) and built.get(s) == {"key": key, "image": images[s]}
+    }
+
+
+# -- the fast path: nothing changed at all -------------------------------------
+#
+# A full `inv up` records what it started from and what it left running (the
+# "fast" entry). The next one first compares, with two docker calls and no
+# compose: the rendered files and the build contexts (the key),
+# the images (stand-ins and services, by ID) and every container of the project
+# (by ID and start time, all running and healthy), and the secret values
+# compose would hand them (read from LocalStack, kept as a digest). If everything is as
+# recorded, compose would change nothing either: the stack is reported as it
+# is. Anything else (a touched file, a rebuilt image, a restarted LocalStack, a
+# stopped container) takes the full path.
+
+
+def _docker(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def inputs_key(ws: Any, stack: Any) -> str:
+    """The rendered files, the mode, and the files of every build context and stand-in."""
+    from parity.app.offline import IMAGES_DIR
+    from parity.app.workspace import rendered
+
+    contexts = {s: sorted(fingerprint(ws.root / svc.build.context).items()) for s, svc in stack.services.items()}
+    standins = sorted(fingerprint(ws.root / IMAGES_DIR).items()) if ws.offline else []
+    return digest(
+        {str(p): text for p, text in rendered(stack, ws).items()},
+        [ws.offline, ws.offline_base, ws.localstack_token, ws.localstack_image],
+        contexts,
+        standins,
+    )
+
+
+def image_refs(ws: Any, stack: Any) -> list[str]:
+    from parity.render.common import offline_tag
+    from parity.render.compose import image_name
+
+    refs = [image_name(stack, s) for s in stack.services]
+    if ws.offline:
+        refs += [ws.offline_base, *(offline_tag(u) for u in stack.local.images.values())]
+    return sorted(refs)
+
+
+def image_ids(refs: list[str]) -> dict[str, str] | None:
+    """ref -> image ID, in one call; None if any is missing."""
+    proc = _docker("image", "inspect", "--format", "{{.Id}}", *refs)
+    lines = proc.stdout.split()
+    if proc.returncode != 0 or len(lines) != len(refs):
+        return None
+    return dict(zip(refs, lines, strict=True))
+
+
+def project_containers(project: str) -> list[dict[str, Any]] | None:
+    """The docker inspect of every container of the project (two calls)."""
+    ids = _docker("ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.compose.project={project}")
+    if ids.returncode != 0:
+        return None
+    if not ids.stdout.split():
+        return []
+    proc = _docker("inspect", *ids.stdout.split())
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def _summary(containers: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {c["Name"].lstrip("/"): [c["Id"], c["State"].get("StartedAt", ""), c["Image"]] for c in containers}
+
+
+def _healthy(c: dict[str, Any]) -> bool:
+    return c["State"].get("Status") == "running" and (c["State"].get("Health") or {}).get("Status", "healthy") == "healthy"
+
+
+def secrets_digest(stack: Any) -> str | None:
+    """A digest of every secret value compose hands the containers, as
+    LocalStack has them now (a changed secret must reach its containers);
+    None when they cannot be read."""
+    from parity.adapters.aws import SecretStore
+    from parity.app import secrets
+    from parity.app.local_stack import localstack_target
+    from parity.errors import ParityError
+
+    try:
+        values = secrets.resolve(stack, SecretStore(localstack_target(stack)), [*stack.services, *stack.local.dependencies])
+    except ParityError:
+        return None
+    return digest(sorted(values.items()))
+
+
+def record(ws: Any, stack: Any, key: str) -> dict[str, Any] | None:
+    """What the next `inv up` compares (None: nothing to compare against)."""
+    images = image_ids(image_refs(ws, stack))
+    containers = project_containers(stack.project)
+    if images is None or not containers or not all(_healthy(c) for c in containers):
+        return None
+    return {"key": key, "images": images, "containers": _summary(containers), "secrets": secrets_digest(stack)}
+
+
+def fast_up(ws: Any) -> tuple[Any, list[Any], dict[str, str]] | None:
+    """(stack, containers, urls) when nothing changed since the last `inv up`, else None."""
+    recorded = load(ws.root).get("fast")
+    if not recorded:
+        return None
+    from parity.spec import load_stack
+
+    stack = load_stack(ws.root, "local")
+    if inputs_key(ws, stack) != recorded.get("key"):
+        return None
+    from parity.app.workspace import rendered
+
+    if any(not p.exists() or p.read_text() != text for p, text in rendered(stack, ws).items()):
+        return None
+    if image_ids(image_refs(ws, stack)) != recorded.get("images"):
+        return None
+    containers = project_containers(stack.project)
+    if not containers or _summary(containers) != recorded.get("containers") or not all(_healthy(c) for c in containers):
+        return None
+    if recorded.get("secrets") is None or secrets_digest(stack) != recorded["secrets"]:
+        return None
+    from parity.app.workspace import urls
+
+    return stack, sorted((_state(c, stack.project) for c in containers), key=lambda s: s.name), urls(stack)
+
+
+def _state(c: dict[str, Any], project: str) -> Any:
+    from parity.adapters.docker import ContainerState
+
+    ports = [
+        f"{b['HostIp']}:{b['HostPort']}->{inner}"
+        for inner, bindings in (c["NetworkSettings"].get("Ports") or {}).items()
+        for b in bindings or []
+    ]
+    labels = c["Config"].get("Labels") or {}
+    name = c["Name"].lstrip("/")
+    return ContainerState(
+        name=name,
+        service=labels.get("com.docker.compose.service", name),
+        state=c["State"]["Status"],
+        health=(c["State"].get("Health") or {}).get("Status", "none"),
+        networks=sorted(n.removeprefix(f"{project}_") for n in (c["NetworkSettings"].get("Networks") or {})),
+        published_ports=sorted(ports),
+        image_id=c["Image"],
+        started_at=c["State"].get("StartedAt", ""),
+    )

@@ -1,0 +1,157 @@
+"""The rolling replacement on the real stack, under steady load through the
+edge (loopback, non-/api/ paths only, so the WAF's /api/ budget is not spent,
+plus one SSE stream):
+
+- a changed website-agent is replaced with no failed request and no cut
+  stream, and a second `inv up` recreates nothing (same container IDs);
+- a new replica that never gets healthy (its server exits at start) is rolled
+  back: `inv up` exits non-zero and the old replicas keep serving.
+
+Each test edits website-agent's source in the worktree and restores it (and
+the stack) in a ``finally``. Load is bounded (two threads, ~40 requests/s
+each, at most 300 s)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from parity.app.bench_loop import Load, Stream
+
+from .conftest import PROJECT, ROOT, docker, inv
+
+pytestmark = pytest.mark.integration
+
+EDGE = "http://127.0.0.1:8080"
+WEB = ROOT / "services" / "website-agent"
+STREAM_SECONDS = 20  # below the local deregistration delay (30 s): draining lets it finish
+
+
+@contextmanager
+def edited(path: Path, find: str, replace: str) -> Iterator[None]:
+    original = path.read_text()
+    assert find in original, f"{find!r} is not in {path}"
+    path.write_text(original.replace(find, replace, 1))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+
+
+def stack_containers() -> dict[str, str]:
+    """Container name -> ID of every container of the stack."""
+    out = docker("ps", "-a", "--filter", f"label=com.docker.compose.project={PROJECT}", "--format", "{{.Names}} {{.ID}}")
+    return dict(line.split() for line in out.stdout.splitlines())
+
+
+def of(service: str, containers: dict[str, str]) -> dict[str, str]:
+    return {n: i for n, i in containers.items() if n.startswith(f"{PROJECT}-{service}-")}
+
+
+def failures(load: Load) -> str:
+    return ", ".join(f"{n} x {what}" for what, n in Counter(load.failed).most_common(5))
+
+
+def rollout() -> tuple[str, Stream, bool]:
+    """`inv up` as a user runs it; an SSE stream is opened as the replacement
+    starts. Returns the output, the stream and whether it was still open when
+    the edge switched to the new replicas."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "up"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+    )
+    lines: list[str] = []
+    stream: Stream | None = None
+    open_at_switch = False
+    deadline = time.monotonic() + 600
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if stream is None and "website-agent: starting" in line:
+                stream = Stream(EDGE, STREAM_SECONDS).start()
+            if "website-agent: the edge routes to the new replicas" in line:
+                open_at_switch = stream is not None and stream._thread is not None and stream._thread.is_alive()
+            if time.monotonic() > deadline:
+                break
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(lines)
+    assert code == 0, f"inv up exited {code}\n{out[-3000:]}"
+    assert stream is not None, f"no replacement started\n{out[-3000:]}"
+    return out, stream, open_at_switch
+
+
+@pytest.fixture(scope="module", autouse=True)
+def settled():
+    inv("up", timeout=600)
+    yield
+
+
+def test_changed_service_is_replaced_without_a_lost_request_and_stays_put():
+    marker = uuid.uuid4().hex[:8]
+    healthz = ("res.status(200).json({ status: 'ok', ", f"res.status(200).json({{ status: 'ok', rolling: '{marker}', ")
+    before = stack_containers()
+    try:
+        with edited(WEB / "src" / "app.ts", *healthz):
+            inv("build", "--service", "website-agent", timeout=600)  # so the rollout starts at once, stream open
+            with Load(EDGE) as load:
+                out, stream, open_at_switch = rollout()
+                stream.join()
+                time.sleep(1)
+            after = stack_containers()
+            assert "website-agent: replaced 2 replica(s)" in out, out[-2000:]
+            assert load.ok > 200, f"only {load.ok} requests went through"
+            assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            assert open_at_switch, "the stream had ended before the edge switched: the test proved nothing about draining"
+            assert not stream.cut, f"the SSE stream was cut ({stream.error or 'no done event'}; events: {stream.events[-3:]})"
+            assert marker in httpx.get(f"{EDGE}/healthz", timeout=5).text, "the edge does not serve the new version"
+            # only website-agent was replaced: the edge and everything else are the same containers
+            assert not set(of("website-agent", after).values()) & set(of("website-agent", before).values())
+            assert len(of("website-agent", after)) == 2
+            unchanged = {n: i for n, i in before.items() if n not in of("website-agent", before)}
+            assert {n: after.get(n) for n in unchanged} == unchanged
+            # a second `inv up` (nothing changed) recreates nothing, the new replicas included; its
+            # record dropped, so it takes the full path (compose up) rather than the warm shortcut
+            (ROOT / ".parity" / "up-state.json").unlink(missing_ok=True)
+            out = inv("up", timeout=600).stdout
+            assert "nothing changed since the last" not in out
+            assert stack_containers() == after
+    finally:
+        inv("up", timeout=600)  # back to the committed source (another rolling replacement)
+
+
+def test_replica_that_never_gets_healthy_is_rolled_back_and_the_old_keep_serving():
+    crash = ("const here = ", "process.exit(3); // rolling test: this build never starts\nconst here = ")
+    before = of("website-agent", stack_containers())
+    try:
+        with edited(WEB / "server.ts", *crash):
+            with Load(EDGE) as load:
+                proc = inv("up", check=False, timeout=600)
+            assert proc.returncode != 0, proc.stdout[-2000:]
+            assert "rolled back, the old replicas keep serving" in proc.stdout + proc.stderr, proc.stdout[-2000:]
+            assert of("website-agent", stack_containers()) == before  # the new ones are gone, the old untouched
+            assert load.ok > 100, f"only {load.ok} requests went through"
+            assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            answered = httpx.get(f"{EDGE}/__edge/targets/website-agent", timeout=5).text.strip()
+            addresses = {
+                docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{PROJECT}_public").IPAddress}}}}', c).stdout.strip()
+                for c in before.values()
+            }
+            assert answered in ("default", ",".join(sorted(addresses))), answered
+    finally:
+        inv("up", timeout=600)
+    # the restored source builds the image the old replicas run: nothing to replace
+    assert of("website-agent", stack_containers()) == before

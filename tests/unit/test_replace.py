@@ -1,0 +1,144 @@
+"""The rolling replacement's sequence, against a fake fleet and a fake clock."""
+
+import pytest
+
+from parity.adapters.docker import ContainerState, established
+from parity.app.replace import Settings, replace
+from parity.errors import DeployFailed, NotReady
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class FakeFleet:
+    """Two old web replicas; new ones pass their check after ``ready_after``
+    probes each (None: never), or exit at once (``exits``)."""
+
+    def __init__(self, clock, ready_after=2, exits=False, connections=None):
+        self.clock = clock
+        self.containers = {f"web-{i}": "running" for i in (1, 2)}
+        self.ready_after = ready_after
+        self.exits = exits
+        self.probes: dict[str, int] = {}
+        self.open = dict(connections or {})  # container -> seconds until its last connection ends
+        self.log: list[tuple] = []
+
+    def replicas(self, service):
+        return [ContainerState(name=n, service="web", state=s, health="starting") for n, s in sorted(self.containers.items())]
+
+    def scale(self, service, count):
+        self.log.append(("scale", count))
+        for i in range(len(self.containers) + 1, count + 1):
+            self.containers[f"web-{i}"] = "exited" if self.exits else "running"
+
+    def healthy(self, container, command, timeout):
+        assert command == "node healthcheck.js"
+        self.probes[container] = self.probes.get(container, 0) + 1
+        return self.ready_after is not None and self.probes[container] >= self.ready_after
+
+    def address(self, container):
+        return "10.0.0." + container.split("-")[1]
+
+    def register(self, service, addresses):
+        self.log.append(("register", tuple(addresses), self.clock.now))
+
+    def connections(self, container):
+        return 1 if self.open.get(container, 0) > self.clock.now else 0
+
+    def retire(self, containers, grace):
+        self.log.append(("retire", tuple(containers), grace, self.clock.now))
+        for c in containers:
+            del self.containers[c]
+
+    def logs(self, container):
+        return [f"{container}: boom"]
+
+
+def settings(**kw):
+    base = dict(service="web", desired=2, health_command="node healthcheck.js", health_timeout=5,
+                start_bound=75, public=True, deregistration_delay=20)
+    return Settings(**{**base, **kw})
+
+
+def test_new_replicas_serve_before_the_old_ones_drain_and_stop():
+    clock = Clock()
+    fleet = FakeFleet(clock, connections={"web-1": 4.5})
+    done = replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
+    assert done.old == ["web-1", "web-2"] and done.new == ["web-3", "web-4"]
+    assert fleet.log[0] == ("scale", 4)  # maximum 200 %: the old ones keep running
+    assert fleet.log[1] == ("register", ("10.0.0.3", "10.0.0.4"), 1.0)  # healthy after the second probe
+    # the old ones are stopped once the last connection ended, not after the whole delay
+    assert fleet.log[2] == ("retire", ("web-1", "web-2"), 30, 5.0)
+    assert sorted(fleet.containers) == ["web-3", "web-4"]
+
+
+def test_draining_ends_at_the_deregistration_delay():
+    clock = Clock()
+    fleet = FakeFleet(clock, connections={"web-2": 1000})
+    replace(settings(deregistration_delay=10), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
+    retire = fleet.log[-1]
+    assert retire[0] == "retire" and retire[3] == pytest.approx(1.0 + 10)
+
+
+def test_internal_service_is_not_registered_and_not_drained():
+    clock = Clock()
+    fleet = FakeFleet(clock, connections={"web-1": 1000})
+    replace(settings(public=False), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
+    assert [entry[0] for entry in fleet.log] == ["scale", "retire"]
+
+
+@pytest.mark.parametrize("fleet_kw, why", [({"exits": True}, "is exited"), ({"ready_after": None}, "not healthy after 75 s")])
+def test_circuit_breaker_removes_the_new_replicas_and_keeps_the_old(fleet_kw, why):
+    clock = Clock()
+    fleet = FakeFleet(clock, **fleet_kw)
+    lines = []
+    with pytest.raises(DeployFailed) as exc:
+        replace(settings(), fleet, report=lines.append, clock=clock, sleep=clock.sleep)
+    assert why in str(exc.value) and "rolled back, the old replicas keep serving" in str(exc.value)
+    assert exc.value.exit_code != 0
+    assert not any(entry[0] == "register" for entry in fleet.log)
+    assert fleet.log[-1][:2] == ("retire", ("web-3", "web-4"))
+    assert sorted(fleet.containers) == ["web-1", "web-2"]
+    assert "  web-3: boom" in lines
+
+
+class HashMismatchFleet(FakeFleet):
+    """Creates the new replicas, then finds they carry another config hash
+    (what DockerFleet.scale checks) and says so."""
+
+    def scale(self, service, count):
+        super().scale(service, count)
+        raise NotReady("new replica web-3 has config hash aaa, compose expects bbb").with_services(["web-3"])
+
+
+def test_replicas_compose_would_recreate_are_rolled_back_at_once():
+    clock = Clock()
+    fleet = HashMismatchFleet(clock)
+    with pytest.raises(DeployFailed) as exc:
+        replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
+    assert "compose expects bbb" in str(exc.value)
+    assert fleet.log[-1][:2] == ("retire", ("web-3", "web-4"))
+    assert sorted(fleet.containers) == ["web-1", "web-2"]
+    assert not fleet.probes
+
+
+def test_established_counts_connections_to_the_port_only():
+    text = (
+        "  sl  local_address rem_address   st tx_queue rx_queue\n"
+        "   0: 00000000:1433 00000000:0000 0A 00000000:00000000\n"  # listening on 5171
+        "   1: 0B00120A:1433 0200120A:B2D4 01 00000000:00000000\n"  # established to 5171
+        "   2: 0B00120A:1433 0200120A:B2D6 06 00000000:00000000\n"  # TIME_WAIT
+        "   3: 0B00120A:9C40 0300130A:1538 01 00000000:00000000\n"  # outgoing, to postgres
+        "  sl  local_address                         remote_address                        st\n"
+        "   0: 0000000000000000FFFF00000B00120A:1433 0000000000000000FFFF00000200120A:C001 01 0\n"
+    )
+    assert established(text, 5171) == 2
+    assert established(text, 4999) == 0

@@ -1,0 +1,102 @@
+"""What a warm `inv up` may skip: decided from recorded inputs, never assumed."""
+
+import os
+
+from parity.adapters.docker import ContainerState
+from parity.app import warm
+from parity.app.local_stack import all_healthy
+
+
+def test_a_build_is_skipped_only_for_the_same_inputs_and_the_same_image(tmp_path):
+    ctx = tmp_path / "svc"
+    (ctx / "src").mkdir(parents=True)
+    (ctx / "src" / "app.ts").write_text("a")
+    (ctx / "node_modules").mkdir()
+    key = warm.build_key(ctx, {"target": "production"})
+    state = {"builds": {"web": {"key": key, "image": "sha256:1"}}}
+    assert warm.unchanged_builds(state, {"web": key}, {"web": "sha256:1"}) == {"web"}
+    # the tag now names another image (built elsewhere, or removed)
+    assert warm.unchanged_builds(state, {"web": key}, {"web": "sha256:2"}) == set()
+    assert warm.unchanged_builds(state, {"web": key}, {"web": None}) == set()
+    # other build settings
+    assert warm.build_key(ctx, {"target": "dev"}) != key
+    # a touched source file, even with the same content
+    st = os.stat(ctx / "src" / "app.ts")
+    os.utime(ctx / "src" / "app.ts", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert warm.build_key(ctx, {"target": "production"}) != key
+    # what never reaches the image does not count
+    key = warm.build_key(ctx, {"target": "production"})
+    (ctx / "node_modules" / "x.js").write_text("x")
+    assert warm.build_key(ctx, {"target": "production"}) == key
+
+
+def test_state_round_trips_and_a_broken_file_is_no_state(tmp_path):
+    warm.save(tmp_path, {"static": "abc"})
+    assert warm.load(tmp_path) == {"static": "abc"}
+    (tmp_path / warm.STATE).write_text("{not json")
+    assert warm.load(tmp_path) == {}
+
+
+def test_all_healthy_needs_every_service_present_and_healthy():
+    def c(service, state="running", health="healthy"):
+        return ContainerState(name=service + "-1", service=service, state=state, health=health)
+
+    assert all_healthy([c("localstack"), c("mongo")], ["localstack"])
+    assert not all_healthy([c("mongo")], ["localstack"])
+    assert not all_healthy([c("localstack", health="starting")], ["localstack"])
+    assert not all_healthy([c("localstack", state="exited")], ["localstack"])
+
+
+def _container(name, started="t0", status="running", health="healthy"):
+    return {
+        "Name": "/" + name, "Id": name + "-id", "Image": "sha256:img", "State": {
+            "Status": status, "StartedAt": started, **({"Health": {"Status": health}} if health else {})},
+        "Config": {"Labels": {"com.docker.compose.service": name.split("-")[1]}},
+        "NetworkSettings": {"Ports": {}, "Networks": {"huskit_public": {}}},
+    }
+
+
+def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
+
+    from parity.app.workspace import Workspace
+    from parity.spec import load_stack
+
+    from .conftest import ROOT
+
+    ws = Workspace.from_env(ROOT)
+    stack = load_stack(ROOT, "local")
+    images = {ref: "sha256:" + ref for ref in warm.image_refs(ws, stack)}
+    running = [_container("huskit-localstack-1"), _container("huskit-edge-1", health=None)]
+    recorded = {"fast": {"key": warm.inputs_key(ws, stack), "images": images, "containers": warm._summary(running),
+                         "secrets": "s1"}}
+    now = {"images": dict(images), "containers": list(running), "secrets": "s1"}
+    monkeypatch.setattr(warm, "secrets_digest", lambda stack: now["secrets"])
+    monkeypatch.setattr(warm, "load", lambda root: recorded)
+    monkeypatch.setattr(warm, "image_ids", lambda refs: now["images"])
+    monkeypatch.setattr(warm, "project_containers", lambda project: now["containers"])
+    fast = warm.fast_up(ws)
+    assert fast is not None
+    assert [(c.name, c.service, c.health) for c in fast[1]] == [("huskit-edge-1", "edge", "none"),
+                                                            ("huskit-localstack-1", "localstack", "healthy")]
+    # LocalStack restarted (and lost its secrets): the full path, which seeds it again
+    now["containers"] = [_container("huskit-localstack-1", started="t1"), running[1]]
+    assert warm.fast_up(ws) is None
+    # a container stopped, or turned unhealthy
+    now["containers"] = [_container("huskit-localstack-1", health="unhealthy"), running[1]]
+    assert warm.fast_up(ws) is None
+    # an image rebuilt elsewhere
+    now["containers"] = list(running)
+    now["images"] = {**images, next(iter(images)): "sha256:other"}
+    assert warm.fast_up(ws) is None
+    # a secret changed in LocalStack: its containers must get it
+    now["images"] = dict(images)
+    now["secrets"] = "s2"
+    assert warm.fast_up(ws) is None
+    now["secrets"] = None  # unreadable
+    assert warm.fast_up(ws) is None
+    now["secrets"] = "s1"
+    assert warm.fast_up(ws) is not None
+    # a changed input
+    now["images"] = dict(images)
+    recorded["fast"]["key"] = "older"
+    assert warm.fast_up(ws) is None
