@@ -49,6 +49,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from parity.render.compose import networks_of
+from parity.render.edge import target_group
 from parity.render.infra.common import uses_tls
 from parity.render.infra.edge import CACHING_DISABLED
 from parity.render.parity import MISSING, Difference, View
@@ -292,9 +293,10 @@ def local_edge_view(stack: Stack, nginx_conf: str | None, edge_containers: list[
         text = "\n".join(lines)
         if "$s3_origin" in text and "proxy_pass" in text:
             origin = "s3"
-        else:
-            s = re.search(r"set\s+\$origin_\w+\s+([\w.-]+):\d+;", text)
-            origin = s.group(1) if s else "?"
+        else:  # an ALB behaviour: proxied to the service's target group (an nginx upstream)
+            groups = {target_group(name): name for name in stack.services}
+            s = re.search(r"proxy_pass\s+http://(\w+);", text)
+            origin = groups.get(s.group(1), "?") if s else "?"
         cached = any(re.fullmatch(r"proxy_cache\s+(?!off)\S+;", x) for x in lines)
         out.append(_route(path, origin, "cached" if cached else "none"))
     view["edge.routes"] = sorted(out)
