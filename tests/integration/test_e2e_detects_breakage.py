@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from parity.render.compose import render_compose
 from parity.render.edge import render_edge
 from parity.spec import load_stack
 
@@ -201,6 +202,7 @@ def extra_edge(stack, conf: str, name: str, port: int, networks: tuple[str, ...]
         docker(
             "run", "-d", "--name", name, "--network", f"{stack.project}_public", "-p", f"127.0.0.1:{port}:80",
             "-v", f"{folder / 'nginx.conf'}:/etc/nginx/nginx.conf:ro", image,
+            *render_compose(stack)["services"]["edge"].get("command", []),  # as the stack starts its edge (target groups)
         )
         for net in ("aws", *networks):
             docker("network", "connect", f"{stack.project}_{net}", name)
