@@ -21,12 +21,11 @@ whatever tag or registry it goes through. Kept in ``.parity/e2e-results.json``
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from parity.app.jsonfile import read_json, write_json
 
 RESULTS = Path(".parity") / "e2e-results.json"
 COLLECTED = Path(".parity") / "e2e-results.d"
@@ -52,10 +51,7 @@ def _path(root: Path) -> Path:
 def _read(path: Path) -> list[dict[str, Any]]:
     """The runs in one file; a file in the old per-image format holds none: it
     cannot say which images were tested together."""
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return []
+    data = read_json(path)
     runs = data.get("runs") if isinstance(data, dict) else None
     return [r for r in runs if isinstance(r, dict) and isinstance(r.get("images"), dict)] if isinstance(runs, list) else []
 
@@ -76,14 +72,7 @@ def record_e2e_pass(root: Path, images: dict[str, str], suite: str, at: datetime
     """Record that ``suite`` passed with exactly this set (service -> image ID)."""
     when = (at or datetime.now(timezone.utc)).isoformat(timespec="seconds")
     runs = [*load(root), {"suite": suite, "at": when, "images": dict(sorted(images.items()))}][-KEEP_RUNS:]
-    path = _path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename, so a crash never leaves half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".e2e-results.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"runs": runs}, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    write_json(_path(root), {"runs": runs})
 
 
 def _at(run: dict[str, Any]) -> datetime:

@@ -8,14 +8,12 @@ record is never replaced by a dirty one: the same image ID is the same content.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from parity.app.jsonfile import read_json, write_json
 from parity.spec import Stack
 
 BUILDS = Path(".parity") / "builds.json"
@@ -23,10 +21,7 @@ UNKNOWN = "source-unknown"
 
 
 def _load(root: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((Path(root) / BUILDS).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+    data = read_json(Path(root) / BUILDS)
     return data if isinstance(data, dict) else {}
 
 
@@ -45,13 +40,7 @@ def record_builds(root: Path, images: dict[str, str], revisions: dict[str, str |
         if old and not old.endswith("-dirty") and old != UNKNOWN and revision != old:
             continue  # the same content was already built from a clean commit
         data[image_id] = {"service": service, "revision": revision, "at": at}
-    path = Path(root) / BUILDS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".builds.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    write_json(Path(root) / BUILDS, data)
 
 
 def source_tag(root: Path, image_id: str) -> str:

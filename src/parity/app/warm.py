@@ -19,9 +19,10 @@ import hashlib
 import json
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from parity.app.jsonfile import read_json, write_json
 
 STATE = Path(".parity") / "up-state.json"
 # Never part of an image (the Dockerfiles' .dockerignore agrees) or rewritten by tools.
@@ -56,21 +57,12 @@ def build_key(context: Path, build_settings: Any) -> str:
 
 
 def load(root: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((Path(root) / STATE).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
+    data = read_json(Path(root) / STATE)
     return data if isinstance(data, dict) else {}
 
 
 def save(root: Path, data: dict[str, Any]) -> None:
-    path = Path(root) / STATE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".up-state.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    write_json(Path(root) / STATE, data)
 
 
 def unchanged_builds(state: dict[str, Any], keys: dict[str, str], images: dict[str, str | None]) -> set[str]:
