@@ -11,8 +11,8 @@ from rich.table import Table
 from parity.adapters.docker import ContainerState
 
 # Piped output (CI logs, `| tee`) gets a wide fixed width so tables are not cut.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+console = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 160)
 
 
 def step(message: str) -> None:

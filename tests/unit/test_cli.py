@@ -87,3 +87,14 @@ def test_an_unknown_service_exits_2_with_the_known_names(tmp_path, args):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().startswith("error: unknown service 'web' (known: website-agent, crawler")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_console_prints_arns_as_they_are():
+    """rich would turn ``:secret:`` (in every Secrets Manager ARN) into an emoji."""
+    from parity.console import console, err_console
+
+    arn = "arn:aws:secretsmanager:eu-central-1:ACCOUNT_ID:secret:huskit/prod/crawler:MONGODB_URI::"
+    for con in (console, err_console):
+        with con.capture() as out:
+            con.print(arn, markup=False, soft_wrap=True)
+        assert out.get().strip() == arn
