@@ -18,3 +18,16 @@ def spec(raw_spec) -> dict:
     data = copy.deepcopy(raw_spec)
     data["env"] = "local"
     return data
+
+
+class FakeClock:
+    """A clock that moves only when slept on."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds

@@ -6,16 +6,9 @@ from parity.adapters.docker import ContainerState, established
 from parity.app.replace import Settings, replace
 from parity.errors import DeployFailed, NotReady
 
+from .conftest import FakeClock as Clock
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
 
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 class FakeFleet:

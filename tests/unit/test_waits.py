@@ -4,16 +4,9 @@ from parity.adapters.docker import ContainerState
 from parity.errors import NotReady
 from parity.waits import wait_healthy
 
+from .conftest import FakeClock
 
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
 
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def cs(service, state="running", health="healthy"):
