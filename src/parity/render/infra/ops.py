@@ -80,18 +80,15 @@ def _alarms(t: Template) -> None:
                 "EvaluationPeriods": a.unhealthy_minutes, "TreatMissingData": "breaching",
             }, condition=has_revision(service))  # fmt: skip
         scaling = stack.infra.scaling.get(service)
-        if scaling and scaling.cpu_alarm:
-            _alarm(t, f"{lid}CpuAlarm", f"{service} CPU", {
-                "Namespace": "AWS/ECS", "MetricName": "CPUUtilization", "Dimensions": ecs_dims, "Statistic": "Average",
-                "Threshold": scaling.cpu_alarm, "ComparisonOperator": "GreaterThanThreshold",
-                "EvaluationPeriods": scaling.cpu_alarm_minutes, "TreatMissingData": "notBreaching",
-            })  # fmt: skip
-        if scaling and scaling.memory_alarm:
-            _alarm(t, f"{lid}MemoryAlarm", f"{service} memory", {
-                "Namespace": "AWS/ECS", "MetricName": "MemoryUtilization", "Dimensions": ecs_dims, "Statistic": "Average",
-                "Threshold": scaling.memory_alarm, "ComparisonOperator": "GreaterThanThreshold",
-                "EvaluationPeriods": scaling.memory_alarm_minutes, "TreatMissingData": "notBreaching",
-            })  # fmt: skip
+        usage = [("Cpu", "CPU", "CPUUtilization"), ("Memory", "memory", "MemoryUtilization")] if scaling else []
+        for key, label, metric in usage:
+            threshold = getattr(scaling, f"{key.lower()}_alarm")
+            if threshold:
+                _alarm(t, f"{lid}{key}Alarm", f"{service} {label}", {
+                    "Namespace": "AWS/ECS", "MetricName": metric, "Dimensions": ecs_dims, "Statistic": "Average",
+                    "Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold",
+                    "EvaluationPeriods": getattr(scaling, f"{key.lower()}_alarm_minutes"), "TreatMissingData": "notBreaching",
+                })  # fmt: skip
 
 
 def _scaling(t: Template) -> None:
