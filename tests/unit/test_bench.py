@@ -111,3 +111,20 @@ def test_bench_loop_provides_every_daily_loop_figure():
     import parity.app.bench_loop as loop
 
     assert all(callable(getattr(loop, name, None)) for name in LOOP_FIGURES)
+
+
+def test_the_benchs_one_line_edits_still_apply_to_the_services_sources():
+    """edit_to_served_s edits each service's source: a service that changed
+    under it must fail here, not in the middle of `inv bench`."""
+    from pathlib import Path
+
+    from parity.app.bench_loop import EDITS
+    from parity.spec import load_stack
+
+    root = Path(__file__).resolve().parents[2]
+    stack = load_stack(root, "local")
+    assert set(EDITS) == set(stack.services)
+    for service, (rel, find, repl) in EDITS.items():
+        source = (root / stack.services[service].build.context / rel).read_text()
+        assert source.count(find) == 1, f"{service}: {find!r} is not once in {rel}"
+        assert "m4rk3r" in source.replace(find, repl.replace("{m}", "m4rk3r"))

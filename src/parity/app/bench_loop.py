@@ -119,7 +119,7 @@ class Stream:
 # what the service answers, seen through the edge at PROBE[service].
 EDITS = {
     "website-agent": ("src/app.ts", "res.status(200).json({ status: 'ok', ", "res.status(200).json({ status: 'ok', bench: '{m}', "),
-    "crawler": ("crawler_app/app.py", '"status": "ok" if mongo_ok else "degraded",', '"status": "ok" if mongo_ok else "degraded", "bench": "{m}",'),
+    "crawler": ("crawler_app/app.py", '"browser": browser,', '"browser": browser, "bench": "{m}",'),
 }
 PROBE = {"website-agent": "/healthz", "crawler": "/api/crawler/health"}
 
