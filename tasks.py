@@ -20,7 +20,7 @@ from invoke import Exit, task
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from parity.errors import NotReady, ParityError  # noqa: E402
+from parity.errors import ParityError  # noqa: E402
 
 
 def cli(fn):
@@ -33,9 +33,8 @@ def cli(fn):
         except ParityError as exc:
             from parity.console import err_console
 
-            if isinstance(exc, NotReady):
-                for line in exc.details:
-                    err_console.print(line, markup=False, highlight=False)
+            for line in exc.details:
+                err_console.print(line, markup=False, highlight=False)
             raise Exit(f"error: {exc}", code=exc.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None

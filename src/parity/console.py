@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from parity.adapters.docker import ContainerState
@@ -16,7 +17,9 @@ err_console = Console(stderr=True, highlight=False, emoji=False, width=None if s
 
 
 def step(message: str) -> None:
-    console.print(f"[dim]•[/dim] {message}")
+    """One progress line. The message is text, never markup: it can carry a
+    tool's output (a failed build prints ``[stage 3/9]``)."""
+    console.print(f"[dim]•[/dim] {escape(message)}")
 
 
 _STYLE = {"healthy": "green", "unhealthy": "red", "starting": "yellow", "none": "dim"}

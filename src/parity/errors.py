@@ -6,7 +6,9 @@ from __future__ import annotations
 
 
 class ParityError(Exception):
-    """Base of every error the toolkit reports to a user."""
+    """Base of every error the toolkit reports to a user. ``details``: lines
+    shown under the message (a failed build's errors, a service's last log
+    lines), never part of it."""
 
     exit_code = 1
 
@@ -14,6 +16,7 @@ class ParityError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.details: list[str] = []
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} (hint: {self.hint})"
@@ -29,7 +32,7 @@ class CommandFailed(ParityError):
     """An external command (docker, compose) exited non-zero."""
 
     def __init__(self, command: list[str] | str, returncode: int | None, output: str = "", hint: str | None = None) -> None:
-        cmd = command if isinstance(command, str) else " ".join(command)
+        cmd = command if isinstance(command, str) else " ".join(map(str, command))
         tail = output.strip().splitlines()[-1] if output.strip() else ""
         msg = f"`{cmd}` failed" + (f" (exit {returncode})" if returncode is not None else "")
         if tail:
@@ -40,11 +43,14 @@ class CommandFailed(ParityError):
         self.output = output
 
 
+class BuildFailed(CommandFailed):
+    """An image build failed; ``details`` are the failing step's error lines."""
+
+
 class NotReady(ParityError):
     """Something did not become ready/healthy within its bounded wait."""
 
     services: list[str] = []
-    details: list[str] = []
 
     def with_services(self, services: list[str]) -> "NotReady":
         self.services = services

@@ -3,12 +3,10 @@
 import pytest
 
 from parity.adapters.docker import ContainerState, established
-from parity.app.replace import Settings, replace
+from parity.app.replace import PROBE_INTERVAL, Settings, replace
 from parity.errors import DeployFailed, NotReady
 
 from .conftest import FakeClock as Clock
-
-
 
 
 class FakeFleet:
@@ -29,8 +27,10 @@ class FakeFleet:
 
     def scale(self, service, count):
         self.log.append(("scale", count))
-        for i in range(len(self.containers) + 1, count + 1):
-            self.containers[f"web-{i}"] = "exited" if self.exits else "running"
+        new = [f"web-{i}" for i in range(len(self.containers) + 1, count + 1)]
+        for name in new:
+            self.containers[name] = "exited" if self.exits else "running"
+        return new
 
     def healthy(self, container, command, timeout):
         assert command == "node healthcheck.js"
@@ -67,9 +67,11 @@ def test_new_replicas_serve_before_the_old_ones_drain_and_stop():
     done = replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
     assert done.old == ["web-1", "web-2"] and done.new == ["web-3", "web-4"]
     assert fleet.log[0] == ("scale", 4)  # maximum 200 %: the old ones keep running
-    assert fleet.log[1] == ("register", ("10.0.0.3", "10.0.0.4"), 1.0)  # healthy after the second probe
-    # the old ones are stopped once the last connection ended, not after the whole delay
-    assert fleet.log[2] == ("retire", ("web-1", "web-2"), 30, 5.0)
+    # healthy at the second probe, PROBE_INTERVAL after the first
+    assert fleet.log[1] == ("register", ("10.0.0.3", "10.0.0.4"), PROBE_INTERVAL)
+    # the old ones are stopped once the last connection ended (4.5 s; checked every second from the
+    # switch on), not after the whole delay
+    assert fleet.log[2] == ("retire", ("web-1", "web-2"), 30, PROBE_INTERVAL + 5.0)
     assert sorted(fleet.containers) == ["web-3", "web-4"]
 
 
@@ -78,7 +80,7 @@ def test_draining_ends_at_the_deregistration_delay():
     fleet = FakeFleet(clock, connections={"web-2": 1000})
     replace(settings(deregistration_delay=10), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
     retire = fleet.log[-1]
-    assert retire[0] == "retire" and retire[3] == pytest.approx(1.0 + 10)
+    assert retire[0] == "retire" and retire[3] == pytest.approx(PROBE_INTERVAL + 10)
 
 
 def test_internal_service_is_not_registered_and_not_drained():
@@ -135,3 +137,12 @@ def test_established_counts_connections_to_the_port_only():
     )
     assert established(text, 5171) == 2
     assert established(text, 4999) == 0
+
+
+def test_a_replica_that_logged_nothing_is_said_to_have_logged_nothing():
+    clock = Clock()
+    fleet = FakeFleet(clock, exits=True)
+    fleet.logs = lambda container: []
+    with pytest.raises(DeployFailed) as exc:
+        replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
+    assert exc.value.hint == "web-3 logged nothing before it stopped; fix it and try again"

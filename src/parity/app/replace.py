@@ -3,8 +3,8 @@ minimum healthy 100 % and maximum 200 %:
 
 1. start the new replicas beside the old ones (the service scaled to 2x);
 2. wait until each new one passes the spec's health check (probed every
-   second during the start period, the ``start_interval`` that Engine 25
-   would run; the steady interval stays the task definition's);
+   0.25 s while it starts, as Engine 25's ``start_interval`` would; the
+   steady interval stays the task definition's);
 3. public services: register the new ones in the edge's target group and
    deregister the old ones in one graceful edge reload, then check that the
    edge answers with the new members (``/__edge/targets/<service>``);
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,6 +37,7 @@ from parity.spec import Stack
 
 Report = Callable[[str], None]
 STOP_GRACE = 30  # ECS's default stopTimeout
+PROBE_INTERVAL = 0.25  # seconds between a new replica's probes while it starts
 CONFIG_HASH = "com.docker.compose.config-hash"
 
 
@@ -44,7 +46,7 @@ class Fleet(Protocol):
 
     def replicas(self, service: str) -> list[ContainerState]: ...
 
-    def scale(self, service: str, count: int) -> None: ...
+    def scale(self, service: str, count: int) -> list[str]: ...  # the replicas it started
 
     def healthy(self, container: str, command: str, timeout: float) -> bool: ...
 
@@ -112,9 +114,10 @@ def replace(
     timings: dict[str, float] = {}
     try:
         try:
-            fleet.scale(name, len(before) + settings.desired)
-        finally:  # whatever was created is rolled back with the rest
+            new = fleet.scale(name, len(before) + settings.desired)
+        except ParityError:  # whatever was created is rolled back with the rest
             new = [c.name for c in fleet.replicas(name) if c.name not in old]
+            raise
         _wait_new(settings, fleet, new, clock, sleep)
         timings["healthy"] = clock() - start
         if settings.public:
@@ -122,12 +125,16 @@ def replace(
             report(f"{name}: the edge routes to the new replicas; draining the old ones")
     except ParityError as exc:
         culprit = exc.services[0] if isinstance(exc, NotReady) and exc.services else None
-        for line in fleet.logs(culprit) if culprit else []:
+        lines = fleet.logs(culprit) if culprit else []
+        for line in lines:
             report(f"  {line}")
         fleet.retire(new, grace=settings.grace)
+        if culprit:
+            hint = f"the lines above are {culprit}'s last log lines; fix it and try again" if lines else (
+                f"{culprit} logged nothing before it stopped; fix it and try again"
+            )
         raise DeployFailed(
-            f"{name}: {exc.message}; rolled back, the old replicas keep serving",
-            hint="the log lines above are the new replica's; fix it and run `inv up` again" if culprit else exc.hint,
+            f"{name}: {exc.message}; rolled back, the old replicas keep serving", hint=hint if culprit else exc.hint
         ) from None
     timings["serving"] = clock() - start
     _drain(settings, fleet, old if settings.public else [], clock, sleep)
@@ -144,22 +151,26 @@ def _wait_new(settings: Settings, fleet: Fleet, new: list[str], clock, sleep) ->
     deadline = clock() + settings.start_bound
     pending = list(new)
     while True:
+        # probed side by side first (each probe is a process start in the container), the states
+        # looked at only for the ones that did not pass
+        with ThreadPoolExecutor(max_workers=len(pending)) as pool:
+            probes = pool.map(lambda c: fleet.healthy(c, settings.health_command, settings.health_timeout), pending)
+            passed = {c for c, ok in zip(pending, probes) if ok}
+        pending = [c for c in pending if c not in passed]
+        if not pending:
+            return
         states = {c.name: c for c in fleet.replicas(settings.service)}
-        for c in list(pending):
+        for c in pending:
             state = states.get(c)
             # "restarting": it exited and Docker's restart policy brings it back (ECS: a stopped task)
             if state is None or state.state in ("exited", "dead", "restarting") or state.health == "unhealthy":
                 what = "gone" if state is None else (state.health if state.state == "running" else state.state)
                 raise NotReady(f"new replica {c} is {what}").with_services([c])
-            if state.state == "running" and fleet.healthy(c, settings.health_command, settings.health_timeout):
-                pending.remove(c)
-        if not pending:
-            return
         if clock() >= deadline:
             raise NotReady(
                 f"new replica {pending[0]} not healthy after {settings.start_bound:.0f} s"
             ).with_services(pending)
-        sleep(1.0)
+        sleep(PROBE_INTERVAL)
 
 
 def _drain(settings: Settings, fleet: Fleet, old: list[str], clock, sleep) -> None:
@@ -182,27 +193,29 @@ class DockerFleet:
         self.docker = docker
         self.env = env
         self.edge_url = f"http://127.0.0.1:{stack.edge.port}"
+        self._edge = ""  # the edge container's name, once looked up
 
     def replicas(self, service: str) -> list[ContainerState]:
         return [c for c in self.compose.containers() if c.service == service]
 
-    def scale(self, service: str, count: int) -> None:
-        """Scale up, then check that every replica on the current image carries
-        the config hash a plain ``up`` would give it: one that does not would
-        be recreated by the next ``inv up`` (all at once, the outage this
-        replacement avoids), so it is rolled back now instead."""
+    def scale(self, service: str, count: int) -> list[str]:
+        """Create the new replicas, check that each carries the config hash a
+        plain ``up`` would give it (one that does not would be recreated by
+        the next ``inv up``, all at once: the outage this replacement avoids,
+        so it is rolled back now instead), then start them."""
         before = {c.name for c in self.replicas(service)}
-        self.compose.scale(service, count, env=self.env)
+        self.compose.create_replicas(service, count, env=self.env)
+        new = [c.name for c in self.replicas(service) if c.name not in before]
         want = self.compose.config_hashes(env=self.env).get(service)
-        for c in self.replicas(service):
-            if c.name in before:
-                continue
-            have = (self.docker.inspect(c.name).config.labels or {}).get(CONFIG_HASH, "")
+        for name in new:
+            have = (self.docker.inspect(name).config.labels or {}).get(CONFIG_HASH, "")
             if want and have != want:
                 raise NotReady(
-                    f"new replica {c.name} has config hash {have[:12]}, compose expects {want[:12]}: "
+                    f"new replica {name} has config hash {have[:12]}, compose expects {want[:12]}: "
                     "the next `up` would recreate it"
-                ).with_services([c.name])
+                ).with_services([name])
+        self.docker.start(new)
+        return new
 
     def healthy(self, container: str, command: str, timeout: float) -> bool:
         return self.docker.succeeds(container, command, timeout)
@@ -230,11 +243,16 @@ class DockerFleet:
     def register(self, service: str, addresses: list[str]) -> None:
         """Make ``addresses`` the target group's members: write the files, test
         the config, reload gracefully, and wait until the edge answers with them."""
-        edge = next(c.name for c in self.compose.containers() if c.service == "edge" and c.state == "running")
+        edge = self._edge or next(c.name for c in self.compose.containers() if c.service == "edge" and c.state == "running")
+        self._edge = edge
         port = self.stack.services[service].port
-        self.docker.write_file(edge, f"{TARGETS_DIR}/{service}.conf", render_targets(port, addresses))
-        self.docker.write_file(edge, f"{TARGETS_DIR}/{service}.registered", render_registered(addresses))
-        self.compose.exec(edge, ["sh", "-c", "nginx -t -q && nginx -s reload"])
+        # one exec: both files, then a config test and a graceful reload (the old workers finish their requests)
+        self.compose.exec(
+            edge,
+            ["sh", "-c", (f'printf "%s" "$TARGETS" > {TARGETS_DIR}/{service}.conf && '
+                          f'printf "%s" "$REGISTERED" > {TARGETS_DIR}/{service}.registered && nginx -t -q && nginx -s reload')],
+            env={"TARGETS": render_targets(port, addresses), "REGISTERED": render_registered(addresses)},
+        )
         want = ",".join(sorted(addresses))
         for _ in range(50):
             if self.registered(service) == want:

@@ -30,6 +30,8 @@ from parity.spec import Stack, load_stack
 
 Report = Callable[[str], None]
 EDGE_CACHE = "/tmp/edge-cache"
+
+
 def changed(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
     """Services whose fingerprint differs."""
     return [name for name in after if before.get(name) != after[name]]
@@ -91,6 +93,8 @@ def watch(
             done = apply(ws, stack, todo, report)
         except ParityError as exc:  # a broken edit must not end the watch: say why, wait for the next
             report(f"not applied: {exc}")
+            for line in exc.details:
+                report(f"  {line}")
             continue
         if done:
             report(f"{', '.join(done)} updated in {time.monotonic() - t:.1f} s")

@@ -1,0 +1,195 @@
+"""`inv up --watch` on the real stack, started as a user starts it:
+
+- an edit of either service's server code is served through the edge (the
+  website-agent by a rolling replacement under load: nothing fails);
+- an edit of the web client is rebuilt, synced to the bucket, served through
+  the edge under its new hashed name, and the edge's cache is emptied (as
+  promote invalidates CloudFront);
+- an edit that does not build, or builds a server that never starts, is not
+  applied: the watcher says why in one line, the old replicas keep serving,
+  and the next good edit is applied.
+
+How fast an edit is served is a figure of `inv bench` (edit_to_served_s),
+not asserted here. Every edit is undone in a ``finally`` and the undo is
+waited for, so each test starts from the committed source."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from parity.app.bench_loop import Load
+
+from .conftest import ROOT, containers_of, inv
+
+pytestmark = pytest.mark.integration
+
+EDGE = "http://127.0.0.1:8080"
+WEB = ROOT / "services" / "website-agent"
+CRAWLER = ROOT / "services" / "crawler"
+BOUND = 120  # seconds for one change to be applied: generous, the figure is the bench's
+
+
+class Watcher:
+    """`inv up --watch` in a subprocess; its output collected line by line."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "up", "--watch"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, since: int = 0, bound: float = BOUND) -> str:
+        deadline = time.monotonic() + bound
+        while time.monotonic() < deadline:
+            for line in self.lines[since:]:
+                if re.search(pattern, line):
+                    return line
+            assert self.proc.poll() is None, f"the watcher exited {self.proc.returncode}:\n" + "\n".join(self.lines[-30:])
+            time.sleep(0.2)
+        raise AssertionError(f"the watcher did not print /{pattern}/ within {bound:.0f} s:\n" + "\n".join(self.lines[-30:]))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def watcher() -> Iterator[Watcher]:
+    inv("up", timeout=600)
+    w = Watcher()
+    try:
+        w.wait_for(r"watching services/website-agent, services/crawler", bound=600)
+        yield w
+    finally:
+        w.stop()
+        inv("up", timeout=600)  # whatever the watcher left half-applied is brought in line
+
+
+@contextmanager
+def edited(w: Watcher, path: Path, find: str, replace: str, undone: Callable[[], bool]) -> Iterator[None]:
+    """``path`` with one change; undone on exit, and the undo waited for (``undone``)."""
+    original = path.read_text()
+    assert original.count(find) == 1, f"{find!r} is not once in {path}"
+    path.write_text(original.replace(find, replace, 1))
+    try:
+        yield
+    finally:
+        path.write_text(original)
+        assert poll(undone), "the undo was not served:\n" + "\n".join(w.lines[-30:])
+        time.sleep(2)  # the watcher drains and stops the replaced replicas
+
+
+def poll(check: Callable[[], bool], bound: float = BOUND) -> bool:
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    return False
+
+
+def text(path: str) -> str:
+    return httpx.get(f"{EDGE}{path}", timeout=10).text
+
+
+def test_server_edit_of_website_agent_is_rolled_out_under_load(watcher):
+    marker = uuid.uuid4().hex[:8]
+    since = len(watcher.lines)
+    find = "res.status(200).json({ status: 'ok', "
+    with edited(watcher, WEB / "src" / "app.ts", find, f"res.status(200).json({{ status: 'ok', watch: '{marker}', ",
+                undone=lambda: marker not in text("/healthz")):
+        with Load(EDGE) as load:
+            assert poll(lambda: marker in text("/healthz")), "the edit was not served:\n" + "\n".join(watcher.lines[-30:])
+            watcher.wait_for(r"website-agent updated in", since)
+        assert any("website-agent: replaced 2 replica(s)" in line for line in watcher.lines[since:])
+        assert load.ok > 50, f"only {load.ok} requests went through"
+        assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
+
+
+def test_server_edit_of_the_crawler_is_served_through_the_web(watcher):
+    marker = uuid.uuid4().hex[:8]
+    since = len(watcher.lines)
+    with edited(watcher, CRAWLER / "crawler_app" / "app.py", '"browser": browser,', f'"browser": browser, "watch": "{marker}",',
+                undone=lambda: marker not in text("/api/crawler/health")):
+        assert poll(lambda: marker in text("/api/crawler/health")), "not served:\n" + "\n".join(watcher.lines[-30:])
+        watcher.wait_for(r"crawler: replaced 1 replica", since)
+
+
+def asset_urls() -> list[str]:
+    return re.findall(r'(?:href|src)="(/assets/[^"]+)"', text("/"))
+
+
+def test_client_edit_is_synced_to_the_bucket_and_the_edge_cache_emptied(watcher):
+    marker = uuid.uuid4().hex[:8]
+    before = asset_urls()
+    assert before, "the page links no /assets/"
+    old_js = next(u for u in before if u.endswith(".js"))
+    for _ in range(2):  # the second answer comes from the edge's cache
+        cached = httpx.get(f"{EDGE}{old_js}", timeout=10)
+    assert cached.headers.get("x-cache") == "HIT from edge", cached.headers
+    since = len(watcher.lines)
+    find = "throw new Error(`missing #${id}`);"
+    with edited(watcher, WEB / "client" / "app.ts", find, f"throw new Error(`missing #${{id}} {marker}`);",
+                undone=lambda: asset_urls() == before):
+        assert poll(lambda: asset_urls() != before), "the page kept its old assets:\n" + "\n".join(watcher.lines[-30:])
+        watcher.wait_for(r"emptied the edge's cache", since)
+        new_js = next(u for u in asset_urls() if u.endswith(".js"))
+        assert new_js != old_js
+        served = httpx.get(f"{EDGE}{new_js}", timeout=10)
+        assert served.status_code == 200 and marker in served.text
+        assert any(re.search(r"synced \d+ static files to s3://", line) for line in watcher.lines[since:])
+        # the old asset is no longer answered from the cache: it was emptied when the new client went out
+        assert httpx.get(f"{EDGE}{old_js}", timeout=10).headers.get("x-cache") != "HIT from edge"
+
+
+@pytest.mark.parametrize(
+    "path, find, broken, why",
+    [
+        (WEB / "src" / "app.ts", "res.status(200).json({ status: 'ok', ", "res.status(200).json({ status: 'ok',, ", r"not applied: .*build"),
+        (WEB / "server.ts", "const here = ", "process.exit(3); // watch test: never starts\nconst here = ",
+         r"not applied: .*rolled back, the old replicas keep serving"),
+    ],
+    ids=["does-not-build", "never-starts"],
+)
+def test_a_broken_edit_is_not_applied_and_the_old_replicas_keep_serving(watcher, path, find, broken, why):
+    serving = sorted(containers_of("website-agent"))
+    since = len(watcher.lines)
+    original = path.read_text()
+    assert original.count(find) == 1
+    path.write_text(original.replace(find, broken, 1))
+    try:
+        with Load(EDGE) as load:
+            line = watcher.wait_for(why, since)
+        assert len(line) < 400, f"not one line: {line}"
+        assert not load.failed, f"{len(load.failed)} requests failed while the broken edit was tried: {load.failed[:5]}"
+        assert sorted(containers_of("website-agent")) == serving, "the old replicas are not the ones serving"
+        assert httpx.get(f"{EDGE}/healthz", timeout=10).status_code == 200
+    finally:
+        path.write_text(original)
+    # the watcher goes on: the restored source is noticed (same image as the running one: nothing to replace)
+    watcher.wait_for(r"website-agent: the image did not change|website-agent updated in", since)
