@@ -19,6 +19,7 @@ import pytest
 from pymongo import MongoClient
 
 from parity.app import secrets as seed_secrets
+from parity.app.bench_loop import Load
 from parity.spec import load_stack
 
 from .conftest import ROOT, containers_of, docker, inspect, inv
@@ -193,13 +194,20 @@ def test_localstack_restart_secrets_and_bucket_come_back_on_next_up(stack):
         aws_access_key_id="test", aws_secret_access_key="test",
     )  # fmt: skip
     seeded = seed_secrets.load_seed(ROOT / "localstack" / "secrets.json")
+    web_before = set(containers_of("website-agent"))
     docker("restart", containers_of("localstack")[0], timeout=90)
     try:
         wait_healthy("localstack", timeout=90)
         # the fault is real: LocalStack keeps state in memory
         assert "SecretList" in sm.list_secrets() and not sm.list_secrets()["SecretList"]
     finally:
-        inv("up")
+        # re-seeded secrets are new settings for the services: a rolling replacement, as a
+        # new task definition revision would be on ECS, not compose's all-at-once recreate
+        with Load(EDGE, paths=("/healthz",)) as load:
+            out = inv("up").stdout
+    assert "website-agent: starting 2 new replica(s) beside 2 old" in out, out[-2000:]
+    assert not set(containers_of("website-agent")) & web_before
+    assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
     for name, keys in seeded.items():
         value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
         assert set(value) == set(keys), name

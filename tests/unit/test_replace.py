@@ -146,3 +146,37 @@ def test_a_replica_that_logged_nothing_is_said_to_have_logged_nothing():
     with pytest.raises(DeployFailed) as exc:
         replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
     assert exc.value.hint == "web-3 logged nothing before it stopped; fix it and try again"
+
+
+class Running:
+    """compose and docker as outdated() asks them: two web replicas on image
+    ``sha256:a`` created with settings hash ``h1``."""
+
+    def __init__(self, image="sha256:a"):
+        self.image = image
+
+    def containers(self):
+        return [ContainerState(name=f"huskit-website-agent-{i}", service="website-agent", state="running", health="healthy",
+                               image_id="sha256:a", config_hash="h1") for i in (1, 2)]
+
+    def image_id(self, ref):
+        return self.image if "website-agent" in ref else None
+
+
+@pytest.mark.parametrize(
+    "image, hashes, stale",
+    [
+        ("sha256:a", {"website-agent": "h1"}, []),  # nothing changed
+        ("sha256:b", {"website-agent": "h1"}, ["website-agent"]),  # a new image
+        ("sha256:a", {"website-agent": "h2"}, ["website-agent"]),  # new settings: an env value, a re-seeded secret
+        ("sha256:a", None, []),  # hashes not asked for: images only (the watch loop)
+    ],
+)
+def test_a_new_image_or_new_settings_make_a_service_outdated(image, hashes, stale):
+    from parity.app.local_stack import outdated
+    from parity.spec import load_stack
+
+    from .conftest import ROOT
+
+    fake = Running(image)
+    assert outdated(load_stack(ROOT, "local"), fake, fake, hashes) == stale

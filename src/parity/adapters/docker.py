@@ -47,6 +47,7 @@ class ContainerState:
     published_ports: list[str] = field(default_factory=list)
     image_id: str = ""
     started_at: str = ""  # when its process last started: a restart changes it
+    config_hash: str = ""  # compose's hash of the settings it was created with
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -122,6 +123,7 @@ def container_state(info: Any, project: str) -> ContainerState:
         published_ports=sorted(ports),
         image_id=info.image,
         started_at=str(info.state.started_at or ""),
+        config_hash=labels.get("com.docker.compose.config-hash", ""),
     )
 
 

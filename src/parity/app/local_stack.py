@@ -9,7 +9,7 @@ with a bound.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from parity.adapters.aws import AwsTarget, Bucket, SecretStore
@@ -168,7 +168,7 @@ def up(
     checked: set[str] = set()
     # Replaced replica by replica while the running edge keeps serving; with no
     # edge running, nobody is served: compose recreates them below.
-    stale = outdated(stack, compose, docker) if edge_running(compose) else []
+    stale = outdated(stack, compose, docker, compose.config_hashes(env=env)) if edge_running(compose) else []
     for name in stale:
         checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
     everything = [*stack.services, *deps, "edge"]
@@ -198,15 +198,21 @@ def edge_running(compose: Compose) -> bool:
     return any(c.service == "edge" and c.state == "running" for c in compose.containers())
 
 
-def outdated(stack: Stack, compose: Compose, docker: Docker) -> list[str]:
-    """Services whose running containers are not on the image just built:
-    they get a rolling replacement rather than compose's all-at-once recreate."""
+def outdated(stack: Stack, compose: Compose, docker: Docker, hashes: Mapping[str, str] | None = None) -> list[str]:
+    """Services whose running containers are not on the image just built, or
+    (given compose's config ``hashes``) not on the settings compose would
+    give them now: a new environment, a secret LocalStack re-seeded, a
+    changed limit. Like a new task definition revision on ECS, they get a
+    rolling replacement rather than compose's all-at-once recreate."""
     out = []
     containers = compose.containers()
     for name in stack.services:
         image = docker.image_id(image_name(stack, name))
         running = [c for c in containers if c.service == name and c.state == "running"]
-        if image and running and any(c.image_id != image for c in running):
+        want = (hashes or {}).get(name)
+        new_image = bool(image) and any(c.image_id != image for c in running)
+        new_settings = bool(want) and any(c.config_hash != want for c in running)
+        if running and (new_image or new_settings):
             out.append(name)
     return out
 
