@@ -31,7 +31,7 @@ import pytest
 
 from parity.app.bench_loop import Load
 
-from .conftest import ROOT, containers_of, inv
+from .conftest import ROOT, containers_of, inspect, inv
 
 pytestmark = pytest.mark.integration
 
@@ -193,3 +193,37 @@ def test_a_broken_edit_is_not_applied_and_the_old_replicas_keep_serving(watcher,
         path.write_text(original)
     # the watcher goes on: the restored source is noticed (same image as the running one: nothing to replace)
     watcher.wait_for(r"website-agent: the image did not change|website-agent updated in", since)
+
+
+def web_env(container: str) -> dict[str, str]:
+    return dict(e.split("=", 1) for e in inspect(container)["Config"]["Env"])
+
+
+def test_a_spec_change_is_applied_as_inv_up_applies_it_and_a_bad_one_is_refused(watcher):
+    """A new env value in the local overlay: website-agent rolled replica by replica under load;
+    then an invalid overlay: refused in one line, nothing replaced."""
+    overlay = ROOT / "deploy" / "local.yaml"
+    original = overlay.read_text()
+    find = "  website-agent:\n    deregistration_delay: 30\n"
+    assert original.count(find) == 1
+    marker = uuid.uuid4().hex[:8]
+    since = len(watcher.lines)
+    try:
+        overlay.write_text(original.replace(find, f"{find}    environment:\n      PARITY_WATCH_TEST: '{marker}'\n"))
+        with Load(EDGE) as load:
+            watcher.wait_for(r"the stack is in step with the spec", since, bound=300)
+        assert any("website-agent: starting 2 new replica(s) beside 2 old" in line for line in watcher.lines[since:])
+        assert all(web_env(c).get("PARITY_WATCH_TEST") == marker for c in containers_of("website-agent"))
+        assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
+
+        serving = sorted(containers_of("website-agent"))
+        since = len(watcher.lines)
+        overlay.write_text(original.replace(find, "  website-agent:\n    deregistration_delay: -5\n"))
+        line = watcher.wait_for(r"not applied: ", since)
+        assert "deregistration_delay" in line and len(line) < 400, line
+        assert sorted(containers_of("website-agent")) == serving
+    finally:
+        since = len(watcher.lines)
+        overlay.write_text(original)
+        watcher.wait_for(r"the stack is in step with the spec", since, bound=300)
+    assert not any("PARITY_WATCH_TEST" in web_env(c) for c in containers_of("website-agent"))
