@@ -13,6 +13,7 @@ each, at most 300 s)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -155,3 +156,40 @@ def test_replica_that_never_gets_healthy_is_rolled_back_and_the_old_keep_serving
         inv("up", timeout=600)
     # the restored source builds the image the old replicas run: nothing to replace
     assert of("website-agent", stack_containers()) == before
+
+
+def public_address(container: str) -> str:
+    return docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{PROJECT}_public").IPAddress}}}}', container).stdout.strip()
+
+
+def test_status_warns_about_a_target_group_whose_replica_is_gone_and_up_heals_it():
+    """After a rollout the edge's target group holds replica addresses; a replica removed outside
+    `inv up` leaves one that answers nobody: `inv status` says so, `inv up` registers again."""
+    from parity.adapters.docker import Docker
+    from parity.app.local_stack import compose_for
+    from parity.app.replace import DockerFleet, register_all
+    from parity.app.workspace import Workspace
+    from parity.spec import load_stack
+
+    ws = Workspace.from_env(ROOT)
+    stack = load_stack(ROOT, "local")
+    register_all(stack, DockerFleet(stack, compose_for(ws, stack), Docker(), {}))  # addresses, as after a rollout
+    assert json.loads(inv("status", "--json").stdout)["warnings"] == []
+    victim = min(of("website-agent", stack_containers()))
+    gone, image = public_address(victim), docker("inspect", "-f", "{{.Config.Image}}", victim).stdout.strip()
+    docker("rm", "-f", victim)
+    # something else takes the freed address, so the replacement replica gets another (as on ECS)
+    squatter = docker("run", "-d", "--rm", "--network", f"{PROJECT}_public", "--entrypoint", "sleep",
+                      image, "300").stdout.strip()
+    try:
+        warnings = json.loads(inv("status", "--json").stdout)["warnings"]
+        assert any(w.startswith("the edge's target group for website-agent is ") for w in warnings), warnings
+        out = inv("up", timeout=600).stdout
+        running = sorted(public_address(c) for c in of("website-agent", stack_containers()))
+        if gone not in running:
+            assert "registered the replicas of website-agent in the edge's target group" in out, out[-2000:]
+        assert httpx.get(f"{EDGE}/__edge/targets/website-agent", timeout=5).text.strip() == ",".join(running)
+        assert json.loads(inv("status", "--json").stdout)["warnings"] == []
+    finally:
+        docker("rm", "-f", squatter, check=False)
+        inv("up", timeout=600)

@@ -25,6 +25,7 @@ def test_container_state_from_real_inspect_output():
     assert edge.service == "edge"
     assert edge.networks == ["aws", "public"]
     assert edge.published_ports == ["127.0.0.1:8080->80/tcp"]
+    assert sorted(edge.addresses) == ["aws", "public"] and all(a.count(".") == 3 for a in edge.addresses.values())
 
 
 def test_a_failed_build_is_named_by_its_step_and_shows_the_compilers_message():

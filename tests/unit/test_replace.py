@@ -180,3 +180,22 @@ def test_a_new_image_or_new_settings_make_a_service_outdated(image, hashes, stal
 
     fake = Running(image)
     assert outdated(load_stack(ROOT, "local"), fake, fake, hashes) == stale
+
+
+def test_a_target_group_that_is_not_the_running_replicas_is_warned_about():
+    from parity.app.local_stack import target_warnings
+    from parity.spec import load_stack
+
+    from .conftest import ROOT
+
+    stack = load_stack(ROOT, "local")
+    web = [ContainerState(name=f"huskit-website-agent-{i}", service="website-agent", state="running", health="healthy",
+                          addresses={"public": f"10.0.0.{i}", "internal": f"10.1.0.{i}"}) for i in (3, 4)]
+    assert target_warnings(stack, web, {"website-agent": "10.0.0.3,10.0.0.4"}) == []
+    assert target_warnings(stack, web, {"website-agent": "default"}) == []  # by DNS name: whatever runs
+    assert target_warnings(stack, web, {"website-agent": ""}) == []  # no edge answers
+    (warning,) = target_warnings(stack, web, {"website-agent": "10.0.0.1,10.0.0.4"})
+    assert warning == (
+        "the edge's target group for website-agent is 10.0.0.1,10.0.0.4, its running replicas are 10.0.0.3, 10.0.0.4: "
+        "requests may fail; `inv up` registers them again"
+    )

@@ -48,6 +48,7 @@ class ContainerState:
     image_id: str = ""
     started_at: str = ""  # when its process last started: a restart changes it
     config_hash: str = ""  # compose's hash of the settings it was created with
+    addresses: dict[str, str] = field(default_factory=dict)  # network (without the project prefix) -> IPv4
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -124,6 +125,11 @@ def container_state(info: Any, project: str) -> ContainerState:
         image_id=info.image,
         started_at=str(info.state.started_at or ""),
         config_hash=labels.get("com.docker.compose.config-hash", ""),
+        addresses={
+            n.removeprefix(f"{project}_"): net.ip_address
+            for n, net in (info.network_settings.networks or {}).items()
+            if net.ip_address
+        },
     )
 
 

@@ -17,7 +17,7 @@ from parity.adapters.docker import Compose, ContainerState, Docker, require_engi
 from parity.adapters.git import source_revision
 from parity.app import secrets, sources, warm
 from parity.app.offline import build_standins
-from parity.app.replace import DockerFleet, Settings, register_all, replace
+from parity.app.replace import DockerFleet, Settings, register_all, registered, replace
 from parity.app.static import publish_clients
 from parity.app.workspace import Workspace, urls, write_rendered
 from parity.errors import NotReady
@@ -247,8 +247,14 @@ def status(ws: Workspace) -> tuple[list[ContainerState], dict[str, str], list[st
 
 
 def drift_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]) -> list[str]:
-    """LocalStack keeps its state in memory: one restarted by Docker (after a
-    daemon restart, say) looks healthy but has lost the secrets and the bucket."""
+    """State Docker cannot see: a LocalStack restarted by Docker (after a
+    daemon restart, say) looks healthy but has lost the secrets and the
+    bucket; an edge whose target group lists replicas that are gone (removed
+    or recreated outside `inv up`) sends requests to nobody."""
+    return [*_localstack_warnings(ws, stack, containers), *target_warnings(stack, containers, registered_targets(stack))]
+
+
+def _localstack_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]) -> list[str]:
     aws = {n for n, d in stack.local.dependencies.items() if d.kind == "localstack"}
     if not any(c.service in aws and c.health == "healthy" for c in containers):
         return []
@@ -256,6 +262,27 @@ def drift_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]
     if seeded is None or SecretStore(localstack_target(stack)).get(seeded) is not None:
         return []
     return ["LocalStack has restarted and lost its secrets and bucket: run `inv up` to seed it again"]
+
+
+def registered_targets(stack: Stack) -> dict[str, str]:
+    """Public service -> what the running edge answers for its target group
+    (``default``: every replica by DNS name; '' when no edge answers)."""
+    return {name: registered(stack, name) for name in stack.public_services()}
+
+
+def target_warnings(stack: Stack, containers: list[ContainerState], registered: Mapping[str, str]) -> list[str]:
+    """Target groups of the edge that are not the running replicas of their service."""
+    out = []
+    for name, members in registered.items():
+        if members in ("", "default"):
+            continue
+        running = sorted(c.addresses.get("public", "?") for c in containers if c.service == name and c.state == "running")
+        if members.split(",") != running:
+            out.append(
+                f"the edge's target group for {name} is {members}, its running replicas are {', '.join(running) or 'none'}: "
+                "requests may fail; `inv up` registers them again"
+            )
+    return out
 
 
 def logs(ws: Workspace, service: str | None, follow: bool, tail: int | None):

@@ -192,7 +192,6 @@ class DockerFleet:
         self.compose = compose
         self.docker = docker
         self.env = env
-        self.edge_url = f"http://127.0.0.1:{stack.edge.port}"
         self._edge = ""  # the edge container's name, once looked up
 
     def replicas(self, service: str) -> list[ContainerState]:
@@ -234,11 +233,7 @@ class DockerFleet:
         return self.docker.logs(container, tail=15)
 
     def registered(self, service: str) -> str:
-        """What the edge answers for the service's target group ('' if no edge answers)."""
-        try:
-            return httpx.get(f"{self.edge_url}{TARGETS_PATH}/{service}", timeout=2).text.strip()
-        except httpx.HTTPError:
-            return ""
+        return registered(self.stack, service)
 
     def register(self, service: str, addresses: list[str]) -> None:
         """Make ``addresses`` the target group's members: write the files, test
@@ -259,6 +254,16 @@ class DockerFleet:
                 return
             time.sleep(0.1)
         raise NotReady(f"the edge did not take the new members of {service} within 5 s", hint="`inv logs edge`")
+
+
+def registered(stack: Stack, service: str) -> str:
+    """What the running edge answers for the service's target group: its
+    members' addresses, ``default`` (every replica by DNS name), or '' when no
+    edge answers."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{stack.edge.port}{TARGETS_PATH}/{service}", timeout=2).text.strip()
+    except httpx.HTTPError:
+        return ""
 
 
 def register_all(stack: Stack, fleet: DockerFleet) -> list[str]:
