@@ -59,7 +59,7 @@ def _ws():
     help={
         "timeout": "Seconds to wait for each stage to be healthy (default 300).",
         "no_build": "Run the service images already here (e.g. from `inv load`); never build.",
-        "watch": "Then keep the stack in step with the sources: a change is rebuilt and rolled out (Ctrl-C stops).",
+        "watch": "Then keep the stack in step with the sources and the spec: a change is rebuilt and rolled out (Ctrl-C stops).",
     }
 )
 @cli
