@@ -38,7 +38,6 @@ from parity.spec import Stack
 Report = Callable[[str], None]
 STOP_GRACE = 30  # ECS's default stopTimeout
 PROBE_INTERVAL = 0.25  # seconds between a new replica's probes while it starts
-CONFIG_HASH = "com.docker.compose.config-hash"
 
 
 class Fleet(Protocol):
@@ -129,13 +128,11 @@ def replace(
         for line in lines:
             report(f"  {line}")
         fleet.retire(new, grace=settings.grace)
+        hint = exc.hint
         if culprit:
-            hint = f"the lines above are {culprit}'s last log lines; fix it and try again" if lines else (
-                f"{culprit} logged nothing before it stopped; fix it and try again"
-            )
-        raise DeployFailed(
-            f"{name}: {exc.message}; rolled back, the old replicas keep serving", hint=hint if culprit else exc.hint
-        ) from None
+            hint = (f"the lines above are {culprit}'s last log lines" if lines else f"{culprit} logged nothing before it stopped")
+            hint += "; fix it and try again"
+        raise DeployFailed(f"{name}: {exc.message}; rolled back, the old replicas keep serving", hint=hint) from None
     timings["serving"] = clock() - start
     _drain(settings, fleet, old if settings.public else [], clock, sleep)
     timings["drained"] = clock() - start
@@ -204,17 +201,16 @@ class DockerFleet:
         so it is rolled back now instead), then start them."""
         before = {c.name for c in self.replicas(service)}
         self.compose.create_replicas(service, count, env=self.env)
-        new = [c.name for c in self.replicas(service) if c.name not in before]
+        new = [c for c in self.replicas(service) if c.name not in before]
         want = self.compose.config_hashes(env=self.env).get(service)
-        for name in new:
-            have = (self.docker.inspect(name).config.labels or {}).get(CONFIG_HASH, "")
-            if want and have != want:
+        for c in new:
+            if want and c.config_hash != want:
                 raise NotReady(
-                    f"new replica {name} has config hash {have[:12]}, compose expects {want[:12]}: "
+                    f"new replica {c.name} has config hash {c.config_hash[:12]}, compose expects {want[:12]}: "
                     "the next `up` would recreate it"
-                ).with_services([name])
-        self.docker.start(new)
-        return new
+                ).with_services([c.name])
+        self.docker.start([c.name for c in new])
+        return [c.name for c in new]
 
     def healthy(self, container: str, command: str, timeout: float) -> bool:
         return self.docker.succeeds(container, command, timeout)
