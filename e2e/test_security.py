@@ -83,7 +83,10 @@ def _remove_stale_networks(older_than: float = 600) -> None:
     """Networks an interrupted run left behind (never one a parallel check is using)."""
     names = docker("network", "ls", "--filter", f"name={WAF_NET_PREFIX}", "--format", "{{.Name}}").stdout.split()
     for name in names:
-        info = json.loads(docker("network", "inspect", name, check=False).stdout or "[{}]")[0]
+        found = json.loads(docker("network", "inspect", name, check=False).stdout or "[]")
+        if not found:  # removed between the listing and now, by the check that made it
+            continue
+        info = found[0]
         created = datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", info.get("Created", "")).replace("Z", "+00:00"))
         if (datetime.now(timezone.utc) - created).total_seconds() > older_than:
             for container in info.get("Containers") or {}:

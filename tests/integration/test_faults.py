@@ -208,6 +208,7 @@ def test_localstack_restart_secrets_and_bucket_come_back_on_next_up(stack):
     assert "website-agent: starting 2 new replica(s) beside 2 old" in out, out[-2000:]
     assert not set(containers_of("website-agent")) & web_before
     assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
+    assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
     for name, keys in seeded.items():
         value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
         assert set(value) == set(keys), name

@@ -116,6 +116,7 @@ def test_changed_service_is_replaced_without_a_lost_request_and_stays_put():
             assert "website-agent: replaced 2 replica(s)" in out, out[-2000:]
             assert load.ok > 200, f"only {load.ok} requests went through"
             assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
             assert open_at_switch, "the stream had ended before the edge switched: the test proved nothing about draining"
             assert not stream.cut, f"the SSE stream was cut ({stream.error or 'no done event'}; events: {stream.events[-3:]})"
             assert marker in httpx.get(f"{EDGE}/healthz", timeout=5).text, "the edge does not serve the new version"
@@ -146,6 +147,7 @@ def test_replica_that_never_gets_healthy_is_rolled_back_and_the_old_keep_serving
             assert of("website-agent", stack_containers()) == before  # the new ones are gone, the old untouched
             assert load.ok > 100, f"only {load.ok} requests went through"
             assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
             answered = httpx.get(f"{EDGE}/__edge/targets/website-agent", timeout=5).text.strip()
             addresses = {
                 docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{PROJECT}_public").IPAddress}}}}', c).stdout.strip()

@@ -129,6 +129,7 @@ def test_server_edit_of_website_agent_is_rolled_out_under_load(watcher):
         assert any("website-agent: replaced 2 replica(s)" in line for line in watcher.lines[since:])
         assert load.ok > 50, f"only {load.ok} requests went through"
         assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
+        assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
 
 
 def test_server_edit_of_the_crawler_is_served_through_the_web(watcher):
@@ -187,6 +188,7 @@ def test_a_broken_edit_is_not_applied_and_the_old_replicas_keep_serving(watcher,
             line = watcher.wait_for(why, since)
         assert len(line) < 400, f"not one line: {line}"
         assert not load.failed, f"{len(load.failed)} requests failed while the broken edit was tried: {load.failed[:5]}"
+        assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
         assert sorted(containers_of("website-agent")) == serving, "the old replicas are not the ones serving"
         assert httpx.get(f"{EDGE}/healthz", timeout=10).status_code == 200
     finally:
@@ -215,6 +217,7 @@ def test_a_spec_change_is_applied_as_inv_up_applies_it_and_a_bad_one_is_refused(
         assert any("website-agent: starting 2 new replica(s) beside 2 old" in line for line in watcher.lines[since:])
         assert all(web_env(c).get("PARITY_WATCH_TEST") == marker for c in containers_of("website-agent"))
         assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
+        assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
 
         serving = sorted(containers_of("website-agent"))
         since = len(watcher.lines)

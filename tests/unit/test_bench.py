@@ -128,3 +128,29 @@ def test_the_benchs_one_line_edits_still_apply_to_the_services_sources():
         source = (root / stack.services[service].build.context / rel).read_text()
         assert source.count(find) == 1, f"{service}: {find!r} is not once in {rel}"
         assert "m4rk3r" in source.replace(find, repl.replace("{m}", "m4rk3r"))
+
+
+def test_load_sends_a_request_again_once_only_when_its_keep_alive_was_closed_unanswered():
+    import httpx
+    import pytest
+
+    from parity.app.bench_loop import Load
+
+    def client(*errors):
+        queue = list(errors)
+
+        def handler(request):
+            if queue:
+                raise queue.pop(0)
+            return httpx.Response(200)
+
+        return httpx.Client(base_url="http://edge", transport=httpx.MockTransport(handler))
+
+    closed = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    load = Load("http://edge")
+    assert load._get(client(closed), "/healthz") == 200 and load.retried == 1
+    with pytest.raises(httpx.RemoteProtocolError):  # closed twice: a failure, not a race
+        load._get(client(closed, closed), "/healthz")
+    with pytest.raises(httpx.RemoteProtocolError):  # an answer cut off midway is never sent again
+        load._get(client(httpx.RemoteProtocolError("peer closed connection without sending complete message body")), "/")
+    assert load.retried == 2

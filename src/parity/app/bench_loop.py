@@ -43,6 +43,7 @@ class Load:
     max_seconds: float = 300
     ok: int = 0
     failed: list[str] = field(default_factory=list)
+    retried: int = 0  # sent again once: its keep-alive connection was closed before any answer
     _stop: threading.Event = field(default_factory=threading.Event)
     _workers: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -55,7 +56,7 @@ class Load:
                 path = self.paths[(n + i) % len(self.paths)]
                 n += 1
                 try:
-                    status = client.get(path).status_code
+                    status = self._get(client, path)
                     outcome = None if status < 500 else f"{path}: HTTP {status}"
                 except httpx.HTTPError as exc:
                     outcome = f"{path}: {type(exc).__name__}"
@@ -65,6 +66,19 @@ class Load:
                     else:
                         self.ok += 1
                 time.sleep(0.02)  # ~40 requests/s per thread: steady, not a stress test
+
+    def _get(self, client: httpx.Client, path: str) -> int:
+        try:
+            return client.get(path).status_code
+        except httpx.RemoteProtocolError as exc:
+            if "without sending a response" not in str(exc):
+                raise
+            # Sent on an idle keep-alive connection that the edge closed as it reloaded (a graceful
+            # nginx reload closes idle client connections; an ALB changing its targets does not):
+            # sent again once, as browsers do with a request no byte of which was answered.
+            with self._lock:
+                self.retried += 1
+            return client.get(path).status_code
 
     def __enter__(self) -> "Load":
         self._workers = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(self.threads)]
@@ -172,6 +186,7 @@ def up_warm_vs_compose(ws: Workspace, runs: int = 3) -> list[Figure]:
 class Rollout:
     requests: int
     failed: list[str]
+    retried: int
     stream_cut: bool
     open_at_switch: bool
     took: float
@@ -218,7 +233,8 @@ def rollout_under_load(
     for failure, count in Counter(load.failed).most_common(5):
         report(f"failed: {count} x {failure}")
     return Rollout(
-        requests=load.ok + len(load.failed), failed=list(load.failed), stream_cut=not streams or streams[0].cut,
+        requests=load.ok + len(load.failed), failed=list(load.failed), retried=load.retried,
+        stream_cut=not streams or streams[0].cut,
         open_at_switch=open_at_switch, took=took,
     )
 
@@ -232,7 +248,7 @@ def _rollout(ws: Workspace) -> Rollout:
 def rollout_failed_requests(ws: Workspace) -> list[Figure]:
     r = _rollout(ws)
     return [
-        Figure("rollout_requests", r.requests, "", note=f"inv up took {r.took:.1f} s"),
+        Figure("rollout_requests", r.requests, "", note=f"inv up took {r.took:.1f} s; {r.retried} sent again on a closed keep-alive"),
         Figure("rollout_failed_requests", len(r.failed), "", "0"),
     ]
 
