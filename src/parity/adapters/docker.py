@@ -107,6 +107,11 @@ def build_failure(log: str, keep: int = 8) -> tuple[str, list[str]]:
     return names.get(failed, f"step #{failed}"), printed[first:first + keep] if first is not None else printed[-keep:]
 
 
+def _inspect_json(docker_cmd: list[Any], refs: list[str], kind: str = "container") -> list[dict[str, Any]]:
+    """``docker <kind> inspect`` of every ref in one call, as plain JSON."""
+    return json.loads(pow_run([*docker_cmd, kind, "inspect", *refs]) or "[]") if refs else []
+
+
 def container_state(info: Any, project: str) -> ContainerState:
     """A ContainerState from a python-on-whales Container (or its inspect result)."""
     health = info.state.health.status if info.state.health else "none"
@@ -254,11 +259,8 @@ class Docker:
     def inspect_raw(self, refs: list[str], kind: str = "container") -> list[dict[str, Any]]:
         """``docker <kind> inspect`` output as plain JSON (env values included:
         callers keep only what they may show)."""
-        if not refs:
-            return []
-        argv = [*self.client.client_config.docker_cmd, kind, "inspect", *refs]
         with _failures():
-            return json.loads(pow_run(argv) or "[]")
+            return _inspect_json(self.client.client_config.docker_cmd, refs, kind)
 
     def save(self, refs: list[str], path: Path) -> None:
         """``docker save`` the images (with their tags) into one tar file."""
@@ -395,10 +397,6 @@ class Docker:
                 self.client.network.remove(network)
 
     # -- containers: what the rolling replacement does to one replica ------------
-
-    def inspect(self, container: str) -> Any:
-        with _failures():
-            return self.client.container.inspect(container)
 
     def succeeds(self, container: str, command: str, timeout: float) -> bool:
         """Whether a shell command run in the container exits 0 within ``timeout``."""
@@ -568,8 +566,7 @@ class Compose:
         labels = [f"--filter=label=com.docker.compose.project={self.project}", "--filter=label=com.docker.compose.oneoff=False"]
 
         def inspect_all() -> list[dict[str, Any]]:
-            ids = (pow_run([*docker, "container", "ls", "-aq", "--no-trunc", *labels]) or "").split()
-            return json.loads(pow_run([*docker, "container", "inspect", *ids]) or "[]") if ids else []
+            return _inspect_json(docker, (pow_run([*docker, "container", "ls", "-aq", "--no-trunc", *labels]) or "").split())
 
         with _failures():
             try:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parity.adapters.docker import Compose, Docker
-from parity.render.compose import CLIENTS_NETWORK, image_name
+from parity.render.compose import CLIENTS_NETWORK, PUBLIC_NETWORK, image_name
 from parity.spec import Stack
 
 SCRIPT = Path(__file__).with_name("sse_load.mjs")
@@ -168,7 +168,7 @@ class SseLoad:
     def one_web_task(self, streams: int, seconds: int = 15) -> LoadRun:
         seconds = max(seconds, -(-streams // OPEN_RATE) + 10)  # every stream open at once, after the ramp
         web = self._container("website-agent")
-        network = f"{self.stack.project}_public"
+        network = f"{self.stack.project}_{PUBLIC_NETWORK}"
         address = self.docker.address(web, network)
         port = self.stack.services["website-agent"].port
         return self.run("web_task", network, address, port, streams, seconds, web)

@@ -17,7 +17,7 @@ from parity.adapters.docker import Compose, ContainerState, Docker, require_engi
 from parity.adapters.git import source_revision
 from parity.app import secrets, sources, warm
 from parity.app.offline import build_standins
-from parity.app.replace import DockerFleet, Settings, register_all, registered, replace
+from parity.app.replace import DockerFleet, Settings, register_all, registered, replace, target_members
 from parity.app.static import publish_clients
 from parity.app.workspace import Workspace, urls, write_rendered
 from parity.errors import NotReady
@@ -276,7 +276,7 @@ def target_warnings(stack: Stack, containers: list[ContainerState], registered: 
     for name, members in registered.items():
         if members in ("", "default"):
             continue
-        running = sorted(c.addresses.get("public", "?") for c in containers if c.service == name and c.state == "running")
+        running = target_members(containers, name)
         if members.split(",") != running:
             out.append(
                 f"the edge's target group for {name} is {members}, its running replicas are {', '.join(running) or 'none'}: "

@@ -32,6 +32,7 @@ import httpx
 
 from parity.adapters.docker import Compose, ContainerState, Docker
 from parity.errors import DeployFailed, NotReady, ParityError
+from parity.render.compose import PUBLIC_NETWORK
 from parity.render.edge import TARGETS_DIR, TARGETS_PATH, render_registered, render_targets
 from parity.spec import Stack
 
@@ -216,7 +217,7 @@ class DockerFleet:
         return self.docker.succeeds(container, command, timeout)
 
     def address(self, container: str) -> str:
-        return self.docker.address(container, f"{self.stack.project}_public")
+        return self.docker.address(container, f"{self.stack.project}_{PUBLIC_NETWORK}")
 
     def connections(self, container: str) -> int:
         service = next((c.service for c in self.compose.containers() if c.name == container), None)
@@ -262,14 +263,23 @@ def registered(stack: Stack, service: str) -> str:
         return ""
 
 
+def target_members(containers: list[ContainerState], service: str) -> list[str]:
+    """What the edge's target group for ``service`` should be: the addresses
+    of its running replicas on the edge's network, sorted."""
+    return sorted(
+        c.addresses[PUBLIC_NETWORK]
+        for c in containers
+        if c.service == service and c.state == "running" and PUBLIC_NETWORK in c.addresses
+    )
+
+
 def register_all(stack: Stack, fleet: DockerFleet) -> list[str]:
     """Put the running replicas of every public service in its target group
     where the edge has anything else (a fresh edge, or containers replaced
     outside a rolling replacement). Returns the services registered."""
     done = []
     for name in stack.public_services():
-        running = [c for c in fleet.replicas(name) if c.state == "running"]
-        addresses = sorted(fleet.address(c.name) for c in running)
+        addresses = target_members(fleet.replicas(name), name)
         if addresses and fleet.registered(name) != ",".join(addresses):
             fleet.register(name, addresses)
             done.append(name)

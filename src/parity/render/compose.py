@@ -23,7 +23,6 @@ The result is plain data; ``dump`` turns it into the committed YAML.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +36,7 @@ LOCAL_TAG = "local"
 EDGE_CONFIG = "./edge/nginx.conf"
 LOCALSTACK_IMAGE_VAR = "PARITY_LOCALSTACK_IMAGE"
 CLIENTS_NETWORK = "allow-listed-clients"
+PUBLIC_NETWORK = "public"  # the edge and the public services: where the edge reaches its targets
 
 
 def image_name(stack: Stack, service: str) -> str:
@@ -68,7 +68,7 @@ def _env_list(environment: dict[str, str], secret_names: list[str]) -> list[str]
 
 def networks_of(stack: Stack) -> dict[str, list[str]]:
     """Which members (services, dependencies, ``edge``) sit on which network."""
-    nets: dict[str, list[str]] = {"public": ["edge", *stack.public_services()]}
+    nets: dict[str, list[str]] = {PUBLIC_NETWORK: ["edge", *stack.public_services()]}
     internal: list[str] = []
     for name in stack.internal_services():
         for member in [*stack.services[name].ingress_from, name]:
