@@ -79,6 +79,11 @@ def aws_call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> An
         raise aws_error(what, exc) from None
 
 
+def reraise(exc: Exception) -> Any:
+    """For ``aws_call(what, reraise, exc)``: an exception already caught, turned into its one line."""
+    raise exc
+
+
 class SecretStore:
     """Secrets Manager: read by name (as ECS resolves a partial ARN), create if missing."""
 

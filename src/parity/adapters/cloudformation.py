@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from parity.adapters.aws import AwsTarget, aws_call
+from parity.adapters.aws import AwsTarget, aws_call, reraise
 
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]  # the roles have names the task definitions use
 
@@ -26,9 +26,9 @@ class CloudFormation:
         except ClientError as exc:
             if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
                 return None
-            return aws_call(f"describe stack {name}", _reraise, exc)
+            return aws_call(f"describe stack {name}", reraise, exc)
         except Exception as exc:  # noqa: BLE001 - no credentials, endpoint down: one line
-            return aws_call(f"describe stack {name}", _reraise, exc)
+            return aws_call(f"describe stack {name}", reraise, exc)
         return found[0] if found else None
 
     def create_change_set(
@@ -45,9 +45,9 @@ class CloudFormation:
         except ClientError as exc:
             if "No updates are to be performed" in exc.response.get("Error", {}).get("Message", ""):
                 return None
-            return aws_call(f"create change set for {name}", _reraise, exc)
+            return aws_call(f"create change set for {name}", reraise, exc)
         except Exception as exc:  # noqa: BLE001
-            return aws_call(f"create change set for {name}", _reraise, exc)
+            return aws_call(f"create change set for {name}", reraise, exc)
         return found["Id"]
 
     def describe_change_set(self, change_set: str, name: str) -> dict[str, Any]:
@@ -87,10 +87,6 @@ class CloudFormation:
         )  # fmt: skip
         lists = found.get("PrefixLists", [])
         return lists[0]["PrefixListId"] if lists else None
-
-
-def _reraise(exc: Exception) -> Any:
-    raise exc
 
 
 class Emulator(CloudFormation):

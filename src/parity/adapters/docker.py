@@ -100,9 +100,8 @@ def build_failure(log: str, keep: int = 8) -> tuple[str, list[str]]:
         return "", []
     printed = []  # "#13 0.558 text": the step's output, without its number and timestamp
     for line in log.splitlines():
-        if m := re.match(rf"^#{failed} \d+\.\d+ (.*)$", line):
-            if m.group(1).strip():
-                printed.append(m.group(1).rstrip())
+        if (m := re.match(rf"^#{failed} \d+\.\d+ (.*)$", line)) and m.group(1).strip():
+            printed.append(m.group(1).rstrip())
     first = next((i for i, line in enumerate(printed) if _ERROR.search(line)), None)
     return names.get(failed, f"step #{failed}"), printed[first:first + keep] if first is not None else printed[-keep:]
 

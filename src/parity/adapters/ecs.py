@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from parity.adapters.aws import AwsTarget, aws_call
+from parity.adapters.aws import AwsTarget, aws_call, reraise
 
 
 class Ecs:
@@ -40,9 +40,9 @@ class Ecs:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
                 return None
-            return aws_call(f"describe ECR repository {name}", _reraise, exc)
+            return aws_call(f"describe ECR repository {name}", reraise, exc)
         except Exception as exc:  # noqa: BLE001 - no credentials, endpoint down: one line
-            return aws_call(f"describe ECR repository {name}", _reraise, exc)
+            return aws_call(f"describe ECR repository {name}", reraise, exc)
         return found["repositories"][0]["repositoryUri"]
 
     def registry_login(self) -> tuple[str, str, str]:
@@ -139,10 +139,6 @@ def bucket_exists(target: AwsTarget, name: str) -> bool:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
             return False
-        return aws_call(f"look up bucket {name}", _reraise, exc)
+        return aws_call(f"look up bucket {name}", reraise, exc)
     except Exception as exc:  # noqa: BLE001
-        return aws_call(f"look up bucket {name}", _reraise, exc)
-
-
-def _reraise(exc: Exception) -> Any:
-    raise exc
+        return aws_call(f"look up bucket {name}", reraise, exc)

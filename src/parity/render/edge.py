@@ -156,8 +156,8 @@ def default_targets(stack: Stack) -> dict[str, str]:
     (nginx resolves it to all of them at load time)."""
     files = {}
     for s in _origins(stack):
-        files[f"{s}.conf"] = f"server {s}:{stack.services[s].port};\n"
-        files[f"{s}.registered"] = 'return 200 "default\\n";\n'
+        files[f"{s}.conf"] = render_targets(stack.services[s].port, [s])
+        files[f"{s}.registered"] = render_registered(["default"])
     return files
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from parity.render.taskdef import family, partition
 from parity.spec import Stack
 
 
@@ -67,10 +66,6 @@ class Template:
     def emulated(self) -> bool:
         return bool(self.stack.aws.endpoint_url)
 
-    @property
-    def partition(self) -> str:
-        return partition(self.stack.region)
-
     def add(self, name: str, kind: str, properties: dict[str, Any], **extra: Any) -> str:
         if name in self.resources:
             raise ValueError(f"two resources named {name}")  # a renderer bug, not a user error
@@ -81,9 +76,6 @@ class Template:
         self.outputs[name] = {"Description": description, "Value": value}
         if condition:
             self.outputs[name]["Condition"] = condition
-
-    def family(self, service: str) -> str:
-        return family(self.stack, service)
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
