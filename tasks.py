@@ -227,12 +227,13 @@ def bench(c, requests=50, sse=True, edge_cap=8000, web_cap=16000):
     from parity.app.bench import bench as run_bench
     from parity.console import console
 
+    ws = _ws()
     figures, path = run_bench(
-        _ws(), requests=int(requests), sse=sse, edge_cap=int(edge_cap), web_cap=int(web_cap), report=console.print
+        ws, requests=int(requests), sse=sse, edge_cap=int(edge_cap), web_cap=int(web_cap), report=console.print
     )
     for fig in figures:
         console.print(f"  {fig.name:<36} {fig.shown:<28}" + (f" [dim]({fig.target})[/dim]" if fig.target else ""))
-    console.print(f"written {path.relative_to(_ws().root)}")
+    console.print(f"written {path.relative_to(ws.root)}")
 
 
 @task
@@ -390,7 +391,6 @@ def infra_scan(c):
 
     from parity.app.infra_scan import INSTALL_HINT, checkov_path, scan
     from parity.console import console
-    from parity.errors import ParityError
 
     checkov = checkov_path()
     if checkov is None:

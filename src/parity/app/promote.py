@@ -241,13 +241,17 @@ def deploy_one(ctx: DeployContext, change: ServiceChange, taskdef: str) -> Rollo
     )  # fmt: skip
 
 
+def _show_events(ctx: DeployContext, title: str, events: list[str]) -> None:
+    if events:
+        ctx.report(title)
+        for line in events:
+            ctx.report(f"  {line}")
+
+
 def failed(ctx: DeployContext, updated: dict[str, str], what: str, events: list[str], fresh: list[str]) -> NoReturn:
     """Show ECS's events, roll back what this run updated, deregister the
     revisions it registered (``fresh``), raise DeployFailed."""
-    if events:
-        ctx.report("ECS events:")
-        for line in events:
-            ctx.report(f"  {line}")
+    _show_events(ctx, "ECS events:", events)
     outcome, broken = [], []
     for service, previous in reversed(list(updated.items())):
         rollout = roll_back(ctx, service, previous)
@@ -255,10 +259,7 @@ def failed(ctx: DeployContext, updated: dict[str, str], what: str, events: list[
             outcome.append(f"{service} on {short_taskdef(previous)}")
         else:
             broken.append(f"{service} to {short_taskdef(previous)} {rollout.state}: {rollout.reason}")
-            if rollout.events:
-                ctx.report(f"ECS events ({service}, rollback):")
-                for line in rollout.events:
-                    ctx.report(f"  {line}")
+            _show_events(ctx, f"ECS events ({service}, rollback):", rollout.events)
     for arn in fresh:
         try:
             ctx.ecs.deregister_task_definition(arn)

@@ -180,9 +180,9 @@ def fast_up(ws: Any) -> tuple[Any, list[Any], dict[str, str]] | None:
     stack = load_stack(ws.root, "local")
     if inputs_key(ws, stack) != recorded.get("key"):
         return None
-    from parity.app.workspace import rendered
+    from parity.app.workspace import stale
 
-    if any(not p.exists() or p.read_text() != text for p, text in rendered(stack, ws).items()):
+    if stale(stack, ws):
         return None
     if image_ids(image_refs(ws, stack)) != recorded.get("images"):
         return None

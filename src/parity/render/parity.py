@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from parity.render.diff import _masked  # the diff's masking rule, so both show the same
+from parity.render.diff import HEALTH_DEFAULTS, _masked  # the diff's rules, so both show the same
 from parity.spec.models import Service, Stack
 
 MISSING = "<absent>"
@@ -96,7 +96,7 @@ def _source_of(value_from: str) -> str:
 def taskdef_view(taskdef: Mapping[str, Any]) -> View:
     """A task definition (register input or describe output) as a view."""
     c = next(iter(taskdef.get("containerDefinitions") or [{}]))
-    hc = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0, **(c.get("healthCheck") or {})}
+    hc = {**HEALTH_DEFAULTS, **(c.get("healthCheck") or {})}
     command = hc.get("command") or []
     view: View = {
         "image": c.get("image"),
