@@ -52,7 +52,7 @@ from parity.render.compose import networks_of
 from parity.render.edge import target_group
 from parity.render.infra.common import uses_tls
 from parity.render.infra.edge import CACHING_DISABLED
-from parity.render.parity import MISSING, Difference, View
+from parity.render.parity import MISSING, Difference, View, _differences
 from parity.spec.models import Stack
 
 EDGE = "edge"  # the stack-level row
@@ -169,11 +169,11 @@ def template_views(stack: Stack, template: Mapping[str, Any]) -> dict[str, View]
             delay = attrs.get("deregistration_delay.timeout_seconds")
             view["deregistration_delay"] = int(delay) if delay is not None else 300  # ELB's default
         out[name] = view
-    out[EDGE] = _template_edge(res, of_type, who, ingress)
+    out[EDGE] = _template_edge(of_type, who, ingress)
     return out
 
 
-def _template_edge(res: Mapping[str, Any], of_type: Any, who: Mapping[str, str], ingress: Mapping[str, list[str]]) -> View:
+def _template_edge(of_type: Any, who: Mapping[str, str], ingress: Mapping[str, list[str]]) -> View:
     view: View = {}
     albs = of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
     for p in albs.values():
@@ -289,12 +289,12 @@ def local_edge_view(stack: Stack, nginx_conf: str | None, edge_containers: list[
         elif line.startswith("listen ") and "edge.listener" not in view:
             view["edge.listener"] = "http"
     out = []
+    groups = {target_group(name): name for name in stack.services}
     for path, lines in routes:
         text = "\n".join(lines)
         if "$s3_origin" in text and "proxy_pass" in text:
             origin = "s3"
         else:  # an ALB behaviour: proxied to the service's target group (an nginx upstream)
-            groups = {target_group(name): name for name in stack.services}
             s = re.search(r"proxy_pass\s+http://(\w+);", text)
             origin = groups.get(s.group(1), "?") if s else "?"
         cached = any(re.fullmatch(r"proxy_cache\s+(?!off)\S+;", x) for x in lines)
@@ -366,9 +366,6 @@ def compare_infra(
         else:
             verdict, why = "undeclared", "the local stack and the infrastructure differ"
         out.append(Difference(name, path, sides, (a, b), verdict, why))
-    for path in sorted(set(env_spec) | set(infra)):
-        a, b = env_spec.get(path, MISSING), infra.get(path, MISSING)
-        if a != b:
-            out.append(Difference(name, path, (f"spec {env}", f"infra {env}"), (a, b), "undeclared",
-                                  "the infrastructure template does not say what the spec says"))  # fmt: skip
+    out += _differences(name, env_spec, infra, (f"spec {env}", f"infra {env}"), "undeclared",
+                        "the infrastructure template does not say what the spec says")  # fmt: skip
     return out
