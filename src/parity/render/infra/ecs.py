@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from parity.render.infra.common import Template, att, logical, ref, sub, taskdef_parameter, uses_tls
+from parity.render.infra.edge import target_group
 from parity.render.infra.network import discovery_service, group, subnets
 from parity.render.taskdef import deploy_order, deployment_configuration, log_group, render_taskdef, repository
 
@@ -158,7 +159,7 @@ def render_services(t: Template) -> None:
                 {
                     "ContainerName": service,
                     "ContainerPort": svc.port,
-                    "TargetGroupArn": ref(f"{logical(service)}TargetGroup"),
+                    "TargetGroupArn": ref(target_group(service)),
                 }
             ]
             props["HealthCheckGracePeriodSeconds"] = max(svc.health.start_period, 30)

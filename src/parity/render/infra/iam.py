@@ -46,7 +46,8 @@ def repository_arn(t: Template, service: str) -> Any:
 
 def render(t: Template) -> None:
     stack = t.stack
-    for name in secret_names(t):
+    secrets = secret_names(t)
+    for name in secrets:
         t.add(f"{logical(name.rsplit('/', 1)[-1])}Secret", "AWS::SecretsManager::Secret", {
             "Name": name,
             "Description": f"{stack.project} {stack.env}: JSON of the keys the spec references; the values are set out of band",
@@ -65,11 +66,11 @@ def render(t: Template) -> None:
             "Resource": [arn(stack, "logs", f"log-group:{log_group(stack, s)}:*") for s in stack.services],
         },
     ]
-    if secret_names(t):
+    if secrets:
         statements.append({
             "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
-            "Resource": [secret_arn(n, t) for n in secret_names(t)],
+            "Resource": [secret_arn(n, t) for n in secrets],
         })  # fmt: skip
     t.add("ExecutionRole", "AWS::IAM::Role", {
         "RoleName": role_name(stack.aws.execution_role),
