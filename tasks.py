@@ -252,9 +252,9 @@ def images(c):
 
 def _deploy(env):
     from parity.app.context import connect
-    from parity.console import console
+    from parity.console import say
 
-    return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+    return connect(ROOT, env, report=say)
 
 
 @task(help={"env": "Compare with ENV: its rendered task definitions and infrastructure template and, with credentials, what ECS runs."})
@@ -262,10 +262,7 @@ def _deploy(env):
 def parity(c, env=None):
     """Local, rendered and live side by side, per service; fails on a difference the spec does not declare."""
     from parity.app.parity import check, connect_live, connect_local, show
-    from parity.console import console
-
-    def say(m):
-        console.print(m, markup=False, highlight=False, soft_wrap=True)
+    from parity.console import console, say
 
     live = None
     if env:
@@ -345,9 +342,9 @@ def rollback(c, env, service=None):
 
 def _infra(env):
     from parity.app.infra import connect
-    from parity.console import console
+    from parity.console import say
 
-    return connect(ROOT, env, report=lambda m: console.print(m, markup=False, highlight=False, soft_wrap=True))
+    return connect(ROOT, env, report=say)
 
 
 @task(help={"env": "local, staging or prod (deploy/<env>.yaml).", "edge": "The us-east-1 companion stack's template (the web ACL)."})

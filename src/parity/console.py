@@ -22,6 +22,11 @@ def step(message: str) -> None:
     console.print(f"[dim]•[/dim] {escape(message)}")
 
 
+def say(message: str) -> None:
+    """One line as it is (ARNs, digests, AWS messages): no markup, no highlighting, never cut."""
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
 _STYLE = {"healthy": "green", "unhealthy": "red", "starting": "yellow", "none": "dim"}
 
 
