@@ -352,9 +352,11 @@ def _infra(env):
 def infra_render(c, env, edge=False):
     """Print ENV's CloudFormation template (JSON), rendered from the spec. No AWS call, no credentials."""
     from parity.app.infra import render as run_render
+    from parity.console import err_console
     from parity.spec import load_stack
 
-    print(run_render(load_stack(ROOT, env), edge=edge))
+    warnings = lambda m: err_console.print(m, markup=False, highlight=False)  # noqa: E731 (stdout holds the template)
+    print(run_render(load_stack(ROOT, env), edge=edge, report=warnings))
 
 
 @task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})

@@ -99,7 +99,7 @@ def test_nothing_is_public_but_cloudfront_and_the_alb(templates):
             props = rule["Properties"]
             assert "CidrIp" not in props and "CidrIpv6" not in props and "SourceSecurityGroupId" in props
         ports = sorted(r["FromPort"] for r in groups["AlbSecurityGroup"]["Properties"]["SecurityGroupIngress"])
-        assert ports == ([80] if env == "local" else [80, 443])
+        assert ports == ([80] if env == "local" else [443])  # one prefix-list rule: 55 of the group's 60
         bucket = template["Resources"]["StaticBucket"]["Properties"]["PublicAccessBlockConfiguration"]
         assert all(bucket.values()) and len(bucket) == 4
         policy = template["Resources"]["StaticBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
@@ -260,7 +260,7 @@ def test_cloudfront_and_alb_follow_the_spec(templates):
     https = res["HttpsListener"]["Properties"]
     assert https["Certificates"] == [{"CertificateArn": {"Ref": "CertificateArn"}}]
     assert templates["prod"]["Parameters"]["CertificateArn"]["Default"] == CERT
-    assert res["HttpListener"]["Properties"]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert "HttpListener" not in res  # CloudFront's origin is https-only: nothing listens on 80
     timeout = render_template(stack_for("prod", {"edge": {"origin_response_timeout": 60}}))
     origin = timeout["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["Origins"][1]
     assert origin["CustomOriginConfig"]["OriginReadTimeout"] == 60

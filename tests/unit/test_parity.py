@@ -271,7 +271,7 @@ def test_the_real_spec_and_the_running_stack_show_no_undeclared_infra_difference
     assert views["crawler"]["infra prod"]["discovery"] == "crawler.internal"
     assert views["website-agent"]["infra prod"]["ingress"] == ["alb:5171"]
     edge = views["edge"]["infra prod"]
-    assert edge["edge.ingress"] == ["cloudfront:443", "cloudfront:80"]
+    assert edge["edge.ingress"] == ["cloudfront:443"]
     assert (edge["edge.idle_timeout"], edge["edge.origin_response_timeout"]) == (300, 30)
     assert edge["edge.routes"] == ["/ -> website-agent (none)", "/api/ -> website-agent (none)", "/assets/ -> s3 (cached)"]
     assert views["edge"]["local"]["edge.routes"] == edge["edge.routes"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from parity.errors import DeployFailed, ParityError
+from parity.limits import LIMITS
 from parity.render.infra import (
     STATEFUL_TYPES,
     check,
@@ -26,6 +27,7 @@ from parity.render.infra import (
 )
 from parity.render.infra.edge import WAF_REGION, WEB_ACL_PARAMETER
 from parity.render.infra.network import PREFIX_LIST_NAME, PREFIX_LIST_PARAMETER
+from parity.render.infra.verify import verify
 from parity.spec import Stack
 
 Report = Callable[[str], None]
@@ -95,7 +97,7 @@ class Change:
         if self.replaces and self.replacement == "Conditional":
             text += " (may be replaced)"
         if self.stateful and verb in ("replace", "remove"):
-            text += "   <- STATEFUL: its data (or what runs on it) goes" + (" if replaced" if verb == "replace" else "")
+            text += f"   <- STATEFUL: {STATEFUL_TYPES[self.kind]}" + (" if replaced" if verb == "replace" else "")
         return text
 
 
@@ -112,12 +114,31 @@ class Plan:
         return [c for c in self.changes if c.stateful and (c.replaces or c.action == "Remove")]
 
 
-def render(stack: Stack, edge: bool = False) -> str:
+def render(stack: Stack, edge: bool = False, report: Report = print) -> str:
     """The template as JSON: pure (no network, no credentials). ``edge``: the
-    us-east-1 companion's (the web ACL), for an environment that has one."""
+    us-east-1 companion's (the web ACL), for an environment that has one.
+    Verified against AWS's limits first (``within_limits``)."""
     if edge and not needs_edge_stack(stack):
         raise ParityError(f"{stack.env} has no companion stack: its web ACL is in its own template ({stack.region})")
-    return json.dumps(render_edge_template(stack) if edge else render_template(stack), indent=2)
+    return json.dumps(within_limits(render_edge_template(stack) if edge else render_template(stack), report), indent=2)
+
+
+def within_limits(template: dict[str, Any], report: Report) -> dict[str, Any]:
+    """``template`` if AWS's documented limits allow it (``parity.limits``);
+    a warning is reported (an adjustable quota to raise first), an error raises."""
+    result = verify(template)
+    for finding in result.warnings:
+        report(finding.line())
+    if result.errors:
+        first, rest = result.errors[0], result.errors[1:]
+        error = ParityError(
+            f"the rendered template breaks AWS's limits: {first.where}: {first.message} ({first.limit})"
+            + (f" and {len(rest)} more" if rest else ""),
+            hint=LIMITS[first.limit].source,
+        )
+        error.details = [f.line() for f in result.errors]
+        raise error
+    return template
 
 
 def parameters(ctx: InfraContext) -> dict[str, str]:
@@ -340,7 +361,9 @@ def connect(root: Any, env: str, report: Report = print) -> InfraContext:
 
     stack = load_stack(root, env)
     check(stack)  # what a real account needs, before any AWS call
-    render_template(stack)  # a spec the template refuses stops here too
+    within_limits(render_template(stack), report)  # a template AWS would refuse stops here too
+    if needs_edge_stack(stack):
+        within_limits(render_edge_template(stack), report)
     target = AwsTarget(region=stack.region, endpoint_url=stack.aws.endpoint_url)
     ctx = InfraContext(stack=stack, cfn=CloudFormation(target), ecs=Ecs(target), report=report)
     if needs_edge_stack(stack):

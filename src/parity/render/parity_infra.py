@@ -90,7 +90,7 @@ def spec_infra_views(stack: Stack) -> dict[str, View]:
         "edge.origin_response_timeout": edge.origin_response_timeout,
         "edge.routes": sorted(_route(r.path, r.origin, _cache(r.cache)) for r in edge.routes),
         "edge.listener": "https" if tls else "http",
-        "edge.ingress": sorted(f"{CLOUDFRONT}:{p}" for p in ([443, 80] if tls else [80])),
+        "edge.ingress": [f"{CLOUDFRONT}:443"] if tls else [f"{CLOUDFRONT}:80"],  # CloudFront reaches the ALB on one port
     }
     return out
 

@@ -15,22 +15,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from parity.limits import FARGATE_SIZES, high, limit, low
+
 NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 
-# Fargate's valid task sizes: CPU units -> allowed memory (MiB).
-FARGATE_SIZES: dict[int, range] = {
-    256: range(512, 2048 + 1, 512),
-    512: range(1024, 4096 + 1, 1024),
-    1024: range(2048, 8192 + 1, 1024),
-    2048: range(4096, 16384 + 1, 1024),
-    4096: range(8192, 30720 + 1, 1024),
-    8192: range(16384, 61440 + 1, 4096),
-    16384: range(32768, 122880 + 1, 8192),
-}
+# WAF rate-based rules: the evaluation windows it offers and its lowest limit (parity.limits).
+WAF_WINDOWS = limit("waf.rate_windows")
+WAF_MIN_LIMIT = low("waf.rate_limit")
 
-# WAF rate-based rules: the evaluation windows it offers and its lowest limit.
-WAF_WINDOWS = (60, 120, 300, 600)
-WAF_MIN_LIMIT = 10
+
+def _offered(sizes: tuple[int, ...]) -> str:
+    """``512, 1024, 2048`` or ``2048-8192 in steps of 1024``."""
+    steps = {b - a for a, b in zip(sizes, sizes[1:])}
+    if len(sizes) > 3 and len(steps) == 1:
+        return f"{sizes[0]}-{sizes[-1]} in steps of {steps.pop()}"
+    return ", ".join(map(str, sizes))
 
 # What makes a value look like a credential: known key prefixes, or a long
 # run of base64/hex-ish characters.
@@ -70,10 +69,11 @@ class HealthCheck(Model):
     """A container health check, the same in compose and in the task definition."""
 
     command: str = Field(description="Shell command run inside the container (CMD-SHELL).")
-    interval: int = Field(30, ge=5, le=300)
-    timeout: int = Field(5, ge=2, le=120)
-    retries: int = Field(3, ge=1, le=10)
-    start_period: int = Field(0, ge=0, le=300)
+    # ECS's bounds (parity.limits); the ALB's target group takes interval, timeout and retries too
+    interval: int = Field(30, ge=low("ecs.health.interval"), le=high("ecs.health.interval"))
+    timeout: int = Field(5, ge=low("ecs.health.timeout"), le=high("ecs.health.timeout"))
+    retries: int = Field(3, ge=low("ecs.health.retries"), le=high("ecs.health.retries"))
+    start_period: int = Field(0, ge=low("ecs.health.start_period"), le=high("ecs.health.start_period"))
     path: str | None = Field(
         default=None, description="The HTTP path the load balancer checks (public services), e.g. /healthz."
     )
@@ -107,10 +107,15 @@ class Service(Model):
         "X86_64", description="Fargate's runtimePlatform; promote refuses an image built for another one."
     )
     deregistration_delay: int = Field(
-        300, ge=0, le=3600, description="Seconds a replaced task keeps draining (the ALB target group's delay)."
+        300,
+        ge=low("tg.deregistration_delay"),
+        le=high("tg.deregistration_delay"),
+        description="Seconds a replaced task keeps draining (the ALB target group's delay).",
     )
     desired_count: int = Field(1, ge=0, le=20)
-    ephemeral_storage: int | None = Field(default=None, ge=21, le=200)
+    ephemeral_storage: int | None = Field(
+        default=None, ge=low("fargate.ephemeral_storage"), le=high("fargate.ephemeral_storage")
+    )
     static_dir: str | None = Field(
         default=None, description="Where the image keeps its built client; synced to the edge bucket."
     )
@@ -136,7 +141,7 @@ class Service(Model):
         if sizes is None:
             raise ValueError(f"cpu: {self.cpu} is not a Fargate size ({', '.join(map(str, FARGATE_SIZES))})")
         if self.memory not in sizes:
-            raise ValueError(f"memory: {self.memory} MiB is not valid with cpu {self.cpu} (Fargate allows {sizes.start}-{sizes.stop - 1} in steps of {sizes.step})")
+            raise ValueError(f"memory: {self.memory} MiB is not valid with cpu {self.cpu} (Fargate allows {_offered(sizes)})")
         if self.exposure == "public" and not self.health.path:
             raise ValueError("health.path: a public service needs the HTTP path its load balancer checks (e.g. /healthz)")
         if self.exposure == "internal" and not self.discovery:
@@ -191,12 +196,15 @@ class Edge(Model):
     """CloudFront + ALB in front of the public services."""
 
     port: int = Field(8080, ge=1, le=65535, description="Host port the local edge publishes on 127.0.0.1.")
-    idle_timeout: int = Field(300, ge=1, le=4000, description="The ALB's idle timeout, seconds.")
+    idle_timeout: int = Field(
+        300, ge=low("alb.idle_timeout"), le=high("alb.idle_timeout"), description="The ALB's idle timeout, seconds."
+    )
     origin_response_timeout: int = Field(
         30,
         ge=1,
-        le=180,
-        description="CloudFront's origin response timeout, seconds: the longest wait for the first byte and between bytes.",
+        le=limit("cloudfront.origin_response_timeout_max"),
+        description="CloudFront's origin response timeout, seconds: the longest wait for the first byte and between bytes. "
+        "Over 60 needs a raised CloudFront quota (infra-render and infra-plan say so).",
     )
     allow_list: list[str] = Field(
         default_factory=list,

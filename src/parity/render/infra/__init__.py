@@ -29,12 +29,15 @@ __all__ = [
     "taskdef_parameter",
 ]
 
-# Replacing one of these loses data or breaks running tasks: a plan calls it out.
+# Replacing (or removing) one of these loses something a new one does not bring back: a plan
+# calls it out, saying what goes.
 STATEFUL_TYPES = {
-    "AWS::S3::Bucket",
-    "AWS::Logs::LogGroup",
-    "AWS::ECR::Repository",
-    "AWS::SecretsManager::Secret",
+    "AWS::S3::Bucket": "its objects go",
+    "AWS::Logs::LogGroup": "its logs go",
+    "AWS::ECR::Repository": "its images go",
+    "AWS::SecretsManager::Secret": "its values go",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": "a new DNS name: infra.origin_domain's record must follow",
+    "AWS::ServiceDiscovery::PrivateDnsNamespace": "its discovery names (crawler.internal) go until the services register again",
 }
 
 

@@ -1,16 +1,18 @@
 """The edge of plan 6.6, 6.10, 7.4 and 9: the static bucket (private, read by
 this distribution only, through origin access control), the ALB (the spec's
 idle timeout, a target group per public service health-checked on its path,
-HTTPS with the certificate and HTTP redirected to it), CloudFront (one
-behaviour per spec route, the spec's origin response timeout) and WAF (the
-managed Common and Known-Bad-Inputs groups, the allow list, one rate-based
-rule per ``rate_limits`` entry answering 429, as the local edge does)."""
+HTTPS with the certificate and no plain HTTP listener: CloudFront's origin is
+https-only), CloudFront (one behaviour per spec route, the spec's origin
+response timeout) and WAF (the managed Common and Known-Bad-Inputs groups,
+the allow list, one rate-based rule per ``rate_limits`` entry answering 429,
+as the local edge does)."""
 
 from __future__ import annotations
 
 import ipaddress
 from typing import Any
 
+from parity.limits import low
 from parity.render.infra.common import Template, att, logical, prefix, ref, sub, uses_tls
 from parity.render.infra.network import subnets
 
@@ -138,7 +140,8 @@ def _load_balancer(t: Template) -> None:
             "HealthCheckIntervalSeconds": max(h.interval, 5),
             "HealthCheckTimeoutSeconds": min(h.timeout, max(h.interval, 5) - 1),
             "HealthyThresholdCount": 2,
-            "UnhealthyThresholdCount": h.retries,
+            # the container's retries may be 1 (ECS allows it); a target group needs at least 2: mapped, not refused
+            "UnhealthyThresholdCount": max(h.retries, low("tg.unhealthy_threshold")),
             "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": str(svc.deregistration_delay)}],
         })  # fmt: skip
     default = _default_public_service(t)
@@ -150,10 +153,7 @@ def _load_balancer(t: Template) -> None:
             "Certificates": [{"CertificateArn": ref("CertificateArn")}],
             "DefaultActions": forward,
         })  # fmt: skip
-        t.add("HttpListener", "AWS::ElasticLoadBalancingV2::Listener", {
-            "LoadBalancerArn": ref("Alb"), "Protocol": "HTTP", "Port": 80,
-            "DefaultActions": [{"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}],
-        })  # fmt: skip
+        # no listener on 80: only CloudFront reaches the ALB, over HTTPS (its security group admits 443 alone)
         t.parameters["CertificateArn"] = {
             "Type": "String",
             **({"Default": stack.infra.certificate_arn} if stack.infra.certificate_arn else {}),

@@ -77,7 +77,9 @@ def _security_groups(t: Template) -> None:
                 "SourcePrefixListId": ref(PREFIX_LIST_PARAMETER),
                 "Description": f"CloudFront origin-facing servers, port {port}",
             }
-            for port in ([443, 80] if has_cert else [80])  # 80 only redirects when there is HTTPS
+            # CloudFront reaches the origin over HTTPS only (https-only): no port 80 rule. A prefix list
+            # counts as its max entries (55) against the group's 60 rules: two would not fit (parity.limits).
+            for port in ([443] if has_cert else [80])
         ]  # fmt: skip
         t.add("AlbSecurityGroup", "AWS::EC2::SecurityGroup", {
             "GroupDescription": f"{prefix(stack)} ALB: only the CloudFront origin-facing servers",
