@@ -1,23 +1,33 @@
-"""CloudFormation, thinly (boto3): change sets, the stack's status, events and
-outputs, and the one EC2 lookup a template needs (the region's managed prefix
-list). Every failure is one ParityError line (``aws_call``); "no such stack"
-is an answer (None)."""
+"""CloudFormation, thinly (boto3): change sets, the stack's status, events,
+resources and outputs, the one EC2 lookup a template needs (the region's
+managed prefix list), and whether a fixed-name resource exists outside the
+stack (to adopt it). Every failure is one ParityError line (``aws_call``);
+"no such stack" and "no such resource" are answers (None)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from parity.adapters.aws import AwsTarget, aws_call, reraise
+from parity.errors import ParityError
 
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]  # the roles have names the task definitions use
 
 
 class CloudFormation:
     def __init__(self, target: AwsTarget) -> None:
+        self.target = target
         self.cf = target.client("cloudformation")
         self.ec2 = target.client("ec2")
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.target.client(service)
+        return self._clients[service]
 
     def stack(self, name: str) -> dict[str, Any] | None:
         """The stack as CloudFormation describes it, or None if there is none."""
@@ -32,15 +42,27 @@ class CloudFormation:
         return found[0] if found else None
 
     def create_change_set(
-        self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str
+        self,
+        name: str,
+        change_set: str,
+        template: str,
+        parameters: dict[str, str | None],
+        kind: str,
+        imports: list[dict[str, Any]] | None = None,
     ) -> str | None:
         """The change set's id; None when there is nothing to change (moto says so
-        at once; AWS creates a FAILED change set saying so, which the caller reads)."""
+        at once; AWS creates a FAILED change set saying so, which the caller reads).
+        A parameter whose value is None keeps the stack's (an IMPORT change set of
+        an existing stack); ``imports``: the IMPORT's ResourcesToImport."""
+        extra: dict[str, Any] = {"ResourcesToImport": imports} if imports else {}
         try:
             found = self.cf.create_change_set(
                 StackName=name, ChangeSetName=change_set, ChangeSetType=kind, TemplateBody=template,
-                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-                Capabilities=CAPABILITIES, Tags=[{"Key": "parity:stack", "Value": name}],
+                Parameters=[
+                    {"ParameterKey": k, "UsePreviousValue": True} if v is None else {"ParameterKey": k, "ParameterValue": v}
+                    for k, v in parameters.items()
+                ],
+                Capabilities=CAPABILITIES, Tags=[{"Key": "parity:stack", "Value": name}], **extra,
             )  # fmt: skip
         except ClientError as exc:
             if "No updates are to be performed" in exc.response.get("Error", {}).get("Message", ""):
@@ -79,6 +101,70 @@ class CloudFormation:
         return aws_call(f"describe events of {name}", self.cf.describe_stack_events, StackName=name).get(
             "StackEvents", []
         )
+
+    def resources(self, name: str) -> dict[str, str]:
+        """The stack's resources: logical id -> status (none when there is no stack)."""
+        out: dict[str, str] = {}
+        kwargs: dict[str, Any] = {"StackName": name}
+        while True:
+            try:
+                page = self.cf.list_stack_resources(**kwargs)
+            except ClientError as exc:
+                if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+                    return {}
+                return aws_call(f"list resources of {name}", reraise, exc)
+            except Exception as exc:  # noqa: BLE001
+                return aws_call(f"list resources of {name}", reraise, exc)
+            for item in page.get("StackResourceSummaries", []):
+                out[item["LogicalResourceId"]] = item.get("ResourceStatus", "")
+            if not page.get("NextToken"):
+                return out
+            kwargs["NextToken"] = page["NextToken"]
+
+    def deployed_template(self, name: str) -> dict[str, Any]:
+        """The template the stack holds now, as it was sent."""
+        body = aws_call(
+            f"get template of {name}", self.cf.get_template, StackName=name, TemplateStage="Original"
+        )["TemplateBody"]
+        return json.loads(body) if isinstance(body, str) else dict(body)
+
+    def existing(self, kind: str, name: str) -> dict[str, str] | None:
+        """The import identifier of the ``kind`` resource named ``name`` when it
+        exists in the account (outside any stack, or in one), else None."""
+        what = f"look up {kind.split('::')[-1]} {name}"
+        try:
+            if kind == "AWS::S3::Bucket":
+                self._client("s3").head_bucket(Bucket=name)
+                return {"BucketName": name}
+            if kind == "AWS::ECR::Repository":
+                self._client("ecr").describe_repositories(repositoryNames=[name])
+                return {"RepositoryName": name}
+            if kind == "AWS::Logs::LogGroup":
+                groups = self._client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+                return {"LogGroupName": name} if any(g["logGroupName"] == name for g in groups) else None
+            if kind == "AWS::SecretsManager::Secret":
+                found = self._client("secretsmanager").describe_secret(SecretId=name)
+                if found.get("DeletedDate"):
+                    raise ParityError(
+                        f"secret {name} exists but is scheduled for deletion: it can be neither adopted nor created",
+                        hint=f"restore it (aws secretsmanager restore-secret --secret-id {name}) and plan again",
+                    )
+                return {"Id": found["ARN"]}
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchBucket", "NotFound", "RepositoryNotFoundException", "ResourceNotFoundException"):
+                return None
+            if kind == "AWS::S3::Bucket" and code == "403":
+                raise ParityError(
+                    f"bucket {name} exists but this account may not read it (another account owns the name?)",
+                    hint="choose another edge.bucket",
+                ) from None
+            return aws_call(what, reraise, exc)
+        except ParityError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            return aws_call(what, reraise, exc)
+        raise ValueError(f"cannot look up a {kind}")  # a caller bug: only ADOPTABLE types are asked
 
     def prefix_list(self, list_name: str) -> str | None:
         found = aws_call(

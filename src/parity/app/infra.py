@@ -4,6 +4,14 @@ one CloudFormation stack, provisioned by CloudFormation's change sets.
 The seam with promote (README "Who owns what in AWS"): every plan and apply
 reads the task definition each service runs now and passes it back as the
 service's template parameter, so an apply never undoes a promote.
+
+The first day (issue 16): a stack's status is read through one table
+(``stack_states``) before anything is asked of CloudFormation; a fixed-name
+resource that exists outside the stack (retained by a failed first creation,
+or made by hand) is adopted by an IMPORT change set before the update
+(``render.infra.adopt``); a first creation that was rolled back is deleted
+and created again by the next apply; the ALB's deletion protection is turned
+on only once the ALB exists, so a failed first creation can roll back.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from parity.errors import DeployFailed, ParityError
+from parity.app import stack_states
 from parity.limits import LIMITS
 from parity.render.infra import (
     STATEFUL_TYPES,
@@ -25,13 +34,15 @@ from parity.render.infra import (
     stack_name,
     taskdef_parameter,
 )
-from parity.render.infra.edge import WAF_REGION, WEB_ACL_PARAMETER
+from parity.render.infra.adopt import Adoption, candidates, import_template
+from parity.render.infra.edge import ALB_PROTECTION_PARAMETER, WAF_REGION, WEB_ACL_PARAMETER
 from parity.render.infra.network import PREFIX_LIST_NAME, PREFIX_LIST_PARAMETER
 from parity.render.infra.verify import verify
 from parity.spec import Stack
 
 Report = Callable[[str], None]
 IN_PROGRESS = "_IN_PROGRESS"
+DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
 
 
 class Stacks(Protocol):
@@ -39,7 +50,13 @@ class Stacks(Protocol):
 
     def stack(self, name: str) -> dict[str, Any] | None: ...
     def create_change_set(
-        self, name: str, change_set: str, template: str, parameters: dict[str, str], kind: str
+        self,
+        name: str,
+        change_set: str,
+        template: str,
+        parameters: dict[str, str | None],
+        kind: str,
+        imports: list[dict[str, Any]] | None = None,
     ) -> str | None: ...
     def describe_change_set(self, change_set: str, name: str) -> dict[str, Any]: ...
     def execute_change_set(self, change_set: str, name: str) -> None: ...
@@ -47,6 +64,9 @@ class Stacks(Protocol):
     def delete_stack(self, name: str) -> None: ...
     def events(self, name: str) -> list[dict[str, Any]]: ...
     def prefix_list(self, list_name: str) -> str | None: ...
+    def resources(self, name: str) -> dict[str, str]: ...
+    def deployed_template(self, name: str) -> dict[str, Any]: ...
+    def existing(self, kind: str, name: str) -> dict[str, str] | None: ...
 
 
 class Services(Protocol):
@@ -81,6 +101,7 @@ class Change:
     logical_id: str
     kind: str
     replacement: str = "False"  # True, False, Conditional
+    note: str = ""
 
     @property
     def replaces(self) -> bool:
@@ -92,8 +113,11 @@ class Change:
 
     def line(self) -> str:
         verb = "replace" if self.replaces else self.action.lower()
-        mark = {"add": "+", "modify": "~", "replace": "!", "remove": "-"}.get(verb, "?")
+        mark = {"add": "+", "modify": "~", "replace": "!", "remove": "-", "import": "="}.get(verb, "?")
+        verb = "adopt" if verb == "import" else verb
         text = f"{mark} {verb:<8}{self.logical_id:<40} {self.kind}"
+        if self.note:
+            text += f" ({self.note})"
         if self.replaces and self.replacement == "Conditional":
             text += " (may be replaced)"
         if self.stateful and verb in ("replace", "remove"):
@@ -108,6 +132,9 @@ class Plan:
     change_set: str | None
     changes: list[Change] = field(default_factory=list)
     parameters: dict[str, str] = field(default_factory=dict)
+    status: str | None = None  # the stack's status when planned (None: no stack)
+    adopt: list[Adoption] = field(default_factory=list)  # existing resources an IMPORT takes in first
+    recreate: bool = False  # a rolled-back first creation: deleted, then created again
 
     @property
     def stateful_replacements(self) -> list[Change]:
@@ -141,9 +168,12 @@ def within_limits(template: dict[str, Any], report: Report) -> dict[str, Any]:
     return template
 
 
-def parameters(ctx: InfraContext) -> dict[str, str]:
+def parameters(ctx: InfraContext, in_stack: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
     """What the template needs from the live world: the prefix list of the
-    region and the revision every service runs now (empty before the first promote)."""
+    region, the revision every service runs now (empty before the first
+    promote) and the ALB's deletion protection: on once the ALB exists in the
+    stack (``in_stack``), never during its creation, so a failed creation can
+    roll back (an ALB it may not delete leaves the stack ROLLBACK_FAILED)."""
     stack = ctx.stack
     if ctx.part == "edge":
         return {}
@@ -151,6 +181,8 @@ def parameters(ctx: InfraContext) -> dict[str, str]:
     if not prefix_list:
         raise ParityError(f"the managed prefix list {PREFIX_LIST_NAME} does not exist in {stack.region}")
     out = {PREFIX_LIST_PARAMETER: prefix_list}
+    if ALB_PROTECTION_PARAMETER in ctx.template().get("Parameters", {}):
+        out[ALB_PROTECTION_PARAMETER] = "true" if "Alb" in in_stack else "false"
     cluster_up = ctx.ecs.cluster_active(stack.cluster)
     for service in stack.services:
         live = ctx.ecs.describe_service(stack.cluster, service) if cluster_up else None
@@ -166,21 +198,31 @@ def parameters(ctx: InfraContext) -> dict[str, str]:
 
 def plan(ctx: InfraContext, keep: bool = False) -> Plan:
     """Create a change set and read its changes. Without ``keep`` the change
-    set is deleted again (a plan changes nothing)."""
-    body = json.dumps(ctx.template(), separators=(",", ":"))
+    set is deleted again (a plan changes nothing); it is not kept either when
+    the stack must first be adopted into or created again (``apply`` does
+    those, then plans the rest). A busy or stuck stack raises its one line."""
+    template = ctx.template()
+    body = json.dumps(template, separators=(",", ":"))
     existing = ctx.cfn.stack(ctx.name)
     status = existing["StackStatus"] if existing else None
-    if status == "ROLLBACK_COMPLETE":
-        raise ParityError(
-            f"stack {ctx.name} is ROLLBACK_COMPLETE: its first creation failed and left nothing to update",
-            hint=f"delete it (aws cloudformation delete-stack --stack-name {ctx.name}) and apply again",
-        )
-    if status and status.endswith(IN_PROGRESS) and status != "REVIEW_IN_PROGRESS":
-        raise ParityError(f"stack {ctx.name} is {status}: another operation is running", hint="wait for it to finish")
-    kind = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
-    params = parameters(ctx)
+    usable = stack_states.require_usable(status, ctx.name, ctx.stack.env)
+    in_stack = standing(ctx.cfn.resources(ctx.name)) if usable == "ready" else set()
+    kind = "UPDATE" if usable == "ready" else "CREATE"
+    params = parameters(ctx, in_stack)
+    result = Plan(ctx.name, kind, None, parameters=params, status=status, recreate=usable == "recreate")
+    result.adopt = adoptions(ctx, template, in_stack)
+    adopted = {a.logical_id for a in result.adopt}
+    if result.recreate:
+        # CloudFormation makes no change set of a ROLLBACK_COMPLETE stack: the plan is the template's
+        result.changes = [
+            Change("Import" if lid in adopted else "Add", lid, res["Type"], note=f"if {res['Condition']}" if "Condition" in res else "")
+            for lid, res in template["Resources"].items()
+        ]
+        return result
+    if result.adopt:
+        _import_change_set(ctx, result, template, keep=False)  # CloudFormation judges the adoption now, not mid-apply
     change_set = ctx.cfn.create_change_set(ctx.name, f"parity-{time.time_ns()}", body, params, kind)
-    result = Plan(ctx.name, kind, change_set, parameters=params)
+    result.change_set = change_set
     if change_set is None:
         return result
     described = _wait(
@@ -195,17 +237,62 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
         raise ParityError(f"change set for {ctx.name} failed: {reason}")
     for item in described.get("Changes", []):
         rc = item.get("ResourceChange", {})
-        result.changes.append(
-            Change(
-                rc.get("Action", "?"),
-                rc.get("LogicalResourceId", "?"),
-                rc.get("ResourceType", "?"),
-                str(rc.get("Replacement", "False")),
-            )
-        )
-    if not result.changes or not keep:
+        action, lid = rc.get("Action", "?"), rc.get("LogicalResourceId", "?")
+        if lid in adopted and action == "Add":
+            action = "Import"  # exists already: apply imports it before this change set runs
+        result.changes.append(Change(action, lid, rc.get("ResourceType", "?"), str(rc.get("Replacement", "False"))))
+    if not result.changes or not keep or result.adopt:
         _discard(ctx, result)
     return result
+
+
+def standing(resources: dict[str, str]) -> set[str]:
+    """The logical ids of a stack's resources that exist (not deleted, retained
+    away or never created)."""
+    gone = ("DELETE_COMPLETE", "DELETE_SKIPPED", "CREATE_FAILED", "CREATE_IN_PROGRESS", "IMPORT_ROLLBACK_COMPLETE")
+    return {lid for lid, status in resources.items() if status not in gone}
+
+
+def adoptions(ctx: InfraContext, template: dict[str, Any], in_stack: set[str]) -> list[Adoption]:
+    """The template's fixed-name resources that exist outside the stack (retained
+    by a failed creation, made by hand): each looked up by its name."""
+    out = []
+    for c in candidates(template, in_stack):
+        identifier = ctx.cfn.existing(c.kind, c.name)
+        if identifier is not None:
+            out.append(Adoption(c.logical_id, c.kind, c.name, identifier))
+    return out
+
+
+def _import_change_set(ctx: InfraContext, result: Plan, template: dict[str, Any], keep: bool) -> str | None:
+    """An IMPORT change set taking ``result.adopt`` into the stack as it stands
+    (its template and parameters unchanged); CloudFormation's verdict is read.
+    Deleted again unless ``keep`` (then its id)."""
+    existing = ctx.cfn.stack(ctx.name) if result.kind == "UPDATE" else None
+    deployed = ctx.cfn.deployed_template(ctx.name) if existing else None
+    params: dict[str, str | None] = {p["ParameterKey"]: None for p in (existing or {}).get("Parameters", [])}
+    body = json.dumps(import_template(template, result.adopt, deployed), separators=(",", ":"))
+    imports = [a.resource_to_import() for a in result.adopt]
+    names = ", ".join(a.name for a in result.adopt)
+    hint = "a resource that belongs to another stack must leave it first (DeletionPolicy Retain, then out of that template)"
+    try:
+        change_set = ctx.cfn.create_change_set(ctx.name, f"parity-adopt-{time.time_ns()}", body, params, "IMPORT", imports)
+    except ParityError as exc:
+        raise ParityError(f"adopting {names} into {ctx.name} was refused: {exc.message}", hint=hint) from None
+    if change_set is None:
+        raise ParityError(f"CloudFormation made no change set to adopt {names}")
+    described = _wait(
+        ctx, lambda: ctx.cfn.describe_change_set(change_set, ctx.name),
+        lambda d: d.get("Status") not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"),
+    )  # fmt: skip
+    failed = described.get("Status") == "FAILED"
+    if failed or not keep:
+        ctx.cfn.delete_change_set(change_set, ctx.name)
+        if existing is None:
+            ctx.cfn.delete_stack(ctx.name)  # the REVIEW_IN_PROGRESS stack the change set made
+    if failed:
+        raise ParityError(f"adopting {names} into {ctx.name} was refused: {described.get('StatusReason', '')}", hint=hint)
+    return change_set if keep else None
 
 
 def _discard(ctx: InfraContext, result: Plan) -> None:
@@ -233,6 +320,18 @@ def show(ctx: InfraContext, result: Plan) -> None:
         for s in ctx.stack.services
     )
     ctx.report(f"stack {result.name} ({'new' if result.kind == 'CREATE' else 'update'}); revisions kept: {revisions}")
+    if result.status and result.status not in DONE:
+        ctx.report(stack_states.line(result.status, result.name, ctx.stack.env))
+    if result.recreate:
+        ctx.report(f"infra-apply deletes the rolled-back stack {result.name} (it holds nothing), then creates it:")
+    if result.adopt:
+        ctx.report(
+            f"adopt first (an IMPORT change set; then the update brings them to the template): "
+            + ", ".join(f"{a.logical_id} ({a.name})" for a in result.adopt)
+        )
+    protection = result.parameters.get(ALB_PROTECTION_PARAMETER)
+    if protection == "false" and "Alb" in {c.logical_id for c in result.changes if c.action in ("Add", "Import")}:
+        ctx.report("the ALB is created without deletion protection; the next apply turns it on")
     if not result.changes:
         ctx.report("no changes")
         return
@@ -240,7 +339,7 @@ def show(ctx: InfraContext, result: Plan) -> None:
         ctx.report(change.line())
     counts: dict[str, int] = {}
     for change in result.changes:
-        verb = "replace" if change.replaces else change.action.lower()
+        verb = "replace" if change.replaces else {"Import": "adopt"}.get(change.action, change.action.lower())
         counts[verb] = counts.get(verb, 0) + 1
     ctx.report(", ".join(f"{n} to {verb}" for verb, n in counts.items()))
     risky = result.stateful_replacements
@@ -257,8 +356,35 @@ def apply(ctx: InfraContext) -> dict[str, str]:
         apply(ctx.edge)
     result = plan(ctx, keep=True)
     show(ctx, result)
+    if result.recreate:
+        delete_rolled_back(ctx)
+    if result.adopt:
+        adopt(ctx, result)
+    if result.recreate or result.adopt:
+        result = plan(ctx, keep=True)  # the rest, now that the stack holds what existed
+        ctx.report(f"then the update: {len(result.changes)} change(s)")
     execute(ctx, result)
     return outputs(ctx)
+
+
+def delete_rolled_back(ctx: InfraContext) -> None:
+    """Delete a ROLLBACK_COMPLETE stack (it holds nothing but its name; what the
+    failed creation retained stays, to be adopted) and wait until it is gone."""
+    ctx.report(f"deleting {ctx.name}: its first creation was rolled back and it holds nothing")
+    ctx.cfn.delete_stack(ctx.name)
+    final = _wait(
+        ctx, lambda: ctx.cfn.stack(ctx.name) or {"StackStatus": "DELETE_COMPLETE"},
+        lambda s: not s.get("StackStatus", "").endswith(IN_PROGRESS),
+    )  # fmt: skip
+    if final.get("StackStatus") != "DELETE_COMPLETE":
+        raise DeployFailed(stack_states.line(final.get("StackStatus", "?"), ctx.name, ctx.stack.env))
+
+
+def adopt(ctx: InfraContext, result: Plan) -> None:
+    """Import ``result.adopt`` into the stack (creating it if new) and wait."""
+    change_set = _import_change_set(ctx, result, ctx.template(), keep=True)
+    ctx.report(f"adopting {', '.join(f'{a.logical_id} ({a.name})' for a in result.adopt)}")
+    execute(ctx, Plan(ctx.name, "IMPORT", change_set))
 
 
 def bootstrap(deploy: Any) -> list[Change]:
@@ -306,7 +432,7 @@ def execute(ctx: InfraContext, result: Plan) -> None:
                 f"stack {ctx.name} still {status} after {ctx.timeout:.0f} s",
                 hint="watch it in the CloudFormation console",
             )
-        if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        if status not in DONE:
             fail(ctx, status)
         ctx.report(f"stack {ctx.name}: {status}")
 
@@ -317,8 +443,10 @@ def outputs(ctx: InfraContext) -> dict[str, str]:
 
 
 def fail(ctx: InfraContext, status: str) -> None:
-    """Report the events that failed (oldest first) and raise."""
-    failed = [e for e in ctx.cfn.events(ctx.name) if e.get("ResourceStatus", "").endswith("_FAILED")]
+    """Report the events that failed (oldest first) and raise: the first cause,
+    then the stack's state line (what happened, what to run next)."""
+    events = ctx.cfn.events(ctx.name)
+    failed = [e for e in events if e.get("ResourceStatus", "").endswith("_FAILED")]
     # the first failure caused the rest ("Resource update cancelled")
     failed.reverse()
     for event in failed[:10]:
@@ -334,12 +462,11 @@ def fail(ctx: InfraContext, status: str) -> None:
         if cause
         else "no failed event found"
     )
-    if status == "UPDATE_ROLLBACK_COMPLETE":
-        outcome = "CloudFormation rolled the stack back: it is as it was before this apply"
-    elif status == "ROLLBACK_COMPLETE":
-        outcome = "the stack's creation was rolled back: nothing but the retained resources (bucket, log groups, repositories, secrets) is left"
-    else:
-        outcome = f"the stack is {status}: look at it in the console before another apply"
+    outcome = stack_states.line(status, ctx.name, ctx.stack.env)
+    # what the rollback kept (DeletionPolicy Retain), only where it kept something
+    retained = sorted({e.get("LogicalResourceId", "") for e in events if e.get("ResourceStatus") == "DELETE_SKIPPED"})
+    if retained:
+        outcome += f" (retained, to be adopted: {', '.join(retained)})"
     raise DeployFailed(f"apply of {ctx.name} failed ({what}); {outcome}")
 
 

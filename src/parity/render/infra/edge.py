@@ -31,6 +31,8 @@ def target_group(service: str) -> str:
 
 WAF_REGION = "us-east-1"  # a CLOUDFRONT-scoped web ACL can only be created there
 WEB_ACL_PARAMETER = "WebAclArn"
+# "false" while the ALB is created (a failed creation must be able to delete it), "true" once it exists
+ALB_PROTECTION_PARAMETER = "AlbDeletionProtection"
 
 
 def needs_edge_stack(stack: Any) -> bool:
@@ -117,6 +119,15 @@ def _default_public_service(t: Template) -> str:
 def _load_balancer(t: Template) -> None:
     stack = t.stack
     has_cert = uses_tls(stack)
+    protection: Any = "false"  # an emulator's stack is reset at will
+    if not t.emulated:
+        t.parameters[ALB_PROTECTION_PARAMETER] = {
+            "Type": "String",
+            "AllowedValues": ["true", "false"],
+            "Default": "false",
+            "Description": "The ALB's deletion protection: infra-plan/apply pass true once the ALB exists (never while it is created)",
+        }
+        protection = ref(ALB_PROTECTION_PARAMETER)
     t.add("Alb", "AWS::ElasticLoadBalancingV2::LoadBalancer", {
         "Type": "application",
         "Scheme": "internet-facing",
@@ -125,7 +136,7 @@ def _load_balancer(t: Template) -> None:
         "LoadBalancerAttributes": [
             {"Key": "idle_timeout.timeout_seconds", "Value": str(stack.edge.idle_timeout)},
             {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
-            {"Key": "deletion_protection.enabled", "Value": "false" if t.emulated else "true"},
+            {"Key": "deletion_protection.enabled", "Value": protection},
         ],
     }, DependsOn="GatewayAttachment")  # fmt: skip
     for service in stack.public_services():
