@@ -13,6 +13,10 @@ produce. Each scripted rollout stands for a real ECS behaviour:
   it COMPLETES); "ROLLBACK", "FAILED" is a rollback that fails too.
 - "STUCK": the deployment stays IN_PROGRESS (tasks never become healthy and
   no circuit breaker trips before the deadline) -> promote's own timeout.
+- A deployment of the placeholder revision (``placeholder``: infra-apply's,
+  image ``REPO:bootstrap``, never pushed) at a count above 0 fails: every
+  task stops with CannotPullContainerError, the circuit breaker marks it
+  FAILED ("PULL_FAILED"). At 0 tasks it completes: there is nothing to start.
 """
 
 from __future__ import annotations
@@ -86,6 +90,18 @@ class FakeEcs:
         self.taskdefs[arn] = {**td, "taskDefinitionArn": arn, "revision": rev, "status": "ACTIVE", "compatibilities": ["EC2", "FARGATE"]}
         return arn
 
+    def placeholder(self, service: str) -> str:
+        """Put ``service`` where infra-apply leaves it: the placeholder revision at 0 tasks."""
+        image = f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/huskit/{service}:bootstrap"
+        arn = self._register({"family": f"huskit-{service}", "networkMode": "awsvpc", "containerDefinitions": [{"name": service, "image": image}]})
+        svc = self.services[service]
+        svc.update(taskDefinition=arn, desiredCount=0, deployments=[self._deployment(arn, "COMPLETED")])
+        return arn
+
+    def _pulls_nothing(self, service: str, taskdef: str) -> bool:
+        images = [c.get("image", "") for c in self.taskdefs[taskdef].get("containerDefinitions", [])]
+        return self.services[service].get("desiredCount", 1) > 0 and any(i.endswith(":bootstrap") for i in images)
+
     def _event(self, service: str, message: str) -> None:
         self.services[service]["events"].insert(0, {"createdAt": self._now(), "message": f"(service {service}) {message}"})
 
@@ -132,6 +148,11 @@ class FakeEcs:
             ours["rolloutState"] = "FAILED"
             ours["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
             self._event(service, "(task 1a2b) failed container health checks.")
+        elif action == "PULL_FAILED":
+            ours["rolloutState"] = "FAILED"
+            ours["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+            self._event(service, "(task 3c4d) stopped: CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                        "failed to resolve ref .../huskit/" + service + ":bootstrap: not found")  # fmt: skip
         elif action == "ROLLBACK":
             ours["rolloutState"] = "FAILED"
             ours["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
@@ -142,7 +163,9 @@ class FakeEcs:
             svc["deployments"].insert(0, self._deployment(previous, "IN_PROGRESS"))
             svc["taskDefinition"] = previous
             self._event(service, f"rolling back to {previous.rsplit('/', 1)[-1]}")
-            if not self.progress.get(service):
+            if self._pulls_nothing(service, previous):
+                self.progress[service] = ["IN_PROGRESS", "PULL_FAILED"]  # back to an image that was never pushed
+            elif not self.progress.get(service):
                 self.progress[service] = ["IN_PROGRESS", "COMPLETED"]
 
     def describe_task_definition(self, arn):
@@ -167,6 +190,8 @@ class FakeEcs:
         script = self.scripts.get(service)
         # One script per service: the first update follows it; later updates (rollbacks) complete.
         self.progress[service] = list(script) if script else ["COMPLETED"]
+        if self._pulls_nothing(service, task_definition):
+            self.progress[service] = ["IN_PROGRESS", "PULL_FAILED"]
         self.scripts.pop(service, None)
         return {**svc, "deployments": [dict(d) for d in svc["deployments"]], "events": list(svc["events"])}
 

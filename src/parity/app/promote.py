@@ -21,7 +21,10 @@ The steps, each reported as it runs:
 A failed rollout or smoke run rolls every service this run updated back to the
 revision it ran before, deregisters the revisions this run registered (they
 never ran healthy as a set, so `inv rollback` must never return to them), and
-exits non-zero with what failed and ECS's events.
+exits non-zero with what failed and ECS's events. A service this run started
+from 0 tasks (the first promote: it ran the placeholder revision, whose image
+was never pushed) goes back to 0 tasks on it, not to the placeholder at the new
+count, where every task would fail to pull its image.
 """
 
 from __future__ import annotations
@@ -140,16 +143,19 @@ def promote(
     step("static", f"{count} files to s3://{stack.edge.bucket}")
 
     updated: dict[str, str] = {}  # service -> the task definition it ran before
+    started: set[str] = set()  # services this run started from 0 tasks (the first promote)
     fresh = [targets[c.service] for c in changes if c.taskdef_changed]  # unproven until the smoke run passes
 
     def fail(what: str, events: list[str]) -> NoReturn:
-        failed(ctx, updated, what, events, fresh)
+        failed(ctx, updated, what, events, fresh, started)
 
     for change in changes:
         if not change.changed:
             step("deploy", f"{change.service}: up to date on {short_taskdef(change.live_taskdef_arn)}")
             continue
         updated[change.service] = change.live_taskdef_arn
+        if starts(ctx, change):
+            started.add(change.service)
         try:
             rollout = deploy_one(ctx, change, targets[change.service])
         except ParityError as exc:
@@ -223,11 +229,15 @@ def register(ctx: DeployContext, release: Release, changes: list[ServiceChange])
     return out
 
 
+def starts(ctx: DeployContext, change: ServiceChange) -> bool:
+    """True when the update starts a service at 0 tasks (infra-apply created it on the
+    placeholder; it runs nothing until its first promote)."""
+    return change.live.get("desiredCount") == 0 and ctx.stack.services[change.service].desired_count > 0
+
+
 def deploy_one(ctx: DeployContext, change: ServiceChange, taskdef: str) -> Rollout:
     """Update one service and wait for the deployment the update started."""
-    # A service infra-apply created runs nothing (0 tasks) until its first promote starts it.
-    wanted = ctx.stack.services[change.service].desired_count
-    start = wanted if change.live.get("desiredCount") == 0 and wanted > 0 else None
+    start = ctx.stack.services[change.service].desired_count if starts(ctx, change) else None
     updated = ctx.ecs.update_service(
         ctx.stack.cluster, change.service, taskdef, deployment_configuration(), change.taskdef_changed, start
     )
@@ -241,6 +251,15 @@ def deploy_one(ctx: DeployContext, change: ServiceChange, taskdef: str) -> Rollo
     )  # fmt: skip
 
 
+def stop(ctx: DeployContext, service: str, previous: str) -> str:
+    """Put a service the failed run started from 0 back to 0 tasks on the revision
+    it ran before (the placeholder): no rollout to wait for, nothing crash-loops.
+    ECS's own circuit-breaker rollback to the placeholder ends with no task either."""
+    ctx.ecs.update_service(ctx.stack.cluster, service, previous, deployment_configuration(), False, 0)
+    ctx.report(f"{service}: back to 0 tasks on {short_taskdef(previous)} (the first promote failed: nothing runs)")
+    return f"{service} at 0 tasks on {short_taskdef(previous)}"
+
+
 def _show_events(ctx: DeployContext, title: str, events: list[str]) -> None:
     if events:
         ctx.report(title)
@@ -248,12 +267,18 @@ def _show_events(ctx: DeployContext, title: str, events: list[str]) -> None:
             ctx.report(f"  {line}")
 
 
-def failed(ctx: DeployContext, updated: dict[str, str], what: str, events: list[str], fresh: list[str]) -> NoReturn:
-    """Show ECS's events, roll back what this run updated, deregister the
-    revisions it registered (``fresh``), raise DeployFailed."""
+def failed(
+    ctx: DeployContext, updated: dict[str, str], what: str, events: list[str], fresh: list[str], started: set[str] = frozenset()
+) -> NoReturn:
+    """Show ECS's events, roll back what this run updated (a service it
+    ``started`` from 0 tasks back to 0), deregister the revisions it registered
+    (``fresh``), raise DeployFailed."""
     _show_events(ctx, "ECS events:", events)
     outcome, broken = [], []
     for service, previous in reversed(list(updated.items())):
+        if service in started:
+            outcome.append(stop(ctx, service, previous))
+            continue
         rollout = roll_back(ctx, service, previous)
         if rollout is None or rollout.ok:
             outcome.append(f"{service} on {short_taskdef(previous)}")

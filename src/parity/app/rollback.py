@@ -9,7 +9,7 @@ from parity.app.changes import live_services
 from parity.app.rollout import Rollout, primary, wait_rollout
 from parity.errors import ParityError, RollbackFailed
 from parity.render.diff import short_taskdef
-from parity.render.taskdef import deployment_configuration, family
+from parity.render.taskdef import deployment_configuration, family, is_placeholder
 from parity.spec.load import require_services
 
 
@@ -61,6 +61,13 @@ def rollback(ctx: DeployContext, services: list[str] | None = None) -> dict[str,
         previous = previous_revision(ctx.ecs.task_definition_revisions(family(stack, service)), current)
         if previous is None:
             raise ParityError(f"{service}: no revision before {short_taskdef(current)} to roll back to")
+        if is_placeholder(ctx.ecs.describe_task_definition(previous)):
+            # its image was never pushed: at the service's count every task would fail to pull it
+            raise ParityError(
+                f"{service}: the revision before {short_taskdef(current)} is {short_taskdef(previous)}, the placeholder "
+                "infra-apply created the service on: there is no earlier release to roll back to",
+                hint=f"promote a release that works (`inv promote --env {ctx.env}`)",
+            )
         targets[service] = previous
     failed = []
     for service, to in targets.items():

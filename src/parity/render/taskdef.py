@@ -63,6 +63,17 @@ def is_pinned(image: str) -> bool:
     return bool(at) and digest.startswith("sha256:") and len(digest) == 71
 
 
+# The tag of the placeholder revision infra-apply creates a service on (at 0 tasks) before
+# the first promote. Never pushed: a task of it cannot start.
+PLACEHOLDER_TAG = "bootstrap"
+
+
+def is_placeholder(taskdef: dict[str, Any]) -> bool:
+    """True for the placeholder revision (its image is ``REPO:bootstrap``)."""
+    images = [c.get("image", "") for c in taskdef.get("containerDefinitions", [])]
+    return bool(images) and all(i.endswith(f":{PLACEHOLDER_TAG}") for i in images)
+
+
 def render_taskdef(stack: Stack, service: str, image: str, account: str) -> dict[str, Any]:
     """The register-task-definition input for ``service``, running ``image``."""
     svc = stack.services[service]

@@ -9,7 +9,14 @@ from typing import Any
 from parity.render.infra.common import Template, att, logical, ref, sub, taskdef_parameter, uses_tls
 from parity.render.infra.edge import target_group
 from parity.render.infra.network import discovery_service, group, subnets
-from parity.render.taskdef import deploy_order, deployment_configuration, log_group, render_taskdef, repository
+from parity.render.taskdef import (
+    PLACEHOLDER_TAG,
+    deploy_order,
+    deployment_configuration,
+    log_group,
+    render_taskdef,
+    repository,
+)
 
 # Keep every image a running or recent revision may use; drop untagged layers left by re-tags.
 LIFECYCLE = {
@@ -89,8 +96,8 @@ def render_registries(t: Template) -> None:
 def placeholder_image(t: Template, service: str) -> Any:
     stack = t.stack
     if stack.aws.registry:
-        return f"{stack.aws.registry}/{repository(stack, service)}:bootstrap"
-    return {"Fn::Join": ["", [repository_uri(t, service), ":bootstrap"]]}
+        return f"{stack.aws.registry}/{repository(stack, service)}:{PLACEHOLDER_TAG}"
+    return {"Fn::Join": ["", [repository_uri(t, service), f":{PLACEHOLDER_TAG}"]]}
 
 
 def placeholder_taskdef(t: Template, service: str) -> dict[str, Any]:
