@@ -39,7 +39,7 @@ def image_id(service: str) -> str:
 
 
 EcsApiCalls = {
-    "account_id", "cluster_active", "repository_uri", "registry_login", "describe_service", "describe_task_definition",
+    "account_id", "cluster_active", "repository_uri", "image_digest", "registry_login", "describe_service", "describe_task_definition",
     "register_task_definition", "update_service", "task_definition_revisions", "deregister_task_definition",
 }  # fmt: skip
 
@@ -57,6 +57,7 @@ class FakeEcs:
         self.calls: list[tuple] = []
         self.counter = 0
         self.no_credentials = False
+        self.registry: Any = None  # the FakeRegistry pushes go to (ECR's images)
         for name in stack.services:
             td = {"family": f"huskit-{name}", "networkMode": "awsvpc", "containerDefinitions": [{"name": name, "image": "old"}]}
             arn = self._register(td)
@@ -125,6 +126,10 @@ class FakeEcs:
 
     def repository_uri(self, name):
         return f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{name}" if name in self.repos else None
+
+    def image_digest(self, repository, tag):
+        pushed = self.registry.tagged if self.registry is not None else {}
+        return next((d for ref, d in pushed.items() if ref.endswith(f"/{repository}:{tag}")), None)
 
     def registry_login(self):
         return (f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com", "AWS", "token-not-printed")
@@ -210,6 +215,7 @@ class FakeRegistry:
     def __init__(self, stack, built: bool = True) -> None:
         self.images = {f"{stack.project}/{s}:local": image_id(s) for s in stack.services} if built else {}
         self.pushed: dict[str, str] = {}
+        self.tagged: dict[str, str] = {}  # REPO:TAG -> digest, as the registry holds them
         self.tags: list[tuple[str, str]] = []
         self.logins: list[str] = []
         self.architectures: dict[str, str] = {}  # image ID -> architecture; amd64 unless set
@@ -229,7 +235,12 @@ class FakeRegistry:
     def push(self, ref):
         image = next(i for i, r in reversed(self.tags) if r == ref)
         digest = "sha256:" + hashlib.sha256(f"manifest of {image}".encode()).hexdigest()
+        if self.tagged.get(ref, digest) != digest:  # ECR's repositories are IMMUTABLE
+            from parity.errors import CommandFailed
+
+            raise CommandFailed(["docker", "push", ref], 1, f"tag invalid: The image tag '{ref.rsplit(':', 1)[1]}' already exists")
         self.pushed[f"{ref.rsplit(':', 1)[0]}|{image}"] = digest
+        self.tagged[ref] = digest
         return digest
 
     def login(self, server, username, password):
@@ -277,11 +288,13 @@ def make_ctx(root: Path, env: str = "prod", scripts=None, smoke_ok: bool = True,
         smoke_calls.append(url)
         return smoke_ok
 
+    ecs, registry = FakeEcs(stack, scripts), FakeRegistry(stack, built)
+    ecs.registry = registry
     ctx = DeployContext(
         root=root,
         stack=stack,
-        ecs=FakeEcs(stack, scripts),
-        registry=FakeRegistry(stack, built),
+        ecs=ecs,
+        registry=registry,
         static=FakeStatic(),
         cdn=FakeCdn(),
         smoke=smoke,

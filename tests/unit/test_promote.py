@@ -90,10 +90,10 @@ def test_promote_pushes_by_digest_registers_updates_and_waits(root):
     tested(root)
     ctx = ctx_for(root, scripts={"crawler": ["IN_PROGRESS", "COMPLETED"], "website-agent": ["COMPLETED"]}, distribution_id="E123")
     result = promote(ctx, version="0123abc")
-    # pushed under the git SHA, never :latest; pinned by the digest the push returned
+    # pushed under the git SHA and the image's ID, never :latest; pinned by the digest the push returned
     assert [ref for _img, ref in ctx.registry.tags] == [
-        f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/huskit/website-agent:0123abc",
-        f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/huskit/crawler:0123abc",
+        f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/huskit/website-agent:0123abc-{image_id('website-agent')[7:19]}",
+        f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/huskit/crawler:0123abc-{image_id('crawler')[7:19]}",
     ]
     assert ctx.registry.logins == [f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com"]
     for service in ("website-agent", "crawler"):
@@ -369,7 +369,7 @@ def test_local_env_uses_the_local_registry_without_login(root):
     ctx.stack = ctx.stack.model_copy(update={"aws": ctx.stack.aws.model_copy(update={"bootstrap": False})})
     promote(ctx, version="v1")
     assert ctx.registry.logins == []
-    assert ctx.registry.tags[0][1] == "127.0.0.1:5055/huskit/website-agent:v1"
+    assert ctx.registry.tags[0][1] == f"127.0.0.1:5055/huskit/website-agent:v1-{image_id('website-agent')[7:19]}"
     assert ctx.smoke_calls == ["http://127.0.0.1:8080"]
 
 

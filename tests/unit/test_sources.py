@@ -75,5 +75,6 @@ def test_promote_tags_each_image_with_its_source(root):  # noqa: F811
     ctx = make_ctx(root, "prod", url="https://huskit.example")
     promote(ctx)
     registry = f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/huskit"
-    assert [ref for _i, ref in ctx.registry.tags] == [f"{registry}/website-agent:{'a' * 40}", f"{registry}/crawler:{'b' * 40}-dirty"]
-    assert f"crawler: tagged {'b' * 40}-dirty: built from uncommitted changes" in ctx.lines
+    web, crawler = (image_id(s)[7:19] for s in ("website-agent", "crawler"))
+    assert [ref for _i, ref in ctx.registry.tags] == [f"{registry}/website-agent:{'a' * 40}-{web}", f"{registry}/crawler:{'b' * 40}-dirty-{crawler}"]
+    assert f"crawler: tagged {'b' * 40}-dirty-{crawler}: built from uncommitted changes" in ctx.lines

@@ -45,6 +45,19 @@ class Ecs:
             return aws_call(f"describe ECR repository {name}", reraise, exc)
         return found["repositories"][0]["repositoryUri"]
 
+    def image_digest(self, repository: str, tag: str) -> str | None:
+        """The digest ECR holds under ``repository:tag``, or None."""
+        try:
+            found = self.ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                return None
+            return aws_call(f"describe ECR image {repository}:{tag}", reraise, exc)
+        except Exception as exc:  # noqa: BLE001
+            return aws_call(f"describe ECR image {repository}:{tag}", reraise, exc)
+        details = found.get("imageDetails", [])
+        return details[0]["imageDigest"] if details else None
+
     def registry_login(self) -> tuple[str, str, str]:
         """(server, username, password) for ``docker login`` to ECR. The
         password is a 12-hour token; it is handed to docker on stdin only."""

@@ -9,8 +9,9 @@ The steps, each reported as it runs:
               CloudFormation template applied to it (`inv infra-apply`, quietly)
  5. render    task definitions from the spec, images pinned by digest
  6. diff      against the live task definitions and services (--dry-run ends here)
- 7. push      log in, tag with the commit each image was built from (``-dirty`` marked),
-              push, pin the digest the registry returned
+ 7. push      log in, tag with the commit each image was built from (``-dirty`` marked)
+              and the image's ID (one immutable tag per image: none is ever moved),
+              push (unless ECR holds that tag already), pin the digest
  8. register  a new revision for each changed task definition
  9. static    the built client to the bucket (before the services switch, so the
               new pages find their assets; nothing is deleted, so the old ones keep theirs)
@@ -40,7 +41,7 @@ from parity.app.rollback import roll_back
 from parity.app.rollout import Rollout, primary, wait_rollout
 from parity.errors import ConfigError, DeployFailed, ParityError, RollbackFailed
 from parity.render.diff import short_taskdef
-from parity.render.taskdef import DOCKER_ARCHITECTURE, deployment_configuration, is_pinned
+from parity.render.taskdef import DOCKER_ARCHITECTURE, deployment_configuration, is_pinned, repository
 
 STEPS = ["images", "e2e", "account", "bootstrap", "render", "diff", "push", "register", "static", "deploy", "cdn", "smoke"]
 
@@ -204,14 +205,21 @@ def push(ctx: DeployContext, release: Release, version: str | None) -> dict[str,
     refs = {}
     for service, image_id in release.images.items():
         repo = release.repositories[service]
-        tag = version or sources.source_tag(ctx.root, image_id)
-        if tag == sources.UNKNOWN:
+        source = version or sources.source_tag(ctx.root, image_id)
+        tag = sources.push_tag(ctx.root, image_id, version)
+        if source == sources.UNKNOWN:
             ctx.report(f"{service}: tagged {tag}: no build of this image was recorded (`inv up` records it)")
-        elif tag.endswith("-dirty"):
+        elif source.endswith("-dirty"):
             ctx.report(f"{service}: tagged {tag}: built from uncommitted changes")
         tagged = f"{repo}:{tag}"
-        ctx.registry.tag(image_id, tagged)
-        digest = ctx.registry.push(tagged)
+        # the tag names the content: if ECR has it, it is this image (another environment's promote
+        # pushed it; a push again could differ in compression, and the tag is immutable)
+        digest = None if ctx.stack.aws.registry else ctx.ecs.image_digest(repository(ctx.stack, service), tag)
+        if digest:
+            ctx.report(f"{service}: {tagged} is in ECR already (pushed by an earlier promote): not pushed again")
+        else:
+            ctx.registry.tag(image_id, tagged)
+            digest = ctx.registry.push(tagged)
         refs[service] = f"{repo}@{digest}"
         if not is_pinned(refs[service]):
             raise ParityError(f"{service}: the push of {tagged} returned no digest")

@@ -1,6 +1,6 @@
 """Which source each locally built service image came from, so the tag a
 promote pushes says it (``<commit>``, or ``<commit>-dirty`` for a build from
-an uncommitted tree). The revision of each build context is read BEFORE the
+an uncommitted tree), followed by the image's own ID (``push_tag``). The revision of each build context is read BEFORE the
 build (the tree may change while it runs) and recorded by image ID after it,
 in ``.parity/builds.json`` (gitignored, next to the e2e records). A clean
 record is never replaced by a dirty one: the same image ID is the same content.
@@ -41,6 +41,14 @@ def record_builds(root: Path, images: dict[str, str], revisions: dict[str, str |
             continue  # the same content was already built from a clean commit
         data[image_id] = {"service": service, "revision": revision, "at": at}
     write_json(Path(root) / BUILDS, data)
+
+
+def push_tag(root: Path, image_id: str, version: str | None = None) -> str:
+    """``<source>-<12 hex of the image ID>`` (``version`` instead of the source
+    when given): one tag per image content. The repositories' tags are
+    immutable and no tag is ever moved: a tag moved off a digest left it
+    untagged, and ECR's lifecycle expired it while a revision still ran it."""
+    return f"{version or source_tag(root, image_id)}-{image_id.removeprefix('sha256:')[:12]}"
 
 
 def source_tag(root: Path, image_id: str) -> str:

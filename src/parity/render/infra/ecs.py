@@ -18,24 +18,21 @@ from parity.render.taskdef import (
     repository,
 )
 
-# Keep every image a running or recent revision may use; drop untagged layers left by re-tags.
+# Tags are immutable and promote gives every image its own (``<commit>-<image id>``), so
+# every image a revision may run (any ACTIVE one is a rollback target) keeps its tag for
+# good. Only untagged images expire: what an interrupted push left. No count rule: ECR's
+# lifecycle cannot see which revisions are ACTIVE, so a count would expire a rollback target.
 LIFECYCLE = {
     "rules": [
         {
             "rulePriority": 1,
-            "description": "untagged images after 14 days",
+            "description": "untagged images (an interrupted push) after 14 days",
             "selection": {
                 "tagStatus": "untagged",
                 "countType": "sinceImagePushed",
                 "countUnit": "days",
                 "countNumber": 14,
             },
-            "action": {"type": "expire"},
-        },
-        {
-            "rulePriority": 2,
-            "description": "keep the newest 100 images",
-            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 100},
             "action": {"type": "expire"},
         },
     ]
@@ -76,7 +73,7 @@ def render_registries(t: Template) -> None:
             t.add(repository_resource(service), "AWS::ECR::Repository", {
                 "RepositoryName": repository(stack, service),
                 "ImageScanningConfiguration": {"ScanOnPush": True},
-                "ImageTagMutability": "MUTABLE",
+                "ImageTagMutability": "IMMUTABLE",  # a tag never moves off the digest a revision runs
                 "LifecyclePolicy": {"LifecyclePolicyText": _json(LIFECYCLE)},
             }, **RETAIN)  # fmt: skip
         t.add(log_group_resource(service), "AWS::Logs::LogGroup", {
