@@ -87,6 +87,11 @@ class CloudFormation:
         out["Changes"] = changes
         return out
 
+    def outputs(self, name: str) -> dict[str, str]:
+        """The stack's outputs (none when there is no stack)."""
+        found = self.stack(name) or {}
+        return {o["OutputKey"]: o.get("OutputValue", "") for o in found.get("Outputs", [])}
+
     def execute_change_set(self, change_set: str, name: str) -> None:
         aws_call(f"execute change set of {name}", self.cf.execute_change_set, ChangeSetName=change_set, StackName=name)
 

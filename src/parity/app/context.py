@@ -75,6 +75,7 @@ class DeployContext:
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
     emulator: Any = None  # adapters.cloudformation.Emulator, only where the overlay allows bootstrapping (app/infra.bootstrap)
+    outputs: Callable[[], dict[str, str]] = dict  # the environment stack's outputs (Url, DistributionId)
 
     @property
     def env(self) -> str:
@@ -112,10 +113,11 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
     """The real world for ``env``: AWS through the normal credential chain (or
     the emulator the overlay names), Docker through python-on-whales."""
     from parity.adapters.aws import AwsTarget
-    from parity.adapters.cloudformation import Emulator
+    from parity.adapters.cloudformation import CloudFormation, Emulator
     from parity.adapters.docker import Docker, require_engine
     from parity.adapters.ecs import CloudFront, Ecs
     from parity.app.e2e_run import run_e2e
+    from parity.render.infra import stack_name
     from parity.spec import load_stack
 
     stack = load_stack(root, env)
@@ -133,4 +135,5 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
         smoke=lambda url: run_e2e(root, url, "smoke"),
         report=report,
         emulator=Emulator(target) if stack.aws.bootstrap else None,
+        outputs=lambda: CloudFormation(target).outputs(stack_name(stack)),
     )

@@ -39,7 +39,8 @@ from parity.app.changes import ServiceChange, diff, report_not_compared, show
 from parity.app.release import Release, account_for, checked_account, local_images, pin, render
 from parity.app.rollback import roll_back
 from parity.app.rollout import Rollout, primary, wait_rollout
-from parity.errors import ConfigError, DeployFailed, ParityError, RollbackFailed
+from parity.errors import AwsUnavailable, ConfigError, DeployFailed, ParityError, RollbackFailed
+from parity.render.infra import stack_name
 from parity.render.diff import short_taskdef
 from parity.render.taskdef import DOCKER_ARCHITECTURE, deployment_configuration, is_pinned, repository
 
@@ -76,9 +77,6 @@ def promote(
     against the credentials' own."""
     stack = ctx.stack
     step = _Steps(ctx)
-    if not stack.aws.url and not dry_run:
-        raise ConfigError(f"deploy/{ctx.env}.yaml: aws.url is not set; promote runs the smoke tests against it")
-
     images = local_images(ctx)
     step("images", ", ".join(f"{s} {i[:19]}" for s, i in images.items()))
 
@@ -106,6 +104,7 @@ def promote(
         if given and given != account:
             raise ParityError(f"--account {given}: the AWS credentials in use are for account {account}")
     step("account", f"{account}, region {stack.region}, cluster {stack.cluster}")
+    url, distribution = endpoints(ctx, dry_run)
 
     if stack.aws.bootstrap and not dry_run:
         from parity.app.infra import bootstrap
@@ -165,21 +164,45 @@ def promote(
             fail(f"{change.service}: rollout {rollout.state}: {rollout.reason}", rollout.events)
         step("deploy", f"{change.service}: {short_taskdef(targets[change.service])} {rollout.state}")
 
-    if stack.aws.distribution_id:
-        inv = ctx.cdn.invalidate(stack.aws.distribution_id, ["/*"])
-        step("cdn", f"invalidation {inv} on {stack.aws.distribution_id}")
+    if distribution:
+        inv = ctx.cdn.invalidate(distribution, ["/*"])
+        step("cdn", f"invalidation {inv} on {distribution}")
     else:
-        step("cdn", f"skipped: no aws.distribution_id for {ctx.env}")
+        step("cdn", f"skipped: no aws.distribution_id for {ctx.env} and no DistributionId output")
 
-    step("smoke", f"e2e -m smoke against {stack.aws.url}")
+    step("smoke", f"e2e -m smoke against {url}")
     try:
-        passed, why = ctx.smoke(stack.aws.url), ""
+        passed, why = ctx.smoke(url), ""
     except ParityError as exc:
         passed, why = False, f": {exc}"
     if not passed:
-        fail(f"smoke tests failed against {stack.aws.url}{why}", [])
+        fail(f"smoke tests failed against {url}{why}", [])
     step("smoke", "passed")
     return Promotion(release, changes, deployed=targets)
+
+
+def endpoints(ctx: DeployContext, dry_run: bool) -> tuple[str | None, str | None]:
+    """(the URL the smoke tests run against, the distribution to invalidate): the
+    overlay's ``aws.url`` and ``aws.distribution_id`` where set, else the
+    environment stack's outputs ``Url`` and ``DistributionId`` (infra-apply's).
+    No URL stops a promote before anything changes."""
+    aws = ctx.stack.aws
+    url, distribution = aws.url, aws.distribution_id
+    if not (url and distribution):
+        try:
+            found = ctx.outputs()
+        except AwsUnavailable:
+            if not dry_run:
+                raise
+            found = {}
+        url, distribution = url or found.get("Url"), distribution or found.get("DistributionId")
+    if not url and not dry_run:
+        raise ConfigError(
+            f"deploy/{ctx.env}.yaml: aws.url is not set and stack {stack_name(ctx.stack)} has no Url output; "
+            "promote runs the smoke tests against it",
+            hint=f"`inv infra-apply --env {ctx.env}` creates the stack (or set aws.url)",
+        )
+    return url, distribution
 
 
 def wrong_platforms(ctx: DeployContext, images: dict[str, str]) -> list[str]:

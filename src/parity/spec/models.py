@@ -366,6 +366,17 @@ class Infra(Model):
     owns_repositories: bool = Field(
         True, description="Create the ECR repositories here; environments sharing another's images reference them by name."
     )
+    # The plan's public name (plan 2: Route 53 -> CloudFront): optional; without it the environment
+    # is served on the distribution's *.cloudfront.net name.
+    domain: str | None = Field(
+        None, description="The public name CloudFront serves (an alias), e.g. app.huskit.com. Needs cloudfront_certificate_arn."
+    )
+    cloudfront_certificate_arn: str | None = Field(
+        None, description="An ACM certificate in us-east-1 covering domain (CloudFront takes certificates from there only)."
+    )
+    hosted_zone_id: str | None = Field(
+        None, description="The Route 53 public hosted zone holding domain: the template creates its A and AAAA alias records."
+    )
     scaling: dict[str, ServiceScaling] = Field(default_factory=dict)
     alarms: Alarms = Alarms()
     budget: Budget | None = None
@@ -373,6 +384,37 @@ class Infra(Model):
     accepted_findings: dict[str, str] = Field(
         default_factory=dict, description="checkov check id -> why this environment accepts it (the scan skips only these)."
     )
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
+            raise ValueError(f"{value!r} is not a DNS name in lower case (e.g. app.huskit.com)")
+        return value
+
+    @field_validator("cloudfront_certificate_arn")
+    @classmethod
+    def _cloudfront_certificate(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+", value):
+            raise ValueError(f"{value!r} is not an ACM certificate ARN in us-east-1 (CloudFront takes certificates from there only)")
+        return value
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"Z[A-Z0-9]{1,31}", value):
+            raise ValueError(f"{value!r} is not a Route 53 hosted zone id (Z...)")
+        return value
+
+    @model_validator(mode="after")
+    def _alias(self) -> "Infra":
+        if self.domain and not self.cloudfront_certificate_arn:
+            raise ValueError("cloudfront_certificate_arn: required with infra.domain (CloudFront serves an alias only with a us-east-1 certificate for it)")
+        if self.cloudfront_certificate_arn and not self.domain:
+            raise ValueError("domain: required with infra.cloudfront_certificate_arn (the name the certificate is for)")
+        if self.hosted_zone_id and not self.domain:
+            raise ValueError("domain: required with infra.hosted_zone_id (the record the zone gets)")
+        return self
 
     @field_validator("accepted_findings")
     @classmethod

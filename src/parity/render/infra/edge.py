@@ -33,6 +33,8 @@ WAF_REGION = "us-east-1"  # a CLOUDFRONT-scoped web ACL can only be created ther
 WEB_ACL_PARAMETER = "WebAclArn"
 # "false" while the ALB is created (a failed creation must be able to delete it), "true" once it exists
 ALB_PROTECTION_PARAMETER = "AlbDeletionProtection"
+# The hosted zone of every CloudFront distribution, for Route 53 alias records (AWS::Route53::RecordSet AliasTarget).
+CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"
 
 
 def needs_edge_stack(stack: Any) -> bool:
@@ -319,9 +321,41 @@ def _distribution(t: Template) -> None:
             "DefaultCacheBehavior": behaviour(default),
             "CacheBehaviors": [{"PathPattern": f"{r.path}*", **behaviour(r)} for r in routes if r.path != "/"],
             "WebACLId": ref(WEB_ACL_PARAMETER) if needs_edge_stack(stack) else att("WebAcl", "Arn"),
-            "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
+            **_viewer(stack),
         }
     })  # fmt: skip
+    _records(t)
     if not t.emulated:  # an emulator without CloudFront (moto) cannot resolve them
-        t.output("DistributionId", ref("Distribution"), "The CloudFront distribution (aws.distribution_id)")
-        t.output("DistributionDomainName", att("Distribution", "DomainName"), "The public URL's host (aws.url)")
+        t.output("DistributionId", ref("Distribution"), "The CloudFront distribution (promote invalidates it; aws.distribution_id overrides)")
+        t.output("DistributionDomainName", att("Distribution", "DomainName"), "The distribution's own name")
+        url = f"https://{stack.infra.domain}" if stack.infra.domain else sub("https://${Distribution.DomainName}")
+        t.output("Url", url, "The public URL (promote's smoke tests run against it; aws.url overrides)")
+
+
+def _viewer(stack: Any) -> dict[str, Any]:
+    """The viewer side: the spec's domain as an alias with its us-east-1 certificate
+    (SNI, TLS 1.2 or later), or the distribution's own *.cloudfront.net name."""
+    if not stack.infra.domain:
+        return {"ViewerCertificate": {"CloudFrontDefaultCertificate": True}}
+    return {
+        "Aliases": [stack.infra.domain],
+        "ViewerCertificate": {
+            "AcmCertificateArn": stack.infra.cloudfront_certificate_arn,
+            "SslSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021",
+        },
+    }
+
+
+def _records(t: Template) -> None:
+    """The domain's A and AAAA alias records to the distribution, where the spec names its hosted zone."""
+    infra = t.stack.infra
+    if not infra.hosted_zone_id:
+        return
+    for kind in ("A", "AAAA"):  # the distribution serves IPv6 too (IPV6Enabled)
+        t.add(f"DomainRecord{kind}", "AWS::Route53::RecordSet", {
+            "HostedZoneId": infra.hosted_zone_id,
+            "Name": infra.domain,
+            "Type": kind,
+            "AliasTarget": {"DNSName": att("Distribution", "DomainName"), "HostedZoneId": CLOUDFRONT_ZONE},
+        })  # fmt: skip
