@@ -92,3 +92,24 @@ def test_rollback_never_returns_to_the_placeholder(root):
         "(`inv promote --env prod`))"
     )
     assert state(ctx, "website-agent") == ("huskit-website-agent:3", 2)
+
+
+def test_a_dry_run_before_infra_apply_looks_ahead(root):
+    """Finding 10: nothing exists yet (no repositories, no cluster): the dry run still
+    renders every task definition and says which live parts do not exist yet."""
+    passed_e2e(root)
+    ctx = make_ctx(root, "prod", url=URL)
+    ctx.ecs.repos.clear()
+    ctx.ecs.clusters.clear()
+    result = promote(ctx, version="v1", dry_run=True)
+    text = "\n".join(ctx.lines)
+    assert result.dry_run and set(result.release.taskdefs) == {"website-agent", "crawler"}
+    assert (
+        "not compared with AWS: ECR repository huskit/crawler: it does not exist yet "
+        "(`inv infra-apply --env prod` creates it)"
+    ) in text
+    assert "ECS cluster huskit-prod does not exist in eu-central-1 (`inv infra-apply --env prod` creates it)" in text
+    assert "amazonaws.com/huskit/crawler@<digest after push of sha256:" in text
+    assert ctx.ecs.calls == [] and ctx.registry.tags == []
+    with pytest.raises(ParityError, match=r"^ECR repository huskit/website-agent does not exist"):
+        promote(ctx, version="v1")  # a real promote still stops there

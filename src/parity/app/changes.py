@@ -35,18 +35,22 @@ class ServiceChange:
         return self.live["taskDefinition"]
 
 
+class NotCreated(ParityError):
+    """The cluster or a service does not exist yet (infra-apply creates them)."""
+
+
 def live_services(ctx: DeployContext) -> dict[str, dict[str, Any]]:
     """Every service of the spec as ECS describes it; a missing cluster or
     service is an error (promote updates services, it never creates them)."""
     stack = ctx.stack
     hint = f"`inv infra-apply --env {ctx.env}` creates it"
     if not ctx.ecs.cluster_active(stack.cluster):
-        raise ParityError(f"ECS cluster {stack.cluster} does not exist in {stack.region}", hint=hint)
+        raise NotCreated(f"ECS cluster {stack.cluster} does not exist in {stack.region}", hint=hint)
     out = {}
     for service in deploy_order(stack):
         live = ctx.ecs.describe_service(stack.cluster, service)
         if live is None:
-            raise ParityError(f"ECS service {service} does not exist in cluster {stack.cluster}", hint=hint)
+            raise NotCreated(f"ECS service {service} does not exist in cluster {stack.cluster}", hint=hint)
         out[service] = live
     return out
 
@@ -66,11 +70,12 @@ def diff(ctx: DeployContext, release: Release, offline_ok: bool = False) -> list
     change saying the live side was not compared (also in ``release.not_compared``)."""
     try:
         found = live_services(ctx)
-    except AwsUnavailable as exc:
+    except (AwsUnavailable, NotCreated) as exc:
         if not offline_ok:
             raise
         order = deploy_order(ctx.stack)
-        release.not_compared.append(f"live task definitions and services of {', '.join(order)}: {exc.message}")
+        why = f"{exc.message} ({exc.hint})" if isinstance(exc, NotCreated) else exc.message
+        release.not_compared.append(f"live task definitions and services of {', '.join(order)}: {why}")
         return [
             ServiceChange(
                 service=s,
@@ -79,7 +84,7 @@ def diff(ctx: DeployContext, release: Release, offline_ok: bool = False) -> list
                 taskdef_changed=True,
                 taskdef_diff=taskdef_diff(None, release.taskdefs[s], f"task definition {family(ctx.stack, s)}"),
                 service_diff="",
-                not_compared=exc.message,
+                not_compared=why,
             )
             for s in order
         ]

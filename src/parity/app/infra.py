@@ -387,10 +387,12 @@ def adopt(ctx: InfraContext, result: Plan) -> None:
     execute(ctx, Plan(ctx.name, "IMPORT", change_set))
 
 
-def bootstrap(deploy: Any) -> list[Change]:
+def bootstrap(deploy: Any, dry_run: bool = False) -> list[Change]:
     """`inv promote --env local`: the environment's own template applied to the
     emulator first (quietly), so promote finds its cluster, services and
-    repositories. Only where the overlay allows it (``aws.bootstrap``)."""
+    repositories. Only where the overlay allows it (``aws.bootstrap``).
+    ``dry_run``: the plan only (a change set, deleted again), shown as
+    ``infra-plan`` shows it; nothing is reset or created."""
     from parity.errors import ConfigError
 
     stack = deploy.stack
@@ -408,12 +410,24 @@ def bootstrap(deploy: Any) -> list[Change]:
         timeout=120.0,
     )
     leftovers = ctx.cfn.leftovers() if ctx.cfn.stack(ctx.name) is None else []
+    if dry_run:
+        if leftovers:
+            deploy.report(f"the emulator holds {', '.join(leftovers)} but no stack {ctx.name}: a promote resets it first")
+            return [Change("Add", lid, res["Type"]) for lid, res in ctx.template()["Resources"].items()]
+        result = plan(ctx)
+        show(ctx, result)
+        return result.changes
     if leftovers:
         # Repositories or clusters without this environment's stack are left over (an older
         # bootstrap, a test): they would clash with the template's names.
         deploy.report(f"the emulator holds {', '.join(leftovers)} but no stack {ctx.name}: resetting it first")
         ctx.cfn.reset()
     result = plan(ctx, keep=True)
+    if result.adopt or result.recreate:
+        # the emulator is the toolkit's own: started clean rather than adopted into (moto cannot import)
+        deploy.report(f"the emulator holds {', '.join(a.name for a in result.adopt) or ctx.name} outside the stack: resetting it first")
+        ctx.cfn.reset()
+        result = plan(ctx, keep=True)
     execute(ctx, result)
     return result.changes
 

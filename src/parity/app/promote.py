@@ -106,17 +106,10 @@ def promote(
     step("account", f"{account}, region {stack.region}, cluster {stack.cluster}")
     url, distribution = endpoints(ctx, dry_run)
 
-    if stack.aws.bootstrap and not dry_run:
-        from parity.app.infra import bootstrap
-
-        changes = bootstrap(ctx)
-        added = sum(1 for c in changes if c.action == "Add")
-        step(
-            "bootstrap",
-            f"emulator: created {added} resources, changed {len(changes) - added} (stack template)" if changes else "emulator: everything exists",
-        )
+    if stack.aws.bootstrap:
+        look_ahead(ctx, step, dry_run, not_compared)
     else:
-        step("bootstrap", "skipped" + (" (dry run)" if stack.aws.bootstrap else f" ({ctx.env} is set up by `inv infra-apply`)"))
+        step("bootstrap", f"skipped ({ctx.env} is set up by `inv infra-apply`)")
 
     release = render(ctx, account=account, images=images, offline_ok=dry_run)
     release.not_compared[:0] = not_compared
@@ -179,6 +172,30 @@ def promote(
         fail(f"smoke tests failed against {url}{why}", [])
     step("smoke", "passed")
     return Promotion(release, changes, deployed=targets)
+
+
+def look_ahead(ctx: DeployContext, step: _Steps, dry_run: bool, not_compared: list[str]) -> None:
+    """The bootstrap step: the environment's template applied to the emulator;
+    in a dry run, its plan (as `inv infra-plan` shows it), so the rest of the
+    dry run can say what the first promote would do on a fresh emulator."""
+    from parity.app.infra import bootstrap
+
+    try:
+        changes = bootstrap(ctx, dry_run=dry_run)
+    except AwsUnavailable as exc:
+        if not dry_run:
+            raise
+        not_compared.append(f"the emulator's stack (the bootstrap's plan): {exc.message}")
+        step("bootstrap", "not planned (dry run): the emulator did not answer")
+        return
+    added = sum(1 for c in changes if c.action == "Add")
+    if dry_run:
+        step("bootstrap", f"emulator: would create {added} resources, change {len(changes) - added} (dry run)" if changes else "emulator: everything exists")
+        return
+    step(
+        "bootstrap",
+        f"emulator: created {added} resources, changed {len(changes) - added} (stack template)" if changes else "emulator: everything exists",
+    )
 
 
 def endpoints(ctx: DeployContext, dry_run: bool) -> tuple[str | None, str | None]:

@@ -93,7 +93,11 @@ def repositories(ctx: DeployContext, account: str = PLACEHOLDER_ACCOUNT, not_com
                 if ctx.stack.infra.owns_repositories
                 else "`inv infra-apply` of the environment that owns the repositories (infra.owns_repositories) creates it"
             )
-            raise ParityError(f"ECR repository {name} does not exist in {ctx.stack.region}", hint=hint)
+            if not_compared is None:
+                raise ParityError(f"ECR repository {name} does not exist in {ctx.stack.region}", hint=hint)
+            # looking ahead (a dry run, a render): where ECR will put it
+            not_compared.append(f"ECR repository {name}: it does not exist yet ({hint})")
+            uri = f"{account}.dkr.ecr.{ctx.stack.region}.amazonaws.com/{name}"
         out[service] = f"{ctx.stack.aws.registry}/{name}" if ctx.stack.aws.registry else uri
     return out
 
