@@ -216,3 +216,27 @@ def test_rollback_failed_is_not_blamed_on_retained_resources():
         "delete it: `aws cloudformation delete-stack --stack-name huskit-prod` (add --retain-resources LOGICAL_IDS for "
         "those that still cannot be deleted), then `inv infra-apply --env prod`"
     )
+
+
+# -- finding 7: what a replacement loses -----------------------------------------------
+
+
+def test_replacing_the_alb_or_the_namespace_is_called_out():
+    """A new ALB has a new DNS name (infra.origin_domain's record points at the old one);
+    a new Cloud Map namespace loses crawler.internal until the services register again."""
+    from .test_infra_plan import FakeCfn, change
+
+    cfn = FakeCfn(status="UPDATE_COMPLETE", changes=[
+        change("Modify", "Alb", "AWS::ElasticLoadBalancingV2::LoadBalancer", "True"),
+        change("Modify", "InternalNamespace", "AWS::ServiceDiscovery::PrivateDnsNamespace", "Conditional"),
+        change("Modify", "Cluster", "AWS::ECS::Cluster", "True"),
+    ])  # fmt: skip
+    ctx = ctx_with(cfn)
+    show(ctx, plan(ctx))
+    lines = text(ctx).splitlines()
+    alb = next(line for line in lines if "replace Alb " in line)
+    assert alb.endswith("<- STATEFUL (if replaced): a new DNS name: infra.origin_domain's record must follow")
+    namespace = next(line for line in lines if "InternalNamespace" in line)
+    assert "(may be replaced)" in namespace and "STATEFUL (if replaced): its discovery names (crawler.internal) go" in namespace
+    assert "STATEFUL" not in next(line for line in lines if "replace Cluster" in line)
+    assert "WARNING: 2 stateful resource(s) would be replaced or removed: Alb, InternalNamespace" in lines

@@ -121,7 +121,7 @@ class Change:
         if self.replaces and self.replacement == "Conditional":
             text += " (may be replaced)"
         if self.stateful and verb in ("replace", "remove"):
-            text += f"   <- STATEFUL: {STATEFUL_TYPES[self.kind]}" + (" if replaced" if verb == "replace" else "")
+            text += "   <- STATEFUL" + (" (if replaced)" if verb == "replace" else "") + f": {STATEFUL_TYPES[self.kind]}"
         return text
 
 
