@@ -11,7 +11,6 @@ import re
 
 import pytest
 
-from parity.app.infra import render, within_limits
 from parity.errors import ConfigError, ParityError
 from parity.limits import FARGATE_SIZES, LIMITS
 from parity.render.infra import render_edge_template, render_template
@@ -86,6 +85,8 @@ def test_ingress_resources_count_against_their_group_too():
 
 
 def test_a_template_over_a_limit_is_refused_before_any_aws_call():
+    from parity.app.infra import within_limits
+
     template = render_template(stack_for("prod"))
     template["Resources"]["WebsiteAgentTargetGroup"]["Properties"]["UnhealthyThresholdCount"] = 1
     with pytest.raises(ParityError) as exc:
@@ -127,6 +128,8 @@ def test_listener_rules_and_web_acl_capacity():
 
 def test_an_origin_timeout_past_60_is_accepted_and_named_as_a_quota_increase():
     """Finding 7: CloudFront takes 1-60 s without a quota increase, up to 180 with one."""
+    from parity.app.infra import render
+
     stack = stack_for("prod", {"edge": {"origin_response_timeout": 90}})
     seen: list[str] = []
     body = render(stack, report=seen.append)
