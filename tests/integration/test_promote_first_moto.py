@@ -40,12 +40,12 @@ def test_a_first_promote_that_fails_leaves_every_service_at_zero_tasks(tmp_path)
         )  # fmt: skip
         with pytest.raises(DeployFailed) as exc:
             promote(ctx, version="first")
-        assert not isinstance(exc.value, RollbackFailed)
-        assert "rolled back: website-agent at 0 tasks on huskit-website-agent:1, crawler at 0 tasks on huskit-crawler:1" in str(exc.value)
         live = services(moto)
         for name in ("website-agent", "crawler"):
-            assert live[name]["desiredCount"] == 0
             assert live[name]["taskDefinition"].endswith(f"/huskit-{name}:1")  # the placeholder
+            assert live[name]["desiredCount"] == 0
+        assert not isinstance(exc.value, RollbackFailed)
+        assert "rolled back: website-agent at 0 tasks on huskit-website-agent:1, crawler at 0 tasks on huskit-crawler:1" in str(exc.value)
         td = Ecs(target).describe_task_definition(live["crawler"]["taskDefinition"])
         assert td["containerDefinitions"][0]["image"].endswith(":bootstrap")
 

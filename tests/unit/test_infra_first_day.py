@@ -114,11 +114,26 @@ def test_a_failed_first_creation_is_retried_by_the_next_apply():
     assert found["template"]["Resources"]["CrawlerRepository"]["Properties"].get("LifecyclePolicy")
 
 
-def test_resources_made_by_hand_are_adopted_not_collided_with():
+def hand_made() -> FakeAwsCfn:
     """An account set up by the plan's sections 6.2-6.8: repositories, bucket, secrets, log groups."""
     cfn = FakeAwsCfn()
     for kind, name in RETAINED:
         cfn.make(kind, name)
+    return cfn
+
+
+def test_resources_made_by_hand_are_adopted_not_collided_with():
+    cfn = hand_made()
+    apply(ctx_with(cfn))
+    assert cfn.stacks["huskit-prod"]["status"] == "UPDATE_COMPLETE"
+    assert {lid for lid, st in cfn.stacks["huskit-prod"]["resources"].items() if st == "IMPORT_COMPLETE"} == {
+        "StaticBucket", "WebsiteAgentRepository", "CrawlerRepository", "WebsiteAgentLogGroup", "CrawlerLogGroup",
+        "WebsiteAgentSecret", "CrawlerSecret",
+    }  # fmt: skip
+
+
+def test_the_plan_says_what_it_adopts():
+    cfn = hand_made()
     ctx = ctx_with(cfn)
     result = plan(ctx)
     show(ctx, result)
@@ -129,9 +144,7 @@ def test_resources_made_by_hand_are_adopted_not_collided_with():
     assert "huskit-prod" not in cfn.stacks  # the plan left no stack behind
     secret = next(a for a in result.adopt if a.logical_id == "CrawlerSecret")
     assert secret.identifier == {"Id": arn_of("huskit/prod/crawler")}
-
     apply(ctx_with(cfn))
-    assert cfn.stacks["huskit-prod"]["status"] == "UPDATE_COMPLETE"
     assert plan(ctx_with(cfn)).adopt == []
 
 
