@@ -216,11 +216,13 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
     root = make_root(tmp_path, {"local": emulated(endpoint, registry, distribution_id=dist)})
     records.record_e2e_pass(root, images, "e2e")
 
-    # --dry-run on a fresh emulator: nothing exists, and nothing is created
+    # --dry-run on a fresh emulator: it shows the bootstrap it would do and the rest; nothing is created
     ctx = ctx_for(root, "local")
-    with pytest.raises(ParityError, match=r"^ECR repository paritytest-it/\S+ does not exist in eu-central-1 \(hint: `inv infra-apply --env local` creates it\)"):
-        promote(ctx, version="itsha", dry_run=True)
+    assert promote(ctx, version="itsha", dry_run=True).dry_run
+    assert "[ 4/12] bootstrap emulator: would create " in "\n".join(ctx.lines)
+    assert "not compared with AWS: ECR repository paritytest-it/crawler: it does not exist yet" in "\n".join(ctx.lines)
     assert client("ecs", endpoint).list_clusters()["clusterArns"] == []
+    assert client("ecr", endpoint).describe_repositories()["repositories"] == []
 
     ctx = ctx_for(root, "local")
     result = promote(ctx, version="itsha")
@@ -238,7 +240,7 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
         manifest = httpx.get(f"http://{registry}/v2/paritytest-it/{service}/manifests/{digest}", headers={"Accept": MANIFEST_V2}).json()
         assert manifest["config"]["digest"] == image_id
         tags = httpx.get(f"http://{registry}/v2/paritytest-it/{service}/tags/list").json()["tags"]
-        assert "itsha" in tags and "latest" not in tags
+        assert f"itsha-{image_id[7:19]}" in tags and "latest" not in tags  # the version, then the image's own ID
         assert td["containerDefinitions"][0]["secrets"][0]["valueFrom"].startswith(
             f"arn:aws:secretsmanager:{REGION}:123456789012:secret:huskit/prod/{service}:"
         )
@@ -269,13 +271,19 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
     dry = promote(ctx, version="other", dry_run=True)
     assert dry.dry_run and [c.service for c in dry.changes if c.changed] == ["crawler"]
     assert (ecs.list_task_definitions()["taskDefinitionArns"], running_taskdef(endpoint, "huskit-prod", "crawler")) == before
-    assert "other" not in httpx.get(f"http://{registry}/v2/paritytest-it/crawler/tags/list").json()["tags"]
+    assert not [t for t in httpx.get(f"http://{registry}/v2/paritytest-it/crawler/tags/list").json()["tags"] if t.startswith("other")]
 
-    # rollback on demand: one revision back
+    # rollback on demand: one revision back, never to the placeholder (:1, its image never pushed)
     client("ecs", endpoint).update_service(cluster="huskit-prod", service="crawler", taskDefinition=result.deployed["crawler"])
+    with pytest.raises(ParityError, match=r"^crawler: the revision before paritytest-crawler:2 is paritytest-crawler:1, the placeholder"):
+        rollback(ctx_for(root, "local"), ["crawler"])
+    second = ecs.describe_task_definition(taskDefinition=result.deployed["crawler"])["taskDefinition"]
+    accepted = ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
+    third = ecs.register_task_definition(**{k: v for k, v in second.items() if k in accepted})["taskDefinition"]
+    client("ecs", endpoint).update_service(cluster="huskit-prod", service="crawler", taskDefinition=third["taskDefinitionArn"])
     done = rollback(ctx_for(root, "local"), ["crawler"])
-    assert done["crawler"].endswith("paritytest-crawler:1")
-    assert running_taskdef(endpoint, "huskit-prod", "crawler") == "paritytest-crawler:1"
+    assert done["crawler"].endswith("paritytest-crawler:2")
+    assert running_taskdef(endpoint, "huskit-prod", "crawler") == "paritytest-crawler:2"
 
 
 def test_a_rollout_that_never_completes_leaves_the_previous_revision(tmp_path, moto_server, registry, images):
