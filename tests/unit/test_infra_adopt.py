@@ -128,3 +128,27 @@ def test_the_import_change_set_and_the_stack_reads_are_what_cloudformation_takes
         assert cfn.resources("huskit-prod") == {"Vpc": "CREATE_COMPLETE", "StaticBucket": "DELETE_SKIPPED"}
         assert cfn.resources("huskit-qa") == {}
         assert cfn.deployed_template("huskit-prod") == {"Resources": {}}
+
+
+def test_every_call_the_adapter_makes_has_its_iam_action_listed():
+    """A role that runs infra-plan/apply needs each (the rehearsal renders and enforces them)."""
+    import re
+    from pathlib import Path
+
+    import botocore.session
+
+    from parity.adapters import cloudformation
+
+    source = Path(cloudformation.__file__).read_text()
+    clients = {"cf": "cloudformation", "ec2": "ec2"}
+    calls = {(clients[c], op) for c, op in re.findall(r"self\.(cf|ec2)\.(\w+)\b", source)}
+    calls |= set(re.findall(r'_client\("(\w+)"\)\.(\w+)\(', source))
+    assert len(calls) >= 14
+    session = botocore.session.get_session()
+    actions = set()
+    for service, method in calls:
+        model = session.get_service_model(service)
+        operation = next(op for op in model.operation_names if botocore.xform_name(op) == method)
+        prefix = model.metadata.get("signingName", model.metadata["endpointPrefix"])
+        actions.add({"s3:HeadBucket": "s3:ListBucket"}.get(f"{prefix}:{operation}", f"{prefix}:{operation}"))
+    assert actions == set(cloudformation.IAM_ACTIONS)

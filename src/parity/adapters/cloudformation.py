@@ -16,6 +16,18 @@ from parity.errors import ParityError
 
 CAPABILITIES = ["CAPABILITY_NAMED_IAM"]  # the roles have names the task definitions use
 
+# The IAM actions this adapter's calls need (infra-plan, infra-apply): what a role
+# running them must be allowed (tests/unit/test_infra_adopt.py reads the calls
+# from this file and checks each is here). HeadBucket is authorised as s3:ListBucket.
+IAM_ACTIONS = [
+    "cloudformation:DescribeStacks", "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet",
+    "cloudformation:ExecuteChangeSet", "cloudformation:DeleteChangeSet", "cloudformation:DeleteStack",
+    "cloudformation:DescribeStackEvents", "cloudformation:ListStackResources", "cloudformation:GetTemplate",
+    "ec2:DescribeManagedPrefixLists",
+    # adopting what exists: each fixed-name resource looked up by its name
+    "s3:ListBucket", "ecr:DescribeRepositories", "logs:DescribeLogGroups", "secretsmanager:DescribeSecret",
+]  # fmt: skip
+
 
 class CloudFormation:
     def __init__(self, target: AwsTarget) -> None:

@@ -168,7 +168,9 @@ def within_limits(template: dict[str, Any], report: Report) -> dict[str, Any]:
     return template
 
 
-def parameters(ctx: InfraContext, in_stack: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
+def parameters(
+    ctx: InfraContext, in_stack: set[str] | frozenset[str] = frozenset(), template: dict[str, Any] | None = None
+) -> dict[str, str]:
     """What the template needs from the live world: the prefix list of the
     region, the revision every service runs now (empty before the first
     promote) and the ALB's deletion protection: on once the ALB exists in the
@@ -181,7 +183,7 @@ def parameters(ctx: InfraContext, in_stack: set[str] | frozenset[str] = frozense
     if not prefix_list:
         raise ParityError(f"the managed prefix list {PREFIX_LIST_NAME} does not exist in {stack.region}")
     out = {PREFIX_LIST_PARAMETER: prefix_list}
-    if ALB_PROTECTION_PARAMETER in ctx.template().get("Parameters", {}):
+    if ALB_PROTECTION_PARAMETER in (template or ctx.template()).get("Parameters", {}):
         out[ALB_PROTECTION_PARAMETER] = "true" if "Alb" in in_stack else "false"
     cluster_up = ctx.ecs.cluster_active(stack.cluster)
     for service in stack.services:
@@ -208,7 +210,7 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
     usable = stack_states.require_usable(status, ctx.name, ctx.stack.env)
     in_stack = standing(ctx.cfn.resources(ctx.name)) if usable == "ready" else set()
     kind = "UPDATE" if usable == "ready" else "CREATE"
-    params = parameters(ctx, in_stack)
+    params = parameters(ctx, in_stack, template)
     result = Plan(ctx.name, kind, None, parameters=params, status=status, recreate=usable == "recreate")
     result.adopt = adoptions(ctx, template, in_stack)
     adopted = {a.logical_id for a in result.adopt}
