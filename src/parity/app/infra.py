@@ -223,7 +223,12 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
         return result
     if result.adopt:
         _import_change_set(ctx, result, template, keep=False)  # CloudFormation judges the adoption now, not mid-apply
-    change_set = ctx.cfn.create_change_set(ctx.name, f"parity-{time.time_ns()}", body, params, kind)
+    try:
+        change_set = ctx.cfn.create_change_set(ctx.name, f"parity-{time.time_ns()}", body, params, kind)
+    except ParityError:
+        if result.adopt and kind == "CREATE":
+            ctx.cfn.delete_stack(ctx.name)  # the import check's REVIEW_IN_PROGRESS stack
+        raise
     result.change_set = change_set
     if change_set is None:
         return result
@@ -290,10 +295,11 @@ def _import_change_set(ctx: InfraContext, result: Plan, template: dict[str, Any]
     failed = described.get("Status") == "FAILED"
     if failed or not keep:
         ctx.cfn.delete_change_set(change_set, ctx.name)
+    if failed:
         if existing is None:
             ctx.cfn.delete_stack(ctx.name)  # the REVIEW_IN_PROGRESS stack the change set made
-    if failed:
         raise ParityError(f"adopting {names} into {ctx.name} was refused: {described.get('StatusReason', '')}", hint=hint)
+    # (a plan's new stack stays REVIEW_IN_PROGRESS for its CREATE change set; the plan deletes it)
     return change_set if keep else None
 
 
