@@ -15,9 +15,21 @@ CAPABILITIES = ["CAPABILITY_NAMED_IAM"]  # the roles have names the task definit
 
 
 class CloudFormation:
-    def __init__(self, target: AwsTarget) -> None:
+    def __init__(self, target: AwsTarget, service_role: str | None = None) -> None:
         self.cf = target.client("cloudformation")
         self.ec2 = target.client("ec2")
+        self.sts = target.client("sts")
+        self.service_role = service_role  # the stack's CloudFormation service role, by name
+        self._role_arn: str | None = None
+
+    def role_arn(self) -> str | None:
+        """The service role's ARN (in the caller's account), passed with every change
+        set: CloudFormation then acts with its rights, not the caller's."""
+        if self.service_role and self._role_arn is None:
+            found = aws_call("who am I (sts get-caller-identity)", self.sts.get_caller_identity)
+            partition = found["Arn"].split(":")[1]
+            self._role_arn = f"arn:{partition}:iam::{found['Account']}:role/{self.service_role}"
+        return self._role_arn
 
     def stack(self, name: str) -> dict[str, Any] | None:
         """The stack as CloudFormation describes it, or None if there is none."""
@@ -36,11 +48,12 @@ class CloudFormation:
     ) -> str | None:
         """The change set's id; None when there is nothing to change (moto says so
         at once; AWS creates a FAILED change set saying so, which the caller reads)."""
+        role = {"RoleARN": arn} if (arn := self.role_arn()) else {}
         try:
             found = self.cf.create_change_set(
                 StackName=name, ChangeSetName=change_set, ChangeSetType=kind, TemplateBody=template,
                 Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-                Capabilities=CAPABILITIES, Tags=[{"Key": "parity:stack", "Value": name}],
+                Capabilities=CAPABILITIES, Tags=[{"Key": "parity:stack", "Value": name}], **role,
             )  # fmt: skip
         except ClientError as exc:
             if "No updates are to be performed" in exc.response.get("Error", {}).get("Message", ""):
