@@ -5,7 +5,7 @@ clean exit. No logic lives here.
     inv build | load | service-test          (CI: build once, hand the images on)
     inv render | diff | promote | rollback --env ENV
     inv infra-render | infra-plan | infra-apply | infra-scan --env ENV
-    inv infra-bootstrap --env ENV
+    inv infra-bootstrap | rehearse --env ENV
 """
 
 from __future__ import annotations
@@ -406,6 +406,19 @@ def infra_bootstrap(c, env):
     for key, value in outputs(ctx).items():
         say(f"{key}: {value}")
     say("next: README 'Bootstrap a fresh account' (GitHub: the environments' protection and the variable AWS_ACCOUNT_ID)")
+
+
+@task(help={"env": "staging or prod (the environment whose first day to rehearse)."})
+@cli
+def rehearse(c, env):
+    """The first day of production, offline: bootstrap, then every workflow job's AWS steps
+    as the role it assumes, against an emulator that enforces IAM; a tree of checks, non-zero on NG."""
+    from parity.app.rehearse import rehearse as run_rehearse
+    from parity.console import say
+
+    report = run_rehearse(ROOT, env, say)
+    if report.failed:
+        raise Exit(f"rehearse {env}: {len(report.failed)} check(s) NG (marked in the tree above)", code=1)
 
 
 @task
