@@ -89,7 +89,8 @@ def test_the_plan_keeps_its_change_sets_and_the_apply_executes_exactly_those(tmp
     assert saved["stacks"][0]["parameters"]["CrawlerTaskDefinition"] == LIVE
     assert cfn.deleted == []  # kept
     apply_planned(ctx_with(cfn, services), tmp_path)
-    assert cfn.executed == ["cs-1"] and len(cfn.sets) == 1  # no new change set
+    # planned again to compare, and that new change set dropped: the kept one runs
+    assert cfn.executed == ["cs-1"] and cfn.deleted == ["cs-2"]
 
 
 def test_what_moved_since_the_plan_is_planned_again_only_if_the_changes_are_the_reviewed_ones(tmp_path):
@@ -107,7 +108,7 @@ def test_an_apply_whose_changes_would_differ_from_the_reviewed_ones_applies_noth
     cfn.changes = [MODIFY_SERVICE, ADD_ALARM]
     with pytest.raises(ParityError) as exc:
         apply_planned(ctx_with(cfn, Services(NEWER)), tmp_path)
-    assert str(exc.value).startswith("huskit-local: CrawlerTaskDefinition changed since the plan, and the change set would now differ")
+    assert str(exc.value).startswith("huskit-local: the changes would now differ from the reviewed plan (2 instead of 1)")
     assert cfn.executed == [] and "cs-2" in cfn.deleted
 
 
@@ -126,3 +127,13 @@ def test_a_plan_without_changes_applies_nothing(tmp_path):
     ctx = ctx_with(cfn, Services(LIVE))
     apply_planned(ctx, tmp_path)
     assert cfn.executed == [] and "stack huskit-local: no changes (as planned)" in ctx.lines
+
+
+def test_a_kept_change_set_that_no_longer_exists_is_not_trusted_blindly(tmp_path):
+    """The stack moved on (another apply ran): the plan again finds other changes."""
+    cfn = Cfn([MODIFY_SERVICE])
+    plan_all(ctx_with(cfn, Services(LIVE)), keep=True, root=tmp_path)
+    cfn.changes = []
+    with pytest.raises(ParityError, match=r"the changes would now differ from the reviewed plan \(0 instead of 1\)"):
+        apply_planned(ctx_with(cfn, Services(LIVE)), tmp_path)
+    assert cfn.executed == []

@@ -72,9 +72,11 @@ def emulator(running_tasks: int = 2, timeout: float = 30.0) -> Iterator[str]:
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
         "MOTO_ECS_SERVICE_RUNNING": str(running_tasks),
     }
+    # PARITY_EMULATOR_LOG=FILE keeps the server's own log (requests, moto's tracebacks) for debugging
+    log = open(os.environ.get("PARITY_EMULATOR_LOG") or os.devnull, "a")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "parity.adapters.emulator", str(port)],
-        stdout=subprocess.DEVNULL, stderr=open(os.environ.get("EMU_LOG", os.devnull), "a"), env=env,
+        stdout=subprocess.DEVNULL, stderr=log, env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -94,6 +96,7 @@ def emulator(running_tasks: int = 2, timeout: float = 30.0) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 # -- inside the emulator's process ---------------------------------------------------

@@ -446,10 +446,15 @@ def plan_all(ctx: InfraContext, keep: bool = False, root: Any = None) -> list[Pl
 
 
 def apply_planned(ctx: InfraContext, root: Any) -> dict[str, str]:
-    """Execute the change sets a kept plan made, exactly: when what the plan read
-    from the live world (the revisions running, the companion's web ACL) is as it
-    was, the kept change set; when it moved, a new plan whose changes must be the
-    reviewed ones, else nothing is applied. Returns the stack's outputs."""
+    """Apply exactly what a kept plan showed. Each stack is planned again: when
+    the changes and what the plan read from the live world (the revisions
+    running, the companion's web ACL) are as they were, the kept change set is
+    executed; when only what it read has moved (a promote in between), the new
+    change set with the same changes; when the changes differ, nothing. A plan
+    that could not be one change set (what must be adopted or created again
+    first) is applied as ``apply`` does, its changes checked the same way."""
+    from dataclasses import replace
+
     from parity.app.jsonfile import read_json
 
     path = plan_file(root, ctx.stack.env)
@@ -465,24 +470,30 @@ def apply_planned(ctx: InfraContext, root: Any) -> dict[str, str]:
             raise ParityError(f"the kept plan has no change set for {part.name}", hint="plan again")
         reviewed = Plan(part.name, entry["kind"], entry["change_set"], parameters=entry["parameters"])
         reviewed.changes = [Change(*c) for c in entry["changes"]]
-        if reviewed.change_set is None:
-            part.report(f"stack {part.name}: no changes (as planned)")
-            continue
-        moved = sorted(k for k, v in parameters(part).items() if reviewed.parameters.get(k) != v)
-        if not moved:
-            part.report(f"stack {part.name}: executing the reviewed change set ({len(reviewed.changes)} changes)")
-            execute(part, reviewed)
-            continue
         fresh = plan(part, keep=True)
-        same = [(c.action, c.logical_id, c.kind, c.replacement) for c in fresh.changes] == [
-            (c.action, c.logical_id, c.kind, c.replacement) for c in reviewed.changes
-        ]
-        if not same:
-            _discard(part, fresh)
+        if _changes(fresh) != _changes(reviewed):
+            if fresh.change_set is not None:
+                part.cfn.delete_change_set(fresh.change_set, part.name)
             raise ParityError(
-                f"{part.name}: {', '.join(moved)} changed since the plan, and the change set would now differ from the reviewed one",
+                f"{part.name}: the changes would now differ from the reviewed plan ({len(fresh.changes)} instead of {len(reviewed.changes)})",
                 hint="run the infrastructure workflow again and review the new plan",
             )
-        part.report(f"stack {part.name}: {', '.join(moved)} changed since the plan; the same changes, planned again")
-        execute(part, fresh)
+        if not fresh.changes:
+            part.report(f"stack {part.name}: no changes (as planned)")
+            continue
+        moved = sorted(k for k in {*fresh.parameters, *reviewed.parameters} if fresh.parameters.get(k) != reviewed.parameters.get(k))
+        if fresh.change_set is None:  # an adoption or a re-creation comes first: apply does it, then the rest
+            part.report(f"stack {part.name}: the reviewed changes, applied as `inv infra-apply` does")
+            apply(replace(part, edge=None))
+        elif not moved and reviewed.change_set is not None:
+            part.cfn.delete_change_set(fresh.change_set, part.name)
+            part.report(f"stack {part.name}: executing the reviewed change set ({len(reviewed.changes)} changes)")
+            execute(part, reviewed)
+        else:
+            part.report(f"stack {part.name}: {', '.join(moved) or 'the kept change set'} changed since the plan; the same changes, planned again")
+            execute(part, fresh)
     return outputs(ctx)
+
+
+def _changes(result: Plan) -> list[tuple[str, str, str, str]]:
+    return [(c.action, c.logical_id, c.kind, c.replacement) for c in result.changes]
