@@ -187,6 +187,7 @@ ARN_FORMATS = {
     "ecr:repository": "arn:{partition}:ecr:{region}:{account}:repository/{repository}",
     "cloudformation:stack": "arn:{partition}:cloudformation:{region}:{account}:stack/{stack}/{id}",
     "cloudfront:distribution": "arn:{partition}:cloudfront::{account}:distribution/{distribution}",
+    "secretsmanager:Secret": "arn:{partition}:secretsmanager:{region}:{account}:secret:{secret}",
 }
 
 # action -> (resource type, how to read its names from the request). Actions the
@@ -225,6 +226,8 @@ RESOURCES: dict[str, tuple[str, Any]] = {
             "CancelUpdateStack", "UpdateTerminationProtection",
         )
     },
+    "secretsmanager:DescribeSecret": ("secretsmanager:Secret", lambda p: [{"secret": p.get("SecretId", "")}]),
+    "secretsmanager:GetSecretValue": ("secretsmanager:Secret", lambda p: [{"secret": p.get("SecretId", "")}]),
     "cloudfront:CreateInvalidation": ("cloudfront:distribution", None),  # from the path: /2020-05-31/distribution/ID/invalidation
     "cloudfront:GetInvalidation": ("cloudfront:distribution", None),
     "cloudfront:GetDistribution": ("cloudfront:distribution", None),
@@ -246,10 +249,11 @@ def iam_action(action: str) -> str:
 
 
 def request_resources(
-    action: str, params: dict[str, Any], path: str, region: str, account: str, stack_ids: Any = dict
+    action: str, params: dict[str, Any], path: str, region: str, account: str, lookup: Any = dict
 ) -> list[str] | None:
     """The ARNs ``action`` with these request parameters is authorized against;
-    None when this table does not know the action (then "*")."""
+    None when this table does not know the action (then "*"). ``lookup()``:
+    what a name stands for in an ARN (a stack's id; ``secret:NAME``: its ARN)."""
     entry = RESOURCES.get(action)
     if entry is None:
         return None
@@ -264,12 +268,19 @@ def request_resources(
         return ["*"]
     out = []
     for values in found:
+        if kind == "secretsmanager:Secret":
+            # named by its name: authorized against its ARN (the name and six random characters),
+            # or, when no such secret exists, against the name alone
+            secret = str(values["secret"])
+            out.append(secret if secret.startswith("arn:") else lookup().get(f"secret:{secret}") or ARN_FORMATS[kind].format(
+                partition=partition, region=region, account=account, secret=secret))
+            continue
         if kind == "cloudformation:stack":
             stack = str(values["stack"])
             if stack.startswith("arn:"):
                 out.append(stack)
                 continue
-            values = {"stack": stack, "id": stack_ids().get(stack, "*")}
+            values = {"stack": stack, "id": lookup().get(stack, "*")}
             if values["id"].startswith("arn:"):
                 out.append(values["id"])
                 continue

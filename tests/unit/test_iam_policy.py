@@ -122,6 +122,14 @@ def test_the_resource_of_a_request():
     assert r("ecr:DescribeRepositories", {}) == ["*"]
     assert r("cloudfront:CreateInvalidation", {}, "/2020-05-31/distribution/E1ABC/invalidation") == ["arn:aws:cloudfront::123456789012:distribution/E1ABC"]
     assert iam_policy.iam_action("s3:HeadBucket") == "s3:ListBucket"
+    # a secret named by its name: its ARN (with the six characters Secrets Manager adds) when it exists
+    secrets = lambda: {"secret:huskit/prod/crawler": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:huskit/prod/crawler-a1B2c3"}  # noqa: E731
+    assert request_resources("secretsmanager:DescribeSecret", {"SecretId": "huskit/prod/crawler"}, "/", "eu-central-1", "123456789012", secrets) == [
+        "arn:aws:secretsmanager:eu-central-1:123456789012:secret:huskit/prod/crawler-a1B2c3"
+    ]  # fmt: skip
+    assert request_resources("secretsmanager:DescribeSecret", {"SecretId": "huskit/prod/gone"}, "/", "eu-central-1", "123456789012", secrets) == [
+        "arn:aws:secretsmanager:eu-central-1:123456789012:secret:huskit/prod/gone"
+    ]  # fmt: skip
 
 
 def test_the_roles_a_call_passes():

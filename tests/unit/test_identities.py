@@ -173,7 +173,8 @@ def test_the_plan_and_promote_roles_may_plan_but_only_the_apply_role_may_execute
         for arn in (stack, edge):
             assert _allowed(policy, "cloudformation:CreateChangeSet", arn), kind
             assert _allowed(policy, "cloudformation:ExecuteChangeSet", arn) == (kind == "apply"), kind
-            assert not _allowed(policy, "cloudformation:DeleteStack", arn), kind
+            # a plan in no environment (no reviewers) and a promote may not delete the stack
+            assert _allowed(policy, "cloudformation:DeleteStack", arn) == (kind == "apply"), kind
         assert not _allowed(policy, "cloudformation:CreateChangeSet", other), kind
         assert _allowed(policy, "iam:PassRole", service_role, {"iam:PassedToService": "cloudformation.amazonaws.com"})
         assert not _allowed(policy, "iam:PassRole", service_role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
@@ -181,10 +182,17 @@ def test_the_plan_and_promote_roles_may_plan_but_only_the_apply_role_may_execute
 
 def test_the_apply_role_changes_nothing_but_through_cloudformation():
     actions = {a for st in _policy("prod", "apply")["Statement"] for a in iam_policy._listed(st["Action"])}
-    assert {a.split(":")[0] for a in actions} == {"cloudformation", "iam", "ec2", "ecs"}
+    # beside CloudFormation: reads (what runs, what exists to adopt) and passing the service role
     assert {a for a in actions if not a.startswith("cloudformation:")} == {
         "iam:PassRole", "ec2:DescribeManagedPrefixLists", "ecs:DescribeClusters", "ecs:DescribeServices",
+        "s3:ListBucket", "logs:DescribeLogGroups", "secretsmanager:DescribeSecret", "ecr:DescribeRepositories",
     }  # fmt: skip
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:huskit/prod/crawler"
+    policy = _policy("prod", "apply")
+    # a secret is looked up by its name: its ARN when it exists, the name alone when it does not
+    assert _allowed(policy, "secretsmanager:DescribeSecret", secret + "-a1B2c3") and _allowed(policy, "secretsmanager:DescribeSecret", secret)
+    assert not _allowed(policy, "secretsmanager:GetSecretValue", secret + "-a1B2c3")
+    assert "ecr:DescribeRepositories" not in json.dumps(_policy("staging", "plan"))  # staging owns no repository
 
 
 @pytest.mark.parametrize("env", ["local", *ENVS])

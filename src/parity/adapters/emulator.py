@@ -37,7 +37,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -227,9 +227,15 @@ def _patch() -> None:
             f"(token sub {claims.get('sub')!r}, aud {audience!r})",
         )
 
-    def stack_ids(account: str, region: str) -> dict[str, str]:
+    def names(account: str, region: str) -> dict[str, str]:
+        """What a name stands for in an ARN: a stack's id, a secret's ARN (with its suffix)."""
+        from moto.secretsmanager.models import secretsmanager_backends
+
         backend = cloudformation_backends[account][region]
-        return {s.name: s.stack_id for s in backend.stacks.values() if s.status != "DELETE_COMPLETE"}
+        out = {s.name: s.stack_id for s in backend.stacks.values() if s.status != "DELETE_COMPLETE"}
+        for secret in secretsmanager_backends[account][region].secrets.values():
+            out[f"secret:{secret.name}"] = secret.arn
+        return out
 
     def authorize(self: Any, resource: str = "*") -> None:
         if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
@@ -249,7 +255,7 @@ def _patch() -> None:
         params = _params(self)
         found = iam_policy.request_resources(
             request._action, params, self.raw_path, self.region, self.current_account,
-            lambda: stack_ids(self.current_account, self.region),
+            lambda: names(self.current_account, self.region),
         )  # fmt: skip
         for arn in found if found is not None else [resource]:
             request.check_action_permitted(arn)
@@ -272,19 +278,82 @@ def _patch() -> None:
 
     from moto.cloudformation.responses import CloudFormationResponse
 
+    create = CloudFormationResponse.create_change_set
     execute = CloudFormationResponse.execute_change_set
+    imports: dict[str, set[tuple[str, str]]] = {}  # IMPORT change set id -> (type, name) it adopts
+    importing: set[tuple[str, str]] = set()  # while one executes
+
+    def create_change_set(self: Any) -> Any:
+        """moto ignores an IMPORT's ResourcesToImport: remember them for its execution."""
+        result = create(self)
+        if self._get_param("ChangeSetType") == "IMPORT":
+            imports[result.result["Id"]] = {
+                (r["ResourceType"], str(next(iter(r.get("ResourceIdentifier", {}).values()), "")))
+                for r in self._get_param("ResourcesToImport", [])
+            }
+        return result
 
     def execute_change_set(self: Any) -> Any:
-        """A resource moto fails to make: its error as the call's (moto answers some,
-        an S3 one among them, with a bare 500)."""
+        """An IMPORT adopts its resources (moto would create them anew and fail on the
+        name); a resource moto fails to make fails the call with its own error in
+        CloudFormation's format (moto answers some, an S3 one among them, with a bare 500)."""
+        name = self._get_param("ChangeSetName")
+        backend = cloudformation_backends[self.current_account][self.region]
+        ids = [cs_id for cs_id, cs in backend.change_sets.items() if name in (cs_id, cs.change_set_name)]
+        adopted = imports.get(ids[0], set()) if ids else set()
+        importing.update(adopted)
         try:
             return execute(self)
         except Exception as exc:  # noqa: BLE001 - another service's error (JSON, S3's) in CloudFormation's own format
             code = getattr(exc, "error_type", None) or getattr(exc, "code", None)
             code = code if isinstance(code, str) and code else type(exc).__name__
             raise _RESTError(code, str(getattr(exc, "message", "") or exc)) from None
+        finally:
+            importing.difference_update(adopted)
 
+    CloudFormationResponse.create_change_set = create_change_set  # type: ignore[method-assign]
+
+    from moto.cloudformation.models import CloudFormationBackend
+
+    backend_create = CloudFormationBackend.create_change_set
+
+    def backend_create_change_set(self: Any, stack_name: str, *args: Any, **kwargs: Any) -> tuple[str, str]:
+        """A new change set of a stack that holds only change sets (REVIEW_IN_PROGRESS)
+        belongs to that stack, as in AWS; moto would make a second stack of the name."""
+        kind = kwargs.get("change_set_type", args[4] if len(args) > 4 else "CREATE")
+        waiting = next((s for s in self.stacks.values() if s.name == stack_name and s.status == "REVIEW_IN_PROGRESS"), None)
+        change_set_id, stack_id = backend_create(self, stack_name, *args, **kwargs)
+        if kind != "UPDATE" and waiting is not None and stack_id != waiting.stack_id:
+            del self.stacks[stack_id]
+            change_set = self.change_sets[change_set_id]
+            change_set.stack, change_set.stack_id = waiting, waiting.stack_id
+            stack_id = waiting.stack_id
+        return change_set_id, stack_id
+
+    CloudFormationBackend.create_change_set = backend_create_change_set  # type: ignore[method-assign]
     CloudFormationResponse.execute_change_set = execute_change_set  # type: ignore[method-assign]
+
+    from moto.ecr.models import Repository, ecr_backends
+    from moto.logs.models import LogGroup, logs_backends
+    from moto.s3.models import FakeBucket, s3_backends
+
+    def adopting(model: Any, kind: str, name_property: str, find: Callable[[str, str, str], Any]) -> None:
+        """The resource an IMPORT adopts is the existing one, found by its name."""
+        original = model.create_from_cloudformation_json.__func__
+
+        def make(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+            name = cloudformation_json.get("Properties", {}).get(name_property) or resource_name
+            if (kind, name) in importing:
+                found = find(account_id, region_name, name)
+                if found is not None:
+                    return found
+            return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+        model.create_from_cloudformation_json = classmethod(make)
+
+    adopting(Repository, "AWS::ECR::Repository", "RepositoryName", lambda a, r, n: ecr_backends[a][r].repositories.get(n))
+    adopting(LogGroup, "AWS::Logs::LogGroup", "LogGroupName", lambda a, r, n: logs_backends[a][r].groups.get(n))
+    adopting(FakeBucket, "AWS::S3::Bucket", "BucketName", lambda a, r, n: s3_backends[a][get_partition(r)].buckets.get(n))
 
     from moto.moto_api._internal import urls as api_urls
 

@@ -453,8 +453,6 @@ def apply_planned(ctx: InfraContext, root: Any) -> dict[str, str]:
     change set with the same changes; when the changes differ, nothing. A plan
     that could not be one change set (what must be adopted or created again
     first) is applied as ``apply`` does, its changes checked the same way."""
-    from dataclasses import replace
-
     from parity.app.jsonfile import read_json
 
     path = plan_file(root, ctx.stack.env)
@@ -484,7 +482,7 @@ def apply_planned(ctx: InfraContext, root: Any) -> dict[str, str]:
         moved = sorted(k for k in {*fresh.parameters, *reviewed.parameters} if fresh.parameters.get(k) != reviewed.parameters.get(k))
         if fresh.change_set is None:  # an adoption or a re-creation comes first: apply does it, then the rest
             part.report(f"stack {part.name}: the reviewed changes, applied as `inv infra-apply` does")
-            apply(replace(part, edge=None))
+            apply(part)  # (its companion first, as always: applied already, it has nothing to change)
         elif not moved and reviewed.change_set is not None:
             part.cfn.delete_change_set(fresh.change_set, part.name)
             part.report(f"stack {part.name}: executing the reviewed change set ({len(reviewed.changes)} changes)")

@@ -16,10 +16,13 @@ outlive every operation of the stack it serves:
   for one without; ``aud`` = ``sts.amazonaws.com``), allowed what its steps call:
 
   ``plan``     infra.yml's plan job (main, no environment: reviewers see the plan
-               before they approve): read the stacks and services, create and
-               delete change sets, pass the service role to CloudFormation.
-  ``apply``    infra.yml's apply job (the environment): the plan's rights and
-               executing a change set; everything else is the service role's.
+               before they approve): read the stacks and services, look up which
+               of the template's fixed-name resources exist already (to adopt
+               them), create and delete change sets, pass the service role to
+               CloudFormation.
+  ``apply``    infra.yml's apply job (the environment): the plan's rights,
+               executing a change set and deleting a first creation that was
+               rolled back; everything else is the service role's.
   ``promote``  main.yml's deploy job and rollback.yml (the environment):
                ``inv infra-plan`` (the plan's rights), then push to ECR, register
                the task definitions of this environment's families only, update
@@ -125,17 +128,38 @@ def _role_arn(stack: Stack, name: str) -> Any:
 
 def _plan_statements(stack: Stack) -> list[dict[str, Any]]:
     """``inv infra-plan``: read the stacks, make (and drop) change sets with the
-    service role, look up the prefix list and what the services run."""
+    service role, look up the prefix list, what the services run and which of
+    the template's fixed-name resources exist already (to adopt them)."""
+    found = [
+        {"Sid": "FindTheBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn(stack, "s3", stack.edge.bucket, region=False, account=False)},
+        {"Sid": "FindTheLogGroups", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+        {
+            # a secret's ARN ends in six random characters; one that does not exist is asked for by its name alone
+            "Sid": "FindTheSecrets",
+            "Effect": "Allow",
+            "Action": "secretsmanager:DescribeSecret",
+            "Resource": [arn(stack, "secretsmanager", f"secret:{name}*") for name in iam.secret_names(Template(stack))],
+        },
+    ]
+    if stack.infra.owns_repositories:
+        found.append({
+            "Sid": "FindTheRepositories",
+            "Effect": "Allow",
+            "Action": "ecr:DescribeRepositories",
+            "Resource": [arn(stack, "ecr", f"repository/{repository(stack, s)}") for s in stack.services],
+        })  # fmt: skip
     return [
         {
             "Sid": "PlanTheStacks",
             "Effect": "Allow",
             "Action": [
                 "cloudformation:CreateChangeSet", "cloudformation:DeleteChangeSet", "cloudformation:DescribeChangeSet",
-                "cloudformation:DescribeStackEvents", "cloudformation:DescribeStacks",
+                "cloudformation:DescribeStackEvents", "cloudformation:DescribeStacks", "cloudformation:GetTemplate",
+                "cloudformation:ListStackResources",
             ],
             "Resource": _stacks(stack),
         },
+        *found,
         {
             "Sid": "PassTheServiceRoleToCloudFormation",
             "Effect": "Allow",
@@ -157,7 +181,8 @@ def _plan_statements(stack: Stack) -> list[dict[str, Any]]:
 def _apply_statements(stack: Stack) -> list[dict[str, Any]]:
     return [
         *_plan_statements(stack),
-        {"Sid": "ApplyAReviewedChangeSet", "Effect": "Allow", "Action": "cloudformation:ExecuteChangeSet", "Resource": _stacks(stack)},
+        # a first creation that was rolled back (ROLLBACK_COMPLETE) is deleted, then created again
+        {"Sid": "ApplyAReviewedChangeSet", "Effect": "Allow", "Action": ["cloudformation:DeleteStack", "cloudformation:ExecuteChangeSet"], "Resource": _stacks(stack)},
     ]  # fmt: skip
 
 
@@ -203,7 +228,6 @@ def _promote_statements(stack: Stack) -> list[dict[str, Any]]:
             "Resource": [_role_arn(stack, iam.role_name(stack.aws.execution_role)), _role_arn(stack, iam.role_name(stack.aws.task_role))],
             "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         },
-        {"Sid": "FindTheBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn(stack, "s3", stack.edge.bucket, region=False, account=False)},
         {"Sid": "PublishTheClient", "Effect": "Allow", "Action": "s3:PutObject", "Resource": arn(stack, "s3", f"{stack.edge.bucket}/*", region=False, account=False)},
         {
             # the distribution is the environment stack's, created after this role: any of the account's
