@@ -5,6 +5,7 @@ clean exit. No logic lives here.
     inv build | load | service-test          (CI: build once, hand the images on)
     inv render | diff | promote | rollback --env ENV
     inv infra-render | infra-plan | infra-apply | infra-scan --env ENV
+    inv infra-bootstrap | rehearse --env ENV
 """
 
 from __future__ import annotations
@@ -359,27 +360,67 @@ def infra_render(c, env, edge=False):
     print(run_render(load_stack(ROOT, env), edge=edge, report=warnings))
 
 
-@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@task(
+    help={
+        "env": "local, staging or prod (deploy/<env>.yaml).",
+        "keep": "Keep the change sets (.parity/infra-plan-ENV.json) for `inv infra-apply --planned`.",
+    }
+)
 @cli
-def infra_plan(c, env):
-    """Show what an infra-apply would change in ENV's stack (a change set, deleted again)."""
-    from parity.app.infra import plan, show
+def infra_plan(c, env, keep=False):
+    """Show what an infra-apply would change in ENV's stack (a change set, deleted again unless --keep)."""
+    from parity.app.infra import plan_all
 
-    ctx = _infra(env)
-    if ctx.edge is not None:
-        show(ctx.edge, plan(ctx.edge))
-    show(ctx, plan(ctx))
+    plan_all(_infra(env), keep=keep, root=ROOT)
 
 
-@task(help={"env": "local, staging or prod (deploy/<env>.yaml)."})
+@task(
+    help={
+        "env": "local, staging or prod (deploy/<env>.yaml).",
+        "planned": "Execute exactly the change sets `inv infra-plan --keep` made (refused if what it read has moved).",
+    }
+)
 @cli
-def infra_apply(c, env):
+def infra_apply(c, env, planned=False):
     """Create or update ENV's stack through a change set, wait, print its outputs."""
-    from parity.app.infra import apply
+    from parity.app.infra import apply, apply_planned
     from parity.console import step
 
-    for key, value in apply(_infra(env)).items():
+    ctx = _infra(env)
+    for key, value in (apply_planned(ctx, ROOT) if planned else apply(ctx)).items():
         step(f"{key}: {value}")
+
+
+@task(help={"env": "staging or prod: the environment whose deploy identities to create or update."})
+@cli
+def infra_bootstrap(c, env):
+    """Once per environment, as an administrator: the stack of its deploy identities
+    (GitHub's OIDC provider and roles, CloudFormation's service role); prints what to set in GitHub."""
+    from parity.app.infra import bootstrap_context, execute, outputs, plan, show
+    from parity.console import say
+    from parity.spec import load_stack
+
+    stack = load_stack(ROOT, env)
+    ctx = bootstrap_context(stack, report=say, endpoint_url=stack.aws.endpoint_url)
+    result = plan(ctx, keep=True)
+    show(ctx, result)
+    execute(ctx, result)
+    for key, value in outputs(ctx).items():
+        say(f"{key}: {value}")
+    say("next: README 'Bootstrap a fresh account' (GitHub: the environments' protection and the variable AWS_ACCOUNT_ID)")
+
+
+@task(help={"env": "staging or prod (the environment whose first day to rehearse)."})
+@cli
+def rehearse(c, env):
+    """The first day of production, offline: bootstrap, then every workflow job's AWS steps
+    as the role it assumes, against an emulator that enforces IAM; a tree of checks, non-zero on NG."""
+    from parity.app.rehearse import rehearse as run_rehearse
+    from parity.console import say
+
+    report = run_rehearse(ROOT, env, say)
+    if report.failed:
+        raise Exit(f"rehearse {env}: {len(report.failed)} check(s) NG (marked in the tree above)", code=1)
 
 
 @task

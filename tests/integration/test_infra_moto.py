@@ -187,19 +187,30 @@ def test_an_apply_after_a_promote_leaves_the_promoted_revision_running(tmp_path,
 
 
 def test_the_prod_shaped_template_applies_too(tmp_path, moto):
-    """stack.yaml's own infra (GitHub OIDC provider and deploy role, budget, alarm mail),
-    without the local overlay's trimming: moto takes it (the provider and budget unmodelled)."""
+    """stack.yaml's own infra (budget, alarm mail, GitHub deployers), without the local
+    overlay's trimming: moto takes it (the budget unmodelled); the deploy identities are
+    the bootstrap stack's, which moto takes too (the OIDC provider unmodelled)."""
+    from parity.app.infra import bootstrap_context, execute
+
     root = make_root(tmp_path, moto)
     overlay = yaml.safe_load((root / "deploy/local.yaml").read_text())
     del overlay["infra"]
     (root / "deploy/local.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
     ctx = ctx_for(root)
-    assert {"GithubOidcProvider", "DeployRole", "MonthlyBudget", "AlarmMail"} <= {c.logical_id for c in plan(ctx).changes}
+    planned = {c.logical_id for c in plan(ctx).changes}
+    assert {"MonthlyBudget", "AlarmMail"} <= planned and not {"GithubOidcProvider", "DeployRole"} & planned
     apply(ctx_for(root))
-    role = client("iam", moto).get_role_policy(RoleName="huskit-github-deploy", PolicyName="promote")["PolicyDocument"]
-    text = json.dumps(role)
-    assert "repository/huskit/crawler" in text and f"service/{CLUSTER}/crawler" in text
     assert plan(ctx_for(root)).changes == []
+    boot = bootstrap_context(ctx.stack, endpoint_url=moto)
+    boot.poll_interval = 0.1
+    changes = plan(boot, keep=True)
+    assert {c.logical_id for c in changes.changes} == {
+        "GithubOidcProvider", "CloudFormationRole", "GithubPlanRole", "GithubApplyRole", "GithubPromoteRole",
+    }  # fmt: skip
+    execute(boot, changes)
+    role = client("iam", moto).get_role_policy(RoleName="huskit-local-github-promote", PolicyName="promote")["PolicyDocument"]
+    text = json.dumps(role)
+    assert "repository/huskit/crawler" in text and f"service/{CLUSTER}/crawler" in text and "ecs:DeregisterTaskDefinition" in text
 
 
 def test_bad_input_is_one_line_and_creates_nothing(tmp_path, moto):

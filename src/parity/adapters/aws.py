@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,15 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test
 class AwsTarget:
     region: str
     endpoint_url: str | None = None  # set for LocalStack / moto
+    # (access key, secret key, session token) of an assumed role: the rehearsal's jobs;
+    # otherwise the normal chain (AWS) or the emulators' dummy credentials
+    credentials: tuple[str, str, str] | None = field(default=None, repr=False)
 
     def client(self, service: str) -> Any:
         extra: dict[str, Any] = dict(LOCAL_CREDENTIALS) if self.endpoint_url else {}
+        if self.credentials:
+            key, secret, token = self.credentials
+            extra = {"aws_access_key_id": key, "aws_secret_access_key": secret, "aws_session_token": token}
         config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url, config=config, **extra)
 

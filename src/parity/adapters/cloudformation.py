@@ -30,16 +30,28 @@ IAM_ACTIONS = [
 
 
 class CloudFormation:
-    def __init__(self, target: AwsTarget) -> None:
+    def __init__(self, target: AwsTarget, service_role: str | None = None) -> None:
         self.target = target
         self.cf = target.client("cloudformation")
         self.ec2 = target.client("ec2")
+        self.sts = target.client("sts")
+        self.service_role = service_role  # the stack's CloudFormation service role, by name
+        self._role_arn: str | None = None
         self._clients: dict[str, Any] = {}
 
     def _client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.target.client(service)
         return self._clients[service]
+
+    def role_arn(self) -> str | None:
+        """The service role's ARN (in the caller's account), passed with every change
+        set: CloudFormation then acts with its rights, not the caller's."""
+        if self.service_role and self._role_arn is None:
+            found = aws_call("who am I (sts get-caller-identity)", self.sts.get_caller_identity)
+            partition = found["Arn"].split(":")[1]
+            self._role_arn = f"arn:{partition}:iam::{found['Account']}:role/{self.service_role}"
+        return self._role_arn
 
     def stack(self, name: str) -> dict[str, Any] | None:
         """The stack as CloudFormation describes it, or None if there is none."""
@@ -67,6 +79,8 @@ class CloudFormation:
         A parameter whose value is None keeps the stack's (an IMPORT change set of
         an existing stack); ``imports``: the IMPORT's ResourcesToImport."""
         extra: dict[str, Any] = {"ResourcesToImport": imports} if imports else {}
+        if arn := self.role_arn():
+            extra["RoleARN"] = arn
         try:
             found = self.cf.create_change_set(
                 StackName=name, ChangeSetName=change_set, ChangeSetType=kind, TemplateBody=template,

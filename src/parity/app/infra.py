@@ -84,7 +84,7 @@ class InfraContext:
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0
     timeout: float = 3600.0  # a first CloudFront distribution alone takes minutes
-    part: str = ""  # "edge": the us-east-1 companion stack holding the web ACL
+    part: str = ""  # "edge": the us-east-1 companion holding the web ACL; "bootstrap": the deploy identities
     edge: InfraContext | None = None  # the companion, where the environment needs one
 
     @property
@@ -92,6 +92,10 @@ class InfraContext:
         return stack_name(self.stack) + (f"-{self.part}" if self.part else "")
 
     def template(self) -> dict[str, Any]:
+        if self.part == "bootstrap":
+            from parity.render.infra.identities import render_bootstrap_template
+
+            return render_bootstrap_template(self.stack)
         return render_edge_template(self.stack) if self.part == "edge" else render_template(self.stack)
 
 
@@ -177,7 +181,7 @@ def parameters(
     stack (``in_stack``), never during its creation, so a failed creation can
     roll back (an ALB it may not delete leaves the stack ROLLBACK_FAILED)."""
     stack = ctx.stack
-    if ctx.part == "edge":
+    if ctx.part:  # the companions take nothing from the live world
         return {}
     prefix_list = ctx.cfn.prefix_list(PREFIX_LIST_NAME)
     if not prefix_list:
@@ -238,7 +242,7 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
     )  # fmt: skip
     if described.get("Status") == "FAILED":
         reason = described.get("StatusReason", "")
-        _discard(ctx, result)
+        _discard(ctx, result, keep_stack=keep)
         if "didn't contain changes" in reason or "No updates" in reason:
             return result
         raise ParityError(f"change set for {ctx.name} failed: {reason}")
@@ -249,7 +253,7 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
             action = "Import"  # exists already: apply imports it before this change set runs
         result.changes.append(Change(action, lid, rc.get("ResourceType", "?"), str(rc.get("Replacement", "False"))))
     if not result.changes or not keep or result.adopt:
-        _discard(ctx, result)
+        _discard(ctx, result, keep_stack=keep)
     return result
 
 
@@ -303,21 +307,23 @@ def _import_change_set(ctx: InfraContext, result: Plan, template: dict[str, Any]
     return change_set if keep else None
 
 
-def _discard(ctx: InfraContext, result: Plan) -> None:
+def _discard(ctx: InfraContext, result: Plan, keep_stack: bool = False) -> None:
     """Delete the change set; for a new stack also the empty stack CloudFormation
-    made to hold it (REVIEW_IN_PROGRESS), so a plan leaves nothing behind."""
+    made to hold it (REVIEW_IN_PROGRESS), so a plan leaves nothing behind. A kept
+    plan (``keep_stack``) leaves that stack for its apply, which creates it (the
+    plan role may not delete stacks)."""
     if result.change_set is not None:
         ctx.cfn.delete_change_set(result.change_set, ctx.name)
         result.change_set = None
-    if result.kind == "CREATE":
+    if result.kind == "CREATE" and not keep_stack:
         ctx.cfn.delete_stack(ctx.name)
 
 
 def show(ctx: InfraContext, result: Plan) -> None:
-    if ctx.part == "edge":
-        ctx.report(
-            f"stack {result.name} in {WAF_REGION} ({'new' if result.kind == 'CREATE' else 'update'}): the web ACL"
-        )
+    if ctx.part:
+        what = f"in {WAF_REGION} (" if ctx.part == "edge" else "("
+        purpose = "the web ACL" if ctx.part == "edge" else "the deploy identities"
+        ctx.report(f"stack {result.name} {what}{'new' if result.kind == 'CREATE' else 'update'}): {purpose}")
         for change in result.changes:
             ctx.report(change.line())
         if not result.changes:
@@ -503,9 +509,6 @@ def _wait(ctx: InfraContext, poll: Callable[[], Any], done: Callable[[Any], bool
 
 def connect(root: Any, env: str, report: Report = print) -> InfraContext:
     """The real world for ``env`` (the emulator its overlay names, or AWS)."""
-    from parity.adapters.aws import AwsTarget
-    from parity.adapters.cloudformation import CloudFormation
-    from parity.adapters.ecs import Ecs
     from parity.spec import load_stack
 
     stack = load_stack(root, env)
@@ -513,11 +516,156 @@ def connect(root: Any, env: str, report: Report = print) -> InfraContext:
     within_limits(render_template(stack), report)  # a template AWS would refuse stops here too
     if needs_edge_stack(stack):
         within_limits(render_edge_template(stack), report)
-    target = AwsTarget(region=stack.region, endpoint_url=stack.aws.endpoint_url)
-    ctx = InfraContext(stack=stack, cfn=CloudFormation(target), ecs=Ecs(target), report=report)
+    return contexts(stack, report, stack.aws.endpoint_url)
+
+
+def _target(region: str, endpoint_url: str | None, credentials: Any) -> Any:
+    from parity.adapters.aws import AwsTarget
+
+    return AwsTarget(region=region, endpoint_url=endpoint_url, credentials=credentials)
+
+
+def contexts(
+    stack: Stack,
+    report: Report = print,
+    endpoint_url: str | None = None,
+    credentials: Any = None,
+    adapter: Callable[..., Any] | None = None,
+) -> InfraContext:
+    """The environment's stack (and its us-east-1 companion) at ``endpoint_url``
+    (None: AWS), as ``credentials`` (None: the normal chain). An environment
+    deployed from CI (``infra.github``, a real account) is changed through its
+    CloudFormation service role, which its bootstrap stack made. ``adapter``:
+    another CloudFormation adapter (the rehearsal's), called as ``adapter(target, service_role)``."""
+    from parity.adapters.cloudformation import CloudFormation
+    from parity.adapters.ecs import Ecs
+
+    make = adapter or CloudFormation
+    from parity.render.infra.common import uses_tls
+    from parity.render.infra.identities import role_name
+
+    service_role = role_name(stack, "cloudformation") if stack.infra.github and uses_tls(stack) else None
+    target = _target(stack.region, endpoint_url, credentials)
+    ctx = InfraContext(stack=stack, cfn=make(target, service_role), ecs=Ecs(target), report=report)
     if needs_edge_stack(stack):
-        waf = AwsTarget(region=WAF_REGION, endpoint_url=stack.aws.endpoint_url)
-        ctx.edge = InfraContext(stack=stack, cfn=CloudFormation(waf), ecs=ctx.ecs, report=report, part="edge")
-    if stack.aws.endpoint_url:  # an emulator answers at once
+        waf = _target(WAF_REGION, endpoint_url, credentials)
+        ctx.edge = InfraContext(stack=stack, cfn=make(waf, service_role), ecs=ctx.ecs, report=report, part="edge")
+    if endpoint_url:  # an emulator answers at once
+        ctx.poll_interval, ctx.timeout = 0.5, 120.0
+        if ctx.edge is not None:
+            ctx.edge.poll_interval, ctx.edge.timeout = 0.5, 120.0
+    return ctx
+
+
+def bootstrap_context(
+    stack: Stack, report: Report = print, endpoint_url: str | None = None, credentials: Any = None
+) -> InfraContext:
+    """The environment's bootstrap stack (its deploy identities), applied with the
+    caller's own rights: an administrator's, once (``inv infra-bootstrap``)."""
+    from parity.adapters.cloudformation import CloudFormation
+    from parity.adapters.ecs import Ecs
+    from parity.errors import ConfigError
+
+    if stack.infra.github is None:
+        raise ConfigError(
+            f"deploy/{stack.env}.yaml: infra.github is not set: no workflow deploys {stack.env}, so it has no deploy identities"
+        )
+    target = _target(stack.region, endpoint_url, credentials)
+    ctx = InfraContext(stack=stack, cfn=CloudFormation(target), ecs=Ecs(target), report=report, part="bootstrap")
+    if endpoint_url:
         ctx.poll_interval, ctx.timeout = 0.5, 120.0
     return ctx
+
+
+# -- plan in one job, apply exactly that plan in another (infra.yml) ------------------
+
+
+def parts(ctx: InfraContext) -> list[InfraContext]:
+    """The stacks of the environment, in the order they are applied (the companion first)."""
+    return [ctx.edge, ctx] if ctx.edge is not None else [ctx]
+
+
+def plan_file(root: Any, env: str) -> Any:
+    from pathlib import Path
+
+    return Path(root) / ".parity" / f"infra-plan-{env}.json"
+
+
+def _entry(ctx: InfraContext, result: Plan) -> dict[str, Any]:
+    return {
+        "stack": result.name,
+        "kind": result.kind,
+        "change_set": result.change_set,
+        "parameters": result.parameters,
+        "changes": [[c.action, c.logical_id, c.kind, c.replacement] for c in result.changes],
+    }
+
+
+def plan_all(ctx: InfraContext, keep: bool = False, root: Any = None) -> list[Plan]:
+    """Plan every stack of the environment and show it. With ``keep`` the change
+    sets stay and are written to ``.parity/infra-plan-<env>.json`` for
+    ``apply_planned`` (the apply job of infra.yml)."""
+    from parity.app.jsonfile import write_json
+
+    results = []
+    for part in parts(ctx):
+        result = plan(part, keep=keep)
+        show(part, result)
+        results.append(result)
+    if keep and root is not None:
+        path = plan_file(root, ctx.stack.env)
+        write_json(path, {"env": ctx.stack.env, "stacks": [_entry(p, r) for p, r in zip(parts(ctx), results)]})
+        ctx.report(f"change sets kept for `inv infra-apply --env {ctx.stack.env} --planned`: {path.name}")
+    return results
+
+
+def apply_planned(ctx: InfraContext, root: Any) -> dict[str, str]:
+    """Apply exactly what a kept plan showed. Each stack is planned again: when
+    the changes and what the plan read from the live world (the revisions
+    running, the companion's web ACL) are as they were, the kept change set is
+    executed; when only what it read has moved (a promote in between), the new
+    change set with the same changes; when the changes differ, nothing. A plan
+    that could not be one change set (what must be adopted or created again
+    first) is applied as ``apply`` does, its changes checked the same way."""
+    from parity.app.jsonfile import read_json
+
+    path = plan_file(root, ctx.stack.env)
+    saved = read_json(path)
+    if not saved or saved.get("env") != ctx.stack.env:
+        raise ParityError(
+            f"no kept plan of {ctx.stack.env} ({path.name})", hint=f"`inv infra-plan --env {ctx.stack.env} --keep` first"
+        )
+    planned = {entry["stack"]: entry for entry in saved.get("stacks", [])}
+    for part in parts(ctx):
+        entry = planned.get(part.name)
+        if entry is None:
+            raise ParityError(f"the kept plan has no change set for {part.name}", hint="plan again")
+        reviewed = Plan(part.name, entry["kind"], entry["change_set"], parameters=entry["parameters"])
+        reviewed.changes = [Change(*c) for c in entry["changes"]]
+        fresh = plan(part, keep=True)
+        if _changes(fresh) != _changes(reviewed):
+            if fresh.change_set is not None:
+                part.cfn.delete_change_set(fresh.change_set, part.name)
+            raise ParityError(
+                f"{part.name}: the changes would now differ from the reviewed plan ({len(fresh.changes)} instead of {len(reviewed.changes)})",
+                hint="run the infrastructure workflow again and review the new plan",
+            )
+        if not fresh.changes:
+            part.report(f"stack {part.name}: no changes (as planned)")
+            continue
+        moved = sorted(k for k in {*fresh.parameters, *reviewed.parameters} if fresh.parameters.get(k) != reviewed.parameters.get(k))
+        if fresh.change_set is None:  # an adoption or a re-creation comes first: apply does it, then the rest
+            part.report(f"stack {part.name}: the reviewed changes, applied as `inv infra-apply` does")
+            apply(part)  # (its companion first, as always: applied already, it has nothing to change)
+        elif not moved and reviewed.change_set is not None:
+            part.cfn.delete_change_set(fresh.change_set, part.name)
+            part.report(f"stack {part.name}: executing the reviewed change set ({len(reviewed.changes)} changes)")
+            execute(part, reviewed)
+        else:
+            part.report(f"stack {part.name}: {', '.join(moved) or 'the kept change set'} changed since the plan; the same changes, planned again")
+            execute(part, fresh)
+    return outputs(ctx)
+
+
+def _changes(result: Plan) -> list[tuple[str, str, str, str]]:
+    return [(c.action, c.logical_id, c.kind, c.replacement) for c in result.changes]

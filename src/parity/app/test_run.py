@@ -27,6 +27,8 @@ def stages(unit_only: bool) -> list[tuple[str, str, str]]:
     return out + [
         # checkov on every environment's CloudFormation template (checkov lives in its own venv)
         ("infra-scan", ".", f"{PY} -m invoke infra-scan"),
+        # the first day of production, offline, as the workflows' roles (an emulator, no Docker)
+        ("rehearse", ".", f"{PY} -m invoke rehearse --env staging && {PY} -m invoke rehearse --env prod"),
     ] + [(name, folder, command) for name, (folder, command) in SERVICE_SUITES.items()] + [
         ("integration", ".", f"{PY} -m pytest tests/integration -q -m integration"),
         ("e2e", ".", f"{PY} -m invoke e2e"),

@@ -334,10 +334,12 @@ class Budget(Model):
 
 
 class Github(Model):
-    """The GitHub OIDC deploy role: who may promote to this environment from CI."""
+    """Who deploys this environment from CI: the repositories whose workflows reach AWS,
+    trusted through GitHub's OIDC provider by the bootstrap stack's roles."""
 
     repositories: list[str] = Field(min_length=1, description="owner/name of the repositories whose workflows deploy.")
     environment: str | None = Field(None, description="The GitHub environment a job must run in (default: the env name).")
+    branch: str = Field("main", description="The branch the workflows that reach AWS run from (the plan job's claim).")
     owns_oidc_provider: bool = Field(
         True, description="Create the account's GitHub OIDC provider here (one per account: false in the other envs)."
     )

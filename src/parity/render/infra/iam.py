@@ -1,22 +1,21 @@
 """Roles and secrets (plan 6.7, 6.9, 9): the execution role reads only this
 environment's secrets and writes only to its log groups; the task role has no
 permission at all (the services call no AWS API); the secrets are empty
-containers whose values are set out of band, never in the template; the GitHub
-OIDC deploy role may push to this environment's repositories and update its
-services, nothing else."""
+containers whose values are set out of band, never in the template. The
+deploy identities (GitHub's roles, the CloudFormation service role) are the
+bootstrap stack's (identities.py): a stack cannot be created by a role it creates."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from parity.render.infra.common import Template, arn, att, logical, prefix, ref
+from parity.render.infra.common import Template, arn, logical
 from parity.render.taskdef import log_group, repository
 
 ECS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-GITHUB = "token.actions.githubusercontent.com"
 
 
 def role_name(role: str) -> str:
@@ -82,72 +81,4 @@ def render(t: Template) -> None:
         "AWS::IAM::Role",
         {"RoleName": role_name(stack.aws.task_role), "AssumeRolePolicyDocument": ECS_TRUST},
     )
-    _github(t)
 
-
-def _github(t: Template) -> None:
-    stack, gh = t.stack, t.stack.infra.github
-    if gh is None:
-        return
-    if gh.owns_oidc_provider:
-        t.add(
-            "GithubOidcProvider",
-            "AWS::IAM::OIDCProvider",
-            {"Url": f"https://{GITHUB}", "ClientIdList": ["sts.amazonaws.com"]},
-        )
-        provider: Any = ref("GithubOidcProvider")
-    else:  # one provider per account: the environment that owns it made it
-        provider = arn(stack, "iam", f"oidc-provider/{GITHUB}", region=False)
-    environment = gh.environment or stack.env
-    svc_arns = [arn(stack, "ecs", f"service/{stack.cluster}/{s}") for s in stack.services]
-    statements = [
-        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-        {
-            "Effect": "Allow",
-            "Action": [
-                "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:DescribeImages",
-                "ecr:DescribeRepositories", "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
-                "ecr:UploadLayerPart",
-            ],
-            "Resource": [repository_arn(t, s) for s in stack.services],
-        },
-        # RegisterTaskDefinition and the task definition reads take no resource-level permission.
-        {
-            "Effect": "Allow",
-            "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"],
-            "Resource": "*",
-        },
-        {"Effect": "Allow", "Action": ["ecs:UpdateService", "ecs:DescribeServices"], "Resource": svc_arns},
-        {"Effect": "Allow", "Action": "ecs:DescribeClusters", "Resource": arn(stack, "ecs", f"cluster/{stack.cluster}")},
-        {
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": [att("ExecutionRole", "Arn"), att("TaskRole", "Arn")],
-            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-        },
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": arn(stack, "s3", stack.edge.bucket, region=False, account=False)},
-        {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": arn(stack, "s3", f"{stack.edge.bucket}/*", region=False, account=False)},
-        {
-            "Effect": "Allow",
-            "Action": "cloudfront:CreateInvalidation",
-            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"},
-        },
-    ]  # fmt: skip
-    t.add("DeployRole", "AWS::IAM::Role", {
-        "RoleName": f"{prefix(stack)}-github-deploy",
-        "AssumeRolePolicyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Federated": provider},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com"},
-                    # only jobs running in this environment of these repositories
-                    "StringLike": {f"{GITHUB}:sub": [f"repo:{repo}:environment:{environment}" for repo in gh.repositories]},
-                },
-            }],
-        },
-        "Policies": [{"PolicyName": "promote", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}],
-    })  # fmt: skip
-    t.output("DeployRoleArn", att("DeployRole", "Arn"), "For aws-actions/configure-aws-credentials (role-to-assume)")
