@@ -1,7 +1,8 @@
 """Invoke tasks: parse arguments, call the parity package, map its errors to a
 clean exit. No logic lives here.
 
-    inv up | down | status | logs | render-local | images | test | e2e | parity
+    inv up | down | status | logs | exec | render-local | images | test | e2e | parity
+    inv status | logs | exec --env ENV      (the same verbs on ECS)
     inv build | load | service-test          (CI: build once, hand the images on)
     inv render | diff | promote | rollback --env ENV
     inv infra-render | infra-plan | infra-apply | infra-scan --env ENV
@@ -106,12 +107,31 @@ def down(c, volumes=False):
     step("stack removed" + (" with its volumes" if volumes else "; volumes kept"))
 
 
-@task(help={"json": "Machine-readable output for scripts and CI."})
+ENV_HELP = "local, staging or prod: ECS in that environment (`local`: the emulator of `inv promote --env local`); default: the local stack."
+
+
+@task(help={"json": "Machine-readable output for scripts and CI.", "env": ENV_HELP})
 @cli
-def status(c, json=False):
-    """Show every container of the local stack, its health, networks, ports and the URLs."""
+def status(c, json=False, env=None):
+    """The local stack's containers, or with --env ENV's ECS services and tasks (rollout, targets, e2e, alarms, URL).
+
+    Locally: each container's state, health, networks, ports; the URLs. With --env: per service the desired,
+    running and pending tasks, the revision and image, the last deployment's rollout and events, the target
+    group's health, whether the images passed e2e together; per task its state, health and target; the alarms
+    in ALARM, the edge URL, and warnings about what `inv parity --env` would call undeclared."""
+    from parity.console import console, env_status_table, status_json, status_table
+
+    if env:
+        from parity.app.operate import connect
+        from parity.app.operate_status import status as env_status
+
+        found = env_status(connect(ROOT, env))
+        if json:
+            print(jsonlib.dumps(found.as_json(), indent=2))
+        else:
+            env_status_table(found)
+        return
     from parity.app.local_stack import status as run_status
-    from parity.console import console, status_json, status_table
 
     containers, urls, warnings = run_status(_ws())
     if json:
@@ -123,17 +143,74 @@ def status(c, json=False):
 
 
 @task(
-    positional=["service"],
-    optional=["service"],
-    help={"service": "One service (default: all).", "follow": "Keep streaming.", "tail": "Lines per service."},
+    help={
+        "service": "One service (default: all; locally also a dependency or the edge).",
+        "follow": "Keep streaming (Ctrl-C stops).",
+        "tail": "Lines per container (local; default 100 without --since).",
+        "since": "From this long ago (30s, 10m, 2h, 1d) or this time (2026-05-01T10:00, UTC); with --env default 10m.",
+        "filter": "Only the lines that contain TEXT (case-sensitive).",
+        "env": ENV_HELP,
+    },
 )
 @cli
-def logs(c, service=None, follow=False, tail=100):
-    """Show the logs of the local stack or of one service."""
-    from parity.app.local_stack import logs as run_logs
+def logs(c, service=None, follow=False, tail=None, since=None, filter=None, env=None):
+    """Logs of the local stack, or with --env of ENV's CloudWatch log groups (by task, in time order).
 
-    for line in run_logs(_ws(), service, follow=follow, tail=int(tail) if tail else None):
+    With --env each line is prefixed with its service and task (the first 8 characters of its ID, as
+    `inv exec --task` takes it), in time order across tasks; -f asks again every 5 s, as `aws logs tail -f`."""
+    if env:
+        from parity.app.operate import connect
+        from parity.app.operate_logs import log_lines
+
+        lines = log_lines(connect(ROOT, env), [service] if service else None, since or "10m", filter, follow)
+    else:
+        from parity.app.local_stack import logs as run_logs
+
+        count = int(tail) if tail else (None if since else 100)
+        lines = run_logs(_ws(), service, follow=follow, tail=count, since=since, text=filter)
+    for line in lines:
         print(line, flush=True)
+
+
+def _command_words(c) -> list[str]:
+    """The words after `--`, as typed (invoke joins them with spaces in c.remainder)."""
+    import shlex
+
+    if "--" in sys.argv:
+        words = sys.argv[sys.argv.index("--") + 1 :]
+        if " ".join(words) == c.remainder:
+            return words
+    return shlex.split(c.remainder) if c.remainder else []
+
+
+@task(
+    name="exec",
+    help={
+        "service": "The service to enter.",
+        "task": "One task by ID (or a prefix of it; locally a container name); default: the longest-running.",
+        "env": ENV_HELP + " On ECS this is ECS Exec (aws.execute_command, the Session Manager plugin).",
+    },
+)
+@cli
+def exec_(c, service, task=None, env=None):
+    """A shell (or `-- CMD ARGS`) in one running replica of a service: docker exec, or ECS Exec with --env.
+
+    `inv exec --service S -- CMD ARGS` runs CMD instead of /bin/sh. With --env the environment must have
+    aws.execute_command on, and AWS's Session Manager plugin must be installed."""
+    import shlex
+
+    words = _command_words(c)
+    if env:
+        from parity.app.operate import connect
+        from parity.app.operate_exec import ecs_exec
+
+        code = ecs_exec(connect(ROOT, env), service, task, shlex.join(words) if words else None)
+    else:
+        from parity.app.operate_exec import local_exec
+
+        code = local_exec(_ws(), service, task, words or None)
+    if code:
+        raise Exit(code=code)
 
 
 @task(help={"check": "Do not write; fail if a committed file is stale."})

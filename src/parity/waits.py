@@ -47,7 +47,7 @@ def wait_healthy(
             f = failed[0]
             raise NotReady(
                 f"{f.service} is {f.health if f.state == 'running' else f.state} ({f.name})",
-                hint=f"`inv logs {f.service}` shows why",
+                hint=f"`inv logs --service {f.service}` shows why",
             ).with_services([s.service for s in failed])
         pending = sorted({s.service for s in states if _verdict(s, checked) != "ready"} | (set(wanted) - present))
         if not pending:

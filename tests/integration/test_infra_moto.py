@@ -143,7 +143,13 @@ def test_apply_builds_the_environment_and_a_second_plan_shows_no_change(tmp_path
     assert {(g["logGroupName"], g.get("retentionInDays")) for g in logs} == {
         ("/ecs/huskit-website-agent", 30),
         ("/ecs/huskit-crawler", 30),
+        ("/ecs/huskit/exec", 30),  # ECS Exec's sessions (aws.execute_command is on locally)
     }
+    # ECS Exec: the task role may open Session Manager's channels and write the sessions' log (moto
+    # drops the cluster's exec logging and the services' EnableExecuteCommand: both are asserted on
+    # the rendered template in tests/unit/test_operate_render.py)
+    exec_policy = json.dumps(client("iam", moto).get_role_policy(RoleName="huskit-ecs-task-role", PolicyName="ecs-exec")["PolicyDocument"])
+    assert "ssmmessages:OpenDataChannel" in exec_policy and "log-group:/ecs/huskit/exec:*" in exec_policy
     iam = client("iam", moto)
     policy = iam.get_role_policy(RoleName="huskit-ecs-execution-role", PolicyName="pull-log-read-secrets")[
         "PolicyDocument"

@@ -81,7 +81,11 @@ def test_render_local_with_a_rate_limit_that_is_not_a_clean_prefix_exits_2_with_
     assert not (repo / "compose").exists()  # nothing was written
 
 
-@pytest.mark.parametrize("args", [("logs", "web"), ("rollback", "--env", "prod", "--service", "web")])
+@pytest.mark.parametrize(
+    "args",
+    [("logs", "--service", "web"), ("logs", "--env", "prod", "--service", "web"), ("exec", "--service", "web"),
+     ("exec", "--env", "staging", "--service", "web"), ("rollback", "--env", "prod", "--service", "web")],
+)
 def test_an_unknown_service_exits_2_with_the_known_names(tmp_path, args):
     proc = inv(repo_copy(tmp_path), *args)
     assert proc.returncode == 2, proc.stderr
@@ -98,3 +102,13 @@ def test_console_prints_arns_as_they_are():
         with con.capture() as out:
             con.print(arn, markup=False, soft_wrap=True)
         assert out.get().strip() == arn
+
+
+@pytest.mark.parametrize("args", [("logs",), ("logs", "--tail", "200"), ("logs", "--since", "10m", "--filter", "GET")])
+def test_logs_of_every_service_parse(tmp_path, args):
+    """`inv logs` without a service (as CI's `inv logs --tail 200` runs it): the
+    arguments are taken and the task goes as far as looking for docker
+    (absent here), where invoke used to stop wanting a positional SERVICE."""
+    proc = inv(repo_copy(tmp_path), *args)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == "error: the docker CLI is not installed (hint: install Docker Engine with the compose plugin)"

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -70,6 +71,8 @@ def aws_error(what: str, exc: BaseException) -> ParityError | None:
         return AwsUnavailable(line, hint=hint) if err.get("Code") in CREDENTIAL_ERRORS else ParityError(line)
     if isinstance(exc, BotoCoreError):
         return ParityError(f"{what}: {exc}")
+    if isinstance(exc, ResponseParserError):  # an emulator's error page (moto's HTML 500), not AWS's format
+        return ParityError(f"{what}: the endpoint's answer is not AWS's: {str(exc).splitlines()[0]}")
     return None
 
 def has_credentials(target: AwsTarget) -> bool:
@@ -81,7 +84,7 @@ def aws_call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> An
     """Call boto3, turning its failures into one clear ParityError line."""
     try:
         return fn(*args, **kwargs)
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, ResponseParserError) as exc:
         raise aws_error(what, exc) from None
 
 

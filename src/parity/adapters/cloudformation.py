@@ -65,6 +65,21 @@ class CloudFormation:
             return aws_call(f"describe stack {name}", reraise, exc)
         return found[0] if found else None
 
+    def resources(self, name: str) -> dict[str, str]:
+        """The stack's resources: logical id -> physical id (a target group's ARN),
+        every page. (ListStackResources: moto 5.2.5 fails DescribeStackResource(s)
+        on a stack holding resources it does not model.)"""
+        out: dict[str, str] = {}
+        kwargs: dict[str, Any] = {"StackName": name}
+        while True:
+            page = aws_call(f"list the resources of stack {name}", self.cf.list_stack_resources, **kwargs)
+            for r in page.get("StackResourceSummaries", []):
+                if r.get("PhysicalResourceId"):
+                    out[r["LogicalResourceId"]] = r["PhysicalResourceId"]
+            if not page.get("NextToken"):
+                return out
+            kwargs["NextToken"] = page["NextToken"]
+
     def create_change_set(
         self,
         name: str,

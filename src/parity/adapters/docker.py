@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -430,6 +431,13 @@ class Docker:
         with _failures():
             return [_ANSI.sub("", line) for line in self.client.container.logs(container, tail=tail).splitlines()]
 
+    def exec_interactive(self, container: str, command: list[str]) -> int:
+        """Run ``command`` in ``container`` on this terminal (``docker exec -i``,
+        with a TTY when there is one) until it ends; its exit code."""
+        tty = ["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else []
+        _no_env_dump()
+        return subprocess.run([*self.client.client_config.docker_cmd, "exec", "-i", *tty, container, *command]).returncode
+
     # -- registries: promote pushes the tested image by content --------------------
 
     def tag(self, image: str, ref: str) -> None:
@@ -494,7 +502,7 @@ class Compose:
             raise err from None
 
     def up(self, services: list[str] | None = None, env: Mapping[str, str] | None = None) -> None:
-        with injected_env(env or {}), _failures(hint="`inv logs SERVICE` shows why a service did not start"):
+        with injected_env(env or {}), _failures(hint="`inv logs --service SERVICE` shows why a service did not start"):
             self.client.compose.up(services or None, detach=True, remove_orphans=True, quiet=True)
 
     def _cli(self) -> list[str]:
@@ -518,7 +526,7 @@ class Compose:
         (and, were the edge started so, the edge). ``--scale`` itself is not
         hashed. ``--no-recreate`` applies to the dependencies too."""
         argv = [*self._cli(), "create", "--no-recreate", "--no-build", "--scale", f"{service}={count}", service]
-        with injected_env(env or {}), _failures(hint=f"`inv logs {service}` shows why a replica was not created"):
+        with injected_env(env or {}), _failures(hint=f"`inv logs --service {service}` shows why a replica was not created"):
             pow_run(argv)
 
     def config_hashes(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -574,16 +582,19 @@ class Compose:
                 found = inspect_all()
         return sorted((container_state(ContainerInspectResult(**c), self.project) for c in found), key=lambda s: s.name)
 
-    def logs(self, service: str | None = None, tail: int | None = None, follow: bool = False) -> Iterator[str]:
-        """Log lines; with ``follow`` the iterator runs until interrupted."""
+    def logs(
+        self, service: str | None = None, tail: int | None = None, follow: bool = False, since: str | None = None
+    ) -> Iterator[str]:
+        """Log lines (``since``: what docker's ``--since`` takes); with ``follow``
+        the iterator runs until interrupted."""
         with _failures():
             if follow:
                 for _source, line in self.client.compose.logs(
-                    [service] if service else [], follow=True, stream=True, tail=str(tail) if tail else None
+                    [service] if service else [], follow=True, stream=True, tail=str(tail) if tail else None, since=since
                 ):
                     yield _ANSI.sub("", line.decode(errors="replace").rstrip("\n"))
             else:
-                text = self.client.compose.logs([service] if service else [], tail=str(tail) if tail else None)
+                text = self.client.compose.logs([service] if service else [], tail=str(tail) if tail else None, since=since)
                 yield from (_ANSI.sub("", line) for line in text.splitlines())
 
     def exec(self, container: str, command: list[str], env: Mapping[str, str] | None = None) -> str:

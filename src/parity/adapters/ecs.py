@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parity.adapters.aws import AwsTarget, aws_call, reraise
+from parity.errors import ParityError
 
 
 class Ecs:
@@ -155,3 +156,46 @@ def bucket_exists(target: AwsTarget, name: str) -> bool:
         return aws_call(f"look up bucket {name}", reraise, exc)
     except Exception as exc:  # noqa: BLE001
         return aws_call(f"look up bucket {name}", reraise, exc)
+
+
+class EcsTasks(Ecs):
+    """What `inv status|logs|exec --env` ask ECS beyond promote's calls: a
+    service's tasks, and an ECS Exec session."""
+
+    @property
+    def endpoint(self) -> str:
+        """The ECS endpoint the Session Manager plugin is told about (as the AWS CLI does)."""
+        return self.ecs.meta.endpoint_url
+
+    def running_tasks(self, cluster: str, service: str) -> list[dict[str, Any]]:
+        """The tasks ECS keeps running for ``service`` (started, or still
+        starting), described. Only the service's own: ECS groups them as
+        ``service:NAME`` (an emulator that cannot filter by service lists every task)."""
+        arns: list[str] = []
+        kwargs: dict[str, Any] = {"cluster": cluster, "serviceName": service, "desiredStatus": "RUNNING"}
+        while True:
+            page = aws_call(f"list tasks of {service}", self.ecs.list_tasks, **kwargs)
+            arns += page.get("taskArns", [])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        tasks: list[dict[str, Any]] = []
+        for i in range(0, len(arns), 100):  # DescribeTasks takes at most 100
+            found = aws_call(f"describe tasks of {service}", self.ecs.describe_tasks, cluster=cluster, tasks=arns[i : i + 100])
+            tasks += found.get("tasks", [])
+        return [t for t in tasks if t.get("group") == f"service:{service}"]
+
+    def execute_command(self, cluster: str, task: str, container: str, command: str) -> dict[str, Any]:
+        """Open an ECS Exec session (interactive: the only mode ECS offers). The
+        answer carries the session's token: it goes to the plugin, never to a screen."""
+        what = f"execute command in task {task.rsplit('/', 1)[-1]}"
+        try:
+            return self.ecs.execute_command(cluster=cluster, task=task, container=container, command=command, interactive=True)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if self.target.endpoint_url and status == 500:
+                # moto (5.2.5) has no ExecuteCommand: its server fails with an HTML 500 page
+                raise ParityError(f"{what}: the emulator at {self.target.endpoint_url} does not implement ExecuteCommand") from None
+            return aws_call(what, reraise, exc)
+        except Exception as exc:  # noqa: BLE001 - no credentials, endpoint down: one line
+            return aws_call(what, reraise, exc)

@@ -250,7 +250,7 @@ class DockerFleet:
             if self.registered(service) == want:
                 return
             time.sleep(0.1)
-        raise NotReady(f"the edge did not take the new members of {service} within 5 s", hint="`inv logs edge`")
+        raise NotReady(f"the edge did not take the new members of {service} within 5 s", hint="`inv logs --service edge`")
 
 
 def registered(stack: Stack, service: str) -> str:

@@ -222,10 +222,17 @@ def compare(
     out += _differences(service, env_spec, rendered, (f"spec {env}", "rendered"), "undeclared",
                         "the renderer does not say what the spec says", _taskdef_fields(env_spec, rendered))  # fmt: skip
     if live is not None:
-        out += _differences(service, rendered, live, ("rendered", "live"), "undeclared",
-                            "live differs from the rendered spec (drift: `inv diff`, `inv promote`)",
-                            _taskdef_fields(rendered, live))  # fmt: skip
-        if rendered.get("image") != live.get("image"):
-            out.append(Difference(service, "image", ("rendered", "live"), (rendered.get("image"), live.get("image")),
-                                  "release", "another release is live (`inv promote` owns the image)"))  # fmt: skip
+        out += live_differences(service, rendered, live)
+    return out
+
+
+def live_differences(service: str, rendered: View, live: View) -> list[Difference]:
+    """What ECS runs against the task definition rendered for its environment:
+    drift, undeclared; another image is a release (`inv promote` owns it)."""
+    out = _differences(service, rendered, live, ("rendered", "live"), "undeclared",
+                       "live differs from the rendered spec (drift: `inv diff`, `inv promote`)",
+                       _taskdef_fields(rendered, live))  # fmt: skip
+    if rendered.get("image") != live.get("image"):
+        out.append(Difference(service, "image", ("rendered", "live"), (rendered.get("image"), live.get("image")),
+                              "release", "another release is live (`inv promote` owns the image)"))  # fmt: skip
     return out

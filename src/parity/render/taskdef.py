@@ -34,6 +34,12 @@ def log_group(stack: Stack, service: str) -> str:
     return f"/ecs/{family(stack, service)}"
 
 
+def exec_log_group(stack: Stack) -> str:
+    """Where ECS Exec logs its sessions (``/ecs/huskit/exec``): apart from the
+    services' own lines, which `inv logs` shows."""
+    return f"/ecs/{stack.aws.name_prefix or stack.project}/exec"
+
+
 def repository(stack: Stack, service: str) -> str:
     """The ECR repository name (``huskit/crawler``, plan 6.2)."""
     return f"{stack.aws.ecr_prefix}/{service}"
@@ -100,6 +106,9 @@ def render_taskdef(stack: Stack, service: str, image: str, account: str) -> dict
             "startPeriod": svc.health.start_period,
         },
     }
+    if stack.aws.execute_command:
+        # ECS Exec's agent runs beside the service's process: an init reaps what the sessions leave
+        container["linuxParameters"] = {"initProcessEnabled": True}
     taskdef: dict[str, Any] = {
         "family": family(stack, service),
         "networkMode": "awsvpc",

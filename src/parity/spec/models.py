@@ -295,6 +295,11 @@ class Aws(Model):
     e2e_max_age_days: int = Field(
         7, ge=1, le=90, description="Days an e2e pass stays valid for promote (the whole set of images, one run)."
     )
+    execute_command: bool = Field(
+        False,
+        description="ECS Exec (`inv exec --env`): the services' enableExecuteCommand, the task role's Session Manager "
+        "permissions, the cluster's exec logging and the containers' init process. Off unless the overlay turns it on.",
+    )
 
     @model_validator(mode="after")
     def _bootstrap_only_emulated(self) -> "Aws":

@@ -61,6 +61,7 @@ def render_template(stack: Stack) -> dict[str, Any]:
     network.render(t)
     ecs.render_registries(t)
     iam.render(t)
+    iam.render_exec(t)
     edge.render(t)
     ecs.render_services(t)
     ops.render(t)

@@ -9,10 +9,12 @@ from typing import Any
 from parity.render.infra.common import Template, att, logical, ref, sub, taskdef_parameter, uses_tls
 from parity.render.infra.edge import target_group
 from parity.render.infra.network import discovery_service, group, subnets
+from parity.render.infra.iam import EXEC_POLICY
 from parity.render.taskdef import (
     PLACEHOLDER_TAG,
     deploy_order,
     deployment_configuration,
+    exec_log_group,
     log_group,
     render_taskdef,
     repository,
@@ -80,14 +82,35 @@ def render_registries(t: Template) -> None:
             "LogGroupName": log_group(stack, service),
             "RetentionInDays": stack.aws.log_retention_days,
         }, **RETAIN)  # fmt: skip
-    t.add("Cluster", "AWS::ECS::Cluster", {
+    cluster: dict[str, Any] = {
         "ClusterName": stack.cluster,
         # RunningTaskCount (plan 10's crawler alarm) is a Container Insights metric.
         "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}],
-    })  # fmt: skip
+    }
+    if stack.aws.execute_command:
+        cluster["Configuration"] = exec_configuration(t)
+    t.add("Cluster", "AWS::ECS::Cluster", cluster)
     t.output("ClusterName", ref("Cluster"), "The ECS cluster")
     for service in stack.services:
         t.output(f"{logical(service)}RepositoryUri", repository_uri(t, service), f"Where {service}'s images go")
+
+
+EXEC_LOG_GROUP = "ExecLogGroup"
+
+
+def exec_configuration(t: Template) -> dict[str, Any]:
+    """ECS Exec's sessions (what was typed and printed) logged to a log group
+    of their own, kept as long as the services' logs."""
+    t.add(EXEC_LOG_GROUP, "AWS::Logs::LogGroup", {
+        "LogGroupName": exec_log_group(t.stack),
+        "RetentionInDays": t.stack.aws.log_retention_days,
+    }, **RETAIN)  # fmt: skip
+    return {
+        "ExecuteCommandConfiguration": {
+            "Logging": "OVERRIDE",
+            "LogConfiguration": {"CloudWatchLogGroupName": ref(EXEC_LOG_GROUP), "CloudWatchEncryptionEnabled": False},
+        }
+    }
 
 
 def placeholder_image(t: Template, service: str) -> Any:
@@ -158,6 +181,9 @@ def render_services(t: Template) -> None:
             "EnableECSManagedTags": True,
         }
         depends: list[str] = []
+        if stack.aws.execute_command:
+            props["EnableExecuteCommand"] = True
+            depends.append(EXEC_POLICY)  # a task must find its role's exec permissions when it starts
         if svc.exposure == "public":
             props["LoadBalancers"] = [
                 {

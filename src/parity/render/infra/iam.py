@@ -1,6 +1,7 @@
 """Roles and secrets (plan 6.7, 6.9, 9): the execution role reads only this
 environment's secrets and writes only to its log groups; the task role has no
-permission at all (the services call no AWS API); the secrets are empty
+permission at all (the services call no AWS API) but, where the environment
+turns ECS Exec on, Session Manager's (``render_exec``); the secrets are empty
 containers whose values are set out of band, never in the template. The
 deploy identities (GitHub's roles, the CloudFormation service role) are the
 bootstrap stack's (identities.py): a stack cannot be created by a role it creates."""
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from parity.render.infra.common import Template, arn, logical
-from parity.render.taskdef import log_group, repository
+from parity.render.infra.common import Template, arn, logical, ref
+from parity.render.taskdef import exec_log_group, log_group, repository
 
 ECS_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
+EXEC_POLICY = "TaskRoleExecPolicy"
 
 
 def role_name(role: str) -> str:
@@ -82,3 +84,33 @@ def render(t: Template) -> None:
         {"RoleName": role_name(stack.aws.task_role), "AssumeRolePolicyDocument": ECS_TRUST},
     )
 
+
+def render_exec(t: Template) -> None:
+    """ECS Exec (``aws.execute_command``), kept apart from the roles above: the
+    task role may open Session Manager's channels (its ``ssmmessages`` actions
+    take no resource) and write the sessions' log; nothing else. A policy of
+    its own, so the role stays without permission where exec is off."""
+    stack = t.stack
+    if not stack.aws.execute_command:
+        return
+    t.add(EXEC_POLICY, "AWS::IAM::Policy", {
+        "PolicyName": "ecs-exec",
+        "Roles": [ref("TaskRole")],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+                ],
+                "Resource": "*",
+            },
+            # the agent looks its log group up before it writes the session's stream
+            {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                "Resource": arn(stack, "logs", f"log-group:{exec_log_group(stack)}:*"),
+            },
+        ]},
+    })  # fmt: skip
