@@ -65,7 +65,7 @@ class CloudFormation:
             return aws_call(f"describe stack {name}", reraise, exc)
         return found[0] if found else None
 
-    def resources(self, name: str) -> dict[str, str]:
+    def physical_ids(self, name: str) -> dict[str, str]:
         """The stack's resources: logical id -> physical id (a target group's ARN),
         every page. (ListStackResources: moto 5.2.5 fails DescribeStackResource(s)
         on a stack holding resources it does not model.)"""

@@ -101,7 +101,7 @@ def status(ctx: OpsContext) -> EnvStatus:
     tasks: list[TaskRow] = []
     warnings: list[str] = []
     images: dict[str, str | None] = {}
-    resources = ctx.cfn.resources(ctx.stack_name) if stack.public_services() else {}
+    resources = ctx.cfn.physical_ids(ctx.stack_name) if stack.public_services() else {}
     for name in stack.services:
         svc = ctx.ecs.describe_service(stack.cluster, name)
         if svc is None:
