@@ -16,7 +16,7 @@ from parity.app import report as page
 from parity.app.parity import ParityReport, ServiceParity, as_record
 from parity.render import plots
 from parity.render.parity import Difference
-from parity.render.report import ReportInputs, edit_phases, judge, render_report
+from parity.render.report import ReportInputs, edit_phases, first_event_limit_ms, judge, render_report
 
 from .conftest import ROOT
 
@@ -77,10 +77,18 @@ def test_every_sse_level_and_repeat_is_a_point_with_its_verdict():
     levels = plots.levels_from(fixture("bench.json")["runs"]["edge"], "held")
     assert [(lv.streams, lv.ok) for lv in levels if lv.streams == 6000] == [(6000, True), (6000, True), (6000, False)]
     svg = plots.sse_capacity("edge", levels, 2000, "through the edge")
-    held = re.search(r'<g id="edge-held">(.*?)</g>', svg, re.S)
+    held = re.search(r'<g id="edge-held">(.*?)</g>', svg, re.DOTALL)
     assert held and held.group(1).count("<use") == 5
     assert 'id="edge-limit"' in svg and "2 s limit" in svg
     assert plots.levels_from([{"streams": "x"}, "junk", {"no": 1}], "held") == []
+
+
+def test_the_first_event_limit_is_the_recorded_one_or_the_one_the_targets_state():
+    figures = [{"name": "sse_first_event_p99_ms", "value": 1200, "target": "< 1500 ms"}]
+    assert first_event_limit_ms({"run": {"first_event_limit_ms": 2000}}, figures) == 2000
+    assert first_event_limit_ms({}, figures) == 1500
+    assert first_event_limit_ms({}, []) is None
+    assert 'id="edge-limit"' not in plots.sse_capacity("edge", [plots.Level(1000, 900, True)], None, "t")
 
 
 def test_the_page_says_what_is_missing_and_never_fails():

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 
 from parity.adapters.docker import Docker, require_engine
-from parity.app.bench_sse import FIRST_EVENT_LIMIT_MS, SseLoad, search_upward
 from parity.app import report as page
+from parity.app.bench_sse import FIRST_EVENT_LIMIT_MS, SseLoad, search_upward
 from parity.app.images import TARGET_MB, record_sizes
 from parity.app.local_stack import compose_for, up
 from parity.app.workspace import Workspace
@@ -69,7 +69,8 @@ def not_measured(name: str, why: str) -> Figure:
 
 def write_report(path: Path, figures: list[Figure], runs: dict[str, Any] | None = None, run: dict[str, Any] | None = None) -> Path:
     """``{"figures": [{"name", "value", "unit", "target"}...], "runs": ..., "run": {"at", "commit", "images"}}``
-    (``runs``: every level of the SSE search, per label; ``run``: when, from which commit, on which images)."""
+    (``runs``: every level of the SSE search, per label; ``run``: when, from which commit, on which images,
+    and the first-event limit the levels were judged by)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     body: dict[str, Any] = {"figures": [f.as_dict() for f in figures]}
     if runs:
@@ -199,7 +200,8 @@ def bench(
         figures.append(Figure(f"image_{name}_mb", round(size / 1e6, 1) if size else None, "MB", target))
     for name, (used, limit) in sorted(compose.memory().items()):
         figures.append(Figure(f"memory_{name}_mib", round(used / 2**20, 1), "MiB", f"of {limit / 2**20:.0f} MiB"))
-    run = {**page.stamp(ws.root), "images": {n: docker.image_id(image_name(stack, n)) for n in stack.services}}
+    run = {**page.stamp(ws.root), "images": {n: docker.image_id(image_name(stack, n)) for n in stack.services},
+           "first_event_limit_ms": FIRST_EVENT_LIMIT_MS}  # fmt: skip
     path = write_report(ws.root / page.BENCH, figures, runs, run)
     record_sizes(ws)
     page.refresh(ws.root, report)

@@ -61,7 +61,7 @@ def _figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), dpi=96)
 
 
-def sse_capacity(name: str, levels: Iterable[Level], limit_ms: float, title: str) -> str:
+def sse_capacity(name: str, levels: Iterable[Level], limit_ms: float | None, title: str) -> str:
     """Streams (x) against first-event p99 (left axis), each repeat a point
     (held: green dot, not held: red cross), the median per level joined by a
     line, the limit drawn; memory sampled at each level on the right axis.
@@ -86,11 +86,12 @@ def sse_capacity(name: str, levels: Iterable[Level], limit_ms: float, title: str
             (line,) = ax.plot([lv.streams for lv in pts], [lv.p99_ms for lv in pts], linestyle="none", marker=marker,
                               color=colour, markersize=6, label=f"{label} ({len(pts)})")  # fmt: skip
             line.set_gid(f"{name}-{gid}")
-        limit = ax.axhline(limit_ms, color=LIMIT, linestyle="--", linewidth=1.2)
-        limit.set_gid(f"{name}-limit")
-        ax.annotate(f"{limit_ms / 1000:g} s limit", xy=(0.995, limit_ms), xycoords=("axes fraction", "data"),
-                    xytext=(0, 3), textcoords="offset points", ha="right", color=LIMIT, fontsize=8)  # fmt: skip
-        top = max([limit_ms, *(lv.p99_ms or 0 for lv in measured)])
+        if limit_ms is not None:
+            limit = ax.axhline(limit_ms, color=LIMIT, linestyle="--", linewidth=1.2)
+            limit.set_gid(f"{name}-limit")
+            ax.annotate(f"{limit_ms / 1000:g} s limit", xy=(0.995, limit_ms), xycoords=("axes fraction", "data"),
+                        xytext=(0, 3), textcoords="offset points", ha="right", color=LIMIT, fontsize=8)  # fmt: skip
+        top = max([limit_ms or 0, *(lv.p99_ms or 0 for lv in measured)]) or 1
         ax.set_ylim(0, top * 1.6)  # room above the points for the legend
         ax.set_xlabel("concurrent streams")
         ax.set_ylabel("first-event p99 (ms)")

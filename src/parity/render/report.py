@@ -37,7 +37,6 @@ from markupsafe import Markup
 from parity.render import plots
 
 TEMPLATE = "report.html.j2"
-FIRST_EVENT_LIMIT_MS = 2000  # the plan's first-event limit (app.bench_sse uses the same)
 EDIT_TOTAL = "edit_to_served_s"
 MARK = {"passed": "OK", "failed": "NG", "skipped": "SKIP", "error": "NG"}
 VERDICT_MARK = {"undeclared": "NG", "intended": "ok", "release": "--"}
@@ -197,8 +196,22 @@ def _service_of(f: Mapping[str, Any], known: set[str]) -> str:
 
 
 def _bound_s(target: Any) -> float | None:
+    """The number a target states (``< 5 s`` -> 5), None when it states none."""
     m = _TARGET.match(target) if isinstance(target, str) else None
     return float(m["num"].replace(",", "")) if m else None
+
+
+def first_event_limit_ms(bench: Mapping[str, Any], figures: list[Mapping[str, Any]]) -> float | None:
+    """The first-event limit the SSE levels were judged by: as the bench
+    recorded it, else as its first-event figures' target states it."""
+    recorded = _as_map(bench.get("run")).get("first_event_limit_ms")
+    if isinstance(recorded, int | float) and not isinstance(recorded, bool):
+        return float(recorded)
+    for name in ("sse_first_event_p99_ms", "sse_first_event_ms"):
+        bound = next((_bound_s(f.get("target")) for f in figures if f.get("name") == name), None)
+        if bound is not None:
+            return bound
+    return None
 
 
 def bench_view(inputs: ReportInputs) -> dict[str, Any] | None:
@@ -208,12 +221,13 @@ def bench_view(inputs: ReportInputs) -> dict[str, Any] | None:
     figures = [f for f in _as_list(bench.get("figures")) if isinstance(f, Mapping)]
     rows = [_figure_row(f) for f in figures]
     runs = _as_map(bench.get("runs"))
+    limit = first_event_limit_ms(bench, figures)
     plots_out = []
     for label, key, title in (("edge", "held", "SSE through the edge"), ("web_task", "within_p99", "SSE on one web task")):
         levels = plots.levels_from(_as_list(runs.get(label)), key)
         plots_out.append({
-            "id": f"sse-{label.replace('_', '-')}", "title": title,
-            "svg": Markup(plots.sse_capacity(label.replace("_", "-"), levels, FIRST_EVENT_LIMIT_MS, title)) if levels else None,
+            "id": f"sse-{label.replace('_', '-')}", "title": title, "limit_ms": limit,
+            "svg": Markup(plots.sse_capacity(label.replace("_", "-"), levels, limit, title)) if levels else None,
             "levels": len(levels),
             "why_not": "" if levels else ("the SSE search was not run (`inv bench --no-sse`)" if not runs else "no level recorded"),
         })  # fmt: skip
@@ -309,5 +323,4 @@ def render_report(inputs: ReportInputs) -> str:
         bench=bench_view(inputs),
         parity=parity_view(inputs),
         images=images_view(inputs),
-        limit_ms=FIRST_EVENT_LIMIT_MS,
     )
