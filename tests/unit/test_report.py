@@ -117,7 +117,8 @@ def test_records_with_fields_of_the_wrong_kind_still_render():
 def test_every_value_from_a_run_is_escaped():
     hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>"
     e2e = {"checks": [{"nodeid": "t.py::x", "name": hostile, "outcome": "failed", "message": hostile, "area": hostile,
-                       "files": {"trace": '"><script>alert(3)</script>'}}]}  # fmt: skip
+                       "files": {"trace": '"><script>alert(3)</script>', "screenshot": "javascript:alert(4)",
+                                 "logs": "../../etc/passwd"}}]}  # fmt: skip
     bench = {"figures": [{"name": hostile, "value": 1, "unit": hostile, "target": hostile, "note": hostile}],
              "run": {"at": hostile, "commit": hostile, "images": {hostile: hostile}}}  # fmt: skip
     parity = {"env": hostile, "services": [{"service": hostile, "differences": [
@@ -125,6 +126,7 @@ def test_every_value_from_a_run_is_escaped():
     images = {"images": [{"service": hostile, "ref": hostile, "id": hostile, "size_mb": 1, "target_mb": 2, "source": hostile}]}
     html = render_report(inputs(e2e_run={"target": hostile}, e2e_checks=e2e, bench=bench, parity=parity, images=images))
     assert "<script>" not in html and "<img src=x" not in html
+    assert "javascript:" not in html and "etc/passwd" not in html  # only files beside the page are linked
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 10
 
 

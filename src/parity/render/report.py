@@ -107,6 +107,15 @@ def _stamp(record: Mapping[str, Any], written: str | None) -> dict[str, Any]:
 # -- e2e ---------------------------------------------------------------------------------
 
 
+_BESIDE = re.compile(r"^(?!.*\.\.)[\w.-]+(?:/[\w.-]+)*$")
+
+
+def _beside(path: Any) -> str:
+    """A file next to the page (``e2e/...png``) as a link; anything else (a
+    scheme, an absolute path, ``..``) is not linked."""
+    return path if isinstance(path, str) and _BESIDE.match(path) else ""
+
+
 def e2e_view(inputs: ReportInputs) -> dict[str, Any] | None:
     run, checks = inputs.e2e_run, inputs.e2e_checks
     if run is None and checks is None:
@@ -118,7 +127,7 @@ def e2e_view(inputs: ReportInputs) -> dict[str, Any] | None:
             continue
         outcome = str(c.get("outcome") or "")
         given = _as_map(c.get("files"))
-        files = {k: str(given.get(k) or "") for k in ("screenshot", "trace", "logs")}
+        files = {k: _beside(given.get(k)) for k in ("screenshot", "trace", "logs")}
         rows.append({
             "name": str(c.get("name") or c.get("nodeid") or "?"), "nodeid": str(c.get("nodeid") or ""),
             "area": str(c.get("area") or ""), "outcome": outcome, "mark": MARK.get(outcome, outcome.upper() or "?"),
