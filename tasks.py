@@ -1,7 +1,7 @@
 """Invoke tasks: parse arguments, call the parity package, map its errors to a
 clean exit. No logic lives here.
 
-    inv up | down | status | logs | exec | render-local | images | test | e2e | parity
+    inv up | down | status | logs | exec | render-local | images | test | e2e | parity | report
     inv status | logs | exec --env ENV      (the same verbs on ECS)
     inv build | load | service-test          (CI: build once, hand the images on)
     inv render | diff | promote | rollback --env ENV
@@ -317,12 +317,22 @@ def bench(c, requests=50, sse=True, edge_cap=8000, web_cap=16000):
 @task
 @cli
 def images(c):
-    """Show the size of each service image against its target."""
+    """Show the size of each service image against its target (also reports/images.json, for `inv report`)."""
     from parity.app.images import image_report
     from parity.console import console
 
     for line in image_report(_ws()):
         console.print(line)
+
+
+@task
+@cli
+def report(c):
+    """Write reports/index.html: what the last e2e, bench, parity and images runs proved, on one page that loads nothing."""
+    from parity.app.report import write_page
+    from parity.console import step
+
+    step(f"written {write_page(ROOT).relative_to(ROOT)}")
 
 
 # -- the deploy layer: the tested images, by digest, to ECS (`--env local` is the emulator) --
@@ -339,14 +349,14 @@ def _deploy(env):
 @cli
 def parity(c, env=None):
     """Local, rendered and live side by side, per service; fails on a difference the spec does not declare."""
-    from parity.app.parity import check, connect_live, connect_local, show
+    from parity.app.parity import connect_live, connect_local, run, show
     from parity.console import console, say
 
     live = None
     if env:
         live, note = connect_live(ROOT, env)
         say(note)
-    report = check(ROOT, connect_local(ROOT), env, live)
+    report = run(ROOT, connect_local(ROOT), env, live, report=say)
     show(report, say)
     if report.undeclared:
         raise Exit(f"parity: {len(report.undeclared)} undeclared differences", code=1)

@@ -10,11 +10,14 @@ What this file provides:
   browser check, a trace when it fails);
 - on any failure: the last log lines of each service, in the report and in
   reports/e2e/;
-- the one-screen summary tree (check, result, time) and the wall time.
+- the one-screen summary tree (check, result, time) and the wall time;
+  the same tree as reports/e2e/checks.json (with each check's screenshot,
+  trace and log files) for `inv report`'s page.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -31,7 +34,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from e2elib import ROOT  # noqa: E402
 from e2elib import local as local_access  # noqa: E402
-from e2elib.report import CheckResult, render_tree  # noqa: E402
+from e2elib.report import CheckResult, render_tree, tree_order  # noqa: E402
 
 from parity.spec import load_stack  # noqa: E402
 
@@ -46,6 +49,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEFAULT_STREAM_SECONDS = 35
+MESSAGE_LINES = 20  # of a failure's report, kept in checks.json for the report page
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -144,12 +148,39 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     props = dict(report.user_properties)
     r.name = r.name or props.get("check", "")
     r.order = props.get("order", r.order)
-    reason = ""
+    reason = message = ""
     if report.skipped:
         longrepr = report.longrepr
         reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
         reason = reason.removeprefix("Skipped: ")
-    r.add_phase(report.when, report.outcome, report.duration, reason)
+    elif report.failed:
+        message = "\n".join(report.longreprtext.strip().splitlines()[-MESSAGE_LINES:])
+    r.add_phase(report.when, report.outcome, report.duration, reason, message)
+
+
+CHECK_FILES = {"screenshot": ".png", "trace": "-trace.zip", "logs": "-service-logs.txt"}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
+    """The checks as reports/e2e/checks.json (controller only), each with the
+    files the run left for it, relative to reports/."""
+    config = session.config
+    if hasattr(config, "workerinput") or not hasattr(config, "_e2e_results"):
+        return
+    folder = Path(config.getoption("reports_dir"))
+    checks = []
+    for r in tree_order(list(config._e2e_results.values())):  # type: ignore[attr-defined]
+        stem = _file_stem(r.nodeid)
+        files = {k: f"{folder.name}/{stem}{suffix}" for k, suffix in CHECK_FILES.items() if (folder / f"{stem}{suffix}").is_file()}
+        checks.append({**r.as_dict(), "files": files})
+    started = getattr(config, "_e2e_started", None)
+    body = {
+        "target": config.option.base_url + (" (local stack)" if config._e2e_local else ""),  # type: ignore[attr-defined]
+        "wall_s": round(time.monotonic() - started, 1) if started else None,
+        "exit_status": int(exitstatus),
+        "checks": checks,
+    }
+    (folder / "checks.json").write_text(json.dumps(body, indent=2) + "\n")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

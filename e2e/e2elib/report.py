@@ -28,16 +28,22 @@ class CheckResult:
     duration: float = 0.0
     reason: str = ""
     order: int = 0  # position in the source, for a stable tree whatever ran first
+    message: str = ""  # a failure's last lines, for the report page
+
+    def as_dict(self) -> dict:
+        return {"nodeid": self.nodeid, "name": self.name, "area": self.area, "outcome": self.outcome,
+                "duration": round(self.duration, 2), "reason": self.reason, "message": self.message, "order": self.order}
 
     @property
     def area(self) -> str:
         module = self.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
         return AREAS.get(module, module.removeprefix("test_"))
 
-    def add_phase(self, when: str, outcome: str, duration: float, reason: str = "") -> None:
+    def add_phase(self, when: str, outcome: str, duration: float, reason: str = "", message: str = "") -> None:
         self.duration += duration
         if outcome == "failed":
             self.outcome = "failed"
+            self.message = self.message or message
             if when != "call":
                 self.reason = f"error in {when}"
         elif outcome == "skipped" and self.outcome != "failed":
@@ -45,12 +51,17 @@ class CheckResult:
             self.reason = reason
 
 
+def tree_order(results: list[CheckResult]) -> list[CheckResult]:
+    """By area (in the checklist's order), then in source order."""
+    rank = {name: i for i, name in enumerate(AREAS.values())}
+    return sorted(results, key=lambda r: (rank.get(r.area, len(rank)), r.order, r.nodeid))
+
+
 def render_tree(results: list[CheckResult], target: str, wall: float) -> list[str]:
     """Lines of the summary, grouped by area (in the checklist's order), checks in source order."""
     lines = [f"e2e checks against {target}"]
     areas: dict[str, list[CheckResult]] = {}
-    rank = {name: i for i, name in enumerate(AREAS.values())}
-    for r in sorted(results, key=lambda r: (rank.get(r.area, len(rank)), r.order, r.nodeid)):
+    for r in tree_order(results):
         areas.setdefault(r.area, []).append(r)
     for a_i, (area, checks) in enumerate(areas.items()):
         last_area = a_i == len(areas) - 1

@@ -177,3 +177,19 @@ def test_own_client_address_cleans_up_when_the_forwarder_does_not_answer(monkeyp
     with pytest.raises(NotReady), e2e_client.own_client_address(load_stack(ROOT, "local"), _FakeCompose(), docker):
         pass
     assert docker.calls[-1][0] == "remove" and docker.calls[-1][3] == "huskit-edge-1"
+
+
+def test_checks_for_the_report_page_keep_the_failures_message_in_the_trees_order():
+    from e2elib.report import tree_order
+
+    health = CheckResult("test_health.py::test_h", name="health answers", order=9)
+    page = CheckResult("test_page.py::test_p", name="page renders", order=1)
+    page.add_phase("setup", "passed", 0.1)
+    page.add_phase("call", "failed", 2.0, message="E   assert 'agent' in '<h1>502</h1>'")
+    page.add_phase("teardown", "failed", 0.1, message="E   a second failure, in teardown")
+    assert [r.nodeid for r in tree_order([health, page])] == ["test_page.py::test_p", "test_health.py::test_h"]
+    assert page.as_dict() == {
+        "nodeid": "test_page.py::test_p", "name": "page renders", "area": "page and cross-origin isolation",
+        "outcome": "failed", "duration": 2.2, "reason": "error in teardown", "message": "E   assert 'agent' in '<h1>502</h1>'",
+        "order": 1,
+    }  # fmt: skip

@@ -414,3 +414,24 @@ def test_another_services_dependency_reaching_a_service_is_not_declared():
     docker.containers["website-agent"][0]["NetworkSettings"]["Networks"]["huskit_crawler-egress"] = {}
     d = next(d for d in check(ROOT, docker).undeclared if d.path == "ingress")
     assert d.service == "website-agent" and "fixture-site:5171" in d.why and "mongo:5171" in d.why
+
+
+def test_inv_parity_records_its_differences_for_the_page_without_a_value(tmp_path):
+    import shutil
+
+    from parity.app.parity import run
+
+    for name in ("stack.yaml", "deploy"):
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
+    docker = FakeDocker()
+    crawler(docker)["Config"]["Env"].append("API_TOKEN=hunter2-never-shown")
+    said = []
+    report = run(tmp_path, docker, report=said.append)
+    assert undeclared(report) == {("crawler", "environment.API_TOKEN")}
+    record = json.loads((tmp_path / "reports" / "parity.json").read_text())
+    assert record["env"] == "local" and record["undeclared"] == 1 and record["at"]
+    assert record["images"]["crawler"] == crawler(docker)["Image"]
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert said == ["report: reports/index.html"]
+    assert "1 undeclared" in page and "environment.API_TOKEN" in page
+    assert "hunter2" not in json.dumps(record) and "hunter2" not in page

@@ -516,3 +516,16 @@ def test_promote_consumes_what_the_e2e_jobs_produced():
         assert downloads == {"images-*": "dist/images", "e2e-results-*": ".parity/e2e-results.d"}
         runs = "\n".join(_runs(jobs[job_id]))
         assert runs.index("inv load --dir dist/images") < runs.index("inv promote")
+
+
+def test_each_e2e_job_uploads_the_report_page_first_whatever_failed():
+    steps = _steps(_jobs(ROOT / ".github/workflows/stack.yml")["e2e"])
+    runs = [s.get("run", "") for s in steps]
+    e2e = next(i for i, r in enumerate(runs) if "inv e2e" in r)
+    report = next(i for i, r in enumerate(runs) if r.strip() == "inv report")
+    uploads = [i for i, s in enumerate(steps) if "upload-artifact" in s.get("uses", "")]
+    assert e2e < report < uploads[0]
+    first = steps[uploads[0]]
+    assert first["with"]["name"] == "report-${{ matrix.group }}"
+    assert "reports/index.html" in first["with"]["path"] and "reports/e2e/" in first["with"]["path"]
+    assert steps[report]["if"] == "always()" and first["if"] == "always()"

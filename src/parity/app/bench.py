@@ -23,8 +23,9 @@ from typing import Any
 import httpx
 
 from parity.adapters.docker import Docker, require_engine
+from parity.app import report as page
 from parity.app.bench_sse import FIRST_EVENT_LIMIT_MS, SseLoad, search_upward
-from parity.app.images import TARGET_MB
+from parity.app.images import TARGET_MB, record_sizes
 from parity.app.local_stack import compose_for, up
 from parity.app.workspace import Workspace
 from parity.render.compose import image_name
@@ -66,12 +67,16 @@ def not_measured(name: str, why: str) -> Figure:
     return Figure(name, None, note=f"{NOT_MEASURED}: {why}")
 
 
-def write_report(path: Path, figures: list[Figure], runs: dict[str, Any] | None = None) -> Path:
-    """``{"figures": [{"name", "value", "unit", "target"}...], "runs": ...}``."""
+def write_report(path: Path, figures: list[Figure], runs: dict[str, Any] | None = None, run: dict[str, Any] | None = None) -> Path:
+    """``{"figures": [{"name", "value", "unit", "target"}...], "runs": ..., "run": {"at", "commit", "images"}}``
+    (``runs``: every level of the SSE search, per label; ``run``: when, from which commit, on which images,
+    and the first-event limit the levels were judged by)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     body: dict[str, Any] = {"figures": [f.as_dict() for f in figures]}
     if runs:
         body["runs"] = runs
+    if run:
+        body["run"] = run
     path.write_text(json.dumps(body, indent=2) + "\n")
     return path
 
@@ -195,4 +200,9 @@ def bench(
         figures.append(Figure(f"image_{name}_mb", round(size / 1e6, 1) if size else None, "MB", target))
     for name, (used, limit) in sorted(compose.memory().items()):
         figures.append(Figure(f"memory_{name}_mib", round(used / 2**20, 1), "MiB", f"of {limit / 2**20:.0f} MiB"))
-    return figures, write_report(ws.root / "reports" / "bench.json", figures, runs)
+    run = {**page.stamp(ws.root), "images": {n: docker.image_id(image_name(stack, n)) for n in stack.services},
+           "first_event_limit_ms": FIRST_EVENT_LIMIT_MS}  # fmt: skip
+    path = write_report(ws.root / page.BENCH, figures, runs, run)
+    record_sizes(ws)
+    page.refresh(ws.root, report)
+    return figures, path

@@ -4,7 +4,8 @@ stack or any base URL, as a real pytest process, and say whether it passed.
 Independent checks run in parallel (pytest-xdist), so the run takes little
 more than its longest check. Reports: the summary tree on the terminal,
 JUnit XML in reports/e2e-junit.xml, screenshots, traces and service logs in
-reports/e2e/. A local run of the whole suite, or of one of its groups (CI runs
+reports/e2e/, the run's record in reports/e2e-run.json (when, commit, images),
+and the report page (reports/index.html) refreshed. A local run of the whole suite, or of one of its groups (CI runs
 them as parallel jobs), that passes records the images it tested, by image ID,
 for `inv promote`. Against the local stack, the suite reaches the edge from an
 address of the run's own (app/e2e_client.py): rate budgets spent by earlier
@@ -23,10 +24,11 @@ import httpx
 
 from parity.adapters.docker import Compose
 from parity.app.e2e_client import own_client_address
+from parity.app.jsonfile import write_json
 from parity.app.records import FULL_SUITE, GROUPS, group_suite, record_e2e_pass
 from parity.app.workspace import Workspace
 from parity.console import console, step
-from parity.errors import ConfigError, NotReady
+from parity.errors import ConfigError, NotReady, ParityError
 from parity.spec import Stack, load_stack
 
 NO_TESTS_COLLECTED = 5  # pytest's exit code
@@ -125,18 +127,53 @@ def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: 
             step(f"e2e clients reach the edge from an address of this run's own, through {via}")
             argv = e2e_command(via, marker, edge_container=edge)
         proc = subprocess.run(argv, cwd=root, check=False)
-    console.print(f"e2e finished in {time.monotonic() - started:.1f} s (wall time, with pytest's start-up)")
+    wall = time.monotonic() - started
+    console.print(f"e2e finished in {wall:.1f} s (wall time, with pytest's start-up)")
     if proc.returncode == NO_TESTS_COLLECTED:
         console.print(f"no e2e checks{' marked ' + marker if marker else ''} were collected")
-        return False
-    if proc.returncode != 0:
-        return False
-    skipped = _skipped(root / JUNIT)
+    passed = proc.returncode == 0
+    skipped = _skipped(root / JUNIT) if passed else 0
     recordable = is_local and (marker is None or group is not None)
-    if recordable and skipped:
-        step(f"not recorded as tested: {skipped} checks were skipped")
-    elif recordable:
-        images = tested_images(root, stack)
-        record_e2e_pass(root, images, group_suite(group) if group else FULL_SUITE)
-        step("recorded as tested: " + ", ".join(f"{s} {i[:19]}" for s, i in sorted(images.items())))
-    return True
+    images = _running_images(root, stack) if is_local else {}
+    recorded = ""
+    try:
+        if passed and recordable and skipped:
+            recorded = f"not recorded as tested: {skipped} checks were skipped"
+            step(recorded)
+        elif passed and recordable:
+            images = images or tested_images(root, stack)  # raises, saying why they cannot be told
+            record_e2e_pass(root, images, group_suite(group) if group else FULL_SUITE)
+            recorded = "recorded as tested (`inv promote` may ship these images)"
+            step("recorded as tested: " + ", ".join(f"{s} {i[:19]}" for s, i in sorted(images.items())))
+    finally:
+        _record_run(root, url, is_local, marker, group, passed, wall, images, recorded)
+    return passed
+
+
+def _running_images(root: Path, stack: Stack) -> dict[str, str]:
+    """The images the run was against, for its record (empty when they cannot be told)."""
+    try:
+        return tested_images(root, stack)
+    except NotReady:
+        return {}
+
+
+def _record_run(root: Path, url: str, is_local: bool, marker: str | None, group: str | None, passed: bool,
+                wall: float, images: dict[str, str], recorded: str) -> None:  # fmt: skip
+    """``reports/e2e-run.json`` (when, commit, target, images, outcome), the
+    image sizes when local, then the report page refreshed."""
+    from parity.app import report
+
+    record = {
+        **report.stamp(root), "target": url + (" (local stack)" if is_local else ""), "local": is_local,
+        "marker": marker, "group": group, "passed": passed, "wall_s": round(wall, 1), "images": images, "recorded": recorded,
+    }  # fmt: skip
+    write_json(root / report.E2E_RUN, record)
+    if is_local:
+        from parity.app.images import record_sizes
+
+        try:
+            record_sizes(Workspace.from_env(root))
+        except ParityError as exc:
+            step(f"image sizes not recorded: {exc}")
+    report.refresh(root, step)

@@ -127,21 +127,36 @@ def load(ws: Workspace, folder: Path) -> dict[str, str]:
 TARGET_MB = {"website-agent": 250, "crawler": 1000}
 
 
-def image_report(ws: Workspace) -> list[str]:
+def record_sizes(ws: Workspace) -> list[dict]:
+    """Each service image's ID and size against its target, also written to
+    ``reports/images.json`` (with when and from which commit) for the report page."""
+    from parity.app import report
+    from parity.app.jsonfile import write_json
+
     stack = load_stack(ws.root, "local")
     require_engine()
     docker = Docker()
-    lines = []
+    rows = []
     for name in stack.services:
         ref = image_name(stack, name)
         size = docker.image_size(ref)
-        target = TARGET_MB.get(name)
-        if size is None:
+        image_id = docker.image_id(ref) if size is not None else None
+        rows.append({
+            "service": name, "ref": ref, "id": image_id, "size_mb": round(size / 1_000_000, 1) if size is not None else None,
+            "target_mb": TARGET_MB.get(name), "source": sources.source_tag(ws.root, image_id) if image_id else None,
+            "base": "offline stand-in base" if ws.offline else (stack.services[name].build.base_image or "?"),
+        })  # fmt: skip
+    write_json(ws.root / report.IMAGES, {**report.stamp(ws.root), "images": rows})
+    return rows
+
+
+def image_report(ws: Workspace) -> list[str]:
+    lines = []
+    for row in record_sizes(ws):
+        ref, mb, target = row["ref"], row["size_mb"], row["target_mb"]
+        if mb is None:
             lines.append(f"{ref:<32} not built (`inv up` builds it)")
             continue
-        mb = size / 1_000_000
         verdict = "" if target is None else (f"  target < {target} MB: " + ("ok" if mb < target else "OVER"))
-        base = stack.services[name].build.base_image or "?"
-        mode = "offline stand-in base" if ws.offline else base
-        lines.append(f"{ref:<32} {mb:7.1f} MB  ({mode}){verdict}")
+        lines.append(f"{ref:<32} {mb:7.1f} MB  ({row['base']}){verdict}")
     return lines

@@ -5,7 +5,8 @@ field path, each judged (see render/parity.py). Then the infrastructure: who
 may reach each service, its Cloud Map name, and the edge (idle timeout, origin
 response timeout, behaviours), the running stack (its containers' networks, the
 running edge's nginx.conf) against ENV's rendered CloudFormation template (see
-render/parity_infra.py). Exit non-zero when one is undeclared."""
+render/parity_infra.py). Exit non-zero when one is undeclared. ``run`` also
+records the result in ``reports/parity.json`` for the report page."""
 
 from __future__ import annotations
 
@@ -104,6 +105,46 @@ def check(root: Path, docker: LocalDocker, env: str | None = None, live: LiveEcs
     edge = {"local": local_edge_view(local, conf, edge_containers), f"infra {target}": infra[EDGE]}
     out.append(ServiceParity(EDGE, edge, compare_infra(local, EDGE, target, edge["local"], infra[EDGE], spec_local[EDGE], spec_env[EDGE])))
     return ParityReport(target, out)
+
+
+def run(root: Path, docker: LocalDocker, env: str | None = None, live: LiveEcs | None = None,
+        report: Callable[[str], None] = print) -> ParityReport:  # fmt: skip
+    """``check``, then its record (``reports/parity.json``) and the report page refreshed."""
+    from parity.app import report as page
+    from parity.app.jsonfile import write_json
+
+    result = check(root, docker, env, live)
+    write_json(Path(root) / page.PARITY, {**page.stamp(root), **as_record(result, live is not None)})
+    page.refresh(root, report)
+    return result
+
+
+VALUE_WIDTH = 200  # a value on the page (a long list of ingress sources) is cut here
+
+
+def as_record(report: ParityReport, live: bool) -> dict[str, Any]:
+    """The report as JSON: per service its sides, how many fields agree, each
+    difference (values as shown: secrets are names and sources, never values)."""
+    services = []
+    for svc in report.services:
+        fields = set().union(*(v.keys() for v in svc.views.values()))
+        services.append({
+            "service": svc.service, "sides": list(svc.views), "same": len(fields) - len({d.path for d in svc.differences}),
+            "differences": [
+                {"path": d.path, "verdict": d.verdict, "why": d.why, "sides": list(d.sides), "values": [_cut(v) for v in d.values]}
+                for d in svc.differences
+            ],
+        })  # fmt: skip
+    images = {s.service: s.views["running"].get("image") for s in report.services if "running" in s.views}
+    return {"env": report.env, "live": live, "images": {k: v for k, v in images.items() if v},
+            "undeclared": len(report.undeclared), "services": services}  # fmt: skip
+
+
+def _cut(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = str(value)
+    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 3] + "..."
 
 
 def _as_pushed(docker: LocalDocker, built: str | None, live_image: str | None, local_ref: str) -> str:
