@@ -13,12 +13,14 @@ import base64
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parity.adapters.git import source_revision
 from parity.app.jsonfile import read_json
 from parity.errors import ParityError
-from parity.render.report import ReportInputs, render_report
+
+if TYPE_CHECKING:
+    from parity.render.report import ReportInputs
 
 REPORTS = Path("reports")
 PAGE = REPORTS / "index.html"
@@ -74,6 +76,7 @@ def _screenshots(root: Path, checks: dict[str, Any] | None) -> dict[str, str]:
 
 def gather(root: Path) -> ReportInputs:
     """Every record there is, read."""
+    from parity.render.report import ReportInputs
     problems: dict[str, str] = {}
     written: dict[str, str] = {}
     e2e_run = _record(root, E2E_RUN, "e2e", problems, written)
@@ -94,6 +97,12 @@ def gather(root: Path) -> ReportInputs:
 
 def write_page(root: Path) -> Path:
     """Write ``reports/index.html`` from the records there are; its path."""
+    try:
+        from parity.render.report import render_report
+    except ImportError as exc:  # the `report` extra is not installed
+        raise ParityError(
+            f"inv report needs {exc.name}, which is not installed", hint="pip install -e '.[report]' (or '.[dev]')"
+        ) from None
     path = Path(root) / PAGE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
