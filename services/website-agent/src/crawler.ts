@@ -171,15 +171,6 @@ export function crawlDocument(body: unknown): Record<string, unknown> | null {
   };
 }
 
-/** The crawler's health body, its known keys only. */
-function healthBody(body: unknown): Record<string, unknown> {
-  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const key of ['status', 'mongodb', 'browser', 'service']) if (typeof b[key] === 'string') out[key] = (b[key] as string).slice(0, 40);
-  if (typeof b.ready === 'boolean') out.ready = b.ready;
-  return out;
-}
-
 function validTarget(value: unknown): string | null {
   if (typeof value !== 'string' || value.length > 2048) return null;
   let parsed: URL;
@@ -260,7 +251,8 @@ export function crawlerRouter(deps: CrawlerDeps): Router {
         // Live (its container health check passes) but it cannot store a crawl: MongoDB is away.
         sendError(res, 503, 'crawler_not_ready', `The crawler is up but not ready (mongodb: ${String(body.mongodb ?? 'unknown').slice(0, 40)})`);
       } else if (reply.status >= 200 && reply.status < 300) {
-        res.status(200).json({ status: 'ok', crawler: healthBody(reply.body) });
+        // The crawler's own status (no page writes it), at most 16 kB of it.
+        res.status(200).json({ status: 'ok', crawler: reply.body });
       } else {
         sendError(res, 503, 'crawler_unhealthy', `The crawler health check answered HTTP ${reply.status}`);
       }
