@@ -145,36 +145,53 @@ console.log(JSON.stringify({status: r.status, body: await r.json()}));
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def uid_of(crawler: str, user: str) -> int:
+    return int(exec_out(crawler, "id", "-u", user).stdout.strip())
+
+
+def host_processes(container: str) -> list[dict]:
+    """The container's processes seen from the host (root here reads every environ,
+    Chromium's non-dumpable ones included): host pid, uid, command line, environment."""
+    out = []
+    for line in docker("top", container, "-eo", "pid,uid,args").stdout.splitlines()[1:]:
+        pid, uid, args = line.split(None, 2)
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read().decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        out.append({"pid": pid, "uid": int(uid), "args": args, "environ": environ})
+    return out
+
+
 def test_the_browser_runs_as_its_own_user_without_the_crawlers_secrets(crawler):
     result = crawl_inside("http://fixture-site/")
     assert result["status"] == 200, result
-    users = {}
-    for line in exec_out(crawler, "ps", "-eo", "user=,args=").stdout.splitlines():
-        user, _, args = line.strip().partition(" ")
-        users.setdefault(user, []).append(args)
-    assert any("uvicorn" in a for a in users.get("crawler", [])), users
-    assert any("/chromium" in a for a in users.get("browser", [])), users
-    assert not any("chromium" in a for u, args in users.items() if u != "browser" for a in args), users
+    browser, app_user = uid_of(crawler, "browser"), uid_of(crawler, "crawler")
+    procs = host_processes(crawler)
+    chromium = [p for p in procs if "/chromium" in p["args"]]
+    assert chromium and {p["uid"] for p in chromium} == {browser}, [(p["uid"], p["args"][:60]) for p in chromium]
+    app = [p for p in procs if "bin/uvicorn" in p["args"]]
+    assert [p["uid"] for p in app] == [app_user], [(p["uid"], p["args"][:60]) for p in app]
+    assert [p["uid"] for p in procs if "run-server" in p["args"]] == [browser]
 
     spec = load_stack(ROOT, "local")
     env = dict(e.split("=", 1) for e in inspect(crawler)["Config"]["Env"])
     secrets = {name: env[name] for name in spec.services["crawler"].secrets if env.get(name)}
     assert "MONGODB_URI" in secrets, sorted(secrets)  # the check below compares real values
-    # Only the browser server's and Chromium's processes: `docker exec` hands its own
-    # process the container's environment (the secrets), whatever the user.
-    dump = exec_out(crawler, "env", "-i", "sh", "-c",
-                    "for p in $(pgrep -u browser -f 'chromium|run-server'); do cat /proc/$p/environ && echo '<read>'; done",
-                    user="browser")  # fmt: skip
-    environs = dump.stdout
-    assert environs.count("<read>") >= 5, f"too few of the browser's processes were read: {dump.stderr[-300:]}"
-    leaked = sorted(name for name, value in secrets.items() if value in environs or f"{name}=" in environs)
+    assert secrets["MONGODB_URI"] in app[0]["environ"]  # the app has them: the check can see them
+    browsers = [p for p in procs if p["uid"] == browser]
+    assert len(browsers) >= 5, [p["args"][:60] for p in browsers]
+    leaked = sorted({name for p in browsers for name, value in secrets.items() if value in p["environ"] or f"{name}=" in p["environ"]})
     assert not leaked, f"the browser user's processes hold the crawler's secrets: {leaked}"  # names only
-
-    app = next(line.split()[0] for line in exec_out(crawler, "ps", "-eo", "pid=,user=,args=").stdout.splitlines()
-               if " crawler " in line and "uvicorn" in line)  # fmt: skip
-    for pid in (app, "1"):
-        peek = exec_out(crawler, "cat", f"/proc/{pid}/environ", user="browser")
-        assert peek.returncode != 0 and "MONGODB_URI" not in peek.stdout, f"the browser user reads /proc/{pid}/environ"
+    # From inside, as `browser` (an empty environment: `docker exec` would hand it the
+    # container's): the app's and the container's (PID 1, tini) environments are out of reach.
+    app_pid = exec_out(crawler, "sh", "-c", "for p in /proc/[0-9]*; do grep -qa bin/uvicorn $p/cmdline 2>/dev/null "
+                       "&& [ $(stat -c %u $p) = " + str(app_user) + " ] && basename $p; done").stdout.split()  # fmt: skip
+    assert len(app_pid) == 1, app_pid
+    for pid in (app_pid[0], "1"):
+        peek = exec_out(crawler, "env", "-i", "cat", f"/proc/{pid}/environ", user="browser")
+        assert peek.returncode != 0 and not peek.stdout, f"`browser` reads /proc/{pid}/environ"
     logs = docker("logs", crawler, check=False)
     assert re.search(r"browser launched \(.*browser server, sandbox (on|off: .+)\)", logs.stdout + logs.stderr)
 

@@ -167,7 +167,9 @@ def test_browser_server_runs_chromium_as_its_own_user_sandboxed_where_possible(m
         r = httpx.post(app.base + "/crawl", json={"url": site.url("/index.html")}, timeout=30)
         assert r.status_code == 200, r.text
         crawling = crawl_in_background(app.base, site.url("/slow?s=3&tag=server"))
-        procs = wait_for_renderer(server.pid)
+        wait_for_renderer(server.pid)
+        time.sleep(1)  # a renderer applies its sandbox once it has started: look at settled ones
+        procs = chromium_processes(server.pid)
         crawling.join(30)
         sandboxed = app.app.state.browsers.sandboxed
     finally:
