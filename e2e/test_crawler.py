@@ -129,7 +129,7 @@ def _log_in(page) -> None:
     for path, wanted in (("/api/auth/signup", 201), ("/api/auth/login", 200)):
         r = page.request.post(path, data=creds)
         assert r.status == wanted, f"{path}: HTTP {r.status} {r.text()[:200]}"
-    assert any(c["name"] == "session" for c in page.context.cookies()), "log-in set no session cookie"
+    assert any(c["name"] in ("session", "__Host-session") for c in page.context.cookies()), "log-in set no session cookie"
 
 
 @pytest.mark.smoke
@@ -170,3 +170,46 @@ def test_crawl_pipeline_in_browser(page, local, spec):
     assert doc is not None, f"document {body['id']} not in {database}.pages"
     assert doc.get("title") == title
     assert str(doc.get("url", "")).startswith(url.rstrip("/"))
+
+
+DOCUMENT_FIELDS = {"id", "url", "final_url", "status", "title", "description", "text", "text_truncated", "links", "crawled_at"}
+
+
+@pytest.mark.container
+def test_hostile_page_gives_a_capped_typed_result(base_url, spec):
+    """The fixture site's hostile page (replaced builtins and getters, a 3,000,000-character title, 5,001 links): a capped, typed result"""
+    url, _ = _fixture_site(spec)
+    creds = {"email": f"e2e-hostile-{uuid.uuid4().hex[:12]}@example.com", "password": f"pw-{uuid.uuid4().hex}"}
+    with httpx.Client(base_url=base_url, timeout=90) as c:
+        for path, wanted in (("/api/auth/signup", 201), ("/api/auth/login", 200)):
+            r = c.post(path, json=creds)
+            assert r.status_code == wanted, f"{path}: HTTP {r.status_code} {r.text[:200]}"
+        r = c.post("/api/crawl", json={"url": url + "hostile.html"})
+    assert r.status_code == 200, f"/api/crawl: HTTP {r.status_code} {r.text[:300]}"
+    assert len(r.content) < 512 * 1024, f"{len(r.content)} bytes"
+    doc = r.json()
+    assert set(doc) == DOCUMENT_FIELDS, sorted(doc)
+    assert isinstance(doc["title"], str) and 0 < len(doc["title"]) <= 1000 and set(doc["title"]) == {"T"}, doc["title"][:80]
+    assert doc["description"] == "A page that fights the crawler's extraction."
+    assert isinstance(doc["text"], str) and len(doc["text"]) <= 20000 and "tampers with every JavaScript builtin" in doc["text"]
+    assert isinstance(doc["text_truncated"], bool)
+    links = doc["links"]
+    assert isinstance(links, list) and len(links) == 1000, len(links)
+    for link in links:
+        assert isinstance(link, dict) and set(link) == {"url", "text"}, link
+        assert isinstance(link["url"], str) and link["url"].startswith("http") and len(link["url"]) <= 2048, link
+        assert isinstance(link["text"], str) and len(link["text"]) <= 500, link
+    assert {"url": url + "menu.html", "text": "Menu"} in links
+
+
+@pytest.mark.container
+def test_crawler_serves_no_api_docs(local):
+    """The crawler's /docs, /redoc and /openapi.json are off outside development (asked from website-agent)"""
+    script = (
+        "Promise.all(['/docs', '/redoc', '/openapi.json'].map(p => fetch('http://crawler.internal:4999' + p,"
+        " {signal: AbortSignal.timeout(5000)}).then(r => p + ' ' + r.status)))"
+        ".then(a => console.log(a.join(','))).catch(e => console.log('error ' + (e.cause?.code || e.name)))"
+    )
+    name = local.containers(WEB)[0]["Name"].lstrip("/")
+    out = local.exec(name, ["node", "-e", script], timeout=20).stdout.strip()
+    assert out == "/docs 404,/redoc 404,/openapi.json 404", out

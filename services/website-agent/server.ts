@@ -43,6 +43,7 @@ const app = createApp({
   crawler: { baseUrl: config.crawlerApiUrl, timeoutMs: config.crawlerTimeoutMs, healthTimeoutMs: config.crawlerHealthTimeoutMs },
   streams,
   trustedProxyHops: config.trustedProxyHops,
+  sessions: { absoluteSeconds: config.sessionAbsoluteSeconds, idleSeconds: config.sessionIdleSeconds },
 });
 
 const server = http.createServer(app);

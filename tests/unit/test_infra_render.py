@@ -87,6 +87,22 @@ def test_the_crawler_admits_only_the_web_group_on_its_port(templates):
         ]
 
 
+def test_the_crawler_lets_out_tcp_only_and_the_web_keeps_the_default(templates):
+    """Issue 18: no UDP out of the crawler's group (WebRTC, QUIC past its proxy); DNS to the
+    VPC resolver is not filtered by security groups. `egress` is the spec's, per service."""
+    for env, template in templates.items():
+        crawler = template["Resources"]["CrawlerSecurityGroup"]["Properties"]
+        assert [(r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIp"]) for r in crawler["SecurityGroupEgress"]] == [
+            ("tcp", 0, 65535, "0.0.0.0/0")
+        ], env
+        assert not resources(template, "AWS::EC2::SecurityGroupEgress")
+        assert "SecurityGroupEgress" not in template["Resources"]["WebsiteAgentSecurityGroup"]["Properties"]
+    assert "SecurityGroupEgress" not in render_template(stack_for("prod", {"services": {"crawler": {"egress": "all"}}}))[
+        "Resources"]["CrawlerSecurityGroup"]["Properties"]  # fmt: skip
+    with pytest.raises(ConfigError, match=r"services\.crawler\.egress"):
+        stack_for("prod", {"services": {"crawler": {"egress": "udp"}}})
+
+
 def test_nothing_is_public_but_cloudfront_and_the_alb(templates):
     for env, template in templates.items():
         groups = resources(template, "AWS::EC2::SecurityGroup")

@@ -25,6 +25,7 @@ from .conftest import ROOT
 
 ACCOUNT = "123456789012"
 DIGEST = "sha256:" + "ab" * 32
+BEYOND_THE_PLAN = {"SESSION_ABSOLUTE_TIMEOUT_SECONDS", "SESSION_IDLE_TIMEOUT_SECONDS"}
 
 
 def plan(service: str) -> dict:
@@ -60,8 +61,10 @@ def test_runtime_platform_is_the_spec_architecture(arch, spec):
 def test_container_fields_equal_the_plan(service):
     want, got = plan(service)["containerDefinitions"][0], rendered(service)["containerDefinitions"][0]
     assert set(got) == set(want)
-    for key in ("name", "portMappings", "essential", "environment", "secrets", "logConfiguration"):
+    for key in ("name", "portMappings", "essential", "secrets", "logConfiguration"):
         assert got[key] == want[key], key
+    # Deliberate: the session limits are the spec's, beyond the plan (issue 18).
+    assert [e for e in got["environment"] if e["name"] not in BEYOND_THE_PLAN] == want["environment"]
     health = dict(want["healthCheck"])
     assert {k: v for k, v in got["healthCheck"].items() if k != "command"} == {k: v for k, v in health.items() if k != "command"}
     assert got["healthCheck"]["command"][0] == "CMD-SHELL"
@@ -152,3 +155,17 @@ def test_rendered_input_is_valid_for_register_task_definition(service):
     shape = model.operation_model("RegisterTaskDefinition").input_shape
     report = ParamValidator().validate(rendered(service), shape)
     assert not report.has_errors(), report.generate_report()
+
+
+def test_session_limits_are_plain_env_values_in_the_task_definition_and_compose():
+    """Issue 18: both session limits come from the spec, the same in ECS and locally."""
+    from parity.render.compose import render_compose
+
+    wanted = {"SESSION_ABSOLUTE_TIMEOUT_SECONDS": "28800", "SESSION_IDLE_TIMEOUT_SECONDS": "1800"}
+    for env in ("local", "staging", "prod"):
+        stack = load_stack(ROOT, env)
+        container = render_taskdef(stack, "website-agent", "IMAGE", "123456789012")["containerDefinitions"][0]
+        assert {e["name"]: e["value"] for e in container["environment"] if e["name"] in wanted} == wanted, env
+    compose = render_compose(load_stack(ROOT, "local"))
+    env = compose["services"]["website-agent"]["environment"]
+    assert all(f"{k}={v}" in env for k, v in wanted.items()), env

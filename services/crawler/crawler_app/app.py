@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from contextlib import asynccontextmanager
 from typing import Any, Optional
@@ -13,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .browser import BrowserManager
-from .crawl import Crawler, CrawlError, redact
+from .crawl import Crawler, CrawlError, owner_of, redact
 from .settings import Settings
 from .ssrf import Resolver, system_resolver
 from .storage import Storage, StorageUnavailable
@@ -21,6 +22,7 @@ from .storage import Storage, StorageUnavailable
 log = logging.getLogger("crawler")
 
 HEALTH_MONGO_TIMEOUT = 2.0  # seconds; /health and /ready must answer in < 3 s
+CLIENT_GONE = 499  # logged for a crawl cancelled because its caller disconnected
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -42,8 +44,18 @@ async def _warm_browser(browsers: BrowserManager) -> None:
         log.error("browser launch at startup failed: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:200])
 
 
+async def _disconnected(request: Request) -> None:
+    """Returns when the client goes away (the body has been read by then)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def create_app(settings: Optional[Settings] = None, resolver: Optional[Resolver] = None) -> FastAPI:
-    """Build the app. Without ``settings`` the environment is read once, at startup."""
+    """Build the app. Without ``settings`` the environment is read once, at startup.
+
+    FastAPI's /docs, /redoc and /openapi.json exist only in development: the
+    schema is no one else's business."""
+    docs = (settings or Settings(node_env=os.environ.get("NODE_ENV", "development"))).api_docs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -84,6 +96,7 @@ def create_app(settings: Optional[Settings] = None, resolver: Optional[Resolver]
         title="HuskIT crawler",
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_allowed, Exception: internal},
+        **({} if docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}),
     )
 
     async def readiness(st: Any) -> tuple[bool, str]:
@@ -128,7 +141,20 @@ def create_app(settings: Optional[Settings] = None, resolver: Optional[Resolver]
             if not isinstance(payload, dict):
                 raise CrawlError(400, "invalid_request", "body must be a JSON object")
             url = payload.get("url")
-            doc = await st.crawler.crawl(url)
+            # A crawl whose caller is gone (website-agent gave up, its user left) stops.
+            crawling = asyncio.ensure_future(st.crawler.crawl(url, owner_of(request.headers.get("x-crawl-user"))))
+            gone = asyncio.ensure_future(_disconnected(request))
+            try:
+                await asyncio.wait({crawling, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                gone.cancel()
+                if not crawling.done():
+                    crawling.cancel()
+                    await asyncio.gather(crawling, return_exceptions=True)
+                    status = CLIENT_GONE
+            if crawling.cancelled():
+                return JSONResponse({"error": "client_closed", "message": "the caller went away"}, status_code=CLIENT_GONE)
+            doc = crawling.result()
             try:
                 doc_id = await st.storage.insert(doc)
             except StorageUnavailable:

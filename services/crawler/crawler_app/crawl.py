@@ -1,4 +1,10 @@
-"""Render one URL in Chromium behind the SSRF guard and extract its content."""
+"""Render one URL in Chromium behind the SSRF guard and extract its content.
+
+A target that is not allowed and one that is not reachable get the same
+answer (``unreachable``): the crawler must not tell a caller, or a page it
+renders, which internal names resolve to private addresses. Which requests
+the guard refused is logged (a count), never returned.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from .browser import BrowserManager
 from .egress import EgressProxy
+from .extract import ExtractionFailed, clean, extract
 from .settings import Settings
 from .ssrf import ForbiddenTarget, Guard, Resolver, Unresolvable, url_host
 
@@ -23,37 +30,9 @@ log = logging.getLogger("crawler.crawl")
 MAX_URL_LENGTH = 2048
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 SKIPPED_RESOURCES = {"image", "media", "font"}  # never affect the extracted text
-MAX_BLOCKED_RECORDED = 50
-
-EXTRACT_JS = """
-([maxText, maxLinks]) => {
-  const meta = document.querySelector('meta[name="description" i]')
-            || document.querySelector('meta[property="og:description" i]');
-  const body = document.body;
-  const text = (body ? (body.innerText || '') : '').trim().slice(0, maxText + 1);
-  const links = new Map();
-  for (const a of document.querySelectorAll('a[href]')) {
-    let u;
-    try { u = new URL(a.href, document.baseURI); } catch (e) { continue; }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') continue;
-    u.hash = '';
-    const label = (a.innerText || a.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 500);
-    if (links.has(u.href)) {
-      if (!links.get(u.href) && label) links.set(u.href, label);
-      continue;
-    }
-    if (links.size >= maxLinks) continue;
-    links.set(u.href, label);
-  }
-  return {
-    title: (document.title || '').trim(),
-    description: meta ? (meta.getAttribute('content') || '').trim() : null,
-    text,
-    links: Array.from(links, ([url, text]) => ({url, text})),
-  };
-}
-"""
-
+MAX_OWNER_LENGTH = 128
+# One answer for "refused by the guard", "does not resolve" and "no connection".
+NOT_REACHABLE = "the target is not allowed or not reachable"
 
 def _now_ms() -> datetime:
     """UTC now at BSON's millisecond precision, so the stored and returned values match."""
@@ -107,10 +86,47 @@ def redact(url: str) -> str:
         return "<unparseable>"
 
 
-def _guard_error(exc: Exception, what: str) -> CrawlError:
-    if isinstance(exc, ForbiddenTarget):
-        return CrawlError(403, "forbidden_target", f"{what} {exc.host} resolves to a forbidden address ({exc.kind})")
-    return CrawlError(502, "unreachable", f"{what}: {exc}")
+def not_reachable() -> CrawlError:
+    return CrawlError(502, "unreachable", NOT_REACHABLE)
+
+
+def owner_of(value: Any) -> str:
+    """Whose crawl this is (website-agent's X-Crawl-User); one shared key without it."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_OWNER_LENGTH and value.isprintable():
+        return value
+    return "-"
+
+
+class Owners:
+    """Per user: at most ``running`` pages at once and ``queued`` crawls waiting
+    for one; a crawl past both is refused (429), not queued."""
+
+    def __init__(self, running: int, queued: int):
+        self.running = running
+        self.queued = queued
+        self._in_flight: dict[str, int] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    def admit(self, owner: str) -> None:
+        held = self._in_flight.get(owner, 0)
+        if held >= self.running + self.queued:
+            raise CrawlError(
+                429, "too_many_crawls",
+                f"this user already has {held} crawls running or waiting; retry when one has finished",
+            )  # fmt: skip
+        self._in_flight[owner] = held + 1
+        self._slots.setdefault(owner, asyncio.Semaphore(self.running))
+
+    def slot(self, owner: str) -> asyncio.Semaphore:
+        return self._slots[owner]
+
+    def release(self, owner: str) -> None:
+        left = self._in_flight[owner] - 1
+        if left:
+            self._in_flight[owner] = left
+        else:
+            del self._in_flight[owner]
+            del self._slots[owner]
 
 
 class Crawler:
@@ -121,7 +137,9 @@ class Crawler:
         self.semaphore = asyncio.Semaphore(settings.max_pages)
         self.active = 0  # pages open right now
         self.peak = 0
+        self.owners = Owners(settings.max_pages_per_user, settings.max_queued_per_user)
         self.last_proxy_connections = 0  # upstream connections of the last crawl (tests)
+        self.last_blocked = 0  # requests of the last crawl the guard refused (logged, not returned)
 
     def _guard(self) -> Guard:
         s = self.settings
@@ -132,68 +150,79 @@ class Crawler:
             timeout=min(s.crawl_timeout, 10.0),
         )
 
-    async def crawl(self, url: str) -> dict:
+    async def crawl(self, url: str, owner: str = "-") -> dict:
         """Validated url in, extracted document out (not stored). Raises CrawlError."""
         url = validate_url(url)
         guard = self._guard()
         try:
             await guard.check_host(url_host(url))
-        except (ForbiddenTarget, Unresolvable) as exc:
-            raise _guard_error(exc, "host") from None
+        except (ForbiddenTarget, Unresolvable):
+            raise not_reachable() from None
 
+        self.owners.admit(owner)
+        try:
+            async with asyncio.timeout(self.settings.crawl_timeout) as waiting:
+                async with self.owners.slot(owner):
+                    await self.semaphore.acquire()
+                    waiting.reschedule(None)
+                    try:
+                        return await self._crawl(url, guard)
+                    finally:
+                        self.semaphore.release()
+        except TimeoutError:
+            raise CrawlError(503, "busy", "all crawler pages are busy; retry later") from None
+        finally:
+            self.owners.release(owner)
+
+    async def _crawl(self, url: str, guard: Guard) -> dict:
         timeout = self.settings.crawl_timeout
         try:
-            await asyncio.wait_for(self.semaphore.acquire(), timeout)
-        except asyncio.TimeoutError:
-            raise CrawlError(503, "busy", "all crawler pages are busy; retry later") from None
+            browser = await self.browsers.get()
+        except Exception as exc:
+            log.error("browser unavailable: %s", type(exc).__name__)
+            raise CrawlError(503, "browser_unavailable", "the browser could not be started") from None
+        proxy = EgressProxy(guard, connect_timeout=timeout)
+        proxy_url = await proxy.start()
+        blocked = [0]
         try:
+            # "<-loopback>" removes Chromium's implicit proxy bypass for
+            # localhost/127.0.0.1/[::1]: loopback must go through the guard too.
             try:
-                browser = await self.browsers.get()
-            except Exception as exc:
-                log.error("browser unavailable: %s", type(exc).__name__)
-                raise CrawlError(503, "browser_unavailable", "the browser could not be started") from None
-            proxy = EgressProxy(guard, connect_timeout=timeout)
-            proxy_url = await proxy.start()
+                context = await browser.new_context(
+                    proxy={"server": proxy_url, "bypass": "<-loopback>"},
+                    service_workers="block",
+                    accept_downloads=False,
+                    ignore_https_errors=False,
+                )
+            except PlaywrightError:
+                raise CrawlError(503, "browser_unavailable", "the browser is restarting; retry") from None
+            self.active += 1
+            self.peak = max(self.peak, self.active)
             try:
-                # "<-loopback>" removes Chromium's implicit proxy bypass for
-                # localhost/127.0.0.1/[::1]: loopback must go through the guard too.
                 try:
-                    context = await browser.new_context(
-                        proxy={"server": proxy_url, "bypass": "<-loopback>"},
-                        service_workers="block",
-                        accept_downloads=False,
-                        ignore_https_errors=False,
-                    )
+                    async with asyncio.timeout(timeout):
+                        return await self._render(context, url, guard, blocked, timeout)
+                except TimeoutError:
+                    raise CrawlError(504, "timeout", f"page did not load within {timeout:g} s") from None
                 except PlaywrightError:
-                    raise CrawlError(503, "browser_unavailable", "the browser is restarting; retry") from None
-                self.active += 1
-                self.peak = max(self.peak, self.active)
-                try:
-                    try:
-                        async with asyncio.timeout(timeout):
-                            return await self._render(context, url, guard, proxy, timeout)
-                    except TimeoutError:
-                        raise CrawlError(504, "timeout", f"page did not load within {timeout:g} s") from None
-                    except PlaywrightError as exc:
-                        if not browser.is_connected():
-                            raise CrawlError(503, "browser_unavailable", "the browser crashed; retry") from None
-                        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                        raise CrawlError(502, "render_failed", msg[:300]) from None
-                finally:
-                    self.active -= 1
-                    try:
-                        await asyncio.wait_for(context.close(), 10)
-                    except Exception:
-                        pass
+                    if not browser.is_connected():
+                        raise CrawlError(503, "browser_unavailable", "the browser crashed; retry") from None
+                    raise CrawlError(502, "render_failed", "the page could not be rendered") from None
             finally:
-                self.last_proxy_connections = proxy.connections
-                await proxy.close()
+                self.active -= 1
+                try:
+                    await asyncio.wait_for(context.close(), 10)
+                except Exception:
+                    pass
         finally:
-            self.semaphore.release()
+            self.last_proxy_connections = proxy.connections
+            self.last_blocked = blocked[0] + proxy.refused
+            if self.last_blocked:
+                log.info("crawl url=%s: the guard refused %d requests", redact(url), self.last_blocked)
+            await proxy.close()
 
-    async def _render(self, context, url: str, guard: Guard, proxy: EgressProxy, timeout: float) -> dict:
+    async def _render(self, context, url: str, guard: Guard, blocked: list[int], timeout: float) -> dict:
         started = time.monotonic()
-        blocked: list[str] = []
         nav_hosts: list[str] = []  # every main-frame navigation hop, redirects included
         page_ref: dict[str, Page] = {}
 
@@ -209,10 +238,8 @@ class Crawler:
                 nav_hosts.append(url_host(req.url) or "")
 
         def navigation_error() -> Optional[CrawlError]:
-            for host in nav_hosts:
-                err = guard.verdict(host)
-                if err is not None:
-                    return _guard_error(err, "navigation target")
+            if any(guard.verdict(host) is not None for host in nav_hosts):
+                return not_reachable()
             return None
 
         async def on_route(route: Route) -> None:
@@ -224,10 +251,9 @@ class Crawler:
                     return
                 try:
                     await guard.check_host(url_host(req.url) or "")
-                except (ForbiddenTarget, Unresolvable) as exc:
-                    if isinstance(exc, ForbiddenTarget) and len(blocked) < MAX_BLOCKED_RECORDED:
-                        blocked.append(redact(req.url))
-                    await route.abort("blockedbyclient" if isinstance(exc, ForbiddenTarget) else "namenotresolved")
+                except (ForbiddenTarget, Unresolvable):
+                    blocked[0] += 1
+                    await route.abort("addressunreachable")  # the same failure whichever it was
                     return
                 if req.resource_type in SKIPPED_RESOURCES:
                     await route.abort("blockedbyclient")
@@ -251,15 +277,14 @@ class Crawler:
             err = navigation_error()
             if err is not None:
                 raise err from None
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if "Download is starting" in msg:
+            if "Download is starting" in str(exc):
                 raise CrawlError(415, "not_html", "the target is not an HTML page (download)") from None
-            raise CrawlError(502, "unreachable", msg[:300]) from None
+            raise not_reachable() from None  # Chromium's net::ERR_* would tell which
         err = navigation_error()
         if err is not None:
             raise err
         if response is None:
-            raise CrawlError(502, "unreachable", "no response for the main document")
+            raise not_reachable()
 
         status = response.status
         if status >= 400:
@@ -281,18 +306,11 @@ class Crawler:
         err = navigation_error()  # a script navigated the page somewhere forbidden
         if err is not None:
             raise err
-        s = self.settings
-        data = await page.evaluate(EXTRACT_JS, [s.max_text_chars, s.max_links])
-        text = data.get("text") or ""
-        return {
-            "url": url,
-            "final_url": page.url,
-            "status": status,
-            "title": data.get("title") or "",
-            "description": data.get("description"),
-            "text": text[: s.max_text_chars],
-            "text_truncated": len(text) > s.max_text_chars,
-            "links": data.get("links") or [],
-            "blocked_requests": (blocked + proxy.blocked)[:MAX_BLOCKED_RECORDED],
-            "crawled_at": _now_ms(),
-        }
+        try:
+            content = clean(await extract(page, self.settings), self.settings)
+        except ExtractionFailed:
+            raise CrawlError(502, "render_failed", "the page could not be rendered") from None
+        final_url = page.url
+        if not isinstance(final_url, str) or len(final_url) > MAX_URL_LENGTH:
+            final_url = url
+        return {"url": url, "final_url": final_url, "status": int(status), **content, "crawled_at": _now_ms()}

@@ -51,12 +51,29 @@ class Settings:
     # Test-only: lets the suite crawl a fixture served on 127.0.0.1. Not read
     # from the environment, so a deployed service always refuses loopback.
     allow_loopback: bool = False
+    # A Playwright browser server to connect to (ws://127.0.0.1:PORT/), started by
+    # the image's launcher as a user of its own; unset: launch Chromium here.
+    browser_endpoint: Optional[str] = None
+    # Per user (the X-Crawl-User header website-agent sets): pages rendering at
+    # once, and crawls waiting for one; past both, 429.
+    max_pages_per_user: int = 1
+    max_queued_per_user: int = 1
     mongo_timeout_ms: int = 2000
+    # Caps on what one crawl stores and returns, enforced in Python.
+    max_title_chars: int = 1000
+    max_description_chars: int = 2000
     max_text_chars: int = 20000
     max_links: int = 1000
+    max_link_url_chars: int = 2048
+    max_link_text_chars: int = 500
 
     @property
     def reload(self) -> bool:
+        return self.node_env == "development"
+
+    @property
+    def api_docs(self) -> bool:
+        """FastAPI's /docs, /redoc and /openapi.json: only for local development."""
         return self.node_env == "development"
 
     @classmethod
@@ -80,4 +97,7 @@ class Settings:
             allow_private_networks=_bool(
                 env.get("CRAWLER_ALLOW_PRIVATE_NETWORKS"), False, "CRAWLER_ALLOW_PRIVATE_NETWORKS"
             ),
+            browser_endpoint=(env.get("CRAWLER_BROWSER_ENDPOINT") or "").strip() or None,
+            max_pages_per_user=int(_number(env.get("CRAWLER_MAX_PAGES_PER_USER"), 1, "CRAWLER_MAX_PAGES_PER_USER", 1)),
+            max_queued_per_user=int(_number(env.get("CRAWLER_MAX_QUEUED_PER_USER"), 1, "CRAWLER_MAX_QUEUED_PER_USER", 0)),
         )

@@ -181,6 +181,17 @@ def make_handler(state: SiteState):
                                {"Content-Disposition": 'attachment; filename="x.bin"'})
                 elif parts.path == "/error500":
                     self._send(500, "text/html", b"<h1>boom</h1>")
+                elif parts.path == "/webrtc.html":
+                    # ICE gathering against a STUN server on 127.0.0.1 (UDP, no proxy in the way);
+                    # the fetch keeps the page busy while the candidates are gathered.
+                    html = f"""<!doctype html><html><head><title>WebRTC</title></head><body><p>webrtc</p><script>
+                      const pc = new RTCPeerConnection({{iceServers: [{{urls: 'stun:127.0.0.1:{int(q["port"])}'}}]}});
+                      pc.createDataChannel('x');
+                      pc.onicegatheringstatechange = () => {{ document.title = 'WebRTC ' + pc.iceGatheringState; }};
+                      pc.createOffer().then(o => pc.setLocalDescription(o));
+                      fetch('/slow?s=1.5').catch(() => {{}});
+                    </script></body></html>"""
+                    self._send(200, "text/html", html.encode())
                 elif parts.path == "/subresources.html":
                     html = """<!doctype html><html><head><title>Sub-resources</title></head><body>
                       <p>Page with sneaky sub-resources</p>
@@ -212,6 +223,80 @@ class FixtureSite:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class UdpCanary:
+    """A UDP socket on 127.0.0.1 that counts the datagrams it receives."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.sock.recvfrom(2048)
+                self.count += 1
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+class KeepAliveOrigin:
+    """A hostile HTTP origin on 127.0.0.1: answers every request with a keep-alive
+    page and keeps reading the connection, recording every request line it gets.
+    Its page asks the browser for ``follow`` once loaded."""
+
+    def __init__(self, follow: str):
+        self.follow = follow
+        self.lines: list[str] = []
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.port = self.server.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        page = (f"<!doctype html><html><head><title>Keep-alive</title></head><body><p>kept alive</p><script>"
+                f"setTimeout(() => fetch({json.dumps(self.follow)}, {{mode: 'no-cors'}}).catch(() => {{}}), 300);"
+                f"</script></body></html>").encode()
+        buf = b""
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buf += data
+                while b"\r\n\r\n" in buf:
+                    head, buf = buf.split(b"\r\n\r\n", 1)
+                    self.lines.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: keep-alive\r\n"
+                                 b"Content-Length: " + str(len(page)).encode() + b"\r\n\r\n" + page)
+
+    def close(self):
+        self.server.close()
 
 
 @pytest.fixture(scope="session")

@@ -131,8 +131,14 @@ def test_settings_from_env():
             "CHROMIUM_PATH": "/opt/chrome",
             "CRAWLER_ALLOW_PRIVATE_NETWORKS": "true",
             "CRAWLER_ALLOW_LOOPBACK": "true",
+            "CRAWLER_BROWSER_ENDPOINT": "ws://127.0.0.1:9323/",
+            "CRAWLER_MAX_PAGES_PER_USER": "2",
+            "CRAWLER_MAX_QUEUED_PER_USER": "0",
         }
     )
+    assert s.browser_endpoint == "ws://127.0.0.1:9323/"
+    assert (s.max_pages_per_user, s.max_queued_per_user) == (2, 0)
+    assert s.api_docs is False and Settings(node_env="development").api_docs is True
     assert (s.host, s.port, s.node_env, s.reload) == ("127.0.0.1", 5000, "production", False)
     assert (s.mongodb_uri, s.mongodb_database, s.crawl_timeout, s.max_pages) == ("mongodb://db:27017", "other", 12.5, 4)
     assert s.chromium_path == "/opt/chrome" and s.allow_private_networks is True
@@ -158,3 +164,12 @@ def test_validate_url_rejects(url):
 def test_validate_url_accepts_and_redacts():
     assert validate_url(" https://Example.com/a?b=c ") == "https://Example.com/a?b=c"
     assert redact("https://user:pw@example.com:8443/p?token=s#f") == "https://example.com:8443/p"
+
+
+def test_browser_env_holds_nothing_but_the_basics():
+    from crawler_app.browser import browser_env
+
+    env = browser_env({"PATH": "/usr/bin", "HOME": "/home/crawler", "MONGODB_URI": "mongodb://u:p@h/",
+                       "GROQ_API_KEY": "k", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/x"})
+    assert env == {"PATH": "/usr/bin", "HOME": "/home/crawler"}
+    assert browser_env({})["PATH"]

@@ -223,7 +223,8 @@ function setupAuth(): void {
   });
   $('auth-signup').addEventListener('click', () => void send('/api/auth/signup'));
   $('auth-logout').addEventListener('click', async () => {
-    await fetch('/api/auth/logout', { method: 'POST' });
+    // JSON only: the server refuses a log-out a cross-site form could send.
+    await fetch('/api/auth/logout', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     await refresh();
   });
   void refresh();

@@ -2,7 +2,7 @@ import path from 'node:path';
 import compression from 'compression';
 import express, { type Request, type Response } from 'express';
 import morgan from 'morgan';
-import { authRouter, requireUser, SessionSigner } from './auth.js';
+import { authRouter, requireUser, SessionSigner, type SessionLimits } from './auth.js';
 import { crawlerRouter } from './crawler.js';
 import type { Database } from './db.js';
 import { errorHandler, sendError } from './http.js';
@@ -20,6 +20,7 @@ export interface AppDeps {
   streams: StreamRegistry;
   /** How many proxies in front append to X-Forwarded-For (CloudFront, then the ALB). */
   trustedProxyHops: number;
+  sessions: SessionLimits;
 }
 
 function isPreviewPath(p: string): boolean {
@@ -89,7 +90,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const api = express.Router();
   api.use(express.json({ limit: '16kb' }));
-  const auth = { db: deps.db, signer: new SessionSigner(deps.authSecret) };
+  const auth = { db: deps.db, signer: new SessionSigner(deps.authSecret), sessions: deps.sessions };
   api.get('/stream', streamHandler(deps.streams));
   // Crawling drives the crawler's Chromium: logged-in users only.
   api.post('/crawl', requireUser(auth));

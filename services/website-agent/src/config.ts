@@ -12,6 +12,9 @@ export interface Config {
   databaseUrl: string;
   authSecret: string;
   trustedProxyHops: number;
+  /** Session limits (the spec sets both): absolute after log-in, and idle. */
+  sessionAbsoluteSeconds: number;
+  sessionIdleSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -36,6 +39,11 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 /** Parse and validate the environment; throws ConfigError with a one-line message. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const authSecret = required(env, 'BETTER_AUTH_SECRET');
+  const sessionAbsoluteSeconds = intSetting(env, 'SESSION_ABSOLUTE_TIMEOUT_SECONDS', 8 * 3600, 60, 30 * 24 * 3600);
+  const sessionIdleSeconds = intSetting(env, 'SESSION_IDLE_TIMEOUT_SECONDS', 30 * 60, 60, 30 * 24 * 3600);
+  if (sessionIdleSeconds > sessionAbsoluteSeconds) {
+    throw new ConfigError(`SESSION_IDLE_TIMEOUT_SECONDS (${sessionIdleSeconds}) must not exceed SESSION_ABSOLUTE_TIMEOUT_SECONDS (${sessionAbsoluteSeconds})`);
+  }
   const databaseUrl = required(env, 'DATABASE_URL');
   const crawlerRaw = (env.CRAWLER_API_URL ?? '').trim();
   let crawlerApiUrl: string | null = null;
@@ -62,6 +70,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authSecret,
     // CloudFront and the ALB each append their peer to X-Forwarded-For (the local edge does both).
     trustedProxyHops: intSetting(env, 'TRUSTED_PROXY_HOPS', 2, 0, 10),
+    sessionAbsoluteSeconds,
+    sessionIdleSeconds,
   };
 }
 
@@ -79,5 +89,5 @@ export function describeConfig(config: Config): string {
   } catch {
     /* not a URL form: say only that it is set */
   }
-  return `env=${config.nodeEnv} crawler=${crawler} crawlerTimeoutMs=${config.crawlerTimeoutMs} trustedProxyHops=${config.trustedProxyHops} db=${db}`;
+  return `env=${config.nodeEnv} crawler=${crawler} crawlerTimeoutMs=${config.crawlerTimeoutMs} trustedProxyHops=${config.trustedProxyHops} sessions=${config.sessionAbsoluteSeconds}s/idle ${config.sessionIdleSeconds}s db=${db}`;
 }

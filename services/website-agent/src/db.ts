@@ -19,6 +19,15 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_expires_at_idx ON sessions (expires_at);
 CREATE INDEX IF NOT EXISTS sessions_user_id_idx ON sessions (user_id);
+-- The idle limit (added later: sessions made before it count as used at the upgrade).
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_seen_at TIMESTAMPTZ NOT NULL DEFAULT now();
+-- Per-account backoff on failed log-ins, shared by every replica (auth.ts, LOGIN_BACKOFF).
+CREATE TABLE IF NOT EXISTS login_attempts (
+  email_key       TEXT PRIMARY KEY,
+  failures        INTEGER NOT NULL DEFAULT 0,
+  last_failure_at TIMESTAMPTZ,
+  locked_until    TIMESTAMPTZ
+);
 `;
 
 /**

@@ -1,11 +1,13 @@
 // Auth against a real PostgreSQL: signup, login, me, logout, cookies and sessions.
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, scryptSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { query, testDatabase } from './helpers/postgres.mjs';
 import { startServer, TEST_SECRET, waitForDbReady } from './helpers/server.mjs';
 
 const PASSWORD = 'correct horse battery';
+const ABSOLUTE = 7200; // the session limits this suite's server gets from its environment
+const IDLE = 600;
 
 function post(url, body, headers = {}) {
   return fetch(url, {
@@ -29,7 +31,7 @@ describe('auth', () => {
 
   before(async () => {
     dbUrl = await testDatabase();
-    server = await startServer({ DATABASE_URL: dbUrl });
+    server = await startServer({ DATABASE_URL: dbUrl, SESSION_ABSOLUTE_TIMEOUT_SECONDS: String(ABSOLUTE), SESSION_IDLE_TIMEOUT_SECONDS: String(IDLE) });
     await waitForDbReady(server.url);
   });
   after(() => server?.stop());
@@ -44,16 +46,33 @@ describe('auth', () => {
     assert.equal(res.headers.get('set-cookie'), null);
     const rows = await query(dbUrl, 'SELECT password_hash FROM users WHERE email = $1', [address]);
     assert.equal(rows.length, 1);
-    assert.match(rows[0].password_hash, /^scrypt\$\d+\$\d+\$\d+\$[\w-]+\$[\w-]+$/);
+    // OWASP's scrypt parameters: N=2^17, r=8, p=1
+    assert.match(rows[0].password_hash, /^scrypt\$131072\$8\$1\$[\w-]+\$[\w-]+$/);
     assert.ok(!rows[0].password_hash.includes(PASSWORD));
   });
 
-  test('a duplicate e-mail, in any case, is 409', async () => {
+  test('sign-up does not tell whether an account exists, and never changes one', async () => {
     const address = email();
-    assert.equal((await post(`${server.url}/api/auth/signup`, { email: address, password: PASSWORD })).status, 201);
-    const dup = await post(`${server.url}/api/auth/signup`, { email: address.toUpperCase(), password: PASSWORD });
-    assert.equal(dup.status, 409);
-    assert.equal((await dup.json()).error, 'email_taken');
+    const fresh = await post(`${server.url}/api/auth/signup`, { email: address, password: PASSWORD });
+    const again = await post(`${server.url}/api/auth/signup`, { email: address.toUpperCase(), password: 'another password' });
+    assert.equal(fresh.status, 201);
+    assert.equal(again.status, fresh.status);
+    assert.deepEqual(await again.json(), await fresh.json());
+    assert.deepEqual([...again.headers.keys()].sort(), [...fresh.headers.keys()].sort());
+    assert.equal((await post(`${server.url}/api/auth/login`, { email: address, password: PASSWORD })).status, 200);
+    assert.equal((await post(`${server.url}/api/auth/login`, { email: address, password: 'another password' })).status, 401);
+  });
+
+  test('a hash with older scrypt parameters is redone at the next log-in', async () => {
+    const address = email();
+    await post(`${server.url}/api/auth/signup`, { email: address, password: PASSWORD });
+    const salt = randomBytes(16);
+    const old = ['scrypt', 16384, 8, 1, salt.toString('base64url'), scryptSync(PASSWORD, salt, 64, { N: 16384, r: 8, p: 1 }).toString('base64url')].join('$');
+    await query(dbUrl, 'UPDATE users SET password_hash = $2 WHERE email = $1', [address, old]);
+    assert.equal((await post(`${server.url}/api/auth/login`, { email: address, password: PASSWORD })).status, 200);
+    const [{ password_hash: stored }] = await query(dbUrl, 'SELECT password_hash FROM users WHERE email = $1', [address]);
+    assert.match(stored, /^scrypt\$131072\$8\$1\$/);
+    assert.equal((await post(`${server.url}/api/auth/login`, { email: address, password: PASSWORD })).status, 200);
   });
 
   test('bad sign-up input is 400 with a JSON error', async () => {
@@ -102,14 +121,14 @@ describe('auth', () => {
     const id = cookie.value.split('.')[0];
     assert.equal((await query(dbUrl, 'SELECT 1 FROM sessions WHERE id_hash = $1', [id])).length, 0);
     const idHash = createHash('sha256').update(id).digest('hex');
-    const [session] = await query(dbUrl, "SELECT expires_at > now() + interval '6 days' AS long_lived FROM sessions WHERE id_hash = $1", [idHash]);
-    assert.equal(session?.long_lived, true);
+    const [session] = await query(dbUrl, 'SELECT extract(epoch FROM expires_at - now()) AS left FROM sessions WHERE id_hash = $1', [idHash]);
+    assert.ok(Math.abs(Number(session?.left) - ABSOLUTE) < 30, `expires in ${session?.left} s`);
 
     const me = await fetch(`${server.url}/api/auth/me`, { headers: { cookie: cookie.pair } });
     assert.equal(me.status, 200);
     assert.equal((await me.json()).email, address);
 
-    const logout = await fetch(`${server.url}/api/auth/logout`, { method: 'POST', headers: { cookie: cookie.pair } });
+    const logout = await post(`${server.url}/api/auth/logout`, {}, { cookie: cookie.pair });
     assert.ok([200, 204].includes(logout.status));
     const cleared = parseSetCookie(logout.headers.get('set-cookie'));
     assert.equal(cleared.pair, 'session=');
@@ -120,12 +139,88 @@ describe('auth', () => {
     assert.equal(replay.status, 401);
   });
 
-  test('behind an https proxy (X-Forwarded-Proto) the cookie is Secure', async () => {
+  test('behind an https proxy (X-Forwarded-Proto) the cookie is __Host-session, Secure; only that name counts there', async () => {
+    const address = email();
+    const https = { 'x-forwarded-proto': 'https' };
+    await post(`${server.url}/api/auth/signup`, { email: address, password: PASSWORD });
+    const login = await post(`${server.url}/api/auth/login`, { email: address, password: PASSWORD }, https);
+    assert.equal(login.status, 200);
+    const cookie = parseSetCookie(login.headers.get('set-cookie'));
+    assert.match(cookie.pair, /^__Host-session=[\w-]+\.[\w-]+$/);
+    assert.ok(cookie.attrs.includes('Secure') && cookie.attrs.includes('Path=/'));
+    assert.ok(!cookie.attrs.some((a) => /^domain=/i.test(a)));
+    const me = (headers) => fetch(`${server.url}/api/auth/me`, { headers });
+    assert.equal((await me({ ...https, cookie: cookie.pair })).status, 200);
+    // the same value under the plain name, or over plain http, is no session
+    assert.equal((await me({ ...https, cookie: `session=${cookie.value}` })).status, 401);
+    assert.equal((await me({ cookie: cookie.pair })).status, 401);
+    const out = await post(`${server.url}/api/auth/logout`, {}, { ...https, cookie: cookie.pair });
+    assert.match(out.headers.get('set-cookie'), /^__Host-session=; .*Max-Age=0.*Secure/);
+  });
+
+  test('log-out takes a JSON POST only: a cross-site form cannot end the session', async () => {
     const address = email();
     await post(`${server.url}/api/auth/signup`, { email: address, password: PASSWORD });
-    const login = await post(`${server.url}/api/auth/login`, { email: address, password: PASSWORD }, { 'x-forwarded-proto': 'https' });
-    assert.equal(login.status, 200);
-    assert.ok(parseSetCookie(login.headers.get('set-cookie')).attrs.includes('Secure'));
+    const { pair } = parseSetCookie((await post(`${server.url}/api/auth/login`, { email: address, password: PASSWORD })).headers.get('set-cookie'));
+    for (const [type, body] of [['application/x-www-form-urlencoded', 'a=1'], ['text/plain', '{}'], ['multipart/form-data; boundary=x', '--x--'], [null, null]]) {
+      const res = await fetch(`${server.url}/api/auth/logout`, { method: 'POST', headers: { cookie: pair, ...(type ? { 'content-type': type } : {}) }, body });
+      assert.equal(res.status, 415, String(type));
+      assert.equal((await res.json()).error, 'unsupported_media_type');
+      assert.equal(res.headers.get('set-cookie'), null);
+    }
+    assert.equal((await fetch(`${server.url}/api/auth/me`, { headers: { cookie: pair } })).status, 200);
+  });
+
+  test('sessions end after the idle limit and after the absolute limit, both from the environment', async () => {
+    const address = email();
+    await post(`${server.url}/api/auth/signup`, { email: address, password: PASSWORD });
+    const login = await post(`${server.url}/api/auth/login`, { email: address, password: PASSWORD });
+    const cookie = parseSetCookie(login.headers.get('set-cookie'));
+    assert.ok(cookie.attrs.includes(`Max-Age=${ABSOLUTE}`), cookie.attrs.join('; '));
+    const me = () => fetch(`${server.url}/api/auth/me`, { headers: { cookie: cookie.pair } });
+    const ofUser = 'user_id = (SELECT id FROM users WHERE email = $1)';
+    // in use: the idle clock restarts with every request
+    await query(dbUrl, `UPDATE sessions SET last_seen_at = now() - make_interval(secs => ${IDLE - 5}) WHERE ${ofUser}`, [address]);
+    assert.equal((await me()).status, 200);
+    const [{ idle }] = await query(dbUrl, `SELECT extract(epoch FROM now() - last_seen_at) AS idle FROM sessions WHERE ${ofUser}`, [address]);
+    assert.ok(Number(idle) < 5, `last use ${idle} s ago`);
+    await query(dbUrl, `UPDATE sessions SET last_seen_at = now() - make_interval(secs => ${IDLE + 1}) WHERE ${ofUser}`, [address]);
+    assert.equal((await me()).status, 401, 'idle past the limit');
+    await query(dbUrl, `UPDATE sessions SET last_seen_at = now(), created_at = now() - make_interval(secs => ${ABSOLUTE + 1}) WHERE ${ofUser}`, [address]);
+    assert.equal((await me()).status, 401, 'older than the absolute limit');
+  });
+
+  test('failed log-ins for one account back off (429) whoever sends them, correct password included', async () => {
+    const address = email();
+    const other = email();
+    for (const a of [address, other]) await post(`${server.url}/api/auth/signup`, { email: a, password: PASSWORD });
+    const login = (a, password) => post(`${server.url}/api/auth/login`, { email: a, password });
+    const codes = [];
+    for (let i = 0; i < 7; i++) codes.push((await login(address, `wrong password ${i}`)).status);
+    assert.deepEqual(codes, [401, 401, 401, 401, 401, 429, 429]);
+    const locked = await login(address, PASSWORD);
+    assert.equal(locked.status, 429);
+    assert.equal((await locked.json()).error, 'too_many_attempts');
+    assert.ok(Number(locked.headers.get('retry-after')) >= 1);
+    assert.equal((await login(other, PASSWORD)).status, 200, 'another account is not affected');
+    // an e-mail with no account behaves the same: the backoff tells nothing about accounts
+    const nobody = email();
+    const unknown = [];
+    for (let i = 0; i < 6; i++) unknown.push((await login(nobody, `wrong password ${i}`)).status);
+    assert.deepEqual(unknown, [401, 401, 401, 401, 401, 429]);
+    // once the lock has passed, the right password gets in and the count starts again
+    const key = createHash('sha256').update(address).digest('hex');
+    await query(dbUrl, "UPDATE login_attempts SET locked_until = now() - interval '1 second' WHERE email_key = $1", [key]);
+    assert.equal((await login(address, PASSWORD)).status, 200);
+    assert.equal((await query(dbUrl, 'SELECT 1 FROM login_attempts WHERE email_key = $1', [key])).length, 0);
+  });
+
+  test('parallel wrong log-ins cannot slip past the backoff', async () => {
+    const address = email();
+    await post(`${server.url}/api/auth/signup`, { email: address, password: PASSWORD });
+    const codes = await Promise.all(Array.from({ length: 12 }, (_, i) => post(`${server.url}/api/auth/login`, { email: address, password: `wrong ${i}` }).then((r) => r.status)));
+    assert.equal(codes.filter((c) => c === 401).length, 5, codes.join(' '));
+    assert.equal(codes.filter((c) => c === 429).length, 7, codes.join(' '));
   });
 
   test('wrong password and unknown user are the same 401', async () => {
@@ -164,7 +259,7 @@ describe('auth', () => {
   });
 
   test('logout without a session still clears the cookie', async () => {
-    const res = await fetch(`${server.url}/api/auth/logout`, { method: 'POST' });
+    const res = await post(`${server.url}/api/auth/logout`, {});
     assert.ok([200, 204].includes(res.status));
     assert.match(res.headers.get('set-cookie'), /^session=;/);
   });

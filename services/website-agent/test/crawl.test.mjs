@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCrawler } from './helpers/crawler.mjs';
 import { freePort } from './helpers/net.mjs';
-import { testDatabase } from './helpers/postgres.mjs';
-import { loginSession, startServer, waitForDbReady } from './helpers/server.mjs';
+import { query, testDatabase } from './helpers/postgres.mjs';
+import { loginSession, startServer, waitFor, waitForDbReady } from './helpers/server.mjs';
+
+const DOCUMENT_FIELDS = ['crawled_at', 'description', 'final_url', 'id', 'links', 'status', 'text', 'text_truncated', 'title', 'url'];
 
 const crawl = (server, body, cookie = server.cookie) =>
   fetch(`${server.url}/api/crawl`, {
@@ -65,16 +67,47 @@ describe('crawler proxy', () => {
     assert.equal(crawler.requests.length, before);
   });
 
-  test('success returns the crawler JSON as-is', async () => {
+  test('success returns the crawl document, and the crawler learns whose crawl it is', async () => {
     const res = await crawl(server, { url: 'https://example.test/ok' });
     assert.equal(res.status, 200);
     const body = await res.json();
     assert.equal(body.title, 'Stand-in <Page> & Title');
     assert.equal(body.links.length, 3);
+    assert.deepEqual(Object.keys(body).sort(), DOCUMENT_FIELDS);
     const sent = crawler.requests.find((r) => r.url === '/crawl' && r.body.includes('/ok'));
     assert.equal(sent.method, 'POST');
     assert.match(sent.headers['content-type'], /application\/json/);
     assert.deepEqual(JSON.parse(sent.body), { url: 'https://example.test/ok' });
+    const { email } = await (await fetch(`${server.url}/api/auth/me`, { headers: { cookie: server.cookie } })).json();
+    const [user] = await query(dbUrl, 'SELECT id FROM users WHERE email = $1', [email]);
+    assert.equal(sent.headers['x-crawl-user'], String(user.id));
+  });
+
+  test('what it reads from the crawler is capped: a 6 MB answer is refused, not read on', async () => {
+    for (const path of ['/huge', '/huge-chunked']) {
+      const body = await expectError(await crawl(server, { url: `https://example.test${path}` }), 502, 'crawler_bad_response');
+      assert.match(body.message, /larger than 524288 bytes/);
+    }
+    // the chunked one was cut off well before its 6.4 MB were sent
+    await waitFor(() => crawler.state.hugeClosedAt !== undefined, { what: 'the crawler connection closed' });
+    assert.ok(crawler.state.hugeClosedAt < 50, `${crawler.state.hugeClosedAt} chunks of 64 kB sent`);
+  });
+
+  test('only the documented fields, of their types and within their caps, reach the browser', async () => {
+    const res = await crawl(server, { url: 'https://example.test/odd' });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.deepEqual(Object.keys(body).sort(), DOCUMENT_FIELDS);
+    assert.equal(body.title.length, 1000);
+    assert.equal(body.description, null);
+    assert.equal(body.text, '');
+    assert.equal(body.text_truncated, false);
+    assert.deepEqual(body.links, [{ url: 'https://example.test/ok', text: 'z'.repeat(500) }]);
+  });
+
+  test("the crawler's per-user 429 reaches the user as it is", async () => {
+    const body = await expectError(await crawl(server, { url: 'https://example.test/busy' }), 429, 'too_many_crawls');
+    assert.match(body.message, /already has 2 crawls/);
   });
 
   test('crawler 4xx passes status and error through', async () => {

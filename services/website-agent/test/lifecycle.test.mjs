@@ -74,7 +74,7 @@ describe('start-up and shutdown', () => {
     try {
       await Promise.all([waitForDbReady(a.url), waitForDbReady(b.url)]);
       const tables = await query(url, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
-      assert.deepEqual(tables.map((t) => t.table_name), ['sessions', 'users']);
+      assert.deepEqual(tables.map((t) => t.table_name), ['login_attempts', 'sessions', 'users']);
       // A session made on one replica is valid on the other (shared DB + shared secret).
       const creds = { email: `${randomUUID()}@example.test`, password: 'long enough password' };
       const json = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(creds) };

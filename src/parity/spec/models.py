@@ -101,6 +101,11 @@ class Service(Model):
     exposure: Literal["public", "internal"]
     discovery: str | None = Field(default=None, description="Cloud Map name, e.g. crawler.internal.")
     ingress_from: list[str] = Field(default_factory=list, description="Services allowed to call this one.")
+    egress: Literal["all", "tcp"] = Field(
+        "all",
+        description="What the service's security group lets out: 'tcp' drops UDP (DNS to the VPC resolver is never "
+        "filtered by security groups), e.g. for a service that renders hostile pages.",
+    )
     cpu: int
     memory: int
     cpu_architecture: Literal["X86_64", "ARM64"] = Field(

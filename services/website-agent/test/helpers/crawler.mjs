@@ -1,6 +1,7 @@
 // A real HTTP stand-in for the crawler service. The crawled URL picks the behaviour:
 //   .../ok -> 200 page, .../reject -> 422 FastAPI-style, .../notfound -> 404 with {error,message},
-//   .../boom -> 500, .../slow -> answers after `slowMs`, .../text -> 200 non-JSON.
+//   .../boom -> 500, .../slow -> answers after `slowMs`, .../text -> 200 non-JSON,
+//   .../busy -> 429 too_many_crawls, .../huge -> a 6 MB document, .../odd -> wrong types and extra fields.
 import http from 'node:http';
 
 export function startCrawler({ slowMs = 5_000, health = 'ok' } = {}) {
@@ -36,23 +37,54 @@ export function startCrawler({ slowMs = 5_000, health = 'ok' } = {}) {
         } catch {
           return reply(400, { detail: 'bad json' });
         }
+        const doc = (fields) => ({
+          id: '0123456789abcdef01234567', url: target, final_url: target, status: 200, title: '', description: null,
+          text: '', text_truncated: false, links: [], crawled_at: '2026-01-01T00:00:00+00:00', ...fields,
+        });
         if (target.endsWith('/ok')) {
-          return reply(200, {
-            url: target,
+          return reply(200, doc({
             title: 'Stand-in <Page> & Title',
+            text: 'Some text',
             links: [
-              { href: 'https://example.test/a', text: 'First link' },
-              { href: 'https://example.test/b', text: 'Second link' },
-              'https://example.test/c',
+              { url: 'https://example.test/a', text: 'First link' },
+              { url: 'https://example.test/b', text: 'Second link' },
+              { url: 'https://example.test/c', text: '' },
             ],
-          });
+          }));
+        }
+        if (target.endsWith('/busy')) return reply(429, { error: 'too_many_crawls', message: 'this user already has 2 crawls running or waiting' });
+        if (target.endsWith('/huge-chunked')) {
+          // no Content-Length: the cap must hold while reading
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const piece = 'x'.repeat(64 * 1024);
+          res.write(`{"id":"0123456789abcdef01234567","title":"`);
+          let sent = 0;
+          const more = () => {
+            while (sent < 100 && res.write(piece)) sent++;
+            if (sent < 100) res.once('drain', more);
+            else res.end('"}');
+          };
+          res.on('close', () => (state.hugeClosedAt = sent));
+          return more();
+        }
+        if (target.endsWith('/huge')) return reply(200, doc({ title: 'T'.repeat(3_000_000), text: 'x'.repeat(3_000_000) }));
+        if (target.endsWith('/odd')) {
+          return reply(200, doc({
+            title: 'y'.repeat(5000),
+            description: { not: 'a string' },
+            text: 42,
+            text_truncated: 'yes',
+            links: [['forged', 'link'], 'https://example.test/bare', { url: 'javascript:alert(1)', text: 'x' }, { url: 'https://example.test/ok', text: 'z'.repeat(900) }],
+            secret_field: 'not for the browser',
+            _id: { $oid: 'x' },
+          }));
         }
         if (target.endsWith('/reject')) return reply(422, { detail: 'URL could not be crawled: blocked by robots.txt' });
         if (target.endsWith('/notfound')) return reply(404, { error: 'page_not_found', message: 'The page answered 404' });
         if (target.endsWith('/boom')) return reply(500, { detail: 'internal crawler failure with a stack trace' });
         if (target.endsWith('/text')) return reply(200, 'not json at all', 'text/plain');
-        if (target.endsWith('/slow')) return later(slowMs, () => reply(200, { url: target, title: 'late', links: [] }));
-        return reply(200, { url: target, title: '', links: [] });
+        if (target.endsWith('/slow')) return later(slowMs, () => reply(200, doc({ title: 'late' })));
+        return reply(200, doc({}));
       }
       reply(404, { detail: 'Not Found' });
     });

@@ -9,6 +9,13 @@ from parity.render.infra.common import Template, att, logical, prefix, ref, uses
 
 PREFIX_LIST_PARAMETER = "CloudFrontPrefixList"
 PREFIX_LIST_NAME = "com.amazonaws.global.cloudfront.origin-facing"
+# `egress: tcp`: the group's only outbound rule, replacing the default allow-all. No UDP
+# (no WebRTC, no QUIC past the crawler's proxy); DNS still works: security groups do not
+# filter traffic to the VPC's Amazon DNS server (Route 53 Resolver).
+TCP_EGRESS = {
+    "IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "CidrIp": "0.0.0.0/0",
+    "Description": "TCP only: no UDP out (DNS to the VPC resolver is not filtered by security groups)",
+}  # fmt: skip
 
 
 def group(service: str) -> str:
@@ -90,6 +97,7 @@ def _security_groups(t: Template) -> None:
         t.add(group(service), "AWS::EC2::SecurityGroup", {
             "GroupDescription": f"{prefix(stack)} {service} tasks ({svc.exposure})",
             "VpcId": ref("Vpc"),
+            **({"SecurityGroupEgress": [TCP_EGRESS]} if svc.egress == "tcp" else {}),
         })  # fmt: skip
     for service, svc in stack.services.items():
         sources = [("Alb", "AlbSecurityGroup", "the ALB")] if svc.exposure == "public" else []
