@@ -3,7 +3,7 @@
 import pytest
 
 from parity.adapters.docker import ContainerState, established
-from parity.app.replace import PROBE_INTERVAL, Settings, replace
+from parity.app.replace import PHASES, PROBE_INTERVAL, PROBE_WINDOW, Settings, replace
 from parity.errors import DeployFailed, NotReady
 
 from .conftest import FakeClock as Clock
@@ -25,15 +25,21 @@ class FakeFleet:
     def replicas(self, service):
         return [ContainerState(name=n, service="web", state=s, health="starting") for n, s in sorted(self.containers.items())]
 
-    def scale(self, service, count):
-        self.log.append(("scale", count))
+    def create(self, service, count):
+        self.log.append(("create", count))
         new = [f"web-{i}" for i in range(len(self.containers) + 1, count + 1)]
         for name in new:
-            self.containers[name] = "exited" if self.exits else "running"
+            self.containers[name] = "created"
         return new
 
-    def healthy(self, container, command, timeout):
-        assert command == "node healthcheck.js"
+    def start(self, containers):
+        self.log.append(("start", tuple(containers)))
+        for name in containers:
+            self.containers[name] = "exited" if self.exits else "running"
+
+    def healthy(self, container, command, timeout, within, port):
+        """One readiness wait (the ``ready_after``-th passes)."""
+        assert (command, port) == ("node healthcheck.js", 5171) and 0 < within <= PROBE_WINDOW
         self.probes[container] = self.probes.get(container, 0) + 1
         return self.ready_after is not None and self.probes[container] >= self.ready_after
 
@@ -56,7 +62,7 @@ class FakeFleet:
 
 
 def settings(**kw):
-    base = dict(service="web", desired=2, health_command="node healthcheck.js", health_timeout=5,
+    base = dict(service="web", desired=2, port=5171, health_command="node healthcheck.js", health_timeout=5,
                 start_bound=75, public=True, deregistration_delay=20)
     return Settings(**{**base, **kw})
 
@@ -66,12 +72,13 @@ def test_new_replicas_serve_before_the_old_ones_drain_and_stop():
     fleet = FakeFleet(clock, connections={"web-1": 4.5})
     done = replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
     assert done.old == ["web-1", "web-2"] and done.new == ["web-3", "web-4"]
-    assert fleet.log[0] == ("scale", 4)  # maximum 200 %: the old ones keep running
-    # healthy at the second probe, PROBE_INTERVAL after the first
-    assert fleet.log[1] == ("register", ("10.0.0.3", "10.0.0.4"), PROBE_INTERVAL)
+    assert fleet.log[0] == ("create", 4)  # maximum 200 %: the old ones keep running
+    assert fleet.log[1] == ("start", ("web-3", "web-4"))
+    # healthy at the second wait, PROBE_INTERVAL after the first
+    assert fleet.log[2] == ("register", ("10.0.0.3", "10.0.0.4"), PROBE_INTERVAL)
     # the old ones are stopped once the last connection ended (4.5 s; checked every second from the
     # switch on), not after the whole delay
-    assert fleet.log[2] == ("retire", ("web-1", "web-2"), 30, PROBE_INTERVAL + 5.0)
+    assert fleet.log[3] == ("retire", ("web-1", "web-2"), 30, PROBE_INTERVAL + 5.0)
     assert sorted(fleet.containers) == ["web-3", "web-4"]
 
 
@@ -87,7 +94,7 @@ def test_internal_service_is_not_registered_and_not_drained():
     clock = Clock()
     fleet = FakeFleet(clock, connections={"web-1": 1000})
     replace(settings(public=False), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
-    assert [entry[0] for entry in fleet.log] == ["scale", "retire"]
+    assert [entry[0] for entry in fleet.log] == ["create", "start", "retire"]
 
 
 @pytest.mark.parametrize("fleet_kw, why", [({"exits": True}, "is exited"), ({"ready_after": None}, "not healthy after 75 s")])
@@ -107,10 +114,10 @@ def test_circuit_breaker_removes_the_new_replicas_and_keeps_the_old(fleet_kw, wh
 
 class HashMismatchFleet(FakeFleet):
     """Creates the new replicas, then finds they carry another config hash
-    (what DockerFleet.scale checks) and says so."""
+    (what DockerFleet.create checks) and says so."""
 
-    def scale(self, service, count):
-        super().scale(service, count)
+    def create(self, service, count):
+        super().create(service, count)
         raise NotReady("new replica web-3 has config hash aaa, compose expects bbb").with_services(["web-3"])
 
 
@@ -159,8 +166,8 @@ class Running:
         return [ContainerState(name=f"huskit-website-agent-{i}", service="website-agent", state="running", health="healthy",
                                image_id="sha256:a", config_hash="h1") for i in (1, 2)]
 
-    def image_id(self, ref):
-        return self.image if "website-agent" in ref else None
+    def image_facts(self, refs, label):
+        return {ref: (self.image, None) for ref in refs if "website-agent" in ref}
 
 
 @pytest.mark.parametrize(
@@ -199,3 +206,64 @@ def test_a_target_group_that_is_not_the_running_replicas_is_warned_about():
         "the edge's target group for website-agent is 10.0.0.1,10.0.0.4, its running replicas are 10.0.0.3, 10.0.0.4: "
         "requests may fail; `inv up` registers them again"
     )
+
+
+class TimedFleet(FakeFleet):
+    """Each step takes a known time on the fake clock."""
+
+    def create(self, service, count):
+        self.clock.now += 0.4
+        return super().create(service, count)
+
+    def start(self, containers):
+        self.clock.now += 0.2
+        super().start(containers)
+
+    def register(self, service, addresses):
+        self.clock.now += 0.15
+        super().register(service, addresses)
+
+    def retire(self, containers, grace):
+        self.clock.now += 0.5
+        super().retire(containers, grace)
+
+
+def test_each_phase_is_timed_from_since_and_they_add_up():
+    clock = Clock()
+    clock.now = 10.0
+    fleet = TimedFleet(clock)
+    synced = []
+    done = replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep, since=9.0,
+                   before_traffic=lambda: synced.append(clock.now))  # fmt: skip
+    assert list(done.timings)[: len(PHASES)] == list(PHASES)
+    # create counts from ``since`` (the caller's preparation is in it); healthy at the second wait
+    assert done.timings["create"] == pytest.approx(1.0 + 0.4)
+    assert done.timings["start"] == pytest.approx(0.2)
+    assert done.timings["healthy"] == pytest.approx(PROBE_INTERVAL)
+    assert done.timings["registered"] == pytest.approx(0.15)
+    # the client sync is waited for after the new replicas are healthy, before they take traffic
+    assert synced == [pytest.approx(10.0 + 0.4 + 0.2 + PROBE_INTERVAL)]
+    assert fleet.log[2][0] == "register"
+
+
+def test_an_internal_service_is_registered_once_healthy_and_the_old_ones_stop_after():
+    clock = Clock()
+    fleet = TimedFleet(clock)
+    done = replace(settings(public=False), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
+    # no target group: in its discovery name since it started; the old ones' retirement comes after
+    assert done.timings["registered"] == 0.0
+    assert sum(done.timings[p] for p in PHASES) == pytest.approx(0.4 + 0.2 + PROBE_INTERVAL)
+    assert done.timings["total"] == pytest.approx(0.4 + 0.2 + PROBE_INTERVAL + 0.5)
+
+
+def test_a_client_sync_that_fails_rolls_the_new_replicas_back():
+    clock = Clock()
+    fleet = FakeFleet(clock)
+
+    def sync():
+        raise NotReady("s3://bucket: upload failed")
+
+    with pytest.raises(DeployFailed, match="upload failed; rolled back"):
+        replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep, before_traffic=sync)
+    assert not any(entry[0] == "register" for entry in fleet.log)
+    assert sorted(fleet.containers) == ["web-1", "web-2"]

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,16 @@ def injected_env(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+# Run in a new replica by Docker.passes_within: the health command at once, then on every pass in
+# which the port listens (a LISTEN line in /proc/net/tcp or tcp6), and every 20th pass regardless.
+_READINESS_LOOP = (
+    "i=0; while :; do "
+    "if [ $((i % 20)) -eq 0 ] || grep -q \"$PARITY_LISTEN\" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then "
+    "timeout {timeout} sh -c \"$PARITY_HEALTH_CHECK\" >/dev/null 2>&1 && exit 0; fi; "
+    "i=$((i + 1)); sleep 0.05; done"
+)
 
 
 def require_engine() -> None:
@@ -397,11 +408,16 @@ class Docker:
 
     # -- containers: what the rolling replacement does to one replica ------------
 
-    def succeeds(self, container: str, command: str, timeout: float) -> bool:
-        """Whether a shell command run in the container exits 0 within ``timeout``."""
-        argv = [*self.client.client_config.docker_cmd, "exec", container, "timeout", str(int(max(1, timeout))), "sh", "-c", command]
+    def passes_within(self, container: str, command: str, timeout: float, within: float, port: int) -> bool:
+        """Whether a health ``command`` exits 0 in the container within
+        ``within`` seconds: one exec whose loop runs it at once, then whenever
+        the container listens on ``port`` (its own socket table, read every
+        0.05 s: no process start until then) and at the latest every second.
+        It returns as soon as the command passes; a container that exits ends it."""
+        argv = [*self.client.client_config.docker_cmd, "exec", "-e", "PARITY_HEALTH_CHECK", "-e", "PARITY_LISTEN", container,
+                "timeout", f"{max(within, 0.5):.2f}", "sh", "-c", _READINESS_LOOP.format(timeout=int(max(1, timeout)))]
         try:
-            pow_run(argv)
+            pow_run(argv, env={"PARITY_HEALTH_CHECK": command, "PARITY_LISTEN": f":{port:04X} [0-9A-F]*:0000 0A "})
         except DockerException:
             return False
         return True
@@ -415,8 +431,11 @@ class Docker:
             return 0
 
     def start(self, containers: list[str]) -> None:
+        """Start the containers side by side (``docker start A B`` starts one
+        after the other, each with its network set up: a third of a second apiece)."""
         with _failures(hint="`docker logs CONTAINER` shows why it did not start"):
-            self.client.container.start(containers)
+            with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
+                list(pool.map(self.client.container.start, containers))
 
     def stop_and_remove(self, containers: list[str], grace: int) -> None:
         """A graceful stop (SIGTERM, then SIGKILL after ``grace`` s), then removal."""

@@ -1,10 +1,12 @@
 """Rolling replacement of a service's local containers, as ECS does it with
 minimum healthy 100 % and maximum 200 %:
 
-1. start the new replicas beside the old ones (the service scaled to 2x);
-2. wait until each new one passes the spec's health check (probed every
-   0.25 s while it starts, as Engine 25's ``start_interval`` would; the
-   steady interval stays the task definition's);
+1. create the new replicas beside the old ones (the service scaled to 2x),
+   then start them;
+2. wait until each new one passes the spec's health check: run in the
+   container as soon as it listens on its port (looked for every 0.05 s in
+   the container's own socket table), then again until it passes, at the
+   latest every second (the steady interval stays the task definition's);
 3. public services: register the new ones in the edge's target group and
    deregister the old ones in one graceful edge reload, then check that the
    edge answers with the new members (``/__edge/targets/<service>``);
@@ -15,6 +17,13 @@ minimum healthy 100 % and maximum 200 %:
 A new replica that exits, turns unhealthy or never passes its check within
 the start period plus its retries is removed and the old ones keep serving
 (the deployment circuit breaker): ``DeployFailed``, a non-zero exit.
+
+Each step is timed (``Replaced.timings``: create, start, healthy, registered,
+from ``since``): `inv up --watch` reports them per edit and `inv bench` takes
+its phase breakdown from them. An internal service has no target group: its
+new replicas are in its discovery name from their start, so its "registered"
+ends with "healthy"; clients holding a connection to an old replica move when
+it stops (the bench's "first answer").
 
 The sequence runs against the small ``Fleet`` interface, so it is tested
 with fakes; ``DockerFleet`` is the real thing.
@@ -38,7 +47,8 @@ from parity.spec import Stack
 
 Report = Callable[[str], None]
 STOP_GRACE = 30  # ECS's default stopTimeout
-PROBE_INTERVAL = 0.25  # seconds between a new replica's probes while it starts
+PROBE_WINDOW = 5.0  # seconds one readiness wait runs in the container before the states are looked at
+PROBE_INTERVAL = 0.25  # seconds between two such waits (a wait ends early when the container exits)
 
 
 class Fleet(Protocol):
@@ -46,9 +56,11 @@ class Fleet(Protocol):
 
     def replicas(self, service: str) -> list[ContainerState]: ...
 
-    def scale(self, service: str, count: int) -> list[str]: ...  # the replicas it started
+    def create(self, service: str, count: int) -> list[str]: ...  # the replicas it created (not started)
 
-    def healthy(self, container: str, command: str, timeout: float) -> bool: ...
+    def start(self, containers: list[str]) -> None: ...
+
+    def healthy(self, container: str, command: str, timeout: float, within: float, port: int) -> bool: ...  # within ``within`` s
 
     def address(self, container: str) -> str: ...
 
@@ -67,6 +79,7 @@ class Settings:
 
     service: str
     desired: int
+    port: int
     health_command: str
     health_timeout: float
     start_bound: float  # start period + interval x retries: how long a new replica may take
@@ -81,6 +94,7 @@ class Settings:
         return cls(
             service=name,
             desired=svc.desired_count,
+            port=svc.port,
             health_command=h.command,
             health_timeout=h.timeout,
             start_bound=h.start_period + h.interval * h.retries,
@@ -89,12 +103,15 @@ class Settings:
         )
 
 
+PHASES = ("create", "start", "healthy", "registered")  # Replaced.timings, in order
+
+
 @dataclass
 class Replaced:
     service: str
     old: list[str]
     new: list[str]
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (PHASES), then drained and total
 
 
 def replace(
@@ -103,26 +120,49 @@ def replace(
     report: Report = print,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    since: float | None = None,
+    before_traffic: Callable[[], None] | None = None,
 ) -> Replaced:
-    """Replace every container of one service, without dropping a request."""
+    """Replace every container of one service, without dropping a request.
+    ``since``: when the first phase began (on ``clock``; default now), so a
+    caller's own preparation counts in it. ``before_traffic`` runs before the
+    new replicas take traffic (the watch's client sync, done meanwhile)."""
     name = settings.service
     start = clock()
+    timings: dict[str, float] = {}
+    mark = since if since is not None else start
+
+    def done(phase: str) -> None:
+        nonlocal mark
+        now = clock()
+        timings[phase] = now - mark
+        mark = now
+
     before = fleet.replicas(name)
     old = [c.name for c in before]
     report(f"{name}: starting {settings.desired} new replica(s) beside {len(old)} old")
     new: list[str] = []
-    timings: dict[str, float] = {}
     try:
         try:
-            new = fleet.scale(name, len(before) + settings.desired)
+            new = fleet.create(name, len(before) + settings.desired)
+            done("create")
+            if len(new) < settings.desired:
+                raise NotReady(f"only {len(new)} of {settings.desired} new replicas were created")
+            fleet.start(new)
+            done("start")
         except ParityError:  # whatever was created is rolled back with the rest
             new = [c.name for c in fleet.replicas(name) if c.name not in old]
             raise
         _wait_new(settings, fleet, new, clock, sleep)
-        timings["healthy"] = clock() - start
+        done("healthy")
+        if before_traffic:
+            before_traffic()
         if settings.public:
             fleet.register(name, sorted(fleet.address(c) for c in new))
             report(f"{name}: the edge routes to the new replicas; draining the old ones")
+        # an internal service's new replicas are in its discovery name since they started (Docker's
+        # DNS, as Cloud Map once the task runs): its clients reach them as they open connections
+        done("registered")
     except ParityError as exc:
         culprit = exc.services[0] if isinstance(exc, NotReady) and exc.services else None
         lines = fleet.logs(culprit) if culprit else []
@@ -134,7 +174,6 @@ def replace(
             hint = (f"the lines above are {culprit}'s last log lines" if lines else f"{culprit} logged nothing before it stopped")
             hint += "; fix it and try again"
         raise DeployFailed(f"{name}: {exc.message}; rolled back, the old replicas keep serving", hint=hint) from None
-    timings["serving"] = clock() - start
     _drain(settings, fleet, old if settings.public else [], clock, sleep)
     timings["drained"] = clock() - start
     fleet.retire(old, grace=settings.grace)
@@ -144,15 +183,14 @@ def replace(
 
 
 def _wait_new(settings: Settings, fleet: Fleet, new: list[str], clock, sleep) -> None:
-    if len(new) < settings.desired:
-        raise NotReady(f"only {len(new)} of {settings.desired} new replicas were created")
     deadline = clock() + settings.start_bound
     pending = list(new)
     while True:
-        # probed side by side first (each probe is a process start in the container), the states
-        # looked at only for the ones that did not pass
+        # waited for side by side, each in its container for at most PROBE_WINDOW s; the states
+        # looked at only for the ones that did not pass (one that exited ends its wait at once)
+        within = min(PROBE_WINDOW, max(PROBE_INTERVAL, deadline - clock()))
         with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            probes = pool.map(lambda c: fleet.healthy(c, settings.health_command, settings.health_timeout), pending)
+            probes = pool.map(lambda c: fleet.healthy(c, settings.health_command, settings.health_timeout, within, settings.port), pending)
             passed = {c for c, ok in zip(pending, probes) if ok}
         pending = [c for c in pending if c not in passed]
         if not pending:
@@ -191,30 +229,40 @@ class DockerFleet:
         self.docker = docker
         self.env = env
         self._edge = ""  # the edge container's name, once looked up
+        self._hashes: dict[str, str] | None = None
 
     def replicas(self, service: str) -> list[ContainerState]:
         return [c for c in self.compose.containers() if c.service == service]
 
-    def scale(self, service: str, count: int) -> list[str]:
-        """Create the new replicas, check that each carries the config hash a
-        plain ``up`` would give it (one that does not would be recreated by
+    def create(self, service: str, count: int) -> list[str]:
+        """Create the new replicas and check that each carries the config hash
+        a plain ``up`` would give it (one that does not would be recreated by
         the next ``inv up``, all at once: the outage this replacement avoids,
-        so it is rolled back now instead), then start them."""
+        so it is rolled back now instead)."""
         before = {c.name for c in self.replicas(service)}
         self.compose.create_replicas(service, count, env=self.env)
         new = [c for c in self.replicas(service) if c.name not in before]
-        want = self.compose.config_hashes(env=self.env).get(service)
+        want = self.config_hash(service)
         for c in new:
             if want and c.config_hash != want:
                 raise NotReady(
                     f"new replica {c.name} has config hash {c.config_hash[:12]}, compose expects {want[:12]}: "
                     "the next `up` would recreate it"
                 ).with_services([c.name])
-        self.docker.start([c.name for c in new])
         return [c.name for c in new]
 
-    def healthy(self, container: str, command: str, timeout: float) -> bool:
-        return self.docker.succeeds(container, command, timeout)
+    def config_hash(self, service: str) -> str | None:
+        """The config hash compose gives the service's containers with this
+        fleet's settings (one ``config --hash`` per fleet)."""
+        if self._hashes is None:
+            self._hashes = self.compose.config_hashes(env=self.env)
+        return self._hashes.get(service)
+
+    def start(self, containers: list[str]) -> None:
+        self.docker.start(containers)
+
+    def healthy(self, container: str, command: str, timeout: float, within: float, port: int) -> bool:
+        return self.docker.passes_within(container, command, timeout, within, port)
 
     def address(self, container: str) -> str:
         return self.docker.address(container, f"{self.stack.project}_{PUBLIC_NETWORK}")
@@ -246,10 +294,11 @@ class DockerFleet:
             env={"TARGETS": render_targets(port, addresses), "REGISTERED": render_registered(addresses)},
         )
         want = ",".join(sorted(addresses))
-        for _ in range(50):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
             if self.registered(service) == want:
                 return
-            time.sleep(0.1)
+            time.sleep(0.02)  # the new workers answer within a few hundredths of a second
         raise NotReady(f"the edge did not take the new members of {service} within 5 s", hint="`inv logs edge`")
 
 
