@@ -360,12 +360,13 @@ class Docker:
             self.client.network.connect(network, container)
 
     def run_detached(
-        self, image: str, name: str, network: str, ip: str, entrypoint: str, args: list[str], port: int, labels: list[str]
+        self, image: str, name: str, network: str, ip: str | None, entrypoint: str, args: list[str], port: int, labels: list[str]
     ) -> None:
-        """Start a container (no health check) with the address ``ip`` on ``network``,
-        its ``port`` published on 127.0.0.1 (any free host port: see ``host_port``)."""
+        """Start a container (no health check) with the address ``ip`` on ``network``
+        (None: one the network's address range gives), its ``port`` published on
+        127.0.0.1 (any free host port: see ``host_port``)."""
         argv = [
-            *self.client.client_config.docker_cmd, "run", "-d", "--name", name, "--network", network, "--ip", ip,
+            *self.client.client_config.docker_cmd, "run", "-d", "--name", name, "--network", network, *(["--ip", ip] if ip else []),
             "-p", f"127.0.0.1::{port}", "--no-healthcheck", "--entrypoint", entrypoint,
             # compose labels its images: overridden, so the tool is never taken for a member of the stack
             *[arg for label in labels for arg in ("--label", label)], image, *args,
