@@ -10,15 +10,18 @@ from .conftest import FakeClock as Clock
 
 
 class FakeFleet:
-    """Two old web replicas; new ones pass their check after ``ready_after``
-    probes each (None: never), or exit at once (``exits``)."""
+    """Two old web replicas; new ones pass the target group's check after
+    ``target_after`` waits each and their container check after
+    ``ready_after`` (None: never), or exit at once (``exits``)."""
 
-    def __init__(self, clock, ready_after=2, exits=False, connections=None):
+    def __init__(self, clock, ready_after=2, exits=False, connections=None, target_after=2):
         self.clock = clock
         self.containers = {f"web-{i}": "running" for i in (1, 2)}
         self.ready_after = ready_after
+        self.target_after = target_after
         self.exits = exits
         self.probes: dict[str, int] = {}
+        self.target_probes: dict[str, int] = {}
         self.open = dict(connections or {})  # container -> seconds until its last connection ends
         self.log: list[tuple] = []
 
@@ -43,8 +46,16 @@ class FakeFleet:
         self.probes[container] = self.probes.get(container, 0) + 1
         return self.ready_after is not None and self.probes[container] >= self.ready_after
 
-    def address(self, container):
-        return "10.0.0." + container.split("-")[1]
+    def addresses(self, containers):
+        return {c: "10.0.0." + c.split("-")[1] for c in containers}
+
+    def target_healthy(self, address, port, path, timeout, within):
+        """One wait for the target group's check of ``address`` (the ``target_after``-th passes)."""
+        assert (port, path) == (5171, "/healthz") and 0 < within <= PROBE_WINDOW
+        self.target_probes[address] = self.target_probes.get(address, 0) + 1
+        if self.containers.get("web-" + address.rsplit(".", 1)[1]) != "running":
+            return False
+        return self.target_after is not None and self.target_probes[address] >= self.target_after
 
     def register(self, service, addresses):
         self.log.append(("register", tuple(addresses), self.clock.now))
@@ -62,7 +73,7 @@ class FakeFleet:
 
 
 def settings(**kw):
-    base = dict(service="web", desired=2, port=5171, health_command="node healthcheck.js", health_timeout=5,
+    base = dict(service="web", desired=2, port=5171, health_command="node healthcheck.js", health_path="/healthz", health_timeout=5,
                 start_bound=75, public=True, deregistration_delay=20)
     return Settings(**{**base, **kw})
 
@@ -74,11 +85,12 @@ def test_new_replicas_serve_before_the_old_ones_drain_and_stop():
     assert done.old == ["web-1", "web-2"] and done.new == ["web-3", "web-4"]
     assert fleet.log[0] == ("create", 4)  # maximum 200 %: the old ones keep running
     assert fleet.log[1] == ("start", ("web-3", "web-4"))
-    # healthy at the second wait, PROBE_INTERVAL after the first
+    # the target group's check passes at the second wait, PROBE_INTERVAL after the first: they take traffic
     assert fleet.log[2] == ("register", ("10.0.0.3", "10.0.0.4"), PROBE_INTERVAL)
-    # the old ones are stopped once the last connection ended (4.5 s; checked every second from the
-    # switch on), not after the whole delay
-    assert fleet.log[3] == ("retire", ("web-1", "web-2"), 30, PROBE_INTERVAL + 5.0)
+    # their container check passes another PROBE_INTERVAL later; only then do the old ones drain,
+    # and are stopped once the last connection ended (4.5 s; checked every second), not after the whole delay
+    assert fleet.probes == {"web-3": 2, "web-4": 2}
+    assert fleet.log[3] == ("retire", ("web-1", "web-2"), 30, 2 * PROBE_INTERVAL + 4.0)
     assert sorted(fleet.containers) == ["web-3", "web-4"]
 
 
@@ -87,7 +99,7 @@ def test_draining_ends_at_the_deregistration_delay():
     fleet = FakeFleet(clock, connections={"web-2": 1000})
     replace(settings(deregistration_delay=10), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
     retire = fleet.log[-1]
-    assert retire[0] == "retire" and retire[3] == pytest.approx(PROBE_INTERVAL + 10)
+    assert retire[0] == "retire" and retire[3] == pytest.approx(2 * PROBE_INTERVAL + 10)
 
 
 def test_internal_service_is_not_registered_and_not_drained():
@@ -95,9 +107,10 @@ def test_internal_service_is_not_registered_and_not_drained():
     fleet = FakeFleet(clock, connections={"web-1": 1000})
     replace(settings(public=False), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
     assert [entry[0] for entry in fleet.log] == ["create", "start", "retire"]
+    assert not fleet.target_probes and fleet.probes == {"web-3": 2, "web-4": 2}  # its container check only
 
 
-@pytest.mark.parametrize("fleet_kw, why", [({"exits": True}, "is exited"), ({"ready_after": None}, "not healthy after 75 s")])
+@pytest.mark.parametrize("fleet_kw, why", [({"exits": True}, "is exited"), ({"target_after": None}, "not healthy after 75 s")])
 def test_circuit_breaker_removes_the_new_replicas_and_keeps_the_old(fleet_kw, why):
     clock = Clock()
     fleet = FakeFleet(clock, **fleet_kw)
@@ -236,7 +249,8 @@ def test_each_phase_is_timed_from_since_and_they_add_up():
     done = replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep, since=9.0,
                    before_traffic=lambda: synced.append(clock.now))  # fmt: skip
     assert list(done.timings)[: len(PHASES)] == list(PHASES)
-    # create counts from ``since`` (the caller's preparation is in it); healthy at the second wait
+    # create counts from ``since`` (the caller's preparation is in it); healthy when the target group's
+    # check passed, at the second wait (the container check comes after the switch, in no phase)
     assert done.timings["create"] == pytest.approx(1.0 + 0.4)
     assert done.timings["start"] == pytest.approx(0.2)
     assert done.timings["healthy"] == pytest.approx(PROBE_INTERVAL)
@@ -267,3 +281,24 @@ def test_a_client_sync_that_fails_rolls_the_new_replicas_back():
         replace(settings(), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep, before_traffic=sync)
     assert not any(entry[0] == "register" for entry in fleet.log)
     assert sorted(fleet.containers) == ["web-1", "web-2"]
+
+
+def test_new_replicas_whose_container_check_fails_after_the_switch_give_the_traffic_back():
+    """The target group's check passed, so they took traffic; their container health check never
+    does (ECS would mark the tasks unhealthy): the old members are registered again, the new ones go."""
+    clock = Clock()
+    fleet = FakeFleet(clock, ready_after=None)
+    lines = []
+    with pytest.raises(DeployFailed, match="not healthy after 75 s; rolled back, the old replicas keep serving"):
+        replace(settings(), fleet, report=lines.append, clock=clock, sleep=clock.sleep)
+    registers = [entry[1] for entry in fleet.log if entry[0] == "register"]
+    assert registers == [("10.0.0.3", "10.0.0.4"), ("10.0.0.1", "10.0.0.2")]
+    assert fleet.log[-1][:2] == ("retire", ("web-3", "web-4"))
+    assert sorted(fleet.containers) == ["web-1", "web-2"]
+
+
+def test_a_service_without_a_health_path_waits_for_its_container_check_only():
+    clock = Clock()
+    fleet = FakeFleet(clock)
+    replace(settings(health_path=None), fleet, report=lambda m: None, clock=clock, sleep=clock.sleep)
+    assert not fleet.target_probes and fleet.log[2] == ("register", ("10.0.0.3", "10.0.0.4"), PROBE_INTERVAL)

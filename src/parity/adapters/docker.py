@@ -415,10 +415,19 @@ class Docker:
         the container listens on ``port`` (its own socket table, read every
         0.05 s: no process start until then) and at the latest every second.
         It returns as soon as the command passes; a container that exits ends it."""
-        argv = [*self.client.client_config.docker_cmd, "exec", "-e", "PARITY_HEALTH_CHECK", "-e", "PARITY_LISTEN", container,
-                "timeout", f"{max(within, 0.5):.2f}", "sh", "-c", _READINESS_LOOP.format(timeout=int(max(1, timeout)))]
+        return self.passes_in(container, _READINESS_LOOP.format(timeout=int(max(1, timeout))), within,
+                              env={"PARITY_HEALTH_CHECK": command, "PARITY_LISTEN": f":{port:04X} [0-9A-F]*:0000 0A "})
+
+    def passes_in(self, container: str, script: str, within: float, env: Mapping[str, str] | None = None) -> bool:
+        """Whether a shell ``script`` (a loop that exits 0 once what it waits
+        for is there) ends with 0 in the container within ``within`` seconds.
+        ``env`` reaches it through the docker CLI's environment (``-e NAME``)."""
+        argv = [*self.client.client_config.docker_cmd, "exec"]
+        for name in env or {}:
+            argv += ["-e", name]
+        argv += [container, "timeout", f"{max(within, 0.5):.2f}", "sh", "-c", script]
         try:
-            pow_run(argv, env={"PARITY_HEALTH_CHECK": command, "PARITY_LISTEN": f":{port:04X} [0-9A-F]*:0000 0A "})
+            pow_run(argv, env=dict(env or {}))
         except DockerException:
             return False
         return True
