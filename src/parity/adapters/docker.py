@@ -584,16 +584,18 @@ class Compose:
         with _failures():
             self.client.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
 
-    def containers(self) -> list[ContainerState]:
+    def containers(self, names: list[str] | None = None) -> list[ContainerState]:
         """Every container of the project (what ``compose ps --all`` lists: its
         labels, not one-off ``run`` containers), from one ``docker ps`` and
-        one ``docker inspect`` of them all. python-on-whales inspects each
-        container with a call of its own: 0.3 s for the stack, and a rolling
-        replacement asks often."""
+        one ``docker inspect`` of them all; ``names``: those only, from one
+        ``docker inspect``. python-on-whales inspects each container with a
+        call of its own: 0.3 s for the stack, and a rolling replacement asks often."""
         docker = self.client.client_config.docker_cmd
         labels = [f"--filter=label=com.docker.compose.project={self.project}", "--filter=label=com.docker.compose.oneoff=False"]
 
         def inspect_all() -> list[dict[str, Any]]:
+            if names is not None:
+                return _inspect_json(docker, names)
             return _inspect_json(docker, (pow_run([*docker, "container", "ls", "-aq", "--no-trunc", *labels]) or "").split())
 
         with _failures():
@@ -602,6 +604,14 @@ class Compose:
             except DockerException:  # one was removed between the two calls: ask again
                 found = inspect_all()
         return sorted((container_state(ContainerInspectResult(**c), self.project) for c in found), key=lambda s: s.name)
+
+    def names(self, service: str) -> list[str]:
+        """The names of the service's containers, running or not (one ``docker ps``, no inspect)."""
+        argv = [*self.client.client_config.docker_cmd, "container", "ls", "-a", "--format", "{{.Names}}",
+                f"--filter=label=com.docker.compose.project={self.project}", "--filter=label=com.docker.compose.oneoff=False",
+                f"--filter=label=com.docker.compose.service={service}"]  # fmt: skip
+        with _failures():
+            return sorted((pow_run(argv) or "").split())
 
     def logs(self, service: str | None = None, tail: int | None = None, follow: bool = False) -> Iterator[str]:
         """Log lines; with ``follow`` the iterator runs until interrupted."""

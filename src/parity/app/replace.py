@@ -275,9 +275,9 @@ class DockerFleet:
         a plain ``up`` would give it (one that does not would be recreated by
         the next ``inv up``, all at once: the outage this replacement avoids,
         so it is rolled back now instead)."""
-        before = {c.name for c in self.replicas(service)}
+        before = set(self.compose.names(service))
         self.compose.create_replicas(service, count, env=self.env)
-        new = [c for c in self.replicas(service) if c.name not in before]
+        new = self.compose.containers([n for n in self.compose.names(service) if n not in before])
         want = self.config_hash(service)
         for c in new:
             if want and c.config_hash != want:
@@ -301,8 +301,8 @@ class DockerFleet:
         return self.docker.passes_within(container, command, timeout, within, port)
 
     def addresses(self, containers: list[str]) -> dict[str, str]:
-        """Their addresses on the edge's network, from one listing of the stack."""
-        found = {c.name: c.addresses.get(PUBLIC_NETWORK) for c in self.compose.containers()}
+        """Their addresses on the edge's network, from one ``docker inspect``."""
+        found = {c.name: c.addresses.get(PUBLIC_NETWORK) for c in self.compose.containers(containers)}
         missing = [c for c in containers if not found.get(c)]
         if missing:
             raise NotReady(f"replica {missing[0]} has no address on the {PUBLIC_NETWORK} network").with_services(missing)
