@@ -1,6 +1,10 @@
 // Builds server.ts -> server.js and the client -> build/client/assets/app-[hash].{js,css},
 // copies public/ to build/client/ and writes build/manifest.json with the hashed URLs.
+// `node build.mjs client` or `node build.mjs server` builds one of the two. The Dockerfile builds
+// them in stages of their own (the server with build-server.sh, which holds its settings), so a
+// server edit rebuilds the server bundle alone.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,46 +13,50 @@ const root = path.dirname(fileURLToPath(import.meta.url));
 const out = path.join(root, 'build');
 const clientOut = path.join(out, 'client');
 
-rmSync(out, { recursive: true, force: true });
-mkdirSync(clientOut, { recursive: true });
-cpSync(path.join(root, 'public'), clientOut, { recursive: true });
+async function buildClient() {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(clientOut, { recursive: true });
+  cpSync(path.join(root, 'public'), clientOut, { recursive: true });
 
-const client = await build({
-  absWorkingDir: root,
-  entryPoints: { app: 'client/app.ts' },
-  bundle: true,
-  minify: true,
-  sourcemap: false,
-  format: 'esm',
-  target: ['es2020'],
-  outdir: path.join(clientOut, 'assets'),
-  entryNames: '[name]-[hash]',
-  metafile: true,
-  logLevel: 'warning',
-});
+  const client = await build({
+    absWorkingDir: root,
+    entryPoints: { app: 'client/app.ts' },
+    bundle: true,
+    minify: true,
+    sourcemap: false,
+    format: 'esm',
+    target: ['es2020'],
+    outdir: path.join(clientOut, 'assets'),
+    entryNames: '[name]-[hash]',
+    metafile: true,
+    logLevel: 'warning',
+  });
 
-let js;
-let css;
-for (const [file, info] of Object.entries(client.metafile.outputs)) {
-  if (info.entryPoint === 'client/app.ts') {
-    js = file;
-    css = info.cssBundle;
+  let js;
+  let css;
+  for (const [file, info] of Object.entries(client.metafile.outputs)) {
+    if (info.entryPoint === 'client/app.ts') {
+      js = file;
+      css = info.cssBundle;
+    }
   }
+  if (!js || !css) throw new Error('client build did not produce app js and css');
+  const toUrl = (file) => '/assets/' + path.basename(file);
+  writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({ js: toUrl(js), css: toUrl(css) }, null, 2) + '\n');
+  return [toUrl(js), toUrl(css)];
 }
-if (!js || !css) throw new Error('client build did not produce app js and css');
-const toUrl = (file) => '/assets/' + path.basename(file);
-writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({ js: toUrl(js), css: toUrl(css) }, null, 2) + '\n');
 
-await build({
-  absWorkingDir: root,
-  entryPoints: ['server.ts'],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: ['node20'],
-  packages: 'external',
-  outfile: path.join(root, 'server.js'),
-  logLevel: 'warning',
-});
+function buildServer() {
+  execFileSync('sh', [path.join(root, 'build-server.sh')], { stdio: 'inherit' }); // its esbuild settings
+  return ['server.js'];
+}
 
-console.log(`built server.js, ${toUrl(js)}, ${toUrl(css)}`);
+const only = process.argv[2];
+if (only !== undefined && only !== 'client' && only !== 'server') {
+  console.error(`usage: node build.mjs [client|server] (not ${only})`);
+  process.exit(2);
+}
+const built = [];
+if (only !== 'server') built.push(...(await buildClient()));
+if (only !== 'client') built.unshift(...buildServer());
+console.log(`built ${built.join(', ')}`);

@@ -195,3 +195,51 @@ def test_status_warns_about_a_target_group_whose_replica_is_gone_and_up_heals_it
     finally:
         docker("rm", "-f", squatter, check=False)
         inv("up", timeout=600)
+
+
+def test_a_target_group_the_edge_refuses_says_why_and_the_old_members_keep_serving():
+    """The switch reloads without a config test first (nginx tests as it reloads and keeps the old
+    config); when the edge does not take the new members, `nginx -t` is run to say why."""
+    from parity.adapters.docker import Docker
+    from parity.app.local_stack import compose_for
+    from parity.app.replace import DockerFleet, register_all
+    from parity.app.workspace import Workspace
+    from parity.errors import CommandFailed
+    from parity.spec import load_stack
+
+    ws = Workspace.from_env(ROOT)
+    stack = load_stack(ROOT, "local")
+    fleet = DockerFleet(stack, compose_for(ws, stack), Docker(), {})
+    register_all(stack, fleet)
+    members = httpx.get(f"{EDGE}/__edge/targets/website-agent", timeout=5).text.strip()
+    try:
+        with pytest.raises(CommandFailed) as exc:
+            fleet.register("website-agent", ["not-an-address:x"])
+        assert "nginx" in str(exc.value) and "not-an-address" in exc.value.output, exc.value.output
+        assert httpx.get(f"{EDGE}/__edge/targets/website-agent", timeout=5).text.strip() == members
+        assert httpx.get(f"{EDGE}/healthz", timeout=5).status_code == 200  # the old members still serve
+    finally:
+        fleet.register("website-agent", members.split(","))
+
+
+def test_the_target_group_health_check_is_asked_from_the_edge():
+    """What decides when new replicas take traffic (as an ALB's target health check does): GET the
+    spec's health.path of the replica's address from the edge, a 2xx; a 404 never passes."""
+    from parity.adapters.docker import Docker
+    from parity.app.local_stack import compose_for
+    from parity.app.replace import DockerFleet
+    from parity.app.workspace import Workspace
+    from parity.spec import load_stack
+
+    ws = Workspace.from_env(ROOT)
+    stack = load_stack(ROOT, "local")
+    fleet = DockerFleet(stack, compose_for(ws, stack), Docker(), {})
+    replica = min(of("website-agent", stack_containers()))
+    address = fleet.addresses([replica])[replica]
+    assert address == public_address(replica)
+    t = time.monotonic()
+    assert fleet.target_healthy(address, 5171, stack.services["website-agent"].health.path, 5, within=5)
+    assert time.monotonic() - t < 2
+    t = time.monotonic()
+    assert not fleet.target_healthy(address, 5171, "/no-such-path", 5, within=1.0)
+    assert time.monotonic() - t >= 1.0

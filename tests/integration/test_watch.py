@@ -1,7 +1,9 @@
 """`inv up --watch` on the real stack, started as a user starts it:
 
 - an edit of either service's server code is served through the edge (the
-  website-agent by a rolling replacement under load: nothing fails);
+  website-agent by a rolling replacement under load: nothing fails), and the
+  watcher times it phase by phase from the save; a server edit uploads no
+  client file (the bucket holds them all already);
 - an edit of the web client is rebuilt, synced to the bucket, served through
   the edge under its new hashed name, and the edge's cache is emptied (as
   promote invalidates CloudFront);
@@ -30,6 +32,7 @@ import httpx
 import pytest
 
 from parity.app.bench_loop import Load
+from parity.app.watch import PHASES, parse_served
 
 from .conftest import ROOT, containers_of, inspect, inv
 
@@ -117,6 +120,14 @@ def text(path: str) -> str:
     return httpx.get(f"{EDGE}{path}", timeout=10).text
 
 
+def served_phases(w: Watcher, service: str, since: int) -> dict[str, float]:
+    """The phases of the watcher's ``served ... after the save`` line for ``service``."""
+    found = [got[1] for line in w.lines[since:] if (got := parse_served(line)) and got[0] == service]
+    assert found, f"no served line for {service}:\n" + "\n".join(w.lines[since:])
+    assert all(v >= 0 for v in found[0].values()), found[0]
+    return found[0]
+
+
 def test_server_edit_of_website_agent_is_rolled_out_under_load(watcher):
     marker = uuid.uuid4().hex[:8]
     since = len(watcher.lines)
@@ -127,6 +138,9 @@ def test_server_edit_of_website_agent_is_rolled_out_under_load(watcher):
             assert poll(lambda: marker in text("/healthz")), "the edit was not served:\n" + "\n".join(watcher.lines[-30:])
             watcher.wait_for(r"website-agent updated in", since)
         assert any("website-agent: replaced 2 replica(s)" in line for line in watcher.lines[since:])
+        assert list(served_phases(watcher, "website-agent", since)) == list(PHASES)
+        assert any("synced 0 static files" in line for line in watcher.lines[since:])
+        assert not any("emptied the edge's cache" in line for line in watcher.lines[since:])
         assert load.ok > 50, f"only {load.ok} requests went through"
         assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
         assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
@@ -139,6 +153,7 @@ def test_server_edit_of_the_crawler_is_served_through_the_web(watcher):
                 undone=lambda: marker not in text("/api/crawler/health")):
         assert poll(lambda: marker in text("/api/crawler/health")), "not served:\n" + "\n".join(watcher.lines[-30:])
         watcher.wait_for(r"crawler: replaced 1 replica", since)
+        assert list(served_phases(watcher, "crawler", since)) == list(PHASES)
 
 
 def asset_urls() -> list[str]:

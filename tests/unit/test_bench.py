@@ -154,3 +154,28 @@ def test_load_sends_a_request_again_once_only_when_its_keep_alive_was_closed_una
     with pytest.raises(httpx.RemoteProtocolError):  # an answer cut off midway is never sent again
         load._get(client(httpx.RemoteProtocolError("peer closed connection without sending complete message body")), "/")
     assert load.retried == 2
+
+
+def test_the_edit_figure_is_the_median_with_min_max_every_run_and_each_phases_median():
+    from parity.app.bench_loop import FIRST_ANSWER, EditRun, edit_figure
+    from parity.app.watch import PHASES
+
+    def run(total, build):
+        phases = {p: 0.1 for p in PHASES} | {"build": build}
+        return EditRun(total, phases | {FIRST_ANSWER: round(total - sum(phases.values()), 2)})
+
+    fig = edit_figure("website-agent", [run(2.9, 1.2), run(2.4, 0.8), run(2.6, 0.9)], bound=120)
+    assert (fig.name, fig.value, fig.target) == ("edit_to_served_s", 2.6, "<= 3 s")
+    body = fig.as_dict()
+    assert (body["service"], body["min"], body["max"]) == ("website-agent", 2.4, 2.9)
+    assert list(body["phases"]) == [*PHASES, FIRST_ANSWER]
+    assert body["phases"]["build"] == 0.9 and len(body["runs"]) == 3
+    assert "median of 3, 2.40-2.90 s; detect 0.10, build 0.90" in fig.note
+    json.dumps(body)  # the report can hold it
+
+
+def test_an_edit_that_was_not_served_leaves_the_figure_unmeasured_and_says_so():
+    from parity.app.bench_loop import EditRun, edit_figure
+
+    fig = edit_figure("crawler", [EditRun(2.0, {}), EditRun(None)], bound=120)
+    assert fig.value is None and fig.note == "crawler: 1 of 2 edits not served within 120 s"

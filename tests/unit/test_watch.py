@@ -30,11 +30,12 @@ class Run:
     """watch() in a thread, its reports and the steps it took."""
 
     def __init__(self, root, monkeypatch, fail=None):
-        self.lines, self.steps = [], []
+        self.lines, self.steps, self.saved = [], [], []
         self.fail = fail or {}
 
-        def apply(ws, stack, services, report):
+        def apply(session, services, report, saved=None):
             self.steps.append(("apply", tuple(services)))
+            self.saved.append(saved)
             if "apply" in self.fail:
                 raise self.fail.pop("apply")
             return services
@@ -117,3 +118,50 @@ def test_failures_are_one_line_with_their_details_and_the_watch_goes_on(tree, mo
     finally:
         run.close()
     assert not run.thread.is_alive()
+
+
+def test_an_edit_is_timed_from_its_save(tree, monkeypatch):
+    """The ``saved`` handed to apply is the changed file's mtime, on the monotonic clock."""
+    run = Run(tree, monkeypatch)
+    try:
+        path = tree / "services/website-agent/src/main.txt"
+        before = time.monotonic()
+        run.edit(path, "two\n")
+        mtime_age = time.time() - path.stat().st_mtime
+        assert run.saved[-1] == pytest.approx(time.monotonic() - mtime_age, abs=0.05)
+        assert before - 0.05 <= run.saved[-1] <= before + 0.1
+    finally:
+        run.close()
+
+
+def test_writes_in_quick_succession_are_one_change(tree, monkeypatch):
+    """Writes 0.02 s apart (an editor truncating, then writing; a formatter after the save) for
+    longer than the watcher's poll interval: applied once, when they stopped."""
+    run = Run(tree, monkeypatch)
+    try:
+        path = tree / "services/crawler/crawler_app/main.txt"
+        for i in range(6):
+            path.write_text("x" * i)
+            time.sleep(0.02)
+        run.edit(path, "two\n")
+        assert run.steps == [("apply", ("crawler",))]
+    finally:
+        run.close()
+
+
+def test_the_served_line_reads_back_as_its_phases():
+    phases = {"detect": 0.06, "build": 0.81, "create": 0.35, "start": 0.2, "healthy": 0.45, "registered": 0.18}
+    line = watch_mod.served_line("website-agent", {**phases, "drained": 3.0, "total": 4.2})
+    assert line == ("website-agent: served 2.05 s after the save: detect 0.06 s, build 0.81 s, create 0.35 s, "
+                    "start 0.20 s, healthy 0.45 s, registered 0.18 s")
+    assert watch_mod.parse_served(line) == ("website-agent", phases)
+    assert watch_mod.parse_served(f"• {line}") == ("website-agent", phases)  # as `inv up --watch` prints it
+    assert watch_mod.parse_served("website-agent updated in 4.2 s") is None
+
+
+def test_saved_at_is_the_newest_mtime_of_what_changed():
+    before = {"web": {"a.ts": (1_000_000_000, 3), "b.ts": (2_000_000_000, 3)}, "crawler": {"c.py": (9_000_000_000, 1)}}
+    after = {"web": {"a.ts": (5_000_000_000, 4), "b.ts": (2_000_000_000, 3), "n.ts": (4_000_000_000, 1)},
+             "crawler": {"c.py": (9_000_000_000, 1)}}
+    assert watch_mod.saved_at(before, after, now=99.0) == 5.0  # not the crawler's unchanged, newer file
+    assert watch_mod.saved_at(after, {"web": {}, "crawler": after["crawler"]}, now=99.0) == 99.0  # removals only

@@ -6,6 +6,7 @@ local command can never reach a real account by accident.
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -135,12 +136,25 @@ class Bucket:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         aws_call(f"create bucket {self.name}", self.s3.create_bucket, **kwargs)
 
-    def sync(self, folder: Path, cache_control: Callable[[str], str]) -> int:
+    def etags(self) -> dict[str, str]:
+        """Key -> ETag (quotes removed) of every object in the bucket."""
+        out: dict[str, str] = {}
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.name)
+        for page in aws_call(f"list s3://{self.name}", lambda: list(pages)):
+            out.update({o["Key"]: o["ETag"].strip('"') for o in page.get("Contents", [])})
+        return out
+
+    def sync(self, folder: Path, cache_control: Callable[[str], str], skip_unchanged: bool = False) -> int:
         """Upload every file under ``folder`` with its content type and the
-        Cache-Control that ``cache_control(key)`` gives; returns the count."""
+        Cache-Control that ``cache_control(key)`` gives; returns the count.
+        ``skip_unchanged``: not the files the bucket holds already, byte for
+        byte (a single-part upload's ETag is its MD5)."""
         count = 0
+        held = self.etags() if skip_unchanged else {}
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             key = path.relative_to(folder).as_posix()
+            if held and held.get(key) == hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest():
+                continue
             ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
             aws_call(
                 f"upload s3://{self.name}/{key}",

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,16 @@ def injected_env(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+# Run in a new replica by Docker.passes_within: the health command at once, then on every pass in
+# which the port listens (a LISTEN line in /proc/net/tcp or tcp6), and every 20th pass regardless.
+_READINESS_LOOP = (
+    "i=0; while :; do "
+    "if [ $((i % 20)) -eq 0 ] || grep -q \"$PARITY_LISTEN\" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then "
+    "timeout {timeout} sh -c \"$PARITY_HEALTH_CHECK\" >/dev/null 2>&1 && exit 0; fi; "
+    "i=$((i + 1)); sleep 0.05; done"
+)
 
 
 def require_engine() -> None:
@@ -350,12 +361,13 @@ class Docker:
             self.client.network.connect(network, container)
 
     def run_detached(
-        self, image: str, name: str, network: str, ip: str, entrypoint: str, args: list[str], port: int, labels: list[str]
+        self, image: str, name: str, network: str, ip: str | None, entrypoint: str, args: list[str], port: int, labels: list[str]
     ) -> None:
-        """Start a container (no health check) with the address ``ip`` on ``network``,
-        its ``port`` published on 127.0.0.1 (any free host port: see ``host_port``)."""
+        """Start a container (no health check) with the address ``ip`` on ``network``
+        (None: one the network's address range gives), its ``port`` published on
+        127.0.0.1 (any free host port: see ``host_port``)."""
         argv = [
-            *self.client.client_config.docker_cmd, "run", "-d", "--name", name, "--network", network, "--ip", ip,
+            *self.client.client_config.docker_cmd, "run", "-d", "--name", name, "--network", network, *(["--ip", ip] if ip else []),
             "-p", f"127.0.0.1::{port}", "--no-healthcheck", "--entrypoint", entrypoint,
             # compose labels its images: overridden, so the tool is never taken for a member of the stack
             *[arg for label in labels for arg in ("--label", label)], image, *args,
@@ -398,11 +410,25 @@ class Docker:
 
     # -- containers: what the rolling replacement does to one replica ------------
 
-    def succeeds(self, container: str, command: str, timeout: float) -> bool:
-        """Whether a shell command run in the container exits 0 within ``timeout``."""
-        argv = [*self.client.client_config.docker_cmd, "exec", container, "timeout", str(int(max(1, timeout))), "sh", "-c", command]
+    def passes_within(self, container: str, command: str, timeout: float, within: float, port: int) -> bool:
+        """Whether a health ``command`` exits 0 in the container within
+        ``within`` seconds: one exec whose loop runs it at once, then whenever
+        the container listens on ``port`` (its own socket table, read every
+        0.05 s: no process start until then) and at the latest every second.
+        It returns as soon as the command passes; a container that exits ends it."""
+        return self.passes_in(container, _READINESS_LOOP.format(timeout=int(max(1, timeout))), within,
+                              env={"PARITY_HEALTH_CHECK": command, "PARITY_LISTEN": f":{port:04X} [0-9A-F]*:0000 0A "})
+
+    def passes_in(self, container: str, script: str, within: float, env: Mapping[str, str] | None = None) -> bool:
+        """Whether a shell ``script`` (a loop that exits 0 once what it waits
+        for is there) ends with 0 in the container within ``within`` seconds.
+        ``env`` reaches it through the docker CLI's environment (``-e NAME``)."""
+        argv = [*self.client.client_config.docker_cmd, "exec"]
+        for name in env or {}:
+            argv += ["-e", name]
+        argv += [container, "timeout", f"{max(within, 0.5):.2f}", "sh", "-c", script]
         try:
-            pow_run(argv)
+            pow_run(argv, env=dict(env or {}))
         except DockerException:
             return False
         return True
@@ -416,8 +442,11 @@ class Docker:
             return 0
 
     def start(self, containers: list[str]) -> None:
+        """Start the containers side by side (``docker start A B`` starts one
+        after the other, each with its network set up: a third of a second apiece)."""
         with _failures(hint="`docker logs CONTAINER` shows why it did not start"):
-            self.client.container.start(containers)
+            with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
+                list(pool.map(self.client.container.start, containers))
 
     def stop_and_remove(self, containers: list[str], grace: int) -> None:
         """A graceful stop (SIGTERM, then SIGKILL after ``grace`` s), then removal."""
@@ -563,16 +592,18 @@ class Compose:
         with _failures():
             self.client.compose.down(volumes=volumes, remove_orphans=True, quiet=True)
 
-    def containers(self) -> list[ContainerState]:
+    def containers(self, names: list[str] | None = None) -> list[ContainerState]:
         """Every container of the project (what ``compose ps --all`` lists: its
         labels, not one-off ``run`` containers), from one ``docker ps`` and
-        one ``docker inspect`` of them all. python-on-whales inspects each
-        container with a call of its own: 0.3 s for the stack, and a rolling
-        replacement asks often."""
+        one ``docker inspect`` of them all; ``names``: those only, from one
+        ``docker inspect``. python-on-whales inspects each container with a
+        call of its own: 0.3 s for the stack, and a rolling replacement asks often."""
         docker = self.client.client_config.docker_cmd
         labels = [f"--filter=label=com.docker.compose.project={self.project}", "--filter=label=com.docker.compose.oneoff=False"]
 
         def inspect_all() -> list[dict[str, Any]]:
+            if names is not None:
+                return _inspect_json(docker, names)
             return _inspect_json(docker, (pow_run([*docker, "container", "ls", "-aq", "--no-trunc", *labels]) or "").split())
 
         with _failures():
@@ -581,6 +612,14 @@ class Compose:
             except DockerException:  # one was removed between the two calls: ask again
                 found = inspect_all()
         return sorted((container_state(ContainerInspectResult(**c), self.project) for c in found), key=lambda s: s.name)
+
+    def names(self, service: str) -> list[str]:
+        """The names of the service's containers, running or not (one ``docker ps``, no inspect)."""
+        argv = [*self.client.client_config.docker_cmd, "container", "ls", "-a", "--format", "{{.Names}}",
+                f"--filter=label=com.docker.compose.project={self.project}", "--filter=label=com.docker.compose.oneoff=False",
+                f"--filter=label=com.docker.compose.service={service}"]  # fmt: skip
+        with _failures():
+            return sorted((pow_run(argv) or "").split())
 
     def logs(
         self, service: str | None = None, tail: int | None = None, follow: bool = False, since: str | None = None

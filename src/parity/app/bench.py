@@ -16,7 +16,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ class Figure:
     unit: str = ""
     target: str = ""
     note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # more of the measurement (a median's min, max, runs)
 
     @property
     def shown(self) -> str:
@@ -60,7 +61,7 @@ class Figure:
         out: dict[str, Any] = {"name": self.name, "value": self.value, "unit": self.unit, "target": self.target}
         if self.note:
             out["note"] = self.note
-        return out
+        return {**out, **self.extra}
 
 
 def not_measured(name: str, why: str) -> Figure:

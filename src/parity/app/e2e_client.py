@@ -23,7 +23,7 @@ import httpx
 
 from parity.adapters.docker import Compose, Docker
 from parity.errors import NotReady
-from parity.render.compose import image_name
+from parity.render.compose import CLIENTS_NETWORK, image_name
 from parity.render.edge import HEALTH_PATH
 from parity.spec import Stack
 
@@ -76,6 +76,25 @@ def own_client_address(stack: Stack, compose: Compose, docker: Docker | None = N
         yield url, edge
     finally:
         docker.remove_quietly(container=name, network=net, disconnect=edge)
+
+
+@contextlib.contextmanager
+def allow_listed_client(stack: Stack, compose: Compose, docker: Docker | None = None) -> Iterator[str]:
+    """A base URL on 127.0.0.1 that reaches the edge from the ``allow-listed-clients``
+    network (the WAF's IP-set allow rule: never rate-limited), for a tool's
+    measuring traffic (`inv bench`). The same throwaway forwarder, on that network."""
+    docker = docker or Docker()
+    edge = edge_container(stack, compose)
+    _remove_leftovers(docker, edge)
+    name = PREFIX + uuid.uuid4().hex[:8]
+    try:
+        docker.run_detached(image_name(stack, next(iter(stack.public_services()))), name,
+                            f"{stack.project}_{CLIENTS_NETWORK}", None, "node", ["-e", FORWARD_JS, edge], FORWARD_PORT, LABELS)
+        url = f"http://127.0.0.1:{docker.host_port(name, FORWARD_PORT)}"
+        _wait_forwarding(url)
+        yield url
+    finally:
+        docker.remove_quietly(container=name)
 
 
 def _remove_leftovers(docker: Docker, edge: str) -> None:

@@ -173,7 +173,7 @@ def up(
         checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
     everything = [*stack.services, *deps, "edge"]
     # The new replicas carry the config hash a plain `up` computes (see
-    # Compose.scale), so this leaves them, and the edge, alone.
+    # DockerFleet.create), so this leaves them, and the edge, alone.
     compose.up([], env=env)
     states = wait_or_explain(compose, everything, timeout, clock, frozenset(checked))
     for name in register_all(stack, fleet):
@@ -206,8 +206,10 @@ def outdated(stack: Stack, compose: Compose, docker: Docker, hashes: Mapping[str
     rolling replacement rather than compose's all-at-once recreate."""
     out = []
     containers = compose.containers()
+    refs = {name: image_name(stack, name) for name in stack.services}
+    images = docker.image_facts(list(refs.values()), "")  # one docker call for them all
     for name in stack.services:
-        image = docker.image_id(image_name(stack, name))
+        image = images[refs[name]][0] if refs[name] in images else None
         running = [c for c in containers if c.service == name and c.state == "running"]
         want = (hashes or {}).get(name)
         new_image = bool(image) and any(c.image_id != image for c in running)

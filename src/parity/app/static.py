@@ -23,13 +23,16 @@ def cache_control_for(stack: Stack) -> Callable[[str], str]:
     return pick
 
 
-def publish_clients(stack: Stack, docker: Docker, bucket: Bucket, images: Mapping[str, str]) -> int:
+def publish_clients(
+    stack: Stack, docker: Docker, bucket: Bucket, images: Mapping[str, str], skip_unchanged: bool = False
+) -> int:
     """Upload the client of every service in ``images`` (service -> image
-    reference) that has one; returns the number of files."""
+    reference) that has one; returns the number of files uploaded
+    (``skip_unchanged``: not those the bucket holds already)."""
     count = 0
     for service, image in images.items():
         static_dir = stack.services[service].static_dir
         if static_dir:
             with docker.copied_out(image, static_dir) as folder:
-                count += bucket.sync(folder, cache_control_for(stack))
+                count += bucket.sync(folder, cache_control_for(stack), skip_unchanged)
     return count
