@@ -159,8 +159,19 @@ def test_edge_connection_table_is_not_the_limit_of_the_bench():
 def test_edge_s3_behaviour_goes_to_the_bucket(spec):
     spec["edge"]["bucket"] = "other-bucket"
     conf = render_edge(validate(spec))
-    assert "proxy_pass http://$s3_origin/other-bucket$uri;" in conf
+    assert "proxy_pass http://$s3_origin/other-bucket$edge_raw_path;" in conf
     assert "proxy_cache cdn;" in conf
+
+
+def test_edge_s3_behaviour_forwards_the_raw_path_never_the_decoded_one():
+    """$uri is decoded: with a variable in proxy_pass an encoded CR LF would go
+    out as a second request (tests/integration/test_edge_fuzz.py proves it)."""
+    conf = render_edge(stack())
+    s3 = conf[conf.index("location /assets/ {"):]
+    s3 = s3[: s3.index("\n        }\n")]
+    assert "$uri" not in s3
+    assert 'map $request_uri $edge_raw_path {\n        "~^(?<edge_path>[^?]*)" $edge_path;' in conf
+    assert 'if ($edge_raw_path !~ "^/assets/") { return 400; }' in s3
 
 
 def test_route_to_a_new_public_service_renders(spec):

@@ -79,11 +79,20 @@ def _rate(rl: RateLimit) -> str:
     return f"{max(1, round(rl.limit * 3600 / rl.window))}r/h" if per_minute < 1 else f"{round(per_minute)}r/m"
 
 
+RAW_PATH = "$edge_raw_path"  # the path as the viewer sent it: still percent-encoded, never normalised
+
+
 def _s3_block(stack: Stack, loc: Location) -> list[str]:
-    lines = [
+    # A variable in proxy_pass makes nginx send the URI as written, and $uri is
+    # decoded (an encoded CR LF would become a second request to the origin):
+    # the upstream path is built from the raw request path instead. A raw path
+    # outside this behaviour's prefix (dot segments, doubled slashes that nginx
+    # normalised into it) is refused before anything reaches the origin.
+    return [
         "limit_except GET HEAD { deny all; }",
+        f'if ({RAW_PATH} !~ "^{_literal_prefix(loc.path)}") {{ return 400; }}',
         f"set $s3_origin {S3_HOST};",
-        f"proxy_pass http://$s3_origin/{stack.edge.bucket}$uri;",
+        f"proxy_pass http://$s3_origin/{stack.edge.bucket}{RAW_PATH};",
         "proxy_http_version 1.1;",
         "proxy_buffering on;",
         "proxy_set_header Host $s3_origin;",
@@ -96,12 +105,17 @@ def _s3_block(stack: Stack, loc: Location) -> list[str]:
         "proxy_ignore_headers Set-Cookie;",
         f"proxy_read_timeout {stack.edge.origin_response_timeout}s;",
         "proxy_cache cdn;",
-        "proxy_cache_key $uri;",
+        f"proxy_cache_key {RAW_PATH};",
         "proxy_cache_valid 200 1d;",
         "proxy_cache_valid 403 404 10s;",
         "add_header X-Cache \"$upstream_cache_status from edge\" always;",
     ]
-    return lines
+
+
+def _literal_prefix(path: str) -> str:
+    if not _SAFE_PREFIX.fullmatch(path):
+        raise ValueError(f"route path {path!r} has characters the edge cannot match literally")
+    return re.escape(path)
 
 
 def _alb_defaults(stack: Stack) -> list[str]:
@@ -204,6 +218,10 @@ def render_edge(stack: Stack) -> str:
         f"    client_body_timeout {edge.idle_timeout}s;",
         f"    send_timeout {edge.idle_timeout}s;",
         "    client_max_body_size 10m;",
+        "",
+        f"    map $request_uri {RAW_PATH} {{",
+        '        "~^(?<edge_path>[^?]*)" $edge_path;',
+        "    }",
         "",
         "    map $http_upgrade $connection_upgrade {",
         "        default upgrade;",
