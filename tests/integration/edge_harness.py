@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 from parity.render.common import offline_tag
-from parity.render.compose import render_compose
+from parity.render.edge import edge_command
 from parity.spec import Stack
 
 from .conftest import docker
@@ -135,6 +135,19 @@ def image(stack: Stack, name: str) -> str:
     return offline_tag(upstream) if offline else upstream
 
 
+def ensure_images(stack: Stack) -> None:
+    """Offline, the stand-ins as `inv up` builds them (rebuilt only when their folder changed)."""
+    if os.environ.get("PARITY_OFFLINE", "") in ("", "0", "false", "no"):
+        return
+    from parity.adapters.docker import Docker
+    from parity.app.offline import build_standins
+    from parity.app.workspace import Workspace
+
+    from .conftest import ROOT
+
+    build_standins(stack, ROOT, Workspace.from_env(ROOT).offline_base, Docker())
+
+
 def origin_hosts(stack: Stack) -> tuple[list[str], list[int]]:
     """Every origin host (network alias) and port the rendered edge reaches."""
     from parity.render.edge import S3_HOST
@@ -167,6 +180,15 @@ def raw_request(port: int, target: str, method: str = "GET", headers: dict[str, 
     return status, out
 
 
+def lock_env(current: str | None = None, previous: str = "") -> dict[str, str]:
+    """The origin lock's values for an edge under test (fresh random ones by default)."""
+    import secrets
+
+    from parity.render.edge import ORIGIN_VERIFY_ENV, ORIGIN_VERIFY_PREVIOUS_ENV
+
+    return {ORIGIN_VERIFY_ENV: current or secrets.token_urlsafe(24), ORIGIN_VERIFY_PREVIOUS_ENV: previous}
+
+
 @dataclass
 class EdgeUnderTest:
     port: int
@@ -183,6 +205,7 @@ def edge_with_recorder(stack: Stack, files: dict[str, str], env: dict[str, str] 
     net, rec, edge = f"parity-fuzz-{tag}", f"parity-fuzz-origin-{tag}", f"parity-fuzz-edge-{tag}"
     folder = Path(tempfile.mkdtemp(prefix="parity-fuzz-"))
     hosts, ports = origin_hosts(stack)
+    ensure_images(stack)
     try:
         docker("network", "create", net)
         (folder / "recorder.py").write_text(RECORDER_PY)
@@ -199,11 +222,10 @@ def edge_with_recorder(stack: Stack, files: dict[str, str], env: dict[str, str] 
             path.chmod(0o644)
             mounts += ["-v", f"{path}:/etc/nginx/{rel}:ro"]
         envs = [f"--env={k}" for k in (env or {})]
-        edge_service = render_compose(stack)["services"]["edge"]
         # values reach the container through the docker CLI's environment, never its command line
         started = subprocess.run(
             ["docker", "run", "-d", "--name", edge, "--network", net, "-p", "127.0.0.1::80", *mounts, *envs,
-             image(stack, "nginx"), *edge_service.get("command", [])],
+             image(stack, "nginx"), *edge_command(stack)],
             capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
         )  # fmt: skip
         assert started.returncode == 0, f"the edge did not start: {started.stderr.strip()}"

@@ -17,7 +17,7 @@ import pytest
 from parity.spec import load_stack
 
 from .conftest import ROOT
-from .edge_harness import dump, edge_with_recorder, raw_request
+from .edge_harness import dump, edge_with_recorder, lock_env, raw_request
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ def edge():
 
     ws = Workspace(root=ROOT)
     files = {p.name: text for p, text in rendered(STACK, ws).items() if p.parent == ws.edge_file.parent}
-    with edge_with_recorder(STACK, files) as running:
+    with edge_with_recorder(STACK, files, env=lock_env()) as running:
         yield running
 
 

@@ -12,10 +12,11 @@ import pytest
 from parity.app.parity import check, show
 from parity.render.compose import networks_of
 from parity.render.edge import render_edge
+from parity.render.waf import render_waf_js
 from parity.render.infra import render_template
 from parity.render.infra.edge import CACHING_OPTIMIZED
 from parity.render.parity import _source_of, compare, container_view, spec_view, taskdef_view
-from parity.render.parity_infra import compare_infra, local_edge_view, spec_infra_views, template_views
+from parity.render.parity_infra import compare_infra, infra_template, local_edge_view, spec_infra_views, template_views
 from parity.render.taskdef import render_taskdef
 from parity.spec import load_stack
 
@@ -39,15 +40,16 @@ def edge_container():
 class FakeDocker:
     """The local stack as the saved inspect output shows it (the edge as `inv up` renders it)."""
 
-    def __init__(self, containers=None, built=None, edge_conf=None):
+    def __init__(self, containers=None, built=None, edge_conf=None, waf_js=None):
         self.containers = copy.deepcopy(containers or SAVED["containers"])
         self.built = built or {s: cs[0]["Image"] for s, cs in SAVED["containers"].items()}
         self.edge = edge_container()
         self.edge_conf = edge_conf if edge_conf is not None else render_edge(load_stack(ROOT, "local"))
+        self.waf_js = waf_js if waf_js is not None else render_waf_js(load_stack(ROOT, "local"))
 
     def read_file(self, container, path):
-        assert (container, path) == ("huskit-edge-1", "/etc/nginx/nginx.conf")
-        return self.edge_conf
+        assert container == "huskit-edge-1"
+        return {"/etc/nginx/nginx.conf": self.edge_conf, "/etc/nginx/waf.js": self.waf_js}[path]
 
     def containers_of(self, service):
         if service == "edge":
@@ -259,7 +261,7 @@ def infra_differences(report, verdict="undeclared"):
 @pytest.mark.parametrize("env", ["local", "staging", "prod"])
 def test_the_template_says_what_the_spec_says(env):
     stack = load_stack(ROOT, env)
-    assert template_views(stack, render_template(stack)) == spec_infra_views(stack)
+    assert template_views(stack, infra_template(stack)) == spec_infra_views(stack)
 
 
 def test_the_real_spec_and_the_running_stack_show_no_undeclared_infra_difference():
@@ -329,6 +331,9 @@ def test_cloudfront_behaviours_that_differ_from_the_spec_routes_show_up(monkeypa
     assert infra_differences(report) == {
         ("edge", "edge.routes", ("local", "infra prod")),
         ("edge", "edge.routes", ("spec prod", "infra prod")),
+        # the new s3 behaviour carries the ALB behaviours' headers policy, not the static one
+        ("edge", "edge.static_response_headers", ("local", "infra prod")),
+        ("edge", "edge.static_response_headers", ("spec prod", "infra prod")),
     }
     routes = report.services[-1].views["infra prod"]["edge.routes"]
     assert "/api/ -> website-agent (cached)" in routes and "/admin/ -> s3 (cached)" in routes
@@ -403,10 +408,16 @@ def test_an_edge_that_is_not_running_is_a_difference():
 
 def test_the_edge_view_reads_the_rendered_nginx_conf():
     local = load_stack(ROOT, "local")
-    view = local_edge_view(local, render_edge(local))
+    view = local_edge_view(local, render_edge(local), waf_js=render_waf_js(local))
     spec = spec_infra_views(local)["edge"]
-    assert {k: v for k, v in spec.items() if k != "edge.ingress"} == {k: v for k, v in view.items() if k != "edge.ingress"}
-    assert not compare_infra(local, "edge", "local", {**view, "edge.ingress": spec["edge.ingress"]}, spec, spec, spec)
+    same = lambda v: {k: x for k, x in v.items() if k not in ("edge.ingress", "edge.waf.rules")}  # noqa: E731
+    assert same(spec) == same(view)
+    # the managed rules the edge does not emulate: the one declared difference
+    (diff,) = compare_infra(local, "edge", "local", {**view, "edge.ingress": spec["edge.ingress"]}, spec, spec, spec)
+    assert (diff.path, diff.verdict) == ("edge.waf.rules", "intended")
+    assert set(spec["edge.waf.rules"]) - set(view["edge.waf.rules"]) == {
+        "AWSManagedRulesKnownBadInputsRuleSet/Host_localhost_HEADER", "AWSManagedRulesKnownBadInputsRuleSet/ReactJSRCE_BODY"}
+    assert "not emulated locally: AWSManagedRulesKnownBadInputsRuleSet/Host_localhost_HEADER (" in diff.why
 
 
 def test_another_services_dependency_reaching_a_service_is_not_declared():

@@ -96,17 +96,32 @@ def test_edge_has_alb_idle_timeout_and_no_buffering():
     assert "resolver 127.0.0.11" in conf
 
 
+def _server(conf: str, listen: str) -> str:
+    """The server block of the edge that listens on ``listen``."""
+    start = conf.index(f"        listen {listen}")
+    start = conf.rindex("    server {", 0, start)
+    end = conf.find("\n    server {", start + 1)
+    return conf[start: end if end > 0 else len(conf)]
+
+
 def test_edge_waits_cloudfronts_origin_response_timeout_without_retrying(spec):
     spec["edge"]["origin_response_timeout"] = 45
     conf = render_edge(validate(spec))
-    # between two reads (first byte included), on both origins; then 504, not another replica
-    assert conf.count("proxy_read_timeout 45s;") == 2
-    assert "proxy_read_timeout 300s;" not in conf
-    assert "proxy_next_upstream error;" in conf
+    cloudfront, alb = _server(conf, "80 reuseport"), _server(conf, "81 reuseport")
+    # between two reads (first byte included), on every behaviour; then 504, not another try
+    assert cloudfront.count("proxy_read_timeout 45s;") == len(spec["edge"]["routes"])
+    assert "proxy_read_timeout 300s;" not in cloudfront
+    assert "proxy_next_upstream off;" in cloudfront
+    # the ALB waits its idle timeout for a target
+    assert "proxy_read_timeout 300s;" in alb and "proxy_next_upstream error;" in alb
 
 
 def test_edge_appends_viewer_then_cloudfront_to_x_forwarded_for():
-    assert 'proxy_set_header X-Forwarded-For "$proxy_add_x_forwarded_for, $server_addr";' in render_edge(stack())
+    conf = render_edge(stack())
+    # CloudFront appends the viewer, the ALB appends CloudFront (the CloudFront part's address)
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in _server(conf, "80 reuseport")
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in _server(conf, "81 reuseport")
+    assert "server 127.0.0.1:81;" in conf
 
 
 def test_edge_rate_limits_count_every_matching_rule_case_insensitively():
