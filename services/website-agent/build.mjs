@@ -1,4 +1,5 @@
-// Builds server.ts -> server.js and the client -> build/client/assets/app-[hash].{js,css},
+// Builds server.ts -> server.js and the client -> build/client/assets/app-[hash].{js,css} and
+// worker-[hash].js (a module worker the isolated page starts from /assets/),
 // copies public/ to build/client/ and writes build/manifest.json with the hashed URLs.
 import { build } from 'esbuild';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ cpSync(path.join(root, 'public'), clientOut, { recursive: true });
 
 const client = await build({
   absWorkingDir: root,
-  entryPoints: { app: 'client/app.ts' },
+  entryPoints: { app: 'client/app.ts', worker: 'client/worker.ts' },
   bundle: true,
   minify: true,
   sourcemap: false,
@@ -29,15 +30,18 @@ const client = await build({
 
 let js;
 let css;
+let worker;
 for (const [file, info] of Object.entries(client.metafile.outputs)) {
   if (info.entryPoint === 'client/app.ts') {
     js = file;
     css = info.cssBundle;
   }
+  if (info.entryPoint === 'client/worker.ts') worker = file;
 }
-if (!js || !css) throw new Error('client build did not produce app js and css');
+if (!js || !css || !worker) throw new Error('client build did not produce app js and css and the worker');
 const toUrl = (file) => '/assets/' + path.basename(file);
-writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({ js: toUrl(js), css: toUrl(css) }, null, 2) + '\n');
+const manifest = { js: toUrl(js), css: toUrl(css), worker: toUrl(worker) };
+writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 
 await build({
   absWorkingDir: root,

@@ -43,6 +43,7 @@ const app = createApp({
   crawler: { baseUrl: config.crawlerApiUrl, timeoutMs: config.crawlerTimeoutMs, healthTimeoutMs: config.crawlerHealthTimeoutMs },
   streams,
   trustedProxyHops: config.trustedProxyHops,
+  publicUrl: config.publicUrl,
 });
 
 const server = http.createServer(app);

@@ -151,7 +151,7 @@ def up(
         synced = sync_static(stack, docker, target)
         report(f"synced {synced} static files to s3://{stack.edge.bucket}")
     done["static"] = static
-    env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps])}
+    env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps]), **secrets.origin_lock_env(stack, store)}
     timings["localstack"] = clock() - t
 
     t = clock()
@@ -251,7 +251,8 @@ def drift_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]
     daemon restart, say) looks healthy but has lost the secrets and the
     bucket; an edge whose target group lists replicas that are gone (removed
     or recreated outside `inv up`) sends requests to nobody."""
-    return [*_localstack_warnings(ws, stack, containers), *target_warnings(stack, containers, registered_targets(stack))]
+    compose = compose_for(ws, stack)
+    return [*_localstack_warnings(ws, stack, containers), *target_warnings(stack, containers, registered_targets(stack, compose))]
 
 
 def _localstack_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]) -> list[str]:
@@ -264,10 +265,10 @@ def _localstack_warnings(ws: Workspace, stack: Stack, containers: list[Container
     return ["LocalStack has restarted and lost its secrets and bucket: run `inv up` to seed it again"]
 
 
-def registered_targets(stack: Stack) -> dict[str, str]:
+def registered_targets(stack: Stack, compose: Compose) -> dict[str, str]:
     """Public service -> what the running edge answers for its target group
     (``default``: every replica by DNS name; '' when no edge answers)."""
-    return {name: registered(stack, name) for name in stack.public_services()}
+    return {name: registered(stack, name, compose) for name in stack.public_services()}
 
 
 def target_warnings(stack: Stack, containers: list[ContainerState], registered: Mapping[str, str]) -> list[str]:
