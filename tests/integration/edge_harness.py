@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 from parity.render.common import offline_tag
-from parity.render.edge import edge_command
+from parity.render.edge import ALB_PORT, edge_command
 from parity.spec import Stack
 
 from .conftest import docker
@@ -110,6 +110,10 @@ class Arrival:
     def target(self) -> str:
         return self.lines[0].split(b" ")[1].decode("latin-1") if b" " in self.lines[0] else ""
 
+    @property
+    def body(self) -> bytes:
+        return self.raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in self.raw else b""
+
     def header(self, name: str) -> str | None:
         for line in self.lines[1:]:
             key, _, value = line.partition(b":")
@@ -161,9 +165,10 @@ def origin_hosts(stack: Stack) -> tuple[list[str], list[int]]:
 
 
 def raw_request(port: int, target: str, method: str = "GET", headers: dict[str, str] | None = None,
-                body: bytes = b"", timeout: float = 10) -> tuple[int, bytes]:
+                body: bytes = b"", timeout: float = 10, user_agent: bool = True) -> tuple[int, bytes]:
     """Send exactly these bytes to 127.0.0.1:``port``; (status, whole response)."""
-    head = {"Host": "127.0.0.1", "User-Agent": "parity-edge-fuzz", "Connection": "close", **(headers or {})}
+    head = {"Host": "127.0.0.1", **({"User-Agent": "parity-edge-fuzz"} if user_agent else {}), "Connection": "close",
+            **(headers or {})}  # fmt: skip
     if body:
         head["Content-Length"] = str(len(body))
     data = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
@@ -180,6 +185,11 @@ def raw_request(port: int, target: str, method: str = "GET", headers: dict[str, 
     return status, out
 
 
+def response_headers(response: bytes) -> dict[str, str]:
+    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
+    return {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head)}
+
+
 def lock_env(current: str | None = None, previous: str = "") -> dict[str, str]:
     """The origin lock's values for an edge under test (fresh random ones by default)."""
     import secrets
@@ -191,7 +201,8 @@ def lock_env(current: str | None = None, previous: str = "") -> dict[str, str]:
 
 @dataclass
 class EdgeUnderTest:
-    port: int
+    port: int  # the viewer's port (CloudFront)
+    alb_port: int  # the ALB part's, published here only to send it what skips CloudFront
     recorder: Recorder
     container: str
     network: str
@@ -224,17 +235,23 @@ def edge_with_recorder(stack: Stack, files: dict[str, str], env: dict[str, str] 
         envs = [f"--env={k}" for k in (env or {})]
         # values reach the container through the docker CLI's environment, never its command line
         started = subprocess.run(
-            ["docker", "run", "-d", "--name", edge, "--network", net, "-p", "127.0.0.1::80", *mounts, *envs,
+            ["docker", "run", "-d", "--name", edge, "--network", net, "-p", "127.0.0.1::80", "-p", f"127.0.0.1::{ALB_PORT}",
+             *mounts, *envs,
              image(stack, "nginx"), *edge_command(stack)],
             capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
         )  # fmt: skip
         assert started.returncode == 0, f"the edge did not start: {started.stderr.strip()}"
         control = f"http://127.0.0.1:{_host_port(rec, CONTROL_PORT)}/"
-        port = _host_port(edge, 80)
+        time.sleep(0.5)  # a start command that refuses exits at once
+        try:
+            port = _host_port(edge, 80)
+        except AssertionError:
+            logs = docker("logs", edge, check=False)
+            raise AssertionError(f"the edge did not start: {logs.stdout}{logs.stderr}") from None
         recorder = Recorder(control)
         _wait(lambda: httpx.get(control, timeout=2).status_code == 200, f"the recorder {rec}")
         _wait(lambda: raw_request(port, "/", timeout=3)[0] == 200, f"the edge {edge}", edge)
-        yield EdgeUnderTest(port, recorder, edge, net)
+        yield EdgeUnderTest(port, _host_port(edge, ALB_PORT), recorder, edge, net)
     finally:
         for name in (edge, rec):
             docker("rm", "-f", name, check=False)

@@ -336,6 +336,8 @@ def render_edge(stack: Stack) -> str:
         f"    keepalive_timeout {edge.idle_timeout}s;",
         f"    client_body_timeout {edge.idle_timeout}s;",
         f"    send_timeout {edge.idle_timeout}s;",
+        "    # CloudFront takes up to 20 KB of request headers (WAF then judges a large Cookie).",
+        "    large_client_header_buffers 4 16k;",
         "    # A body is read whole, in memory, before WAF inspects it.",
         "    client_max_body_size 10m;",
         "    client_body_buffer_size 10m;",
