@@ -24,7 +24,7 @@ from parity.render.infra import (
     stack_name,
     taskdef_parameter,
 )
-from parity.render.infra.edge import WAF_REGION, WEB_ACL_PARAMETER
+from parity.render.infra.edge import ORIGIN_PREVIOUS_VERSION, ORIGIN_VERSION, WAF_REGION, WEB_ACL_PARAMETER
 from parity.render.infra.network import PREFIX_LIST_NAME, PREFIX_LIST_PARAMETER
 from parity.spec import Stack
 
@@ -64,6 +64,7 @@ class InfraContext:
     timeout: float = 3600.0  # a first CloudFront distribution alone takes minutes
     part: str = ""  # "edge": the us-east-1 companion stack holding the web ACL
     edge: InfraContext | None = None  # the companion, where the environment needs one
+    secrets: Any = None  # Secrets Manager (versions of the origin lock's secret); None: none read
 
     @property
     def name(self) -> str:
@@ -134,6 +135,12 @@ def parameters(ctx: InfraContext) -> dict[str, str]:
     for service in stack.services:
         live = ctx.ecs.describe_service(stack.cluster, service) if cluster_up else None
         out[taskdef_parameter(service)] = live["taskDefinition"] if live else ""
+    lock = stack.edge.origin_lock
+    if lock is not None and stack.public_services():
+        # the secret's versions: a rotation changes the dynamic references, so CloudFormation resolves them again
+        versions = ctx.secrets.versions(stack.secret_name(lock.secret)) if ctx.secrets is not None else {}
+        out[ORIGIN_VERSION] = versions.get("AWSCURRENT", "")
+        out[ORIGIN_PREVIOUS_VERSION] = versions.get("AWSPREVIOUS", "")
     if ctx.edge is not None:
         # the companion's web ACL; before its first apply, a stand-in that only a plan ever sees
         acl = outputs(ctx.edge).get("WebAclArn")
@@ -333,7 +340,7 @@ def _wait(ctx: InfraContext, poll: Callable[[], Any], done: Callable[[Any], bool
 
 def connect(root: Any, env: str, report: Report = print) -> InfraContext:
     """The real world for ``env`` (the emulator its overlay names, or AWS)."""
-    from parity.adapters.aws import AwsTarget
+    from parity.adapters.aws import AwsTarget, SecretStore
     from parity.adapters.cloudformation import CloudFormation
     from parity.adapters.ecs import Ecs
     from parity.spec import load_stack
@@ -342,7 +349,7 @@ def connect(root: Any, env: str, report: Report = print) -> InfraContext:
     check(stack)  # what a real account needs, before any AWS call
     render_template(stack)  # a spec the template refuses stops here too
     target = AwsTarget(region=stack.region, endpoint_url=stack.aws.endpoint_url)
-    ctx = InfraContext(stack=stack, cfn=CloudFormation(target), ecs=Ecs(target), report=report)
+    ctx = InfraContext(stack=stack, cfn=CloudFormation(target), ecs=Ecs(target), report=report, secrets=SecretStore(target))
     if needs_edge_stack(stack):
         waf = AwsTarget(region=WAF_REGION, endpoint_url=stack.aws.endpoint_url)
         ctx.edge = InfraContext(stack=stack, cfn=CloudFormation(waf), ecs=ctx.ecs, report=report, part="edge")
