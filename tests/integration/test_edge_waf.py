@@ -26,7 +26,7 @@ from parity.render.parity_infra import infra_template
 from parity.render.waf import evaluate, web_acl_of
 from parity.spec import load_stack
 
-from ..unit.test_waf import CORPUS, chat_body
+from ..waf_corpus import CORPUS, chat_body
 from .conftest import ROOT, docker
 from .edge_harness import dump, edge_with_recorder, lock_env, raw_request, response_headers
 
