@@ -168,7 +168,10 @@ def up(
     checked: set[str] = set()
     # Replaced replica by replica while the running edge keeps serving; with no
     # edge running, nobody is served: compose recreates them below.
-    stale = outdated(stack, compose, docker, compose.config_hashes(env=env)) if edge_running(compose) else []
+    hashes = compose.config_hashes(env=env)
+    # A rolling replacement needs the edge as it will keep running: an edge whose own settings
+    # changed (a new start command, origin lock values) is recreated with the rest below.
+    stale = outdated(stack, compose, docker, hashes) if edge_current(compose, hashes) else []
     for name in stale:
         checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
     everything = [*stack.services, *deps, "edge"]
@@ -194,8 +197,10 @@ def all_healthy(containers: list[ContainerState], services: list[str]) -> bool:
     )
 
 
-def edge_running(compose: Compose) -> bool:
-    return any(c.service == "edge" and c.state == "running" for c in compose.containers())
+def edge_current(compose: Compose, hashes: Mapping[str, str]) -> bool:
+    """The edge runs, on the settings compose would give it now."""
+    edges = [c for c in compose.containers() if c.service == "edge" and c.state == "running"]
+    return bool(edges) and all(not hashes.get("edge") or c.config_hash == hashes["edge"] for c in edges)
 
 
 def outdated(stack: Stack, compose: Compose, docker: Docker, hashes: Mapping[str, str] | None = None) -> list[str]:

@@ -23,13 +23,14 @@ The result is plain data; ``dump`` turns it into the committed YAML.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from parity.render.common import HEADER, offline_tag, rel
-from parity.render.edge import HEALTH_PATH, WAF_JS, admin_url, edge_command, edge_environment
+from parity.render.edge import HEALTH_PATH, WAF_JS, admin_url, edge_command, edge_environment, render_edge
 from parity.spec.models import Dependency, HealthCheck, Stack, clients_network
 
 LOCAL_TAG = "local"
@@ -232,8 +233,15 @@ def _edge(stack: Stack) -> dict[str, Any]:
         "healthcheck": _quick_check(f"wget -q -O /dev/null {admin_url(HEALTH_PATH)}", start=5),
         "depends_on": depends,
         "restart": "unless-stopped",
-        "labels": {"parity.role": "edge", "parity.stands-for": "CloudFront + WAF + ALB"},
+        # its mounted config, by digest: a changed config changes compose's hash, so `up` recreates the edge
+        "labels": {"parity.role": "edge", "parity.stands-for": "CloudFront + WAF + ALB", "parity.config": _edge_digest(stack)},
     }
+
+
+def _edge_digest(stack: Stack) -> str:
+    from parity.render.waf import render_waf_js
+
+    return hashlib.sha256((render_edge(stack) + render_waf_js(stack)).encode()).hexdigest()[:16]
 
 
 def render_compose(stack: Stack) -> dict[str, Any]:
