@@ -239,3 +239,48 @@ def test_dollar_signs_reach_the_container_unchanged():
     crawler = render_compose(validate(data))["services"]["crawler"]
     assert "GREETING=pa$$word $${HOME} $$$$" in crawler["environment"]
     assert crawler["healthcheck"]["test"] == ["CMD-SHELL", 'test "$$PORT" = 4999']
+
+
+def test_the_edge_admin_surface_listens_on_the_containers_loopback_only():
+    conf = render_edge(stack())
+    viewer, alb = _server(conf, "80 reuseport"), _server(conf, "81 reuseport")
+    admin = _server(conf, "127.0.0.1:8081")
+    assert "__edge" not in viewer and "__edge" not in alb
+    assert "location = /__edge/health {" in admin and "location = /__edge/targets/website-agent {" in admin
+    health = render_compose(stack())["services"]["edge"]["healthcheck"]["test"][1]
+    assert health == "wget -q -O /dev/null http://127.0.0.1:8081/__edge/health"
+    # published: the viewer's port only
+    assert render_compose(stack())["services"]["edge"]["ports"] == ["127.0.0.1:8080:80"]
+
+
+def test_the_alb_part_requires_the_origin_lock_and_cloudfront_adds_it():
+    conf = render_edge(stack())
+    viewer, alb = _server(conf, "80 reuseport"), _server(conf, "81 reuseport")
+    assert 'if ($origin_verified = 0) { return 403 "Forbidden\\n"; }' in alb
+    assert viewer.count("proxy_set_header X-Origin-Verify $origin_verify_value;") == 2  # each ALB behaviour
+    assert "map $http_x_origin_verify $origin_verified {\n        default 0;\n        include /etc/nginx/origin-lock/accepted.conf;" in conf
+    # the Host the app gets: the origin's name; X-Forwarded-Host: PUBLIC_URL's host
+    assert viewer.count("proxy_set_header Host alb.internal;") == 2
+    assert viewer.count("proxy_set_header X-Forwarded-Host 127.0.0.1:8080;") == 2
+
+
+def test_the_edge_gets_the_secret_by_name_and_compose_never_interpolates_it():
+    edge = render_compose(stack())["services"]["edge"]
+    assert edge["environment"] == ["EDGE_ORIGIN_VERIFY", "EDGE_ORIGIN_VERIFY_PREVIOUS"]
+    script = edge["command"][2]
+    assert '"$$EDGE_ORIGIN_VERIFY"' in script and '"$EDGE_ORIGIN_VERIFY"' not in script.replace("$$", "")
+    assert "./edge/waf.js:/etc/nginx/waf.js:ro" in edge["volumes"]
+    assert len(edge["labels"]["parity.config"]) == 16
+
+
+def test_every_behaviour_runs_the_waf_then_its_origin_with_the_response_headers(spec):
+    conf = render_edge(stack())
+    viewer = _server(conf, "80 reuseport")
+    assert viewer.count("js_content waf.screen;") == 3
+    for name, value in stack().edge.response_headers.items():
+        assert viewer.count(f'add_header {name} "{value}" always;') == 3, name
+    assert viewer.count('add_header Cross-Origin-Embedder-Policy "require-corp" always;') == 1  # the s3 behaviour
+    # without managed rules: no njs, straight to the origin
+    spec["edge"].pop("managed_rules")
+    plain = render_edge(validate(spec))
+    assert "load_module" not in plain and "js_content" not in plain and plain.count("try_files /nonexistent @cf_") == 3
