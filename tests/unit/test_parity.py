@@ -425,3 +425,45 @@ def test_another_services_dependency_reaching_a_service_is_not_declared():
     docker.containers["website-agent"][0]["NetworkSettings"]["Networks"]["huskit_crawler-egress"] = {}
     d = next(d for d in check(ROOT, docker).undeclared if d.path == "ingress")
     assert d.service == "website-agent" and "fixture-site:5171" in d.why and "mongo:5171" in d.why
+
+
+def test_a_web_acl_that_counts_a_rule_without_its_scope_down_rule_shows_up(monkeypatch):
+    def count_everywhere(res):
+        acl = res["WebAcl"]["Properties"]
+        acl["Rules"] = [r for r in acl["Rules"] if not r["Name"].endswith("-outside-exempt-paths")]
+
+    with_template(monkeypatch, count_everywhere)
+    report = check(ROOT, FakeDocker())
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {("edge", "edge.waf.overrides")}
+    d = next(d for d in report.undeclared if d.sides == ("local", "infra local"))
+    assert "AWSManagedRulesCommonRuleSet/SizeRestrictions_BODY counts everywhere" in d.values[1]
+
+
+def test_an_alb_that_forwards_without_the_secret_header_shows_up(monkeypatch):
+    def unlock(res):
+        res["HttpsListener"]["Properties"]["DefaultActions"] = [
+            {"Type": "forward", "TargetGroupArn": {"Ref": "WebsiteAgentTargetGroup"}}]
+        for r in res.values():
+            if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule":
+                r["Properties"]["Conditions"] = [c for c in r["Properties"]["Conditions"] if c["Field"] != "http-header"]
+
+    with_template(monkeypatch, unlock)
+    report = check(ROOT, FakeDocker(), env="prod")
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {("edge", "edge.origin_lock")}
+    d = next(d for d in report.undeclared if d.sides == ("local", "infra prod"))
+    assert d.values == ("sent=X-Origin-Verify required=X-Origin-Verify otherwise=403",
+                        "sent=X-Origin-Verify required=- otherwise=forward")
+
+
+def test_a_local_edge_without_the_lock_a_header_or_an_override_shows_up():
+    docker = FakeDocker()
+    docker.edge_conf = docker.edge_conf.replace('if ($origin_verified = 0) { return 403 "Forbidden\\n"; }', "")
+    docker.edge_conf = docker.edge_conf.replace('add_header X-Frame-Options "SAMEORIGIN" always;', 'add_header X-Frame-Options "DENY" always;')
+    docker.waf_js = docker.waf_js.replace('"countOn": ["/api/chat"], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY"',
+                                          '"countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY"')
+    report = check(ROOT, docker, env="prod")
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {
+        ("edge", "edge.origin_lock"), ("edge", "edge.response_headers"),
+        ("edge", "edge.static_response_headers"), ("edge", "edge.waf.overrides")}
+    lock = next(d for d in report.undeclared if d.path == "edge.origin_lock")
+    assert lock.values[0] == "sent=X-Origin-Verify required=- otherwise=forward"
