@@ -46,6 +46,7 @@ CORPUS = {
     "plain-page": Request("GET", "/", UA),
     "plain-stream": Request("GET", "/api/stream?seconds=2", UA),
     "asset": Request("GET", "/assets/app-ABC.js", UA),
+    "empty-post": Request("POST", "/api/auth/logout", {**UA, "Content-Length": "0"}),
     "small-json": Request("POST", "/api/auth/login", UA, b'{"email":"a@b.c","password":"longenough"}'),
     "body-8192": Request("POST", "/api/crawl", UA, b"x" * 8192),
     "body-8193": Request("POST", "/api/crawl", UA, b"x" * 8193),

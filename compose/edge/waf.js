@@ -94,13 +94,24 @@ function matches(test, value) {
   throw new Error('unknown test ' + test.kind);
 }
 
+// The body as read (a copy). njs hands a POST without a body as a detached buffer, which
+// throws when touched: that is an empty body.
+function requestBody(r) {
+  try {
+    const body = r.requestBuffer;
+    return body ? Buffer.from(body) : Buffer.from('');
+  } catch (e) {
+    return Buffer.from('');
+  }
+}
+
 function screen(r) {
   const target = r.variables.request_uri;
   const q = target.indexOf('?');
   const req = {
     path: q < 0 ? target : target.slice(0, q),
     query: q < 0 ? '' : target.slice(q + 1),
-    body: r.requestBuffer || Buffer.from(''),
+    body: requestBody(r),
   };
   for (let i = 0; i < POLICY.rules.length; i++) {
     const rule = POLICY.rules[i];
