@@ -57,6 +57,7 @@ TARGETS_PATH = "/__edge/targets"
 TARGETS_DIR = "/etc/nginx/targets"
 S3_HOST = "localstack:4566"
 ALB_PORT = 81  # the ALB part's listener
+ALB_SOCKET = "/tmp/edge-alb.sock"  # the same listener, as the CloudFront part reaches it (cheaper than TCP on loopback)
 ADMIN_PORT = 8081  # the edge's own admin surface, on the container's loopback only
 WAF_JS = "/etc/nginx/waf.js"
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"  # the official image and Debian's package alike
@@ -227,7 +228,7 @@ def _alb_listener(stack: Stack) -> list[str]:
         "proxy_set_header Host $http_host;",
         "proxy_set_header Upgrade $http_upgrade;",
         "proxy_set_header Connection $connection_upgrade;",
-        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_set_header X-Forwarded-For $alb_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         f"proxy_set_header X-Forwarded-Port {edge.port};",
         "proxy_set_header X-Amzn-Trace-Id \"Root=1-$request_id\";",
@@ -283,10 +284,10 @@ def _origin_lock_script(stack: Stack) -> str:
     return (
         f'case "${cur}" in ""|{bad}) echo "edge: {cur} (the origin lock secret) is missing or not [A-Za-z0-9_-]" >&2; exit 1;; esac'
         f' && case "${prev}" in {bad}) echo "edge: {prev} is not [A-Za-z0-9_-]" >&2; exit 1;; esac'
-        f" && mkdir -p {ORIGIN_LOCK_DIR} && umask 077"
+        f" && mkdir -p {ORIGIN_LOCK_DIR} && (umask 077"
         f" && printf 'default \"%s\";\\n' \"${cur}\" > {ORIGIN_LOCK_DIR}/sent.conf"
         f" && {{ printf '\"%s\" 1;\\n' \"${cur}\"; if [ -n \"${prev}\" ]; then printf '\"%s\" 1;\\n' \"${prev}\"; fi; }}"
-        f" > {ORIGIN_LOCK_DIR}/accepted.conf && "
+        f" > {ORIGIN_LOCK_DIR}/accepted.conf) && "
     )
 
 
@@ -296,7 +297,8 @@ def edge_command(stack: Stack) -> list[str]:
     writes = " && ".join(
         f"printf '%s\\n' '{body.strip()}' > {TARGETS_DIR}/{name}" for name, body in default_targets(stack).items()
     )
-    return ["sh", "-c", f"mkdir -p {TARGETS_DIR} && {writes} && {_origin_lock_script(stack)}exec nginx -g 'daemon off;'"]
+    # a restarted container keeps /tmp: the ALB part's socket of the last run goes first
+    return ["sh", "-c", f"mkdir -p {TARGETS_DIR} && rm -f {ALB_SOCKET} && {writes} && {_origin_lock_script(stack)}exec nginx -g 'daemon off;'"]
 
 
 def edge_environment(stack: Stack) -> list[str]:
@@ -364,8 +366,19 @@ def render_edge(stack: Stack) -> str:
         "",
         "    # CloudFront's custom origin: the ALB part (below).",
         "    upstream alb {",
-        f"        server 127.0.0.1:{ALB_PORT};",
+        f"        server unix:{ALB_SOCKET};",
         "        keepalive 64;",
+        "    }",
+        "",
+        "    # The ALB appends its peer to X-Forwarded-For: CloudFront's address (the CloudFront part,",
+        "    # over the socket, stands for 127.0.0.1), or whoever reached port 81.",
+        "    map $remote_addr $alb_peer {",
+        '        "unix:" 127.0.0.1;',
+        "        default $remote_addr;",
+        "    }",
+        "    map $http_x_forwarded_for $alb_forwarded_for {",
+        '        "" $alb_peer;',
+        '        default "$http_x_forwarded_for, $alb_peer";',
         "    }",
         "",
         "    # CloudFront's cache, used by the S3 behaviours only.",
@@ -432,6 +445,7 @@ def render_edge(stack: Stack) -> str:
         "    # ---- the ALB: only what CloudFront sends it (not published)",
         "    server {",
         f"        listen {ALB_PORT} reuseport;",
+        f"        listen unix:{ALB_SOCKET};",
         "        server_name _;",
         "        access_log off;",
         "        default_type text/plain;",

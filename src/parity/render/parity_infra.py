@@ -455,9 +455,10 @@ def local_edge_view(
     # the CloudFront part: the server clients reach on port 80 (or 443); the ALB part: the one it proxies to
     cloudfront = next((s for s, ls in listens.items() if any(re.match(r"(80|443)\b", x) for x in ls)), None)
     upstreams = {u.args[0]: [" ".join(d.args) for d in u.all("server")] for u in http.all("upstream") if u.args}
-    alb_addr = next(iter(upstreams.get("alb", [])), "")
-    alb_port = alb_addr.rsplit(":", 1)[-1] if alb_addr else None
-    alb = next((s for s, ls in listens.items() if alb_port and any(x.split()[0] == alb_port for x in ls)), None)
+    # the ALB part: the server listening where CloudFront's origin (upstream alb) points
+    alb_addr = next(iter(upstreams.get("alb", [])), "").split()[0] if upstreams.get("alb") else ""
+    wanted = {alb_addr, alb_addr.rsplit(":", 1)[-1]} - {""} if not alb_addr.startswith("unix:") else {alb_addr}
+    alb = next((s for s, ls in listens.items() if any(x.split()[0] in wanted for x in ls)), None)
     view["edge.idle_timeout"] = _seconds(_arg(http, "keepalive_timeout"))
     if cloudfront is not None:
         view["edge.listener"] = "https" if any("ssl" in x or x.startswith("443") for x in listens[cloudfront]) else "http"

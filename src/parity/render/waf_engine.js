@@ -12,6 +12,27 @@
 
 const POLICY = /*POLICY*/null;
 
+// Compiled once, when nginx loads the module (whatever a request allocates lives as long as
+// it does: an SSE stream, for minutes). The pattern rules of one component and decoding share
+// one combined pattern: a request that matches none (nearly all) decodes each component once
+// and runs one pattern per component; only a hit is then tested rule by rule, in order.
+const SCANS = [];
+for (let i = 0; i < POLICY.rules.length; i++) {
+  const rule = POLICY.rules[i];
+  if (rule.test.kind !== 'regex') continue;
+  rule.test.re = new RegExp(rule.test.pattern, 'i');
+  const key = rule.component + '|' + rule.test.decode.join(',');
+  let scan = null;
+  for (let j = 0; j < SCANS.length; j++) if (SCANS[j].key === key) scan = SCANS[j];
+  if (scan === null) {
+    scan = { key: key, component: rule.component, decode: rule.test.decode, patterns: [] };
+    SCANS.push(scan);
+  }
+  scan.patterns.push('(?:' + rule.test.pattern + ')');
+  rule.scan = SCANS.indexOf(scan);
+}
+for (let j = 0; j < SCANS.length; j++) SCANS[j].re = new RegExp(SCANS[j].patterns.join('|'), 'i');
+
 function decode(text, steps) {
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i];
@@ -56,7 +77,6 @@ function matches(test, value) {
   if (test.kind === 'size_gt') return value.length > test.size;
   const text = isBody ? value.slice(0, POLICY.bodyInspectionLimit).toString() : value;
   if (test.kind === 'equals') return text === test.pattern;
-  if (test.kind === 'regex') return new RegExp(test.pattern, 'i').test(decode(text, test.decode));
   throw new Error('unknown test ' + test.kind);
 }
 
@@ -79,9 +99,22 @@ function screen(r) {
     query: q < 0 ? '' : target.slice(q + 1),
     body: requestBody(r),
   };
+  const decoded = [];
+  for (let j = 0; j < SCANS.length; j++) {
+    const value = component(r, req, SCANS[j].component);
+    decoded.push(null);
+    if (value === null || value.length === 0) continue;
+    const text = typeof value === 'string' ? value : value.slice(0, POLICY.bodyInspectionLimit).toString();
+    const d = decode(text, SCANS[j].decode);
+    if (SCANS[j].re.test(d)) decoded[j] = d;
+  }
   for (let i = 0; i < POLICY.rules.length; i++) {
     const rule = POLICY.rules[i];
-    if (!matches(rule.test, component(r, req, rule.component))) continue;
+    if (rule.test.kind === 'regex') {
+      if (decoded[rule.scan] === null || !rule.test.re.test(decoded[rule.scan])) continue;
+    } else if (!matches(rule.test, component(r, req, rule.component))) {
+      continue;
+    }
     if (rule.countOn.indexOf(req.path) >= 0) continue; // counted (labelled) only on this path
     r.warn(`waf: ${rule.group}/${rule.name} blocks ${r.method} ${req.path.slice(0, 200)}`);
     r.headersOut['Content-Type'] = 'text/plain';
