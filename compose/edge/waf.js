@@ -11,61 +11,89 @@
 // Usage (nginx): js_import waf from /etc/nginx/waf.js; then in a location
 //   set $waf_next @the_origin; js_content waf.screen;
 
-const POLICY = {"bodyInspectionLimit": 16384, "status": 403, "rules": [
+const POLICY = {"bodyInspectionLimit": 16384, "scans": [{"component": "header:user-agent", "decode": ["url", "html", "lower"], "pattern": "(?:nessus|nmap)"}, {"component": "body", "decode": ["url", "html", "lower"], "pattern": "(?:169\\.254\\.169\\.254)|(?:(^|[/\\\\])\\.\\.([/\\\\]|$))|(?:(https?|ftps?|file)://\\d{1,3}(\\.\\d{1,3}){3})|(?:<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=)|(?:java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05)|(?:\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-))"}, {"component": "cookie", "decode": ["url", "html", "lower"], "pattern": "(?:169\\.254\\.169\\.254)|(?:<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=)"}, {"component": "uri_path", "decode": ["url", "html", "lower"], "pattern": "(?:169\\.254\\.169\\.254)|(?:(^|[/\\\\])\\.\\.([/\\\\]|$))|(?:\\.(log|ini)$)|(?:(https?|ftps?|file)://\\d{1,3}(\\.\\d{1,3}){3})|(?:<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=)|(?:java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05)|(?:/(web-inf|meta-inf|web-console|jmx-console|admin-console)\\b)|(?:\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-))"}, {"component": "query_args", "decode": ["url", "html", "lower"], "pattern": "(?:169\\.254\\.169\\.254)|(?:(^|[/\\\\])\\.\\.([/\\\\]|$))|(?:\\.(log|ini)$)|(?:(https?|ftps?|file)://\\d{1,3}(\\.\\d{1,3}){3})|(?:<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=)"}, {"component": "headers", "decode": ["url", "html", "lower"], "pattern": "(?:java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05)|(?:\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-))"}, {"component": "query_string", "decode": ["url", "html", "lower"], "pattern": "(?:java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05)|(?:\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-))"}], "status": 403, "rules": [
     {"component": "header:user-agent", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "NoUserAgent_HEADER", "test": {"decode": [], "kind": "missing", "pattern": "", "size": 0}},
-    {"component": "header:user-agent", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "UserAgent_BadBots_HEADER", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "nessus|nmap", "size": 0}},
+    {"component": "header:user-agent", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "UserAgent_BadBots_HEADER", "scan": 0, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "nessus|nmap", "size": 0}},
     {"component": "query_string", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "SizeRestrictions_QUERYSTRING", "test": {"decode": [], "kind": "size_gt", "pattern": "", "size": 2048}},
     {"component": "cookie", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "SizeRestrictions_Cookie_HEADER", "test": {"decode": [], "kind": "size_gt", "pattern": "", "size": 10240}},
     {"component": "body", "countOn": ["/api/chat"], "group": "AWSManagedRulesCommonRuleSet", "name": "SizeRestrictions_BODY", "test": {"decode": [], "kind": "size_gt", "pattern": "", "size": 8192}},
     {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "SizeRestrictions_URIPATH", "test": {"decode": [], "kind": "size_gt", "pattern": "", "size": 1024}},
-    {"component": "body", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "EC2MetaDataSSRF_BODY", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "169\\.254\\.169\\.254", "size": 0}},
-    {"component": "cookie", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "EC2MetaDataSSRF_COOKIE", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "169\\.254\\.169\\.254", "size": 0}},
-    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "EC2MetaDataSSRF_URIPATH", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "169\\.254\\.169\\.254", "size": 0}},
-    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "EC2MetaDataSSRF_QUERYARGUMENTS", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "169\\.254\\.169\\.254", "size": 0}},
-    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericLFI_QUERYARGUMENTS", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(^|[/\\\\])\\.\\.([/\\\\]|$)", "size": 0}},
-    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericLFI_URIPATH", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(^|[/\\\\])\\.\\.([/\\\\]|$)", "size": 0}},
-    {"component": "body", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericLFI_BODY", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(^|[/\\\\])\\.\\.([/\\\\]|$)", "size": 0}},
-    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "RestrictedExtensions_URIPATH", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\.(log|ini)$", "size": 0}},
-    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "RestrictedExtensions_QUERYARGUMENTS", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\.(log|ini)$", "size": 0}},
-    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericRFI_QUERYARGUMENTS", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(https?|ftps?|file)://\\d{1,3}(\\.\\d{1,3}){3}", "size": 0}},
-    {"component": "body", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericRFI_BODY", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(https?|ftps?|file)://\\d{1,3}(\\.\\d{1,3}){3}", "size": 0}},
-    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericRFI_URIPATH", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(https?|ftps?|file)://\\d{1,3}(\\.\\d{1,3}){3}", "size": 0}},
-    {"component": "cookie", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_COOKIE", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=", "size": 0}},
-    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_QUERYARGUMENTS", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=", "size": 0}},
-    {"component": "body", "countOn": ["/api/chat"], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=", "size": 0}},
-    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_URIPATH", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=", "size": 0}},
-    {"component": "headers", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "JavaDeserializationRCE_HEADER", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05", "size": 0}},
-    {"component": "body", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "JavaDeserializationRCE_BODY", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05", "size": 0}},
-    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "JavaDeserializationRCE_URIPATH", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05", "size": 0}},
-    {"component": "query_string", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "JavaDeserializationRCE_QUERYSTRING", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05", "size": 0}},
+    {"component": "body", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "EC2MetaDataSSRF_BODY", "scan": 1, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "169\\.254\\.169\\.254", "size": 0}},
+    {"component": "cookie", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "EC2MetaDataSSRF_COOKIE", "scan": 2, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "169\\.254\\.169\\.254", "size": 0}},
+    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "EC2MetaDataSSRF_URIPATH", "scan": 3, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "169\\.254\\.169\\.254", "size": 0}},
+    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "EC2MetaDataSSRF_QUERYARGUMENTS", "scan": 4, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "169\\.254\\.169\\.254", "size": 0}},
+    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericLFI_QUERYARGUMENTS", "scan": 4, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(^|[/\\\\])\\.\\.([/\\\\]|$)", "size": 0}},
+    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericLFI_URIPATH", "scan": 3, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(^|[/\\\\])\\.\\.([/\\\\]|$)", "size": 0}},
+    {"component": "body", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericLFI_BODY", "scan": 1, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(^|[/\\\\])\\.\\.([/\\\\]|$)", "size": 0}},
+    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "RestrictedExtensions_URIPATH", "scan": 3, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\.(log|ini)$", "size": 0}},
+    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "RestrictedExtensions_QUERYARGUMENTS", "scan": 4, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\.(log|ini)$", "size": 0}},
+    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericRFI_QUERYARGUMENTS", "scan": 4, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(https?|ftps?|file)://\\d{1,3}(\\.\\d{1,3}){3}", "size": 0}},
+    {"component": "body", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericRFI_BODY", "scan": 1, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(https?|ftps?|file)://\\d{1,3}(\\.\\d{1,3}){3}", "size": 0}},
+    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "GenericRFI_URIPATH", "scan": 3, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "(https?|ftps?|file)://\\d{1,3}(\\.\\d{1,3}){3}", "size": 0}},
+    {"component": "cookie", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_COOKIE", "scan": 2, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=", "size": 0}},
+    {"component": "query_args", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_QUERYARGUMENTS", "scan": 4, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=", "size": 0}},
+    {"component": "body", "countOn": ["/api/chat"], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY", "scan": 1, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=", "size": 0}},
+    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_URIPATH", "scan": 3, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "<\\s*script\\b|<\\s*/\\s*script\\s*>|<\\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\\b|(java|vb)script\\s*:|<[a-z!/][^>]*\\son[a-z]+\\s*=|\\bsrcdoc\\s*=", "size": 0}},
+    {"component": "headers", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "JavaDeserializationRCE_HEADER", "scan": 5, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05", "size": 0}},
+    {"component": "body", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "JavaDeserializationRCE_BODY", "scan": 1, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05", "size": 0}},
+    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "JavaDeserializationRCE_URIPATH", "scan": 3, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05", "size": 0}},
+    {"component": "query_string", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "JavaDeserializationRCE_QUERYSTRING", "scan": 6, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "java\\.lang\\.(runtime|processbuilder)|rO0AB|\\xac\\xed\\x00\\x05", "size": 0}},
     {"component": "method", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "PROPFIND_METHOD", "test": {"decode": [], "kind": "equals", "pattern": "PROPFIND", "size": 0}},
-    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "ExploitablePaths_URIPATH", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "/(web-inf|meta-inf|web-console|jmx-console|admin-console)\\b", "size": 0}},
-    {"component": "headers", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "Log4JRCE_HEADER", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-)", "size": 0}},
-    {"component": "query_string", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "Log4JRCE_QUERYSTRING", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-)", "size": 0}},
-    {"component": "body", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "Log4JRCE_BODY", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-)", "size": 0}},
-    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "Log4JRCE_URIPATH", "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-)", "size": 0}}
+    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "ExploitablePaths_URIPATH", "scan": 3, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "/(web-inf|meta-inf|web-console|jmx-console|admin-console)\\b", "size": 0}},
+    {"component": "headers", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "Log4JRCE_HEADER", "scan": 5, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-)", "size": 0}},
+    {"component": "query_string", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "Log4JRCE_QUERYSTRING", "scan": 6, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-)", "size": 0}},
+    {"component": "body", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "Log4JRCE_BODY", "scan": 1, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-)", "size": 0}},
+    {"component": "uri_path", "countOn": [], "group": "AWSManagedRulesKnownBadInputsRuleSet", "name": "Log4JRCE_URIPATH", "scan": 3, "test": {"decode": ["url", "html", "lower"], "kind": "regex", "pattern": "\\$\\{\\s*(jndi|lower|upper|env|sys|java|date|::-)", "size": 0}}
   ]};
 
-// Compiled once, when nginx loads the module (whatever a request allocates lives as long as
+// The patterns as literals: njs compiles a literal once, with the module (a `new RegExp`
+// would be compiled again for every request, and what a request allocates lives as long as
 // it does: an SSE stream, for minutes). The pattern rules of one component and decoding share
-// one combined pattern: a request that matches none (nearly all) decodes each component once
-// and runs one pattern per component; only a hit is then tested rule by rule, in order.
-const SCANS = [];
-for (let i = 0; i < POLICY.rules.length; i++) {
-  const rule = POLICY.rules[i];
-  if (rule.test.kind !== 'regex') continue;
-  rule.test.re = new RegExp(rule.test.pattern, 'i');
-  const key = rule.component + '|' + rule.test.decode.join(',');
-  let scan = null;
-  for (let j = 0; j < SCANS.length; j++) if (SCANS[j].key === key) scan = SCANS[j];
-  if (scan === null) {
-    scan = { key: key, component: rule.component, decode: rule.test.decode, patterns: [] };
-    SCANS.push(scan);
-  }
-  scan.patterns.push('(?:' + rule.test.pattern + ')');
-  rule.scan = SCANS.indexOf(scan);
-}
-for (let j = 0; j < SCANS.length; j++) SCANS[j].re = new RegExp(SCANS[j].patterns.join('|'), 'i');
+// a scan, one combined pattern: a request that matches none (nearly all) decodes each
+// component once and runs one pattern per component; a hit is then tested rule by rule.
+const SCAN_RE = [
+  /(?:nessus|nmap)/i,
+  /(?:169\.254\.169\.254)|(?:(^|[\/\\])\.\.([\/\\]|$))|(?:(https?|ftps?|file):\/\/\d{1,3}(\.\d{1,3}){3})|(?:<\s*script\b|<\s*\/\s*script\s*>|<\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\b|(java|vb)script\s*:|<[a-z!\/][^>]*\son[a-z]+\s*=|\bsrcdoc\s*=)|(?:java\.lang\.(runtime|processbuilder)|rO0AB|\xac\xed\x00\x05)|(?:\$\{\s*(jndi|lower|upper|env|sys|java|date|::-))/i,
+  /(?:169\.254\.169\.254)|(?:<\s*script\b|<\s*\/\s*script\s*>|<\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\b|(java|vb)script\s*:|<[a-z!\/][^>]*\son[a-z]+\s*=|\bsrcdoc\s*=)/i,
+  /(?:169\.254\.169\.254)|(?:(^|[\/\\])\.\.([\/\\]|$))|(?:\.(log|ini)$)|(?:(https?|ftps?|file):\/\/\d{1,3}(\.\d{1,3}){3})|(?:<\s*script\b|<\s*\/\s*script\s*>|<\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\b|(java|vb)script\s*:|<[a-z!\/][^>]*\son[a-z]+\s*=|\bsrcdoc\s*=)|(?:java\.lang\.(runtime|processbuilder)|rO0AB|\xac\xed\x00\x05)|(?:\/(web-inf|meta-inf|web-console|jmx-console|admin-console)\b)|(?:\$\{\s*(jndi|lower|upper|env|sys|java|date|::-))/i,
+  /(?:169\.254\.169\.254)|(?:(^|[\/\\])\.\.([\/\\]|$))|(?:\.(log|ini)$)|(?:(https?|ftps?|file):\/\/\d{1,3}(\.\d{1,3}){3})|(?:<\s*script\b|<\s*\/\s*script\s*>|<\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\b|(java|vb)script\s*:|<[a-z!\/][^>]*\son[a-z]+\s*=|\bsrcdoc\s*=)/i,
+  /(?:java\.lang\.(runtime|processbuilder)|rO0AB|\xac\xed\x00\x05)|(?:\$\{\s*(jndi|lower|upper|env|sys|java|date|::-))/i,
+  /(?:java\.lang\.(runtime|processbuilder)|rO0AB|\xac\xed\x00\x05)|(?:\$\{\s*(jndi|lower|upper|env|sys|java|date|::-))/i,
+];
+const RULE_RE = [
+  null,
+  /nessus|nmap/i,
+  null,
+  null,
+  null,
+  null,
+  /169\.254\.169\.254/i,
+  /169\.254\.169\.254/i,
+  /169\.254\.169\.254/i,
+  /169\.254\.169\.254/i,
+  /(^|[\/\\])\.\.([\/\\]|$)/i,
+  /(^|[\/\\])\.\.([\/\\]|$)/i,
+  /(^|[\/\\])\.\.([\/\\]|$)/i,
+  /\.(log|ini)$/i,
+  /\.(log|ini)$/i,
+  /(https?|ftps?|file):\/\/\d{1,3}(\.\d{1,3}){3}/i,
+  /(https?|ftps?|file):\/\/\d{1,3}(\.\d{1,3}){3}/i,
+  /(https?|ftps?|file):\/\/\d{1,3}(\.\d{1,3}){3}/i,
+  /<\s*script\b|<\s*\/\s*script\s*>|<\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\b|(java|vb)script\s*:|<[a-z!\/][^>]*\son[a-z]+\s*=|\bsrcdoc\s*=/i,
+  /<\s*script\b|<\s*\/\s*script\s*>|<\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\b|(java|vb)script\s*:|<[a-z!\/][^>]*\son[a-z]+\s*=|\bsrcdoc\s*=/i,
+  /<\s*script\b|<\s*\/\s*script\s*>|<\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\b|(java|vb)script\s*:|<[a-z!\/][^>]*\son[a-z]+\s*=|\bsrcdoc\s*=/i,
+  /<\s*script\b|<\s*\/\s*script\s*>|<\s*(iframe|frame|object|embed|applet|svg|math|base|form|meta)\b|(java|vb)script\s*:|<[a-z!\/][^>]*\son[a-z]+\s*=|\bsrcdoc\s*=/i,
+  /java\.lang\.(runtime|processbuilder)|rO0AB|\xac\xed\x00\x05/i,
+  /java\.lang\.(runtime|processbuilder)|rO0AB|\xac\xed\x00\x05/i,
+  /java\.lang\.(runtime|processbuilder)|rO0AB|\xac\xed\x00\x05/i,
+  /java\.lang\.(runtime|processbuilder)|rO0AB|\xac\xed\x00\x05/i,
+  null,
+  /\/(web-inf|meta-inf|web-console|jmx-console|admin-console)\b/i,
+  /\$\{\s*(jndi|lower|upper|env|sys|java|date|::-)/i,
+  /\$\{\s*(jndi|lower|upper|env|sys|java|date|::-)/i,
+  /\$\{\s*(jndi|lower|upper|env|sys|java|date|::-)/i,
+  /\$\{\s*(jndi|lower|upper|env|sys|java|date|::-)/i,
+];
 
 function decode(text, steps) {
   for (let i = 0; i < steps.length; i++) {
@@ -134,18 +162,19 @@ function screen(r) {
     body: requestBody(r),
   };
   const decoded = [];
-  for (let j = 0; j < SCANS.length; j++) {
-    const value = component(r, req, SCANS[j].component);
+  for (let j = 0; j < POLICY.scans.length; j++) {
+    const scan = POLICY.scans[j];
+    const value = component(r, req, scan.component);
     decoded.push(null);
     if (value === null || value.length === 0) continue;
     const text = typeof value === 'string' ? value : value.slice(0, POLICY.bodyInspectionLimit).toString();
-    const d = decode(text, SCANS[j].decode);
-    if (SCANS[j].re.test(d)) decoded[j] = d;
+    const d = decode(text, scan.decode);
+    if (SCAN_RE[j].test(d)) decoded[j] = d;
   }
   for (let i = 0; i < POLICY.rules.length; i++) {
     const rule = POLICY.rules[i];
     if (rule.test.kind === 'regex') {
-      if (decoded[rule.scan] === null || !rule.test.re.test(decoded[rule.scan])) continue;
+      if (decoded[rule.scan] === null || !RULE_RE[i].test(decoded[rule.scan])) continue;
     } else if (!matches(rule.test, component(r, req, rule.component))) {
       continue;
     }

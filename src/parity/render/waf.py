@@ -31,6 +31,7 @@ from parity.spec.models import Stack
 
 ENGINE = Path(__file__).with_name("waf_engine.js")
 POLICY_MARK = "/*POLICY*/null"
+PATTERNS_MARK = "/*PATTERNS*/"
 
 
 def _label_rule_name(group: str, name: str) -> str:
@@ -89,31 +90,52 @@ def web_acl_rules(stack: Stack, first_priority: int = 0) -> list[dict[str, Any]]
 
 def edge_policy(stack: Stack) -> dict[str, Any]:
     """What the local edge applies, in web ACL order: each emulated rule with
-    its test and the paths where it only counts."""
-    rules = []
+    its test and the paths where it only counts. The pattern rules of one
+    component and decoding share a scan (``scans``, one combined pattern)."""
+    rules, scans = [], []
     for group in stack.edge.managed_rules:
         counted = {o.rule: list(o.paths) for o in group.overrides}
         for r in rules_of(group.group):
             if r.test is None:
                 continue
-            rules.append({
+            rule = {
                 "group": r.group, "name": r.name, "component": r.component,
                 "test": {"kind": r.test.kind, "size": r.test.size, "pattern": r.test.pattern, "decode": list(r.test.decode)},
                 "countOn": counted.get(r.name, []),
-            })  # fmt: skip
-    return {"status": BLOCK_STATUS, "bodyInspectionLimit": BODY_INSPECTION_LIMIT, "rules": rules}
+            }  # fmt: skip
+            if r.test.kind == "regex":
+                scan = {"component": r.component, "decode": list(r.test.decode)}
+                if scan not in scans:
+                    scans.append(scan)
+                rule["scan"] = scans.index(scan)
+            rules.append(rule)
+    for i, scan in enumerate(scans):
+        scan["pattern"] = "|".join(f"(?:{r['test']['pattern']})" for r in rules if r.get("scan") == i)
+    return {"status": BLOCK_STATUS, "bodyInspectionLimit": BODY_INSPECTION_LIMIT, "scans": scans, "rules": rules}
+
+
+def _literal(pattern: str) -> str:
+    """A JavaScript regular expression literal: njs compiles it once, with the
+    module (``new RegExp`` would compile it again for every request)."""
+    return "/" + re.sub(r"(\\.)|/", lambda m: m.group(1) or "\\/", pattern) + "/i"
 
 
 def render_waf_js(stack: Stack) -> str:
     """The njs module the local edge imports (``compose/edge/waf.js``)."""
     engine = ENGINE.read_text()
-    if POLICY_MARK not in engine:
-        raise ValueError(f"{ENGINE.name} has no {POLICY_MARK} placeholder")  # a packaging bug
+    if POLICY_MARK not in engine or PATTERNS_MARK not in engine:
+        raise ValueError(f"{ENGINE.name} lacks its placeholders")  # a packaging bug
     policy = edge_policy(stack)
-    rules = ",\n".join("    " + json.dumps(r, sort_keys=True) for r in policy.pop("rules"))
-    policy = json.dumps(policy, sort_keys=True)[:-1] + ', "rules": [\n' + rules + "\n  ]}"
+    rules = ",\n".join("    " + json.dumps(r, sort_keys=True) for r in policy["rules"])
+    head = {k: v for k, v in policy.items() if k != "rules"}
+    text = json.dumps(head, sort_keys=True)[:-1] + ', "rules": [\n' + rules + "\n  ]}"
+    patterns = (
+        "const SCAN_RE = [\n" + "".join(f"  {_literal(s['pattern'])},\n" for s in policy["scans"]) + "];\n"
+        "const RULE_RE = [\n" + "".join(f"  {_literal(r['test']['pattern']) if r.get('scan') is not None else 'null'},\n"
+                                         for r in policy["rules"]) + "];"
+    )  # fmt: skip
     header = "// Rendered from stack.yaml by `inv render-local`. Do not edit: a test fails when it is stale.\n"
-    return header + engine.replace(POLICY_MARK, policy)
+    return header + engine.replace(POLICY_MARK, text).replace(PATTERNS_MARK, patterns)
 
 
 def emulation(stack: Stack) -> dict[str, str]:

@@ -12,26 +12,12 @@
 
 const POLICY = /*POLICY*/null;
 
-// Compiled once, when nginx loads the module (whatever a request allocates lives as long as
+// The patterns as literals: njs compiles a literal once, with the module (a `new RegExp`
+// would be compiled again for every request, and what a request allocates lives as long as
 // it does: an SSE stream, for minutes). The pattern rules of one component and decoding share
-// one combined pattern: a request that matches none (nearly all) decodes each component once
-// and runs one pattern per component; only a hit is then tested rule by rule, in order.
-const SCANS = [];
-for (let i = 0; i < POLICY.rules.length; i++) {
-  const rule = POLICY.rules[i];
-  if (rule.test.kind !== 'regex') continue;
-  rule.test.re = new RegExp(rule.test.pattern, 'i');
-  const key = rule.component + '|' + rule.test.decode.join(',');
-  let scan = null;
-  for (let j = 0; j < SCANS.length; j++) if (SCANS[j].key === key) scan = SCANS[j];
-  if (scan === null) {
-    scan = { key: key, component: rule.component, decode: rule.test.decode, patterns: [] };
-    SCANS.push(scan);
-  }
-  scan.patterns.push('(?:' + rule.test.pattern + ')');
-  rule.scan = SCANS.indexOf(scan);
-}
-for (let j = 0; j < SCANS.length; j++) SCANS[j].re = new RegExp(SCANS[j].patterns.join('|'), 'i');
+// a scan, one combined pattern: a request that matches none (nearly all) decodes each
+// component once and runs one pattern per component; a hit is then tested rule by rule.
+/*PATTERNS*/
 
 function decode(text, steps) {
   for (let i = 0; i < steps.length; i++) {
@@ -100,18 +86,19 @@ function screen(r) {
     body: requestBody(r),
   };
   const decoded = [];
-  for (let j = 0; j < SCANS.length; j++) {
-    const value = component(r, req, SCANS[j].component);
+  for (let j = 0; j < POLICY.scans.length; j++) {
+    const scan = POLICY.scans[j];
+    const value = component(r, req, scan.component);
     decoded.push(null);
     if (value === null || value.length === 0) continue;
     const text = typeof value === 'string' ? value : value.slice(0, POLICY.bodyInspectionLimit).toString();
-    const d = decode(text, SCANS[j].decode);
-    if (SCANS[j].re.test(d)) decoded[j] = d;
+    const d = decode(text, scan.decode);
+    if (SCAN_RE[j].test(d)) decoded[j] = d;
   }
   for (let i = 0; i < POLICY.rules.length; i++) {
     const rule = POLICY.rules[i];
     if (rule.test.kind === 'regex') {
-      if (decoded[rule.scan] === null || !rule.test.re.test(decoded[rule.scan])) continue;
+      if (decoded[rule.scan] === null || !RULE_RE[i].test(decoded[rule.scan])) continue;
     } else if (!matches(rule.test, component(r, req, rule.component))) {
       continue;
     }
