@@ -119,6 +119,35 @@ def crawler_routed(conf: str) -> str:
     return _replace(conf, VIEWER, VIEWER + route)
 
 
+def origin_lock_off(conf: str) -> str:
+    """An ALB part that forwards whatever reaches it (no listener rule on the secret header)."""
+    return _replace(conf, '        if ($origin_verified = 0) { return 403 "Forbidden\\n"; }\n', "")
+
+
+def managed_rules_off(conf: str) -> str:
+    """Behaviours that go straight to their origin: WAF's managed rules never run."""
+    out, n = re.subn(r"set \$waf_next (@\w+);\n(\s+)js_content waf\.screen;", r"try_files /nonexistent \1;", conf)
+    assert n >= 2, "no WAF screening in the rendered edge config"
+    return out
+
+
+def security_headers_off(conf: str) -> str:
+    lines = conf.splitlines(keepends=True)
+    kept = [line for line in lines if "add_header Content-Security-Policy" not in line]
+    assert len(kept) < len(lines), "no Content-Security-Policy in the rendered edge config"
+    return "".join(kept)
+
+
+def admin_on_viewer_port(conf: str) -> str:
+    return _replace(conf, VIEWER, VIEWER + "        # broken: the edge's admin surface on the viewer's port\n"
+                    "        location = /__edge/targets/website-agent {\n"
+                    "            include /etc/nginx/targets/website-agent.registered;\n        }\n")
+
+
+def viewer_host_passed(conf: str) -> str:
+    return _replace(conf, "proxy_set_header Host alb.internal;", "proxy_set_header Host $http_host;")
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     name: str
@@ -142,6 +171,13 @@ CASES = [
     Case("healthz-down", healthz_down, "test_healthz_through_the_edge"),
     Case("crawl-not-stored", crawl_not_stored, "test_crawl_pipeline_in_browser", container_checks=True),
     Case("crawler-routed", crawler_routed, "test_crawler_not_reachable_through_edge_paths", networks=("internal",)),
+    # issue 17: the edge's own checks
+    Case("origin-lock-off", origin_lock_off, "test_a_request_that_skips_cloudfront_is_refused", container_checks=True,
+         networks=("allow-listed-clients",)),
+    Case("managed-rules-off", managed_rules_off, "test_waf_managed_rules_answer_as_the_rendered_web_acl and not plain"),
+    Case("security-headers-off", security_headers_off, "test_every_response_carries_the_response_headers_policy"),
+    Case("admin-on-viewer-port", admin_on_viewer_port, "test_the_edge_admin_surface_is_not_on_the_viewer_port"),
+    Case("viewer-host-passed", viewer_host_passed, "test_the_app_gets_the_origins_host_and_the_public_host", container_checks=True),
 ]
 
 
