@@ -108,6 +108,18 @@ def test_an_override_of_an_unknown_rule_or_a_pattern_path_is_refused():
     with pytest.raises(ConfigError, match=r"edge\.managed_rules\.0\.overrides\.0\.reason"):
         validate(bad)
     bad = copy.deepcopy(data)
+    bad["edge"]["response_headers"]["X-Frame-Options"] = "ALLOW-FROM https://x.test"
+    with pytest.raises(ConfigError, match=r"edge\.response_headers\.X-Frame-Options: DENY or SAMEORIGIN"):
+        validate(bad)
+    bad = copy.deepcopy(data)
+    bad["edge"]["static_response_headers"]["Cross-Origin-Opener-Policy"] = "same-origin"
+    with pytest.raises(ConfigError, match=r"edge\.static_response_headers\.Cross-Origin-Opener-Policy: the app sets it"):
+        validate(bad)
+    bad = copy.deepcopy(data)
+    bad["edge"]["origin_lock"]["secret"] = "edge-origin"
+    with pytest.raises(ConfigError, match=r"edge\.origin_lock\.secret: .*JSON key"):
+        validate(bad)
+    bad = copy.deepcopy(data)
     bad["edge"]["managed_rules"].append({"group": "AWSManagedRulesCommonRuleSet"})
     with pytest.raises(ConfigError, match=r"edge\.managed_rules\.2\.group: AWSManagedRulesCommonRuleSet is listed twice"):
         validate(bad)
