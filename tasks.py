@@ -295,7 +295,7 @@ def service_test(c, service, context=None):
 
 @task(help={"requests": "Requests per latency figure (default 50)."})
 @cli
-def bench(c, requests=50, sse=True, edge_cap=8000, web_cap=16000):
+def bench(c, requests=50, sse=True, edge_cap=16000, web_cap=16000):
     """Measure and print the figures the targets are judged by; also write reports/bench.json.
 
     The SSE capacity search (--no-sse skips it) opens up to --edge-cap streams through

@@ -83,7 +83,8 @@ def test_sse_stream_in_browser(page, seconds):
     page.evaluate(RECORD_AND_START_JS, seconds)
     try:
         page.wait_for_function(
-            "document.getElementById('stream-status').textContent === 'done'", timeout=(seconds + SLACK) * 1000
+            # a function, not an expression string: Playwright evals a string in the page, which the CSP forbids
+            "() => document.getElementById('stream-status').textContent === 'done'", timeout=(seconds + SLACK) * 1000
         )
     except PlaywrightTimeout:
         pass  # reported below, with what did arrive

@@ -1,4 +1,5 @@
-// Builds server.ts -> server.js and the client -> build/client/assets/app-[hash].{js,css},
+// Builds server.ts -> server.js and the client -> build/client/assets/app-[hash].{js,css} and
+// worker-[hash].js (a module worker the isolated page starts from /assets/),
 // copies public/ to build/client/ and writes build/manifest.json with the hashed URLs.
 // `node build.mjs client` or `node build.mjs server` builds one of the two. The Dockerfile builds
 // them in stages of their own (the server with build-server.sh, which holds its settings), so a
@@ -20,7 +21,7 @@ async function buildClient() {
 
   const client = await build({
     absWorkingDir: root,
-    entryPoints: { app: 'client/app.ts' },
+    entryPoints: { app: 'client/app.ts', worker: 'client/worker.ts' },
     bundle: true,
     minify: true,
     sourcemap: false,
@@ -34,16 +35,19 @@ async function buildClient() {
 
   let js;
   let css;
+  let worker;
   for (const [file, info] of Object.entries(client.metafile.outputs)) {
     if (info.entryPoint === 'client/app.ts') {
       js = file;
       css = info.cssBundle;
     }
+    if (info.entryPoint === 'client/worker.ts') worker = file;
   }
-  if (!js || !css) throw new Error('client build did not produce app js and css');
+  if (!js || !css || !worker) throw new Error('client build did not produce app js and css and the worker');
   const toUrl = (file) => '/assets/' + path.basename(file);
-  writeFileSync(path.join(out, 'manifest.json'), JSON.stringify({ js: toUrl(js), css: toUrl(css) }, null, 2) + '\n');
-  return [toUrl(js), toUrl(css)];
+  const manifest = { js: toUrl(js), css: toUrl(css), worker: toUrl(worker) };
+  writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return [manifest.js, manifest.css, manifest.worker];
 }
 
 function buildServer() {

@@ -44,6 +44,7 @@ const app = createApp({
   streams,
   trustedProxyHops: config.trustedProxyHops,
   sessions: { absoluteSeconds: config.sessionAbsoluteSeconds, idleSeconds: config.sessionIdleSeconds },
+  publicUrl: config.publicUrl,
 });
 
 const server = http.createServer(app);

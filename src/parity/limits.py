@@ -37,6 +37,7 @@ WAF_MANAGED = "https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed
 WAF_STRING_MATCH = "https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-string-match.html"
 WAF_RATE_STATEMENT = "https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html"
 WAF_IP_SET = "https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-ipset-match.html"
+WAF_LABEL_MATCH = "https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-label-match.html"
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ _TABLE = [
     Limit("waf.wcu.text_transformation", 10, "capacity units per text transformation", WAF_STRING_MATCH),
     Limit("waf.wcu.rate_based", 2, "rate-based statement's base cost (plus its scope-down statement)", WAF_RATE_STATEMENT),
     Limit("waf.wcu.ip_set", 1, "IP set reference statement", WAF_IP_SET),
+    Limit("waf.wcu.label_match", 1, "label match statement", WAF_LABEL_MATCH),
 ]
 
 LIMITS: dict[str, Limit] = {limit.name: limit for limit in _TABLE}

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import re
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,8 +28,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from parity.render.compose import render_compose
-from parity.render.edge import render_edge
+from parity.render.edge import edge_command, edge_environment, render_edge
+from parity.render.waf import render_waf_js
 from parity.spec import load_stack
 
 from .conftest import ROOT, containers_of, docker, inspect
@@ -39,7 +40,8 @@ REAL_EDGE = "http://127.0.0.1:8080"
 BROKEN_PORT = 8091
 CONTROL_PORT = 8092
 OUT = ROOT / "reports" / "e2e-breakage"
-SERVER_DEFAULTS = "        proxy_buffering off;\n"  # anchor: the ALB defaults at server level
+SERVER_DEFAULTS = "        proxy_buffering off;\n"  # anchor: the proxying settings (of the ALB part and each CloudFront behaviour)
+VIEWER = "        listen 80 reuseport;\n        server_name _;\n"  # anchor: the CloudFront part (the viewer's port)
 
 
 # ---- mutations of the rendered edge config (each asserts its anchor exists) -------------
@@ -90,8 +92,7 @@ def cookie_flags_dropped(conf: str) -> str:
 
 
 def healthz_down(conf: str) -> str:
-    anchor = "        location = /__edge/health {\n"
-    return _replace(conf, anchor, "        location = /healthz {\n            return 503;\n        }\n\n" + anchor)
+    return _replace(conf, VIEWER, VIEWER + "        location = /healthz {\n            return 503;\n        }\n")
 
 
 def crawl_not_stored(conf: str) -> str:
@@ -102,22 +103,49 @@ def crawl_not_stored(conf: str) -> str:
     title = re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
     links = [{"url": f"http://fixture-site/{p}", "text": p} for p in ("index.html", "menu.html", "hours.html", "about.html")]
     body = json.dumps({"id": "0" * 24, "url": "http://fixture-site/", "status": 200, "title": title, "links": links})
-    anchor = "        location = /__edge/health {\n"
     route = (
         "        location = /api/crawl {\n            default_type application/json;\n"
-        f"            return 200 '{body}';\n        }}\n\n"
+        f"            return 200 '{body}';\n        }}\n"
     )
-    return _replace(conf, anchor, route + anchor)
+    return _replace(conf, VIEWER, VIEWER + route)
 
 
 def crawler_routed(conf: str) -> str:
     # What a careless route would do: hand a path to the crawler (the edge also joins its network).
-    anchor = "        location = /__edge/health {\n"
     route = (
         "        location /crawler/ {\n            set $crawler crawler.internal:4999;\n"
-        "            rewrite ^/crawler(/.*)$ $1 break;\n            proxy_pass http://$crawler;\n        }\n\n"
+        "            rewrite ^/crawler(/.*)$ $1 break;\n            proxy_pass http://$crawler;\n        }\n"
     )
-    return _replace(conf, anchor, route + anchor)
+    return _replace(conf, VIEWER, VIEWER + route)
+
+
+def origin_lock_off(conf: str) -> str:
+    """An ALB part that forwards whatever reaches it (no listener rule on the secret header)."""
+    return _replace(conf, '        if ($origin_verified = 0) { return 403 "Forbidden\\n"; }\n', "")
+
+
+def managed_rules_off(conf: str) -> str:
+    """Behaviours that go straight to their origin: WAF's managed rules never run."""
+    out, n = re.subn(r"set \$waf_next (@\w+);\n(\s+)js_content waf\.screen;", r"try_files /nonexistent \1;", conf)
+    assert n >= 2, "no WAF screening in the rendered edge config"
+    return out
+
+
+def security_headers_off(conf: str) -> str:
+    lines = conf.splitlines(keepends=True)
+    kept = [line for line in lines if "add_header Content-Security-Policy" not in line]
+    assert len(kept) < len(lines), "no Content-Security-Policy in the rendered edge config"
+    return "".join(kept)
+
+
+def admin_on_viewer_port(conf: str) -> str:
+    return _replace(conf, VIEWER, VIEWER + "        # broken: the edge's admin surface on the viewer's port\n"
+                    "        location = /__edge/targets/website-agent {\n"
+                    "            include /etc/nginx/targets/website-agent.registered;\n        }\n")
+
+
+def viewer_host_passed(conf: str) -> str:
+    return _replace(conf, "proxy_set_header Host alb.internal;", "proxy_set_header Host $http_host;")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +171,13 @@ CASES = [
     Case("healthz-down", healthz_down, "test_healthz_through_the_edge"),
     Case("crawl-not-stored", crawl_not_stored, "test_crawl_pipeline_in_browser", container_checks=True),
     Case("crawler-routed", crawler_routed, "test_crawler_not_reachable_through_edge_paths", networks=("internal",)),
+    # issue 17: the edge's own checks
+    Case("origin-lock-off", origin_lock_off, "test_a_request_that_skips_cloudfront_is_refused", container_checks=True,
+         networks=("allow-listed-clients",)),
+    Case("managed-rules-off", managed_rules_off, "test_waf_managed_rules_answer_as_the_rendered_web_acl and not plain"),
+    Case("security-headers-off", security_headers_off, "test_every_response_carries_the_response_headers_policy"),
+    Case("admin-on-viewer-port", admin_on_viewer_port, "test_the_edge_admin_surface_is_not_on_the_viewer_port"),
+    Case("viewer-host-passed", viewer_host_passed, "test_the_app_gets_the_origins_host_and_the_public_host", container_checks=True),
 ]
 
 
@@ -193,24 +228,33 @@ def live(stack):
 @contextlib.contextmanager
 def extra_edge(stack, conf: str, name: str, port: int, networks: tuple[str, ...] = ()) -> Iterator[str]:
     """An extra edge container on the stack's networks serving ``conf`` on 127.0.0.1:``port``."""
-    image = inspect(containers_of("edge")[0])["Image"]
+    real = inspect(containers_of("edge")[0])
+    image = real["Image"]
     folder = Path(tempfile.mkdtemp(prefix="parity-e2e-edge-"))
     (folder / "nginx.conf").write_text(conf)
-    (folder / "nginx.conf").chmod(0o644)
+    (folder / "waf.js").write_text(render_waf_js(stack))
+    for f in folder.iterdir():
+        f.chmod(0o644)
+    # the origin lock's values, as the real edge got them (through the docker CLI's environment, never argv)
+    names = edge_environment(stack)
+    env = {**os.environ, **{k: v for k, _, v in (e.partition("=") for e in real["Config"]["Env"]) if k in names}}
     docker("rm", "-f", name, check=False)
     try:
-        docker(
-            "run", "-d", "--name", name, "--network", f"{stack.project}_public", "-p", f"127.0.0.1:{port}:80",
-            "-v", f"{folder / 'nginx.conf'}:/etc/nginx/nginx.conf:ro", image,
-            *render_compose(stack)["services"]["edge"].get("command", []),  # as the stack starts its edge (target groups)
-        )
+        started = subprocess.run(
+            ["docker", "run", "-d", "--name", name, "--network", f"{stack.project}_public", "-p", f"127.0.0.1:{port}:80",
+             *[f"--env={n}" for n in names], "-v", f"{folder / 'nginx.conf'}:/etc/nginx/nginx.conf:ro",
+             "-v", f"{folder / 'waf.js'}:/etc/nginx/waf.js:ro", image,
+             *edge_command(stack)],  # as the stack starts its edge (target groups, origin lock)
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
         for net in ("aws", *networks):
             docker("network", "connect", f"{stack.project}_{net}", name)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(f"{url}/__edge/health", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/", timeout=2).status_code == 200:  # through the whole edge (a mutation may break /healthz)
                     break
             except httpx.HTTPError:
                 pass

@@ -125,7 +125,16 @@ def test_apply_builds_the_environment_and_a_second_plan_shows_no_change(tmp_path
     (tg,) = elb.describe_target_groups()["TargetGroups"]
     assert (tg["HealthCheckPath"], tg["Port"], tg["TargetType"]) == ("/healthz", 5171, "ip")
     (listener,) = elb.describe_listeners(LoadBalancerArn=lbs[0]["LoadBalancerArn"])["Listeners"]
-    assert listener["Port"] == 80 and listener["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+    # the origin lock: without the secret header a fixed 403; every route forwards only with it
+    assert listener["Port"] == 80 and listener["DefaultActions"][0]["Type"] == "fixed-response"
+    assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
+    rules = [r for r in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    paths = [c.get("Values") or c["PathPatternConfig"]["Values"] for r in rules for c in r["Conditions"] if c["Field"] == "path-pattern"]
+    assert sorted(v for p in paths for v in p) == ["/*", "/api/*"]
+    for r in rules:
+        (header,) = [c["HttpHeaderConfig"] for c in r["Conditions"] if c["Field"] == "http-header"]
+        assert header["HttpHeaderName"] == "X-Origin-Verify" and header["Values"]  # moto keeps the reference unresolved
+        assert r["Actions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
 
     live = services(moto)
     ecs = client("ecs", moto)

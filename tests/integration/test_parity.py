@@ -19,8 +19,19 @@ def test_the_running_stack_matches_the_spec(stack):
     proc = inv("parity")
     assert "parity: every difference is declared (local)" in proc.stdout
     # running vs spec vs rendered: nothing differs; the only differences are the local
-    # network's (a Docker network admits both ways; the edge's host clients), each declared
-    assert sorted(verdicts(proc.stdout)) == [("ok", "edge.ingress"), ("ok", "ingress"), ("ok", "ingress")]
+    # network's (a Docker network admits both ways; the edge's host clients) and the managed
+    # rules the local edge does not emulate, each declared
+    assert sorted(verdicts(proc.stdout)) == [("ok", "edge.ingress"), ("ok", "edge.waf.rules"), ("ok", "ingress"), ("ok", "ingress")]
+    assert "not emulated locally: AWSManagedRulesKnownBadInputsRuleSet/Host_localhost_HEADER" in proc.stdout
+
+
+def test_the_running_edge_matches_prods_waf_cloudfront_and_alb(stack):
+    """Managed rule overrides, the origin lock and the response headers: the running edge against prod's template."""
+    proc = inv("parity", "--env", "prod")
+    assert "parity: every difference is declared (prod)" in proc.stdout
+    edge = {field for v, field in verdicts(proc.stdout.split("\nedge:", 1)[1])}
+    # declared: the listener (no certificate locally), PUBLIC_URL (prod has none yet), what is not emulated
+    assert edge == {"edge.ingress", "edge.listener", "edge.forwarded_host", "edge.waf.rules"}, proc.stdout
 
 
 def test_limits_changed_by_hand_show_up_and_fail(stack):
@@ -48,4 +59,4 @@ def test_live_in_the_emulator_after_a_promote(stack):
     assert "live local: ECS in" in proc.stdout
     for service in ("website-agent", "crawler"):
         assert re.search(rf"^{service}: \d+ differences \(\d+ fields the same on every side: [^)]*rendered, live\b", proc.stdout, re.M)
-    assert all(field in ("ingress", "edge.ingress") and v == "ok" for v, field in verdicts(proc.stdout)), proc.stdout
+    assert all(field in ("ingress", "edge.ingress", "edge.waf.rules") and v == "ok" for v, field in verdicts(proc.stdout)), proc.stdout

@@ -99,10 +99,16 @@ def test_sse_figures_say_when_the_search_never_found_the_limit():
         def best(self, label, p99=False):
             return max((r for r in self.runs[label] if (r.within_p99 if p99 else r.held)), key=lambda r: r.streams)
 
-    by_name = {f.name: f for f in sse_figures(FakeLoad(), edge_cap=2000, web_cap=16000)}
+    load = FakeLoad()
+    by_name = {f.name: f for f in sse_figures(load, edge_cap=2000, web_cap=16000)}
     held = by_name["sse_streams_held"]
-    assert held.value == 4000 and "at least" in held.note  # searched to 4,000 even with a lower cap
-    assert by_name["sse_edge_memory_mib"].value == 100
+    assert held.value == 16000 and "at least" in held.note  # searched to 16,000 even with a lower cap
+    # the level found is run twice more, and the note gives the spread
+    assert [r.streams for r in load.runs["edge"]] == [1000, 2000, 4000, 8000, 16000, 16000, 16000]
+    assert "3 of 3 runs held at 16000; first-event p99 1200-1200 ms" in held.note
+    runs = by_name["sse_streams_held_runs"]
+    assert (runs.value, runs.unit, runs.shown.split()[0]) == (3, "of 3 runs", "3")
+    assert by_name["sse_edge_memory_mib"].value == 400
     per_task = by_name["sse_streams_per_web_task"]
     assert (per_task.value, per_task.note) == (3000, "")
 

@@ -121,6 +121,9 @@ def test_plan_passes_the_live_revisions_and_calls_out_stateful_replacements():
         "AlbDeletionProtection": "true",  # the ALB exists: protected from now on
         "WebsiteAgentTaskDefinition": "",
         "CrawlerTaskDefinition": LIVE,
+        # no secrets reader: the origin lock's references name no version (AWSCURRENT)
+        "OriginVerifyVersion": "",
+        "OriginVerifyPreviousVersion": "",
     }
     assert cfn.deleted == ["cs-1"] and not cfn.executed  # a plan changes nothing
     show(ctx, result)
@@ -130,6 +133,25 @@ def test_plan_passes_the_live_revisions_and_calls_out_stateful_replacements():
     assert "1 to replace, 1 to modify, 1 to add, 1 to remove" in text
     assert "WARNING: 2 stateful resource(s) would be replaced or removed: StaticBucket, CrawlerLogGroup" in text
     assert "crawler huskit-crawler:7" in text and "website-agent (placeholder, 0 tasks)" in text
+
+
+class FakeSecrets:
+    def __init__(self, versions):
+        self.asked, self.found = [], versions
+
+    def versions(self, name):
+        self.asked.append(name)
+        return self.found
+
+
+def test_after_a_rotation_the_plan_passes_the_secrets_current_and_previous_versions():
+    cfn = FakeCfn(status="UPDATE_COMPLETE")
+    ctx = ctx_with(cfn)
+    ctx.secrets = FakeSecrets({"AWSCURRENT": "v2-uuid", "AWSPREVIOUS": "v1-uuid"})
+    plan(ctx)
+    _, params = cfn.created[0]
+    assert (params["OriginVerifyVersion"], params["OriginVerifyPreviousVersion"]) == ("v2-uuid", "v1-uuid")
+    assert ctx.secrets.asked == ["huskit/prod/edge-origin"]
 
 
 def test_no_changes_is_an_empty_plan_and_an_apply_that_executes_nothing():

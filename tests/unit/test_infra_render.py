@@ -137,7 +137,11 @@ def test_no_secret_value_anywhere(templates):
     )
     for template in templates.values():
         text = json.dumps(template)
-        for secret in resources(template, "AWS::SecretsManager::Secret").values():
+        for name, secret in resources(template, "AWS::SecretsManager::Secret").items():
+            if name == "EdgeOriginSecret":  # Secrets Manager generates its value; the template holds none
+                generate = secret["Properties"].pop("GenerateSecretString")
+                assert set(generate) == {"SecretStringTemplate", "GenerateStringKey", "PasswordLength", "ExcludePunctuation"}
+                assert generate["SecretStringTemplate"] == "{}"
             assert set(secret["Properties"]) == {"Name", "Description"}  # values are set out of band
             assert secret["DeletionPolicy"] == "Retain"
         for values in local_values.values():
@@ -198,14 +202,16 @@ def test_waf_rate_rules_lowercase_and_answer_429_with_the_allow_list_first(templ
     names = [r["Name"] for r in acl["Rules"]]
     assert names == [
         "AWSManagedRulesCommonRuleSet",
+        "SizeRestrictions_BODY-outside-exempt-paths",
+        "CrossSiteScripting_BODY-outside-exempt-paths",
         "AWSManagedRulesKnownBadInputsRuleSet",
         "allow-list",
         "rate-api",
         "rate-api-auth",
     ]
-    assert [r["Priority"] for r in acl["Rules"]] == list(range(5))
-    assert len(acl["Rules"][2]["Statement"]["OrStatement"]["Statements"]) == 2
-    rate = acl["Rules"][4]
+    assert [r["Priority"] for r in acl["Rules"]] == list(range(7))
+    assert len(acl["Rules"][4]["Statement"]["OrStatement"]["Statements"]) == 2
+    rate = acl["Rules"][6]
     assert rate["Action"] == {"Block": {"CustomResponse": {"ResponseCode": 429}}}
     statement = rate["Statement"]["RateBasedStatement"]
     assert (statement["Limit"], statement["EvaluationWindowSec"], statement["AggregateKeyType"]) == (20, 300, "IP")

@@ -33,3 +33,13 @@ def test_the_bench_load_generator_ships_with_the_package():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert SCRIPT.is_file()
     assert "*.mjs" in data["tool"]["setuptools"]["package-data"]["parity.app"]
+
+
+def test_the_edge_waf_engine_ships_with_the_package():
+    import tomllib
+
+    from parity.render.waf import ENGINE
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert ENGINE.is_file()
+    assert "*.js" in data["tool"]["setuptools"]["package-data"]["parity.render"]

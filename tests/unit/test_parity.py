@@ -12,10 +12,11 @@ import pytest
 from parity.app.parity import check, show
 from parity.render.compose import networks_of
 from parity.render.edge import render_edge
+from parity.render.waf import render_waf_js
 from parity.render.infra import render_template
 from parity.render.infra.edge import CACHING_OPTIMIZED
 from parity.render.parity import _source_of, compare, container_view, spec_view, taskdef_view
-from parity.render.parity_infra import compare_infra, local_edge_view, spec_infra_views, template_views
+from parity.render.parity_infra import compare_infra, infra_template, local_edge_view, spec_infra_views, template_views
 from parity.render.taskdef import render_taskdef
 from parity.spec import load_stack
 
@@ -39,15 +40,16 @@ def edge_container():
 class FakeDocker:
     """The local stack as the saved inspect output shows it (the edge as `inv up` renders it)."""
 
-    def __init__(self, containers=None, built=None, edge_conf=None):
+    def __init__(self, containers=None, built=None, edge_conf=None, waf_js=None):
         self.containers = copy.deepcopy(containers or SAVED["containers"])
         self.built = built or {s: cs[0]["Image"] for s, cs in SAVED["containers"].items()}
         self.edge = edge_container()
         self.edge_conf = edge_conf if edge_conf is not None else render_edge(load_stack(ROOT, "local"))
+        self.waf_js = waf_js if waf_js is not None else render_waf_js(load_stack(ROOT, "local"))
 
     def read_file(self, container, path):
-        assert (container, path) == ("huskit-edge-1", "/etc/nginx/nginx.conf")
-        return self.edge_conf
+        assert container == "huskit-edge-1"
+        return {"/etc/nginx/nginx.conf": self.edge_conf, "/etc/nginx/waf.js": self.waf_js}[path]
 
     def containers_of(self, service):
         if service == "edge":
@@ -259,7 +261,7 @@ def infra_differences(report, verdict="undeclared"):
 @pytest.mark.parametrize("env", ["local", "staging", "prod"])
 def test_the_template_says_what_the_spec_says(env):
     stack = load_stack(ROOT, env)
-    assert template_views(stack, render_template(stack)) == spec_infra_views(stack)
+    assert template_views(stack, infra_template(stack)) == spec_infra_views(stack)
 
 
 def test_the_real_spec_and_the_running_stack_show_no_undeclared_infra_difference():
@@ -329,6 +331,9 @@ def test_cloudfront_behaviours_that_differ_from_the_spec_routes_show_up(monkeypa
     assert infra_differences(report) == {
         ("edge", "edge.routes", ("local", "infra prod")),
         ("edge", "edge.routes", ("spec prod", "infra prod")),
+        # the new s3 behaviour carries the ALB behaviours' headers policy, not the static one
+        ("edge", "edge.static_response_headers", ("local", "infra prod")),
+        ("edge", "edge.static_response_headers", ("spec prod", "infra prod")),
     }
     routes = report.services[-1].views["infra prod"]["edge.routes"]
     assert "/api/ -> website-agent (cached)" in routes and "/admin/ -> s3 (cached)" in routes
@@ -403,10 +408,16 @@ def test_an_edge_that_is_not_running_is_a_difference():
 
 def test_the_edge_view_reads_the_rendered_nginx_conf():
     local = load_stack(ROOT, "local")
-    view = local_edge_view(local, render_edge(local))
+    view = local_edge_view(local, render_edge(local), waf_js=render_waf_js(local))
     spec = spec_infra_views(local)["edge"]
-    assert {k: v for k, v in spec.items() if k != "edge.ingress"} == {k: v for k, v in view.items() if k != "edge.ingress"}
-    assert not compare_infra(local, "edge", "local", {**view, "edge.ingress": spec["edge.ingress"]}, spec, spec, spec)
+    same = lambda v: {k: x for k, x in v.items() if k not in ("edge.ingress", "edge.waf.rules")}  # noqa: E731
+    assert same(spec) == same(view)
+    # the managed rules the edge does not emulate: the one declared difference
+    (diff,) = compare_infra(local, "edge", "local", {**view, "edge.ingress": spec["edge.ingress"]}, spec, spec, spec)
+    assert (diff.path, diff.verdict) == ("edge.waf.rules", "intended")
+    assert set(spec["edge.waf.rules"]) - set(view["edge.waf.rules"]) == {
+        "AWSManagedRulesKnownBadInputsRuleSet/Host_localhost_HEADER", "AWSManagedRulesKnownBadInputsRuleSet/ReactJSRCE_BODY"}
+    assert "not emulated locally: AWSManagedRulesKnownBadInputsRuleSet/Host_localhost_HEADER (" in diff.why
 
 
 def test_another_services_dependency_reaching_a_service_is_not_declared():
@@ -435,3 +446,45 @@ def test_inv_parity_records_its_differences_for_the_page_without_a_value(tmp_pat
     assert said == ["report: reports/index.html"]
     assert "1 undeclared" in page and "environment.API_TOKEN" in page
     assert "hunter2" not in json.dumps(record) and "hunter2" not in page
+
+
+def test_a_web_acl_that_counts_a_rule_without_its_scope_down_rule_shows_up(monkeypatch):
+    def count_everywhere(res):
+        acl = res["WebAcl"]["Properties"]
+        acl["Rules"] = [r for r in acl["Rules"] if not r["Name"].endswith("-outside-exempt-paths")]
+
+    with_template(monkeypatch, count_everywhere)
+    report = check(ROOT, FakeDocker())
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {("edge", "edge.waf.overrides")}
+    d = next(d for d in report.undeclared if d.sides == ("local", "infra local"))
+    assert "AWSManagedRulesCommonRuleSet/SizeRestrictions_BODY counts everywhere" in d.values[1]
+
+
+def test_an_alb_that_forwards_without_the_secret_header_shows_up(monkeypatch):
+    def unlock(res):
+        res["HttpsListener"]["Properties"]["DefaultActions"] = [
+            {"Type": "forward", "TargetGroupArn": {"Ref": "WebsiteAgentTargetGroup"}}]
+        for r in res.values():
+            if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule":
+                r["Properties"]["Conditions"] = [c for c in r["Properties"]["Conditions"] if c["Field"] != "http-header"]
+
+    with_template(monkeypatch, unlock)
+    report = check(ROOT, FakeDocker(), env="prod")
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {("edge", "edge.origin_lock")}
+    d = next(d for d in report.undeclared if d.sides == ("local", "infra prod"))
+    assert d.values == ("sent=X-Origin-Verify required=X-Origin-Verify otherwise=403",
+                        "sent=X-Origin-Verify required=- otherwise=forward")
+
+
+def test_a_local_edge_without_the_lock_a_header_or_an_override_shows_up():
+    docker = FakeDocker()
+    docker.edge_conf = docker.edge_conf.replace('if ($origin_verified = 0) { return 403 "Forbidden\\n"; }', "")
+    docker.edge_conf = docker.edge_conf.replace('add_header X-Frame-Options "SAMEORIGIN" always;', 'add_header X-Frame-Options "DENY" always;')
+    docker.waf_js = docker.waf_js.replace('"countOn": ["/api/chat"], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY"',
+                                          '"countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY"')
+    report = check(ROOT, docker, env="prod")
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {
+        ("edge", "edge.origin_lock"), ("edge", "edge.response_headers"),
+        ("edge", "edge.static_response_headers"), ("edge", "edge.waf.overrides")}
+    lock = next(d for d in report.undeclared if d.path == "edge.origin_lock")
+    assert lock.values[0] == "sent=X-Origin-Verify required=- otherwise=forward"

@@ -96,17 +96,32 @@ def test_edge_has_alb_idle_timeout_and_no_buffering():
     assert "resolver 127.0.0.11" in conf
 
 
+def _server(conf: str, listen: str) -> str:
+    """The server block of the edge that listens on ``listen``."""
+    start = conf.index(f"        listen {listen}")
+    start = conf.rindex("    server {", 0, start)
+    end = conf.find("\n    server {", start + 1)
+    return conf[start: end if end > 0 else len(conf)]
+
+
 def test_edge_waits_cloudfronts_origin_response_timeout_without_retrying(spec):
     spec["edge"]["origin_response_timeout"] = 45
     conf = render_edge(validate(spec))
-    # between two reads (first byte included), on both origins; then 504, not another replica
-    assert conf.count("proxy_read_timeout 45s;") == 2
-    assert "proxy_read_timeout 300s;" not in conf
-    assert "proxy_next_upstream error;" in conf
+    cloudfront, alb = _server(conf, "80 reuseport"), _server(conf, "81 reuseport")
+    # between two reads (first byte included), on every behaviour; then 504, not another try
+    assert cloudfront.count("proxy_read_timeout 45s;") == len(spec["edge"]["routes"])
+    assert "proxy_read_timeout 300s;" not in cloudfront
+    assert "proxy_next_upstream off;" in cloudfront
+    # the ALB waits its idle timeout for a target
+    assert "proxy_read_timeout 300s;" in alb and "proxy_next_upstream error;" in alb
 
 
 def test_edge_appends_viewer_then_cloudfront_to_x_forwarded_for():
-    assert 'proxy_set_header X-Forwarded-For "$proxy_add_x_forwarded_for, $server_addr";' in render_edge(stack())
+    conf = render_edge(stack())
+    # CloudFront appends the viewer, the ALB appends CloudFront (the CloudFront part's address)
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in _server(conf, "80 reuseport")
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in _server(conf, "81 reuseport")
+    assert "server 127.0.0.1:81;" in conf
 
 
 def test_edge_rate_limits_count_every_matching_rule_case_insensitively():
@@ -159,8 +174,19 @@ def test_edge_connection_table_is_not_the_limit_of_the_bench():
 def test_edge_s3_behaviour_goes_to_the_bucket(spec):
     spec["edge"]["bucket"] = "other-bucket"
     conf = render_edge(validate(spec))
-    assert "proxy_pass http://$s3_origin/other-bucket$uri;" in conf
+    assert "proxy_pass http://$s3_origin/other-bucket$edge_raw_path;" in conf
     assert "proxy_cache cdn;" in conf
+
+
+def test_edge_s3_behaviour_forwards_the_raw_path_never_the_decoded_one():
+    """$uri is decoded: with a variable in proxy_pass an encoded CR LF would go
+    out as a second request (tests/integration/test_edge_fuzz.py proves it)."""
+    conf = render_edge(stack())
+    s3 = conf[conf.index("location /assets/ {"):]
+    s3 = s3[: s3.index("\n        }\n")]
+    assert "$uri" not in s3
+    assert 'map $request_uri $edge_raw_path {\n        "~^(?<edge_path>[^?]*)" $edge_path;' in conf
+    assert 'if ($edge_raw_path !~ "^/assets/") { return 400; }' in s3
 
 
 def test_route_to_a_new_public_service_renders(spec):
@@ -213,3 +239,48 @@ def test_dollar_signs_reach_the_container_unchanged():
     crawler = render_compose(validate(data))["services"]["crawler"]
     assert "GREETING=pa$$word $${HOME} $$$$" in crawler["environment"]
     assert crawler["healthcheck"]["test"] == ["CMD-SHELL", 'test "$$PORT" = 4999']
+
+
+def test_the_edge_admin_surface_listens_on_the_containers_loopback_only():
+    conf = render_edge(stack())
+    viewer, alb = _server(conf, "80 reuseport"), _server(conf, "81 reuseport")
+    admin = _server(conf, "127.0.0.1:8081")
+    assert "__edge" not in viewer and "__edge" not in alb
+    assert "location = /__edge/health {" in admin and "location = /__edge/targets/website-agent {" in admin
+    health = render_compose(stack())["services"]["edge"]["healthcheck"]["test"][1]
+    assert health == "wget -q -O /dev/null http://127.0.0.1:8081/__edge/health"
+    # published: the viewer's port only
+    assert render_compose(stack())["services"]["edge"]["ports"] == ["127.0.0.1:8080:80"]
+
+
+def test_the_alb_part_requires_the_origin_lock_and_cloudfront_adds_it():
+    conf = render_edge(stack())
+    viewer, alb = _server(conf, "80 reuseport"), _server(conf, "81 reuseport")
+    assert 'if ($origin_verified = 0) { return 403 "Forbidden\\n"; }' in alb
+    assert viewer.count("proxy_set_header X-Origin-Verify $origin_verify_value;") == 2  # each ALB behaviour
+    assert "map $http_x_origin_verify $origin_verified {\n        default 0;\n        include /etc/nginx/origin-lock/accepted.conf;" in conf
+    # the Host the app gets: the origin's name; X-Forwarded-Host: PUBLIC_URL's host
+    assert viewer.count("proxy_set_header Host alb.internal;") == 2
+    assert viewer.count("proxy_set_header X-Forwarded-Host 127.0.0.1:8080;") == 2
+
+
+def test_the_edge_gets_the_secret_by_name_and_compose_never_interpolates_it():
+    edge = render_compose(stack())["services"]["edge"]
+    assert edge["environment"] == ["EDGE_ORIGIN_VERIFY", "EDGE_ORIGIN_VERIFY_PREVIOUS"]
+    script = edge["command"][2]
+    assert '"$$EDGE_ORIGIN_VERIFY"' in script and '"$EDGE_ORIGIN_VERIFY"' not in script.replace("$$", "")
+    assert "./edge/waf.js:/etc/nginx/waf.js:ro" in edge["volumes"]
+    assert len(edge["labels"]["parity.config"]) == 16
+
+
+def test_every_behaviour_runs_the_waf_then_its_origin_with_the_response_headers(spec):
+    conf = render_edge(stack())
+    viewer = _server(conf, "80 reuseport")
+    assert viewer.count("js_content waf.screen;") == 3
+    for name, value in stack().edge.response_headers.items():
+        assert viewer.count(f'add_header {name} "{value}" always;') == 3, name
+    assert viewer.count('add_header Cross-Origin-Embedder-Policy "require-corp" always;') == 1  # the s3 behaviour
+    # without managed rules: no njs, straight to the origin
+    spec["edge"].pop("managed_rules")
+    plain = render_edge(validate(spec))
+    assert "load_module" not in plain and "js_content" not in plain and plain.count("try_files /nonexistent @cf_") == 3

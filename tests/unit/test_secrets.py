@@ -83,3 +83,34 @@ def test_committed_seed_holds_no_credential():
         for key, value in body.items():
             if any(w in key for w in ("KEY", "SECRET", "TOKEN", "PASSWORD")):
                 assert value == "{random}", f"{name}:{key} must be generated"
+
+
+def test_the_edge_gets_the_origin_locks_current_and_previous_values_never_a_bad_one():
+    import pytest
+
+    from parity.app.secrets import origin_lock_env
+    from parity.errors import SecretError
+    from parity.spec import load_stack
+
+    from .conftest import ROOT
+
+    stack = load_stack(ROOT, "local")
+
+    class Store:
+        def __init__(self, current, previous=None):
+            self.values = {"huskit/prod/edge-origin": json.dumps({"value": current})}
+            self.prev = json.dumps({"value": previous}) if previous else None
+
+        def get(self, name):
+            return self.values.get(name)
+
+        def previous(self, name):
+            return self.prev
+
+    now, before = "a" * 20 + "-_B9", "b" * 24
+    assert origin_lock_env(stack, Store(now)) == {"EDGE_ORIGIN_VERIFY": now, "EDGE_ORIGIN_VERIFY_PREVIOUS": ""}
+    assert origin_lock_env(stack, Store(now, before))["EDGE_ORIGIN_VERIFY_PREVIOUS"] == before
+    for bad in ('with "quote" and space', "short"):
+        with pytest.raises(SecretError) as err:
+            origin_lock_env(stack, Store(bad))
+        assert bad not in str(err.value) and "huskit/prod/edge-origin" in str(err.value)

@@ -230,7 +230,28 @@ function setupAuth(): void {
   void refresh();
 }
 
+// ---- a module worker from /assets/ (what WebContainer does): it must start, isolated too
+function startWorker(): void {
+  const node = $('worker-status');
+  const url = document.querySelector<HTMLMetaElement>('meta[name="worker"]')?.content;
+  if (!url) {
+    setState(node, 'no worker', false);
+    return;
+  }
+  try {
+    const worker = new Worker(url, { type: 'module' });
+    worker.addEventListener('message', (event: MessageEvent<{ isolated: boolean }>) => {
+      setState(node, event.data.isolated ? 'isolated' : 'not isolated', event.data.isolated);
+      worker.terminate();
+    });
+    worker.addEventListener('error', () => setState(node, 'failed', false));
+  } catch {
+    setState(node, 'failed', false);
+  }
+}
+
 showIsolation();
+startWorker();
 setupCrawl();
 setupStream();
 setupAuth();

@@ -3,6 +3,7 @@ import compression from 'compression';
 import express, { type Request, type Response } from 'express';
 import morgan from 'morgan';
 import { authRouter, requireUser, SessionSigner, type SessionLimits } from './auth.js';
+import { API_BODY_LIMIT, chatRouter } from './chat.js';
 import { crawlerRouter } from './crawler.js';
 import type { Database } from './db.js';
 import { errorHandler, sendError } from './http.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   /** How many proxies in front append to X-Forwarded-For (CloudFront, then the ALB). */
   trustedProxyHops: number;
   sessions: SessionLimits;
+  /** The public origin absolute URLs are built from (never the request's Host); null: none are built. */
+  publicUrl?: string | null;
 }
 
 function isPreviewPath(p: string): boolean {
@@ -29,7 +32,9 @@ function isPreviewPath(p: string): boolean {
 
 // Log the path only: query strings and headers (cookies, tokens) stay out of the logs.
 morgan.token('path', (req: Request) => (req.originalUrl ?? req.url).split('?')[0]);
-const LOG_FORMAT = ':remote-addr ":method :path HTTP/:http-version" :status :res[content-length] - :response-time ms';
+// Host and X-Forwarded-Host show what the edge hands the app (the origin's name, the public host).
+const LOG_FORMAT =
+  ':remote-addr ":method :path HTTP/:http-version" :status :res[content-length] - :response-time ms host=:req[host] forwarded-host=:req[x-forwarded-host]';
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -77,7 +82,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(200).json({ status: 'ok', timestamp: new Date().toISOString() });
   });
 
-  const home = homePage(deps.assets);
+  const home = homePage(deps.assets, deps.publicUrl ?? null);
   app.get('/', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     res.type('html').send(home);
@@ -89,7 +94,9 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const api = express.Router();
-  api.use(express.json({ limit: '16kb' }));
+  // The chat endpoint parses its own, larger body; everything else is bounded as the WAF bounds it.
+  api.use(chatRouter(deps.streams));
+  api.use(express.json({ limit: API_BODY_LIMIT }));
   const auth = { db: deps.db, signer: new SessionSigner(deps.authSecret), sessions: deps.sessions };
   api.get('/stream', streamHandler(deps.streams));
   // Crawling drives the crawler's Chromium: logged-in users only.

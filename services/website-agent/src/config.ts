@@ -15,6 +15,7 @@ export interface Config {
   /** Session limits (the spec sets both): absolute after log-in, and idle. */
   sessionAbsoluteSeconds: number;
   sessionIdleSeconds: number;
+  publicUrl: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -59,6 +60,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     crawlerApiUrl = crawlerRaw.replace(/\/+$/, '');
   }
+  const publicRaw = (env.PUBLIC_URL ?? '').trim();
+  let publicUrl: string | null = null;
+  if (publicRaw !== '') {
+    let parsed: URL;
+    try {
+      parsed = new URL(publicRaw);
+    } catch {
+      throw new ConfigError('PUBLIC_URL is not a valid URL');
+    }
+    if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || (parsed.pathname !== '/' && parsed.pathname !== '')) {
+      throw new ConfigError('PUBLIC_URL must be an http(s) origin without a path, e.g. https://app.example.com');
+    }
+    publicUrl = parsed.origin;
+  }
   return {
     host: (env.HOST ?? '').trim() || '0.0.0.0',
     port: intSetting(env, 'PORT', 5171, 0, 65535),
@@ -72,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxyHops: intSetting(env, 'TRUSTED_PROXY_HOPS', 2, 0, 10),
     sessionAbsoluteSeconds,
     sessionIdleSeconds,
+    publicUrl,
   };
 }
 
@@ -89,5 +105,5 @@ export function describeConfig(config: Config): string {
   } catch {
     /* not a URL form: say only that it is set */
   }
-  return `env=${config.nodeEnv} crawler=${crawler} crawlerTimeoutMs=${config.crawlerTimeoutMs} trustedProxyHops=${config.trustedProxyHops} sessions=${config.sessionAbsoluteSeconds}s/idle ${config.sessionIdleSeconds}s db=${db}`;
+  return `env=${config.nodeEnv} publicUrl=${config.publicUrl ?? 'not set'} crawler=${crawler} crawlerTimeoutMs=${config.crawlerTimeoutMs} trustedProxyHops=${config.trustedProxyHops} sessions=${config.sessionAbsoluteSeconds}s/idle ${config.sessionIdleSeconds}s db=${db}`;
 }

@@ -6,6 +6,8 @@ import { escapeHtml } from './http.js';
 export interface AssetManifest {
   js: string;
   css: string;
+  /** The module worker (same-origin, under /assets/ like the rest of the client). */
+  worker: string;
 }
 
 export function loadManifest(buildDir: string): AssetManifest {
@@ -16,15 +18,17 @@ export function loadManifest(buildDir: string): AssetManifest {
   } catch {
     throw new Error(`client build missing or unreadable (${file}); run "npm run build" first`);
   }
-  if (typeof parsed.js !== 'string' || typeof parsed.css !== 'string') {
-    throw new Error(`client manifest ${file} lacks "js"/"css" entries; rebuild`);
+  if (typeof parsed.js !== 'string' || typeof parsed.css !== 'string' || typeof parsed.worker !== 'string') {
+    throw new Error(`client manifest ${file} lacks "js"/"css"/"worker" entries; rebuild`);
   }
-  return { js: parsed.js, css: parsed.css };
+  return { js: parsed.js, css: parsed.css, worker: parsed.worker };
 }
 
-export function homePage(assets: AssetManifest): string {
+/** The start page. Absolute URLs come from ``publicUrl`` (PUBLIC_URL), never from a request's Host. */
+export function homePage(assets: AssetManifest, publicUrl: string | null = null): string {
   const js = escapeHtml(assets.js);
   const css = escapeHtml(assets.css);
+  const canonical = publicUrl ? `\n  <link rel="canonical" href="${escapeHtml(publicUrl)}/">` : '';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -32,7 +36,8 @@ export function homePage(assets: AssetManifest): string {
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>HuskIT Website Agent</title>
   <meta name="description" content="Reference website-agent service: SSR, SSE streaming, crawler proxy and auth.">
-  <link rel="icon" href="/favicon.svg" type="image/svg+xml">
+  <link rel="icon" href="/favicon.svg" type="image/svg+xml">${canonical}
+  <meta name="worker" content="${escapeHtml(assets.worker)}">
   <link rel="stylesheet" href="${css}">
   <script type="module" src="${js}"></script>
 </head>
@@ -42,6 +47,7 @@ export function homePage(assets: AssetManifest): string {
     <div class="badges">
       <span class="badge">crossOriginIsolated <code id="coi-status" data-state="pending">…</code></span>
       <span class="badge">SharedArrayBuffer <code id="sab-status" data-state="pending">…</code></span>
+      <span class="badge">worker <code id="worker-status" data-state="pending">…</code></span>
       <span class="badge">crawler <code id="crawler-status" data-state="pending">…</code></span>
     </div>
   </header>

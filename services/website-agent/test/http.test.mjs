@@ -155,6 +155,38 @@ describe('pages, assets and headers', () => {
     assert.ok(!out.includes('cookie-value-xyz'));
   });
 
+  test('the module worker is a hashed, immutable asset; the page names it', async () => {
+    assert.match(manifest.worker, /^\/assets\/worker-[A-Z0-9]+\.js$/);
+    const res = await fetch(`${server.url}${manifest.worker}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.match(res.headers.get('content-type'), /javascript/);
+    assert.ok((await (await fetch(`${server.url}/`)).text()).includes(`<meta name="worker" content="${manifest.worker}">`));
+  });
+
+  test('absolute URLs come from PUBLIC_URL, never from the Host a request names', async () => {
+    const page = await (await fetch(`${server.url}/`, { headers: { 'x-forwarded-host': 'evil.example' } })).text();
+    assert.ok(!page.includes('rel="canonical"'), 'no PUBLIC_URL: no absolute URL');
+    assert.ok(!page.includes('evil.example'));
+    const dbUrl = await testDatabase();
+    const other = await startServer({ DATABASE_URL: dbUrl, PUBLIC_URL: 'https://app.huskit.test' });
+    try {
+      const res = await rawGet(`${other.url}/`, { host: 'evil.example', 'x-forwarded-host': 'evil.example' });
+      const html = res.body.toString();
+      assert.ok(html.includes('<link rel="canonical" href="https://app.huskit.test/">'));
+      assert.ok(!html.includes('evil.example'));
+    } finally {
+      await other.stop();
+    }
+  });
+
+  test('the access log shows the Host and X-Forwarded-Host the edge handed over', async () => {
+    await fetch(`${server.url}/no-such-page-for-host-log`, { headers: { 'x-forwarded-host': 'public.example:8080' } });
+    await new Promise((r) => setTimeout(r, 100));
+    const line = server.output().split('\n').find((l) => l.includes('/no-such-page-for-host-log'));
+    assert.match(line, /host=127\.0\.0\.1:\d+ forwarded-host=public\.example:8080$/);
+  });
+
   test('the client address is the one CloudFront saw, whatever the client wrote into X-Forwarded-For', async () => {
     // viewer-written entry, then what CloudFront appends (the viewer), then what the ALB appends (CloudFront)
     const xff = '6.6.6.6, 203.0.113.7, 198.51.100.1';

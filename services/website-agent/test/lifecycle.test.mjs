@@ -43,6 +43,14 @@ describe('start-up and shutdown', () => {
     assert.match(badPort.output, /PORT must be an integer/);
   });
 
+  test('refuses a PUBLIC_URL that is not an http(s) origin', async () => {
+    for (const bad of ['not a url', 'ftp://x.test', 'https://x.test/app']) {
+      const err = await startServer({ DATABASE_URL: adminUrl, PUBLIC_URL: bad }).catch((e) => e);
+      assert.equal(err.code, 1, bad);
+      assert.match(err.output, /PUBLIC_URL/, bad);
+    }
+  });
+
   test('database not there yet: /healthz answers, auth is 503, then it recovers', async () => {
     const name = dbName();
     const url = new URL(adminUrl);

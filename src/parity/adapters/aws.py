@@ -100,15 +100,31 @@ class SecretStore:
     def __init__(self, target: AwsTarget) -> None:
         self.sm = target.client("secretsmanager")
 
-    def get(self, name: str) -> str | None:
+    def get(self, name: str, stage: str | None = None) -> str | None:
+        """The secret's value (AWSCURRENT, or the version carrying ``stage``); None when there is none."""
         try:
-            return self.sm.get_secret_value(SecretId=name)["SecretString"]
+            extra = {"VersionStage": stage} if stage else {}
+            return self.sm.get_secret_value(SecretId=name, **extra)["SecretString"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return None
             raise SecretError(f"secret {name}: {exc.response['Error'].get('Code')}") from None
         except BotoCoreError as exc:
             raise SecretError(f"secret {name}: {exc}") from None
+
+    def previous(self, name: str) -> str | None:
+        """The value before the last put (AWSPREVIOUS), None when it was never rotated."""
+        return self.get(name, "AWSPREVIOUS")
+
+    def versions(self, name: str) -> dict[str, str]:
+        """Version stage -> version id (AWSCURRENT, AWSPREVIOUS); {} when the secret does not exist."""
+        try:
+            described = self.sm.describe_secret(SecretId=name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return {}
+            raise SecretError(f"secret {name}: {exc.response['Error'].get('Code')}") from None
+        return {stage: vid for vid, stages in (described.get("VersionIdsToStages") or {}).items() for stage in stages}
 
     def create(self, name: str, value: str) -> None:
         aws_call(f"create secret {name}", self.sm.create_secret, Name=name, SecretString=value)

@@ -35,7 +35,9 @@ NOT_MEASURED = "not measured"
 # Provided by app.bench_loop (one function per name, taking the Workspace and
 # returning a Figure or a list of Figures).
 LOOP_FIGURES = ("up_warm_vs_compose", "edit_to_served_s", "rollout_failed_requests", "rollout_streams_cut")
-EDGE_SEARCH_FLOOR = 4000  # the issue's "searched upward to at least 4,000"
+EDGE_SEARCH_FLOOR = 16000  # issue 17: the search goes up to 16,000 (target: 10,000 held)
+EDGE_TARGET = 10000
+EDGE_REPEATS = 2  # the level found is run this many more times: a noisy host shows as a spread
 
 
 @dataclass
@@ -141,11 +143,19 @@ def sse_figures(load: SseLoad, edge_cap: int, web_cap: int) -> list[Figure]:
     edge_cap = max(edge_cap, EDGE_SEARCH_FLOOR)
     held = search_upward(lambda n: load.through_edge(n).held, start=1000, cap=edge_cap)
     best = load.best("edge")
+    repeats = [load.through_edge(held) for _ in range(EDGE_REPEATS)] if held else []
+    at_level = [r for r in load.runs.get("edge", []) if r.streams == held]
+    p99s = [r.p99_ms for r in at_level if r.p99_ms is not None]
+    spread = (f"{sum(r.held for r in at_level)} of {len(at_level)} runs held at {held}; first-event p99 "
+              f"{min(p99s):.0f}-{max(p99s):.0f} ms") if at_level and p99s else ""  # fmt: skip
+    note = "; ".join(x for x in (_capped(held, edge_cap, "--edge-cap"), spread) if x)
+    memory = [r.memory_mib for r in at_level if r.memory_mib is not None]
     figures = [
-        Figure("sse_streams_held", held, "streams", f">= {EDGE_SEARCH_FLOOR} for 30 s, all complete and on time",
-               _capped(held, edge_cap, "--edge-cap")),
+        Figure("sse_streams_held", held, "streams", f">= {EDGE_TARGET} for 30 s, all complete and on time", note),
+        Figure("sse_streams_held_runs", sum(r.held for r in at_level) if repeats else None,
+               f"of {len(at_level)} runs", "every run at that level held"),
         Figure("sse_first_event_p99_ms", best.p99_ms if best else None, "ms", f"< {FIRST_EVENT_LIMIT_MS} ms"),
-        Figure("sse_edge_memory_mib", best.memory_mib if best else None, "MiB", f"at {held} streams"),
+        Figure("sse_edge_memory_mib", max(memory) if memory else None, "MiB", f"at {held} streams (the most of its runs)"),
     ]
     per_task = search_upward(lambda n: load.one_web_task(n).within_p99, start=250, cap=web_cap, bisect=2)
     task = load.best("web_task", p99=True)
@@ -163,7 +173,7 @@ def bench(
     ws: Workspace,
     requests: int = 50,
     sse: bool = True,
-    edge_cap: int = 8000,
+    edge_cap: int = 16000,
     web_cap: int = 16000,
     report: Callable[[str], None] = print,
 ) -> tuple[list[Figure], Path]:

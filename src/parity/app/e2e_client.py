@@ -24,13 +24,13 @@ import httpx
 from parity.adapters.docker import Compose, Docker
 from parity.errors import NotReady
 from parity.render.compose import CLIENTS_NETWORK, image_name
-from parity.render.edge import HEALTH_PATH
 from parity.spec import Stack
 
 PREFIX = "parity-e2e-client-"
 LABELS = ["parity.role=e2e-client", "com.docker.compose.project=parity-e2e-client", "com.docker.compose.service=forwarder"]
 FORWARD_PORT = 8080
 READY_WITHIN = 20.0
+HEALTH_PROBE = "/healthz"  # the website-agent's, answered through the whole edge
 LEFTOVER_AFTER = 1800  # seconds: a run takes minutes, so older forwarders are an interrupted run's
 # A TCP forwarder in Node (the website-agent image is always there when the stack runs).
 FORWARD_JS = (
@@ -111,8 +111,9 @@ def _wait_forwarding(url: str) -> None:
     last = "no answer"
     while time.monotonic() < deadline:
         try:
-            r = httpx.get(url + HEALTH_PATH, timeout=2)
-            if r.status_code == 200 and r.text.strip() == "ok":
+            # through the edge to a service's health path (the edge's own is not on the viewer's port)
+            r = httpx.get(url + HEALTH_PROBE, timeout=2, headers={"user-agent": "parity-e2e-client"})
+            if r.status_code == 200 and '"ok"' in r.text:
                 return
             last = f"HTTP {r.status_code}"
         except httpx.HTTPError as exc:

@@ -35,7 +35,13 @@ from parity.render.infra import (
     taskdef_parameter,
 )
 from parity.render.infra.adopt import Adoption, candidates, import_template
-from parity.render.infra.edge import ALB_PROTECTION_PARAMETER, WAF_REGION, WEB_ACL_PARAMETER
+from parity.render.infra.edge import (
+    ALB_PROTECTION_PARAMETER,
+    ORIGIN_PREVIOUS_VERSION,
+    ORIGIN_VERSION,
+    WAF_REGION,
+    WEB_ACL_PARAMETER,
+)
 from parity.render.infra.network import PREFIX_LIST_NAME, PREFIX_LIST_PARAMETER
 from parity.render.infra.verify import verify
 from parity.spec import Stack
@@ -86,6 +92,7 @@ class InfraContext:
     timeout: float = 3600.0  # a first CloudFront distribution alone takes minutes
     part: str = ""  # "edge": the us-east-1 companion holding the web ACL; "bootstrap": the deploy identities
     edge: InfraContext | None = None  # the companion, where the environment needs one
+    secrets: Any = None  # Secrets Manager (versions of the origin lock's secret); None: none read
 
     @property
     def name(self) -> str:
@@ -193,6 +200,12 @@ def parameters(
     for service in stack.services:
         live = ctx.ecs.describe_service(stack.cluster, service) if cluster_up else None
         out[taskdef_parameter(service)] = live["taskDefinition"] if live else ""
+    lock = stack.edge.origin_lock
+    if lock is not None and stack.public_services():
+        # the secret's versions: a rotation changes the dynamic references, so CloudFormation resolves them again
+        versions = ctx.secrets.versions(stack.secret_name(lock.secret)) if ctx.secrets is not None else {}
+        out[ORIGIN_VERSION] = versions.get("AWSCURRENT", "")
+        out[ORIGIN_PREVIOUS_VERSION] = versions.get("AWSPREVIOUS", "")
     if ctx.edge is not None:
         # the companion's web ACL; before its first apply, a stand-in that only a plan ever sees
         acl = outputs(ctx.edge).get("WebAclArn")
@@ -537,16 +550,18 @@ def contexts(
     deployed from CI (``infra.github``, a real account) is changed through its
     CloudFormation service role, which its bootstrap stack made. ``adapter``:
     another CloudFormation adapter (the rehearsal's), called as ``adapter(target, service_role)``."""
+    from parity.adapters.aws import SecretStore
     from parity.adapters.cloudformation import CloudFormation
     from parity.adapters.ecs import Ecs
-
-    make = adapter or CloudFormation
     from parity.render.infra.common import uses_tls
     from parity.render.infra.identities import role_name
 
+    make = adapter or CloudFormation
     service_role = role_name(stack, "cloudformation") if stack.infra.github and uses_tls(stack) else None
     target = _target(stack.region, endpoint_url, credentials)
-    ctx = InfraContext(stack=stack, cfn=make(target, service_role), ecs=Ecs(target), report=report)
+    ctx = InfraContext(
+        stack=stack, cfn=make(target, service_role), ecs=Ecs(target), report=report, secrets=SecretStore(target)
+    )
     if needs_edge_stack(stack):
         waf = _target(WAF_REGION, endpoint_url, credentials)
         ctx.edge = InfraContext(stack=stack, cfn=make(waf, service_role), ecs=ctx.ecs, report=report, part="edge")

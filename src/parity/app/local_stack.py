@@ -151,7 +151,7 @@ def up(
         synced = sync_static(stack, docker, target)
         report(f"synced {synced} static files to s3://{stack.edge.bucket}")
     done["static"] = static
-    env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps])}
+    env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps]), **secrets.origin_lock_env(stack, store)}
     timings["localstack"] = clock() - t
 
     t = clock()
@@ -168,7 +168,10 @@ def up(
     checked: set[str] = set()
     # Replaced replica by replica while the running edge keeps serving; with no
     # edge running, nobody is served: compose recreates them below.
-    stale = outdated(stack, compose, docker, compose.config_hashes(env=env)) if edge_running(compose) else []
+    hashes = compose.config_hashes(env=env)
+    # A rolling replacement needs the edge as it will keep running: an edge whose own settings
+    # changed (a new start command, origin lock values) is recreated with the rest below.
+    stale = outdated(stack, compose, docker, hashes) if edge_current(compose, hashes) else []
     for name in stale:
         checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
     everything = [*stack.services, *deps, "edge"]
@@ -194,8 +197,10 @@ def all_healthy(containers: list[ContainerState], services: list[str]) -> bool:
     )
 
 
-def edge_running(compose: Compose) -> bool:
-    return any(c.service == "edge" and c.state == "running" for c in compose.containers())
+def edge_current(compose: Compose, hashes: Mapping[str, str]) -> bool:
+    """The edge runs, on the settings compose would give it now."""
+    edges = [c for c in compose.containers() if c.service == "edge" and c.state == "running"]
+    return bool(edges) and all(not hashes.get("edge") or c.config_hash == hashes["edge"] for c in edges)
 
 
 def outdated(stack: Stack, compose: Compose, docker: Docker, hashes: Mapping[str, str] | None = None) -> list[str]:
@@ -253,7 +258,8 @@ def drift_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]
     daemon restart, say) looks healthy but has lost the secrets and the
     bucket; an edge whose target group lists replicas that are gone (removed
     or recreated outside `inv up`) sends requests to nobody."""
-    return [*_localstack_warnings(ws, stack, containers), *target_warnings(stack, containers, registered_targets(stack))]
+    compose = compose_for(ws, stack)
+    return [*_localstack_warnings(ws, stack, containers), *target_warnings(stack, containers, registered_targets(stack, compose))]
 
 
 def _localstack_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]) -> list[str]:
@@ -266,10 +272,10 @@ def _localstack_warnings(ws: Workspace, stack: Stack, containers: list[Container
     return ["LocalStack has restarted and lost its secrets and bucket: run `inv up` to seed it again"]
 
 
-def registered_targets(stack: Stack) -> dict[str, str]:
+def registered_targets(stack: Stack, compose: Compose) -> dict[str, str]:
     """Public service -> what the running edge answers for its target group
     (``default``: every replica by DNS name; '' when no edge answers)."""
-    return {name: registered(stack, name) for name in stack.public_services()}
+    return {name: registered(stack, name, compose) for name in stack.public_services()}
 
 
 def target_warnings(stack: Stack, containers: list[ContainerState], registered: Mapping[str, str]) -> list[str]:

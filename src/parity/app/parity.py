@@ -22,6 +22,7 @@ from parity.render.parity import Difference, compare, container_view, spec_view,
 from parity.render.parity_infra import (
     EDGE,
     compare_infra,
+    with_companion,
     local_edge_view,
     local_service_view,
     spec_infra_views,
@@ -42,6 +43,7 @@ class LocalDocker(Protocol):
 
 
 EDGE_CONF = "/etc/nginx/nginx.conf"  # the running edge's configuration (compose mounts the rendered one there)
+EDGE_WAF = "/etc/nginx/waf.js"  # its WAF emulation (the managed rules it applies)
 
 
 class LiveEcs(Protocol):
@@ -72,7 +74,7 @@ def check(root: Path, docker: LocalDocker, env: str | None = None, live: LiveEcs
     target = env or "local"
     local = load_stack(root, "local")
     stack = load_stack(root, target)
-    infra = template_views(stack, render_template(stack))
+    infra = template_views(stack, with_companion(stack, render_template(stack)))
     spec_local, spec_env = spec_infra_views(local), spec_infra_views(stack)
     out = []
     for name in local.services:
@@ -101,8 +103,10 @@ def check(root: Path, docker: LocalDocker, env: str | None = None, live: LiveEcs
         diffs += compare_infra(local, name, target, views["local net"], infra[name], spec_local[name], spec_env[name])
         out.append(ServiceParity(name, views, diffs))
     edge_containers = docker.inspect_raw(docker.containers_of(EDGE))
-    conf = docker.read_file(edge_containers[0]["Name"].lstrip("/"), EDGE_CONF) if edge_containers else None
-    edge = {"local": local_edge_view(local, conf, edge_containers), f"infra {target}": infra[EDGE]}
+    name = edge_containers[0]["Name"].lstrip("/") if edge_containers else None
+    conf = docker.read_file(name, EDGE_CONF) if name else None
+    waf = docker.read_file(name, EDGE_WAF) if name and local.edge.managed_rules else None
+    edge = {"local": local_edge_view(local, conf, edge_containers, waf), f"infra {target}": infra[EDGE]}
     out.append(ServiceParity(EDGE, edge, compare_infra(local, EDGE, target, edge["local"], infra[EDGE], spec_local[EDGE], spec_env[EDGE])))
     return ParityReport(target, out)
 

@@ -44,12 +44,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import httpx
 
 from parity.adapters.docker import Compose, ContainerState, Docker
 from parity.errors import DeployFailed, NotReady, ParityError
 from parity.render.compose import PUBLIC_NETWORK
-from parity.render.edge import TARGETS_DIR, TARGETS_PATH, render_registered, render_targets
+from parity.render.edge import TARGETS_DIR, TARGETS_PATH, admin_url, render_registered, render_targets
 from parity.spec import Stack
 
 Report = Callable[[str], None]
@@ -325,7 +324,7 @@ class DockerFleet:
         return self.docker.logs(container, tail=15)
 
     def registered(self, service: str) -> str:
-        return registered(self.stack, service)
+        return registered(self.stack, service, self.compose)
 
     def edge(self) -> str:
         """The edge container's name (looked up once)."""
@@ -358,13 +357,17 @@ class DockerFleet:
         raise NotReady(f"the edge did not take the new members of {service} within 5 s", hint="`inv logs --service edge`")
 
 
-def registered(stack: Stack, service: str) -> str:
+def registered(stack: Stack, service: str, compose: Compose) -> str:
     """What the running edge answers for the service's target group: its
     members' addresses, ``default`` (every replica by DNS name), or '' when no
-    edge answers."""
+    edge answers. Asked on the edge's admin surface, inside its container
+    (nothing on the viewer's port answers for the edge itself)."""
+    edge = next((c.name for c in compose.containers() if c.service == "edge" and c.state == "running"), None)
+    if edge is None:
+        return ""
     try:
-        return httpx.get(f"http://127.0.0.1:{stack.edge.port}{TARGETS_PATH}/{service}", timeout=2).text.strip()
-    except httpx.HTTPError:
+        return compose.exec(edge, ["wget", "-q", "-T", "2", "-O", "-", admin_url(f"{TARGETS_PATH}/{service}")]).strip()
+    except ParityError:
         return ""
 
 

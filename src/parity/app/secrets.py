@@ -70,6 +70,42 @@ def resolve_one(name: str, key: str | None, store: Store, cache: dict[str, str |
     return str(data[key])
 
 
+class VersionedStore(Store, Protocol):
+    def previous(self, name: str) -> str | None: ...
+
+
+def origin_lock_env(stack: Stack, store: VersionedStore) -> dict[str, str]:
+    """The edge's origin lock values (what CloudFront sends, and the previous
+    value the ALB still accepts during a rotation), as its start command reads
+    them. Values are checked, never shown: an error names the secret and key."""
+    from parity.render.edge import ORIGIN_VERIFY_ENV, ORIGIN_VERIFY_PREVIOUS_ENV, SECRET_VALUE
+
+    lock = stack.edge.origin_lock
+    if lock is None:
+        return {}
+    name, key = stack.secret_name(lock.secret), lock.secret.key or ""
+    current = resolve_one(name, key, store, {}, ORIGIN_VERIFY_ENV)
+    raw = store.previous(name)
+    previous = ""
+    if raw is not None:
+        previous = resolve_one(name, key, _Fixed(raw), {}, ORIGIN_VERIFY_PREVIOUS_ENV)
+    for which, value in (("current", current), ("previous", previous)):
+        if value and not SECRET_VALUE.match(value):
+            raise SecretError(f"secret {name}: the {which} value of key {key} must be 16 or more of A-Z a-z 0-9 _ - "
+                              "(it goes into a header and the edge's config)")  # fmt: skip
+    return {ORIGIN_VERIFY_ENV: current, ORIGIN_VERIFY_PREVIOUS_ENV: previous}
+
+
+class _Fixed:
+    """A store holding one value (a secret's previous version, to resolve its key)."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def get(self, name: str) -> str | None:
+        return self.value
+
+
 def load_seed(path: Path) -> dict[str, dict[str, str]]:
     try:
         data = json.loads(path.read_text())

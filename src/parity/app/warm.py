@@ -155,7 +155,9 @@ def secrets_digest(stack: Any) -> str | None:
     from parity.errors import ParityError
 
     try:
-        values = secrets.resolve(stack, SecretStore(localstack_target(stack)), [*stack.services, *stack.local.dependencies])
+        store = SecretStore(localstack_target(stack))
+        values = secrets.resolve(stack, store, [*stack.services, *stack.local.dependencies])
+        values.update(secrets.origin_lock_env(stack, store))  # the edge's (a rotation must reach it)
     except ParityError:
         return None
     return digest(sorted(values.items()))

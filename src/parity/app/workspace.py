@@ -9,6 +9,7 @@ from pathlib import Path
 
 from parity.render.compose import dump, render_compose, render_offline_override
 from parity.render.edge import render_edge
+from parity.render.waf import render_waf_js
 from parity.spec import Stack
 
 COMPOSE_DIR = "compose"
@@ -44,6 +45,10 @@ class Workspace:
     def edge_file(self) -> Path:
         return self.root / COMPOSE_DIR / "edge" / "nginx.conf"
 
+    @property
+    def waf_file(self) -> Path:
+        return self.root / COMPOSE_DIR / "edge" / "waf.js"
+
     def compose_files(self) -> list[Path]:
         return [self.compose_file, self.offline_file] if self.offline else [self.compose_file]
 
@@ -54,6 +59,7 @@ def rendered(stack: Stack, ws: Workspace) -> dict[Path, str]:
         ws.compose_file: dump(render_compose(stack)),
         ws.offline_file: dump(render_offline_override(stack)),
         ws.edge_file: render_edge(stack),
+        ws.waf_file: render_waf_js(stack),
     }
 
 

@@ -23,17 +23,19 @@ The result is plain data; ``dump`` turns it into the committed YAML.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from parity.render.common import HEADER, offline_tag, rel
-from parity.render.edge import edge_command
+from parity.render.edge import HEALTH_PATH, WAF_JS, admin_url, edge_command, edge_environment, render_edge
 from parity.spec.models import Dependency, HealthCheck, Stack, clients_network
 
 LOCAL_TAG = "local"
 EDGE_CONFIG = "./edge/nginx.conf"
+EDGE_WAF = "./edge/waf.js"  # the WAF's managed rules, emulated (njs)
 LOCALSTACK_IMAGE_VAR = "PARITY_LOCALSTACK_IMAGE"
 CLIENTS_NETWORK = "allow-listed-clients"
 PUBLIC_NETWORK = "public"  # the edge and the public services: where the edge reaches its targets
@@ -214,17 +216,32 @@ def _edge(stack: Stack) -> dict[str, Any]:
     aws = [d for d, dep in stack.local.dependencies.items() if dep.kind == "localstack"]
     depends: dict[str, Any] = {s: {"condition": "service_started"} for s in public}
     depends.update({d: {"condition": "service_healthy"} for d in aws})
-    return {
+    volumes = [f"{EDGE_CONFIG}:/etc/nginx/nginx.conf:ro"]
+    if stack.edge.managed_rules:
+        volumes.append(f"{EDGE_WAF}:{WAF_JS}:ro")
+    out: dict[str, Any] = {
         "image": stack.local.images["nginx"],
-        "volumes": [f"{EDGE_CONFIG}:/etc/nginx/nginx.conf:ro"],
-        "command": edge_command(stack),
+        "volumes": volumes,
+        "command": [literal(part) for part in edge_command(stack)],
+    }
+    if edge_environment(stack):
+        # the origin lock's secret values, from LocalStack at start (as the services' secrets)
+        out["environment"] = edge_environment(stack)
+    return out | {
         "ports": [f"127.0.0.1:{stack.edge.port}:80"],
         "networks": _member_networks(stack, "edge"),
-        "healthcheck": _quick_check("wget -q -O /dev/null http://127.0.0.1/__edge/health", start=5),
+        "healthcheck": _quick_check(f"wget -q -O /dev/null {admin_url(HEALTH_PATH)}", start=5),
         "depends_on": depends,
         "restart": "unless-stopped",
-        "labels": {"parity.role": "edge", "parity.stands-for": "CloudFront + WAF + ALB"},
+        # its mounted config, by digest: a changed config changes compose's hash, so `up` recreates the edge
+        "labels": {"parity.role": "edge", "parity.stands-for": "CloudFront + WAF + ALB", "parity.config": _edge_digest(stack)},
     }
+
+
+def _edge_digest(stack: Stack) -> str:
+    from parity.render.waf import render_waf_js
+
+    return hashlib.sha256((render_edge(stack) + render_waf_js(stack)).encode()).hexdigest()[:16]
 
 
 def render_compose(stack: Stack) -> dict[str, Any]:

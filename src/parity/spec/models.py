@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from parity.limits import FARGATE_SIZES, high, limit, low
+from parity.spec import managed_rules
 
 NAME = r"^[a-z][a-z0-9-]*[a-z0-9]$"
 
@@ -197,6 +198,82 @@ class RateLimit(Model):
         return value
 
 
+class RuleOverride(Model):
+    """A managed rule set to Count on named paths (a label-match rule blocks it
+    everywhere else): AWS's RuleActionOverrides plus a scope-down rule."""
+
+    rule: str = Field(description="The rule's name in its group, e.g. SizeRestrictions_BODY.")
+    action: Literal["count"] = "count"
+    paths: list[str] = Field(min_length=1, description="Exact request paths (as sent, case-sensitive) where it only counts.")
+    reason: str = Field(min_length=1, description="Why these paths may carry what the rule blocks.")
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", path):
+                raise ValueError(f"{path!r} is not an exact path (/ then letters, digits, . _ ~ - /; no patterns)")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say why these paths may carry what the rule blocks")
+        return value
+
+
+class ManagedRuleGroup(Model):
+    """An AWS managed rule group in the web ACL (Block, as AWS ships it), with overrides."""
+
+    group: Literal["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"]
+    overrides: list[RuleOverride] = Field(default_factory=list)
+
+
+class OriginLock(Model):
+    """How the ALB knows a request came through CloudFront (and its WAF): a
+    header CloudFront adds as an origin custom header and the ALB's listener
+    rules require; its value lives in Secrets Manager (``secret``: a JSON key)."""
+
+    header: str = Field("X-Origin-Verify", pattern=r"^[A-Za-z0-9-]{1,40}$")
+    secret: SecretRef = Field(description="Its value: '<secret>:<JSON key>' under secret_prefix.")
+
+    @field_validator("secret")
+    @classmethod
+    def _keyed(cls, value: SecretRef) -> SecretRef:
+        if value.key is None:
+            raise ValueError("name the JSON key that holds the value ('<secret>:<key>')")
+        return value
+
+
+# Security headers CloudFront's response headers policy sets itself (SecurityHeadersConfig);
+# any other name is a custom header. Each value is checked against what that policy accepts.
+REFERRER_POLICIES = (
+    "no-referrer", "no-referrer-when-downgrade", "origin", "origin-when-cross-origin", "same-origin",
+    "strict-origin", "strict-origin-when-cross-origin", "unsafe-url",
+)  # fmt: skip
+HSTS = re.compile(r"^max-age=(\d+)(; includeSubDomains)?(; preload)?$")
+APP_OWNED_HEADERS = ("cross-origin-opener-policy",)  # the app sets it per page (the preview is not isolated)
+
+
+def check_response_headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        low = name.lower()
+        if not re.fullmatch(r"[A-Za-z0-9-]+", name):
+            raise ValueError(f"{name!r} is not a header name")
+        if low == "strict-transport-security" and not HSTS.match(value):
+            raise ValueError(f"{name}: {value!r} is not 'max-age=N[; includeSubDomains][; preload]'")
+        if low == "x-frame-options" and value not in ("DENY", "SAMEORIGIN"):
+            raise ValueError(f"{name}: DENY or SAMEORIGIN (what CloudFront's policy offers)")
+        if low == "referrer-policy" and value not in REFERRER_POLICIES:
+            raise ValueError(f"{name}: one of {', '.join(REFERRER_POLICIES)}")
+        if low == "x-content-type-options" and value != "nosniff":
+            raise ValueError(f"{name}: only nosniff")
+        if low in APP_OWNED_HEADERS:
+            raise ValueError(f"{name}: the app sets it per page (its preview path goes without): not an edge header")
+    return headers
+
+
 class Edge(Model):
     """CloudFront + ALB in front of the public services."""
 
@@ -218,6 +295,39 @@ class Edge(Model):
     bucket: str = Field(description="The S3 bucket behind the s3 origin.")
     routes: list[Route]
     rate_limits: list[RateLimit] = Field(default_factory=list)
+    managed_rules: list[ManagedRuleGroup] = Field(
+        default_factory=list, description="AWS managed rule groups of the web ACL, in order, before the rate rules."
+    )
+    origin_lock: OriginLock | None = Field(default=None, description="The secret header that locks the ALB to CloudFront.")
+    response_headers: dict[str, str] = Field(
+        default_factory=dict, description="Added to every response (CloudFront's response headers policy), overriding the origin's."
+    )
+    static_response_headers: dict[str, str] = Field(
+        default_factory=dict, description="Added to the s3 behaviours' responses too: what the bucket cannot send itself."
+    )
+
+    @field_validator("response_headers", "static_response_headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_response_headers(value)
+
+    @model_validator(mode="after")
+    def _managed(self) -> "Edge":
+        seen = set()
+        for i, group in enumerate(self.managed_rules):
+            if group.group in seen:
+                raise SpecPathError(f"managed_rules.{i}.group", f"{group.group} is listed twice")
+            seen.add(group.group)
+            named = set()
+            for j, override in enumerate(group.overrides):
+                where = f"managed_rules.{i}.overrides.{j}.rule"
+                if managed_rules.rule(group.group, override.rule) is None:
+                    known = ", ".join(r.name for r in managed_rules.rules_of(group.group))
+                    raise SpecPathError(where, f"{group.group} has no rule {override.rule!r} (its rules: {known})")
+                if override.rule in named:
+                    raise SpecPathError(where, f"{override.rule} is overridden twice: list all its paths in one entry")
+                named.add(override.rule)
+        return self
 
     @field_validator("allow_list")
     @classmethod

@@ -3,9 +3,19 @@ this distribution only, through origin access control), the ALB (the spec's
 idle timeout, a target group per public service health-checked on its path,
 HTTPS with the certificate and no plain HTTP listener: CloudFront's origin is
 https-only), CloudFront (one behaviour per spec route, the spec's origin
-response timeout) and WAF (the managed Common and Known-Bad-Inputs groups,
-the allow list, one rate-based rule per ``rate_limits`` entry answering 429,
-as the local edge does)."""
+response timeout, the response headers policy) and WAF (the spec's managed
+rule groups with their overrides, the allow list, one rate-based rule per
+``rate_limits`` entry answering 429, as the local edge does).
+
+The origin lock (``edge.origin_lock``): CloudFront sends a secret header as an
+origin custom header; the ALB's listener forwards only requests carrying the
+current or the previous value (rules per route) and answers everything else
+with a fixed 403 (its default action). The value lives in Secrets Manager
+(created here with a generated value) and reaches the template only as a
+dynamic reference; the ``OriginVerifyVersion`` and
+``OriginVerifyPreviousVersion`` parameters (the secret's AWSCURRENT and
+AWSPREVIOUS version ids, read by infra-plan/apply) change the reference
+after a rotation, which is what makes CloudFormation resolve it again."""
 
 from __future__ import annotations
 
@@ -13,16 +23,24 @@ import ipaddress
 from typing import Any
 
 from parity.limits import low
+from parity.render.edge import public_host
 from parity.render.infra.common import Template, att, logical, prefix, ref, sub, uses_tls
 from parity.render.infra.network import subnets
+from parity.render.waf import visibility as _visibility
+from parity.render.waf import web_acl_rules
 
 # AWS managed CloudFront policies (the same id in every account).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-4b0d-8e4f-39f31de1daf5"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
-MANAGED_RULE_GROUPS = ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"]
 BLOCKED_STATUS = 429  # what the local edge answers too
+ORIGIN_SECRET = "EdgeOriginSecret"
+ORIGIN_VERSION = "OriginVerifyVersion"
+ORIGIN_PREVIOUS_VERSION = "OriginVerifyPreviousVersion"
+HAS_ORIGIN_VERSION = "HasOriginVerifyVersion"
+HAS_ORIGIN_PREVIOUS = "HasOriginVerifyPrevious"
+LOCKED_OUT = {"StatusCode": "403", "ContentType": "text/plain", "MessageBody": "Forbidden"}
 
 
 def target_group(service: str) -> str:
@@ -159,6 +177,8 @@ def _load_balancer(t: Template) -> None:
         })  # fmt: skip
     default = _default_public_service(t)
     forward = [{"Type": "forward", "TargetGroupArn": ref(target_group(default))}]
+    if stack.edge.origin_lock:  # only the routes' rules forward, and only with the secret header
+        forward = [{"Type": "fixed-response", "FixedResponseConfig": LOCKED_OUT}]
     if has_cert:
         listener = t.add("HttpsListener", "AWS::ElasticLoadBalancingV2::Listener", {
             "LoadBalancerArn": ref("Alb"), "Protocol": "HTTPS", "Port": 443,
@@ -178,38 +198,160 @@ def _load_balancer(t: Template) -> None:
             "LoadBalancerArn": ref("Alb"), "Protocol": "HTTP", "Port": 80, "DefaultActions": forward,
         })  # fmt: skip
     priority = 1
+    locked = _origin_lock(t)
     for route in sorted(stack.edge.routes, key=lambda r: -len(r.path)):
-        if route.origin in ("s3", default):
+        if route.origin == "s3" or (route.origin == default and not locked):
             continue
         t.add(f"{logical(route.origin)}Route{priority}", "AWS::ElasticLoadBalancingV2::ListenerRule", {
             "ListenerArn": ref(listener), "Priority": priority,
-            "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"{route.path}*"]}}],
+            "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": [f"{route.path}*"]}}, *locked],
             "Actions": [{"Type": "forward", "TargetGroupArn": ref(target_group(route.origin))}],
-        })  # fmt: skip
+        }, **({"DependsOn": ORIGIN_SECRET} if locked else {}))  # fmt: skip
         priority += 1
     t.output("AlbDnsName", att("Alb", "DNSName"), "The ALB (CloudFront's origin; only CloudFront may reach it)")
+
+
+def origin_secret_value(stack: Any, parameter: str, condition: str) -> dict[str, Any]:
+    """The origin lock's value as a dynamic reference: the version the parameter
+    names, or AWSCURRENT while it is empty. The template never holds the value."""
+    lock = stack.edge.origin_lock
+    base = f"{{{{resolve:secretsmanager:{stack.secret_name(lock.secret)}:SecretString:{lock.secret.key}"
+    return {"Fn::If": [condition, sub(base + f"::${{{parameter}}}}}}}"), base + "}}"]}
+
+
+def _origin_lock(t: Template) -> list[dict[str, Any]]:
+    """The secret, its version parameters, and the listener condition that
+    requires its current or previous value ([] without an origin lock)."""
+    stack = t.stack
+    lock = stack.edge.origin_lock
+    if lock is None:
+        return []
+    t.add(ORIGIN_SECRET, "AWS::SecretsManager::Secret", {
+        "Name": stack.secret_name(lock.secret),
+        "Description": f"{stack.project} {stack.env}: the header CloudFront sends and the ALB requires ({lock.header}); "
+                       "rotate with put-secret-value, then infra-apply",
+        "GenerateSecretString": {
+            "SecretStringTemplate": "{}", "GenerateStringKey": lock.secret.key,
+            "PasswordLength": 48, "ExcludePunctuation": True,
+        },
+    }, DeletionPolicy="Retain", UpdateReplacePolicy="Retain")  # fmt: skip
+    for name, what in ((ORIGIN_VERSION, "AWSCURRENT"), (ORIGIN_PREVIOUS_VERSION, "AWSPREVIOUS")):
+        t.parameters[name] = {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "^[A-Za-z0-9-]{0,64}$",
+            "Description": f"The origin lock secret's {what} version id (infra-plan/apply read it; empty: none yet)",
+        }
+    t.conditions[HAS_ORIGIN_VERSION] = {"Fn::Not": [{"Fn::Equals": [ref(ORIGIN_VERSION), ""]}]}
+    t.conditions[HAS_ORIGIN_PREVIOUS] = {"Fn::Not": [{"Fn::Equals": [ref(ORIGIN_PREVIOUS_VERSION), ""]}]}
+    current = origin_secret_value(stack, ORIGIN_VERSION, HAS_ORIGIN_VERSION)
+    # only used under HAS_ORIGIN_PREVIOUS: the version is there
+    previous = origin_secret_value(stack, ORIGIN_PREVIOUS_VERSION, HAS_ORIGIN_PREVIOUS)["Fn::If"][1]
+    values = {"Fn::If": [HAS_ORIGIN_PREVIOUS, [current, previous], [current]]}
+    return [{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": lock.header, "Values": values}}]
+
+
+# CloudFront's response headers policy: the security headers it sets itself, by name.
+_SECURITY = {
+    "content-security-policy": "ContentSecurityPolicy",
+    "strict-transport-security": "StrictTransportSecurity",
+    "x-frame-options": "FrameOptions",
+    "referrer-policy": "ReferrerPolicy",
+    "x-content-type-options": "ContentTypeOptions",
+}
+
+
+def response_headers_policy(name: str, headers: dict[str, str]) -> dict[str, Any]:
+    """A ResponseHeadersPolicyConfig that sets ``headers`` (overriding the origin's)."""
+    security: dict[str, Any] = {}
+    custom = []
+    for header, value in headers.items():
+        kind = _SECURITY.get(header.lower())
+        if kind == "ContentSecurityPolicy":
+            security[kind] = {"ContentSecurityPolicy": value, "Override": True}
+        elif kind == "StrictTransportSecurity":
+            parts = [p.strip() for p in value.split(";")]
+            security[kind] = {
+                "AccessControlMaxAgeSec": int(parts[0].split("=", 1)[1]),
+                "IncludeSubdomains": "includeSubDomains" in parts, "Preload": "preload" in parts, "Override": True,
+            }  # fmt: skip
+        elif kind == "FrameOptions":
+            security[kind] = {"FrameOption": value, "Override": True}
+        elif kind == "ReferrerPolicy":
+            security[kind] = {"ReferrerPolicy": value, "Override": True}
+        elif kind == "ContentTypeOptions":
+            security[kind] = {"Override": True}
+        else:
+            custom.append({"Header": header, "Value": value, "Override": True})
+    config: dict[str, Any] = {"Name": name, "Comment": "rendered from edge.response_headers"}
+    if security:
+        config["SecurityHeadersConfig"] = security
+    if custom:
+        config["CustomHeadersConfig"] = {"Items": custom}
+    return config
+
+
+def policy_headers(config: dict[str, Any]) -> dict[str, str]:
+    """The headers a ResponseHeadersPolicyConfig sets, as the spec writes them (for parity)."""
+    out: dict[str, str] = {}
+    sec = config.get("SecurityHeadersConfig") or {}
+    if "ContentSecurityPolicy" in sec:
+        out["Content-Security-Policy"] = sec["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    if "StrictTransportSecurity" in sec:
+        h = sec["StrictTransportSecurity"]
+        out["Strict-Transport-Security"] = f"max-age={h['AccessControlMaxAgeSec']}" + (
+            "; includeSubDomains" if h.get("IncludeSubdomains") else "") + ("; preload" if h.get("Preload") else "")
+    if "FrameOptions" in sec:
+        out["X-Frame-Options"] = sec["FrameOptions"]["FrameOption"]
+    if "ReferrerPolicy" in sec:
+        out["Referrer-Policy"] = sec["ReferrerPolicy"]["ReferrerPolicy"]
+    if "ContentTypeOptions" in sec:
+        out["X-Content-Type-Options"] = "nosniff"
+    for item in (config.get("CustomHeadersConfig") or {}).get("Items") or []:
+        out[item["Header"]] = item["Value"]
+    return out
+
+
+def _response_headers(t: Template) -> dict[str, str]:
+    """Policies for the ALB and the s3 behaviours: behaviour kind -> logical id."""
+    edge = t.stack.edge
+    out = {}
+    if edge.response_headers:
+        out["alb"] = t.add("ResponseHeaders", "AWS::CloudFront::ResponseHeadersPolicy", {
+            "ResponseHeadersPolicyConfig": response_headers_policy(f"{prefix(t.stack)}-headers", edge.response_headers),
+        })  # fmt: skip
+    static = {**edge.response_headers, **edge.static_response_headers}
+    if static:
+        out["s3"] = t.add("StaticResponseHeaders", "AWS::CloudFront::ResponseHeadersPolicy", {
+            "ResponseHeadersPolicyConfig": response_headers_policy(f"{prefix(t.stack)}-static-headers", static),
+        })  # fmt: skip
+    return out
+
+
+def _origin_headers(t: Template) -> list[dict[str, Any]]:
+    """CloudFront's origin custom headers for the ALB: the origin lock and the public host."""
+    stack = t.stack
+    out = []
+    if stack.edge.origin_lock:
+        out.append({
+            "HeaderName": stack.edge.origin_lock.header,
+            "HeaderValue": origin_secret_value(stack, ORIGIN_VERSION, HAS_ORIGIN_VERSION),
+        })  # fmt: skip
+    host = public_host(stack, _default_public_service(t)) if stack.public_services() else None
+    if host:
+        out.append({"HeaderName": "X-Forwarded-Host", "HeaderValue": host})
+    return out
 
 
 def _rule_name(path: str) -> str:
     return "rate-" + (path.strip("/").replace("/", "-").lower() or "root")
 
 
-def _visibility(name: str) -> dict[str, Any]:
-    return {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": name}
-
-
 def render_waf(t: Template) -> None:
     stack = t.stack
     name = f"{prefix(stack)}-edge"
-    rules: list[dict[str, Any]] = []
-    for group in MANAGED_RULE_GROUPS:
-        rules.append({
-            "Name": group,
-            "Priority": len(rules),
-            "OverrideAction": {"None": {}},
-            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": group}},
-            "VisibilityConfig": _visibility(group),
-        })  # fmt: skip
+    # the managed groups with their overrides and scope-down rules (render/waf.py)
+    rules: list[dict[str, Any]] = web_acl_rules(stack)
     # The allow list skips the rate rules (not the managed groups, which come first).
     by_version: dict[int, list[str]] = {}
     for cidr in stack.edge.allow_list:
@@ -261,6 +403,13 @@ def render_waf(t: Template) -> None:
     })  # fmt: skip
 
 
+def _after_listener_rules(t: Template) -> dict[str, Any]:
+    """With an origin lock, CloudFront is updated after the ALB's rules: during a
+    rotation the ALB accepts the new value before CloudFront sends it."""
+    rules = sorted(n for n, r in t.resources.items() if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule")
+    return {"DependsOn": rules} if t.stack.edge.origin_lock and rules else {}
+
+
 def _distribution(t: Template) -> None:
     stack = t.stack
     has_cert = uses_tls(stack)
@@ -291,7 +440,9 @@ def _distribution(t: Template) -> None:
                 "OriginReadTimeout": stack.edge.origin_response_timeout,
                 "OriginKeepaliveTimeout": 5,
             },
+            **({"OriginCustomHeaders": _origin_headers(t)} if _origin_headers(t) else {}),
         })  # fmt: skip
+    policies = _response_headers(t)
 
     def behaviour(route: Any) -> dict[str, Any]:
         to_s3 = route.origin == "s3"
@@ -305,6 +456,8 @@ def _distribution(t: Template) -> None:
         }
         if not to_s3:
             out["OriginRequestPolicyId"] = ALL_VIEWER_EXCEPT_HOST
+        if policies.get("s3" if to_s3 else "alb"):
+            out["ResponseHeadersPolicyId"] = ref(policies["s3" if to_s3 else "alb"])
         return out
 
     # CloudFront takes the first behaviour that matches; the local edge the longest prefix: longest first.
@@ -323,7 +476,7 @@ def _distribution(t: Template) -> None:
             "WebACLId": ref(WEB_ACL_PARAMETER) if needs_edge_stack(stack) else att("WebAcl", "Arn"),
             **_viewer(stack),
         }
-    })  # fmt: skip
+    }, **_after_listener_rules(t))  # fmt: skip
     _records(t)
     if not t.emulated:  # an emulator without CloudFront (moto) cannot resolve them
         t.output("DistributionId", ref("Distribution"), "The CloudFront distribution (promote invalidates it; aws.distribution_id overrides)")

@@ -126,6 +126,14 @@ def _role_arn(stack: Stack, name: str) -> Any:
     return arn(stack, "iam", f"role/{name}", region=False)
 
 
+def _secret_names(stack: Stack) -> list[str]:
+    """Every secret of the environment's template: the services' and the origin
+    lock's (a plan reads its versions, and looks each up to adopt it)."""
+    resources = render_template(stack)["Resources"].values()
+    names = [r["Properties"]["Name"] for r in resources if r["Type"] == "AWS::SecretsManager::Secret"]
+    return [*iam.secret_names(Template(stack)), *(n for n in names if n not in iam.secret_names(Template(stack)))]
+
+
 def _plan_statements(stack: Stack) -> list[dict[str, Any]]:
     """``inv infra-plan``: read the stacks, make (and drop) change sets with the
     service role, look up the prefix list, what the services run and which of
@@ -138,7 +146,7 @@ def _plan_statements(stack: Stack) -> list[dict[str, Any]]:
             "Sid": "FindTheSecrets",
             "Effect": "Allow",
             "Action": "secretsmanager:DescribeSecret",
-            "Resource": [arn(stack, "secretsmanager", f"secret:{name}*") for name in iam.secret_names(Template(stack))],
+            "Resource": [arn(stack, "secretsmanager", f"secret:{name}*") for name in _secret_names(stack)],
         },
     ]
     if stack.infra.owns_repositories:

@@ -280,6 +280,8 @@ def _wcu(statement: dict[str, Any]) -> int | None:
         return base + limit("waf.wcu.text_transformation") * len(match.get("TextTransformations", []))
     if "IPSetReferenceStatement" in statement:
         return limit("waf.wcu.ip_set")
+    if "LabelMatchStatement" in statement:
+        return limit("waf.wcu.label_match")
     for logical in ("OrStatement", "AndStatement"):
         if logical in statement:
             costs = [_wcu(s) for s in statement[logical].get("Statements", [])]
