@@ -261,3 +261,48 @@ def test_a_deliberate_non_secret_is_accepted_when_marked(spec):
     assert validate(spec).services["website-agent"].environment["LANGFUSE_PUBLIC_KEY"] == "pk-lf-123"
     spec["services"]["website-agent"]["not_secret"] = ["LANGFUSE_PUBLIC_KEY", "NOPE"]
     assert error_of(spec) == "stack.yaml: services.website-agent.not_secret: 'NOPE' is not under services.website-agent.environment"
+
+
+# -- deployment strategies (issue 20) --------------------------------------------------
+
+
+def test_rolling_is_the_default_deployment():
+    stack = load_stack(ROOT, "prod")
+    assert stack.services["crawler"].deployment.strategy == "rolling"
+    assert not stack.services["crawler"].deployment.gated
+
+
+def test_a_gated_strategy_takes_ecs_defaults_and_needs_the_test_header(spec):
+    spec["services"]["website-agent"]["deployment"] = {"strategy": "canary"}
+    spec["edge"].pop("test_traffic", None)
+    assert error_of(spec) == (
+        "stack.yaml: services.website-agent.deployment.strategy: canary sends the new revision test traffic: "
+        "set edge.test_traffic (its header and secret)"
+    )
+    spec["edge"]["test_traffic"] = {"header": "X-Test-Traffic", "secret": "edge-test:value"}
+    canary = validate(spec).services["website-agent"].deployment.canary
+    assert (canary.percent, canary.bake_minutes) == (5.0, 10)
+
+
+def test_bad_deployment_settings_are_one_line_each(spec):
+    spec["edge"]["test_traffic"] = {"header": "X-Test-Traffic", "secret": "edge-test:value"}
+    web = spec["services"]["website-agent"]
+    web["deployment"] = {"strategy": "linear", "linear": {"step_percent": 2.5}}
+    assert error_of(spec) == (
+        "stack.yaml: services.website-agent.deployment.linear.step_percent: Input should be greater than or equal to 3"
+    )
+    web["deployment"] = {"strategy": "canary", "canary": {"percent": 5.05}}
+    assert error_of(spec) == (
+        "stack.yaml: services.website-agent.deployment.canary.percent: a multiple of 0.1 (what ECS accepts), not 5.05"
+    )
+    web["deployment"] = {"strategy": "blue_green", "linear": {}}
+    assert error_of(spec) == "stack.yaml: services.website-agent.deployment.linear: only with strategy linear (not blue_green)"
+    web["deployment"] = {"strategy": "rolling"}
+    spec["services"]["crawler"]["deployment"] = {"strategy": "blue_green"}
+    assert error_of(spec) == (
+        "stack.yaml: services.crawler.deployment.strategy: blue_green needs a load balancer's target groups "
+        "(a public service); an internal one deploys rolling"
+    )
+    spec["services"]["crawler"]["deployment"] = {"strategy": "rolling"}
+    spec["edge"]["test_traffic"]["header"] = "x-origin-verify"
+    assert error_of(spec) == "stack.yaml: edge.test_traffic.header: X-Origin-Verify is the origin lock's header"

@@ -96,6 +96,77 @@ class SecretRef(Model):
         return value
 
 
+def _tenths(value: float) -> float:
+    if round(value * 10) != value * 10:
+        raise ValueError(f"a multiple of 0.1 (what ECS accepts), not {value}")
+    return value
+
+
+class Canary(Model):
+    """ECS's canaryConfiguration: a share of production traffic first, then the rest."""
+
+    percent: float = Field(5.0, ge=0.1, le=100.0, description="Production traffic shifted first (canaryPercent).")
+    bake_minutes: int = Field(10, ge=0, le=1440, description="Minutes before the rest shifts (canaryBakeTimeInMinutes).")
+
+    @field_validator("percent")
+    @classmethod
+    def _step(cls, value: float) -> float:
+        return _tenths(value)
+
+
+class Linear(Model):
+    """ECS's linearConfiguration: production traffic shifted in equal steps."""
+
+    step_percent: float = Field(10.0, ge=3.0, le=100.0, description="Traffic shifted per step (stepPercent).")
+    step_bake_minutes: int = Field(6, ge=0, le=1440, description="Minutes between steps (stepBakeTimeInMinutes).")
+
+    @field_validator("step_percent")
+    @classmethod
+    def _step(cls, value: float) -> float:
+        return _tenths(value)
+
+
+class Deployment(Model):
+    """How a new revision replaces the running one: ECS's
+    ``DeploymentConfiguration.strategy``, and the same locally. Every strategy
+    but ``rolling`` starts the new revision beside the old one, sends it the
+    test traffic (``edge.test_traffic``) and pauses at POST_TEST_TRAFFIC_SHIFT
+    while the e2e suite runs against it; production traffic moves only when
+    that passes (all at once, by a canary share, or in linear steps)."""
+
+    strategy: Literal["rolling", "blue_green", "canary", "linear"] = "rolling"
+    bake_minutes: int = Field(
+        0, ge=0, le=1440,
+        description="Minutes both revisions keep running after production traffic has shifted (bakeTimeInMinutes).",
+    )  # fmt: skip
+    canary: Canary | None = Field(default=None, description="strategy canary only.")
+    linear: Linear | None = Field(default=None, description="strategy linear only.")
+    test_timeout_minutes: int = Field(
+        30, ge=1, le=1440, description="How long the pause for the e2e gate may last; then ECS rolls back."
+    )
+    alarms: list[str] = Field(
+        default_factory=list, description="CloudWatch alarms that roll a deployment back (DeploymentAlarms)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        strategy = value.get("strategy", "rolling")
+        for kind in ("canary", "linear"):
+            if value.get(kind) is not None and strategy != kind:
+                raise ValueError(f"{kind}: only with strategy {kind} (not {strategy})")
+        if strategy in ("canary", "linear") and value.get(strategy) is None:
+            value = {**value, strategy: {}}  # ECS's defaults
+        return value
+
+    @property
+    def gated(self) -> bool:
+        """A strategy with a test-traffic stage (every one but rolling)."""
+        return self.strategy != "rolling"
+
+
 class Service(Model):
     build: Build
     port: int = Field(ge=1, le=65535)
@@ -132,6 +203,7 @@ class Service(Model):
         description="Names under environment that look like secrets but are not (a public key, a token count).",
     )
     secrets: dict[str, SecretRef] = Field(default_factory=dict)
+    deployment: Deployment = Field(default_factory=Deployment)
 
     @field_validator("environment", mode="before")
     @classmethod
@@ -155,6 +227,11 @@ class Service(Model):
         for name in self.environment:
             if name in self.secrets:
                 raise ValueError(f"environment.{name}: also declared under secrets")
+        if self.deployment.gated and self.exposure != "public":
+            raise ValueError(
+                f"deployment.strategy: {self.deployment.strategy} needs a load balancer's target groups "
+                "(a public service); an internal one deploys rolling"
+            )
         return self
 
 
@@ -230,6 +307,30 @@ class ManagedRuleGroup(Model):
     overrides: list[RuleOverride] = Field(default_factory=list)
 
 
+class SecretHeader(Model):
+    """A header whose value lives in Secrets Manager (``secret``: a JSON key)."""
+
+    header: str = Field(pattern=r"^[A-Za-z0-9-]{1,40}$")
+    secret: SecretRef = Field(description="Its value: '<secret>:<JSON key>' under secret_prefix.")
+
+    @field_validator("secret")
+    @classmethod
+    def _keyed(cls, value: SecretRef) -> SecretRef:
+        if value.key is None:
+            raise ValueError("name the JSON key that holds the value ('<secret>:<key>')")
+        return value
+
+
+class TestTraffic(SecretHeader):
+    """How a request asks for the new revision during a gated deployment: this
+    header with the secret's value. It passes CloudFront and the WAF like any
+    request; the ALB's test listener rule (locally the edge) sends it to the
+    new revision's target group, and only there."""
+
+    __test__ = False  # not a pytest class
+    header: str = Field("X-Test-Traffic", pattern=r"^[A-Za-z0-9-]{1,40}$")
+
+
 class OriginLock(Model):
     """How the ALB knows a request came through CloudFront (and its WAF): a
     header CloudFront adds as an origin custom header and the ALB's listener
@@ -299,6 +400,9 @@ class Edge(Model):
         default_factory=list, description="AWS managed rule groups of the web ACL, in order, before the rate rules."
     )
     origin_lock: OriginLock | None = Field(default=None, description="The secret header that locks the ALB to CloudFront.")
+    test_traffic: TestTraffic | None = Field(
+        default=None, description="The secret header that sends a request to a gated deployment's new revision."
+    )
     response_headers: dict[str, str] = Field(
         default_factory=dict, description="Added to every response (CloudFront's response headers policy), overriding the origin's."
     )
@@ -608,6 +712,16 @@ def _check_stack(stack: Stack) -> None:
             raise SpecPathError(where, f"route {route.path} goes to {route.origin!r}, which is not a service")
         if stack.services[route.origin].exposure != "public":
             raise SpecPathError(where, f"route {route.path} would expose internal service {route.origin!r}")
+    gated = [n for n, svc in stack.services.items() if svc.deployment.gated]
+    if gated and stack.edge.test_traffic is None:
+        raise SpecPathError(
+            f"services.{gated[0]}.deployment.strategy",
+            f"{stack.services[gated[0]].deployment.strategy} sends the new revision test traffic: set edge.test_traffic "
+            "(its header and secret)",
+        )
+    lock = stack.edge.origin_lock
+    if lock is not None and stack.edge.test_traffic is not None and lock.header.lower() == stack.edge.test_traffic.header.lower():
+        raise SpecPathError("edge.test_traffic.header", f"{lock.header} is the origin lock's header")
     if stack.edge.routes and not any(r.path == "/" for r in stack.edge.routes):
         raise SpecPathError("edge.routes", "needs a default route for '/'")
     paths = [r.path for r in stack.edge.routes]
