@@ -169,11 +169,14 @@ def up(
     # Replaced replica by replica while the running edge keeps serving; with no
     # edge running, nobody is served: compose recreates them below.
     hashes = compose.config_hashes(env=env)
-    # A rolling replacement needs the edge as it will keep running: an edge whose own settings
-    # changed (a new start command, origin lock values) is recreated with the rest below.
-    stale = outdated(stack, compose, docker, hashes) if edge_current(compose, hashes) else []
+    # The services are rolled through the edge that runs now; an edge whose own settings changed
+    # (a new start command, new origin lock values: LocalStack re-seeded after a restart) is
+    # recreated after them, below: the only moment without an edge.
+    stale = outdated(stack, compose, docker, hashes) if edge_running(compose) else []
     for name in stale:
         checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
+    if stale and not edge_current(compose, hashes):
+        report("the edge's own settings changed: it is recreated (new connections wait a moment)")
     everything = [*stack.services, *deps, "edge"]
     # The new replicas carry the config hash a plain `up` computes (see
     # DockerFleet.create), so this leaves them, and the edge, alone.
@@ -195,6 +198,10 @@ def all_healthy(containers: list[ContainerState], services: list[str]) -> bool:
     return {c.service for c in mine} >= set(services) and all(
         c.state == "running" and c.health in ("healthy", "none") for c in mine
     )
+
+
+def edge_running(compose: Compose) -> bool:
+    return any(c.service == "edge" and c.state == "running" for c in compose.containers())
 
 
 def edge_current(compose: Compose, hashes: Mapping[str, str]) -> bool:
