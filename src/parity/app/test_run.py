@@ -3,7 +3,10 @@ not hide the others. The stages are the README's promise of what is tested."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from parity.console import console
@@ -17,6 +20,11 @@ SERVICE_SUITES: dict[str, tuple[str, str]] = {
     "crawler": (".", f"{PY} -m pytest services/crawler/tests -q"),
     "website-agent": ("services/website-agent", "npm ci --no-audit --no-fund --loglevel=error && npm test"),
 }
+
+
+# Stages that use no part of the local stack (no Docker, their own ports): they run
+# beside the stack's stages, which take turns on the one stack (``run_all``).
+BESIDE_THE_STACK = ("infra-scan", "rehearse", *SERVICE_SUITES)
 
 
 def stages(unit_only: bool) -> list[tuple[str, str, str]]:
@@ -54,20 +62,69 @@ def run_service_suite(c, root: Path, service: str, context: Path | None = None) 
 
 
 def run_all(c, root: Path, unit_only: bool = False, keep_stack: bool = False) -> list[str]:
-    failed = []
-    for name, folder, command in stages(unit_only):
+    """Every stage; a failed one does not stop the others. After ``unit``, the
+    stages that need no stack run one after another in the background (their
+    output kept under ``.parity/test-logs/`` and shown when they end), while the
+    stack's stages run here: the machine mostly waits on the stack's tests."""
+    failed: list[str] = []
+    took: dict[str, float] = {}
+    planned = stages(unit_only)
+    beside = [st for st in planned if st[0] in BESIDE_THE_STACK]
+    side = _Beside(root, beside) if beside else None
+    for name, folder, command in planned:
+        if name in BESIDE_THE_STACK:
+            continue
         console.rule(f"[bold]{name}[/bold]")
+        t = time.monotonic()
         with c.cd(str(root / folder)):
             result = c.run(command, warn=True, pty=False)
+        took[name] = time.monotonic() - t
         if not result.ok:
             failed.append(name)
+        if name == "unit" and side is not None:
+            side.start()
+    if side is not None:
+        for name, ok, seconds, log in side.wait():
+            console.rule(f"[bold]{name}[/bold] (ran beside the stack; {log.relative_to(root)})")
+            print(log.read_text(errors="replace"), end="", flush=True)
+            took[name] = seconds
+            if not ok:
+                failed.append(name)
     if not unit_only and not keep_stack:
         console.rule("[bold]teardown[/bold]")
         with c.cd(str(root)):
             c.run(f"{PY} -m invoke down", warn=True, pty=False)
     console.rule("[bold]summary[/bold]")
-    names = [name for name, _f, _c in stages(unit_only)]
+    names = [name for name, _f, _c in planned]
     for name in names:
-        console.print(f"  {name:<14} {'FAILED' if name in failed else 'ok'}")
+        console.print(f"  {name:<14} {'FAILED' if name in failed else 'ok':<7} {took.get(name, 0):7.1f} s")
     print(f"stages: {len(names) - len(failed)} passed, {len(failed)} failed", flush=True)
     return failed
+
+
+class _Beside:
+    """The no-stack stages, one after another in a background thread, each a process."""
+
+    def __init__(self, root: Path, planned: list[tuple[str, str, str]]) -> None:
+        self.root, self.planned = root, planned
+        self.logs = root / ".parity" / "test-logs"
+        self.done: list[tuple[str, bool, float, Path]] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        for name, folder, command in self.planned:
+            log = self.logs / f"{name}.log"
+            started = time.monotonic()
+            with log.open("w") as out:
+                code = subprocess.run(command, shell=True, cwd=self.root / folder, stdout=out, stderr=subprocess.STDOUT).returncode
+            self.done.append((name, code == 0, time.monotonic() - started, log))
+
+    def wait(self) -> list[tuple[str, bool, float, Path]]:
+        if not self.thread.is_alive() and not self.done:
+            self.start()
+        self.thread.join()
+        return self.done
