@@ -222,14 +222,16 @@ def test_a_spec_change_is_applied_as_inv_up_applies_it_and_a_bad_one_is_refused(
     overlay = ROOT / "deploy" / "local.yaml"
     original = overlay.read_text()
     find = "  website-agent:\n    deregistration_delay: 30\n"
-    assert original.count(find) == 1
+    env_block = f"{find}    environment:\n"  # the overlay's own (a second `environment:` key would replace it)
+    assert original.count(find) == 1 and original.count(env_block) == 1
     marker = uuid.uuid4().hex[:8]
     since = len(watcher.lines)
     try:
-        overlay.write_text(original.replace(find, f"{find}    environment:\n      PARITY_WATCH_TEST: '{marker}'\n"))
+        overlay.write_text(original.replace(env_block, f"{env_block}      PARITY_WATCH_TEST: '{marker}'\n"))
         with Load(EDGE) as load:
             watcher.wait_for(r"the stack is in step with the spec", since, bound=300)
-        assert any("website-agent: starting 2 new replica(s) beside 2 old" in line for line in watcher.lines[since:])
+        said = watcher.lines[since:]
+        assert any("website-agent: starting 2 new replica(s) beside 2 old" in line for line in said), "\n".join(said[-40:])
         assert all(web_env(c).get("PARITY_WATCH_TEST") == marker for c in containers_of("website-agent"))
         assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
         assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
