@@ -47,7 +47,7 @@ def test_all_healthy_needs_every_service_present_and_healthy():
     assert not all_healthy([c("localstack", state="exited")], ["localstack"])
 
 
-def _container(name, started="t0", status="running", health="healthy"):
+def _container(name, started="2026-12-04T09:00:00.123456789Z", status="running", health="healthy"):
     return {
         "Name": "/" + name, "Id": name + "-id", "Image": "sha256:img", "State": {
             "Status": status, "StartedAt": started, **({"Health": {"Status": health}} if health else {})},
@@ -79,7 +79,7 @@ def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
     assert [(c.name, c.service, c.health) for c in fast[1]] == [("huskit-edge-1", "edge", "none"),
                                                             ("huskit-localstack-1", "localstack", "healthy")]
     # LocalStack restarted (and lost its secrets): the full path, which seeds it again
-    now["containers"] = [_container("huskit-localstack-1", started="t1"), running[1]]
+    now["containers"] = [_container("huskit-localstack-1", started="2026-12-04T09:05:00.5Z"), running[1]]
     assert warm.fast_up(ws) is None
     # a container stopped, or turned unhealthy
     now["containers"] = [_container("huskit-localstack-1", health="unhealthy"), running[1]]

@@ -193,28 +193,8 @@ def fast_up(ws: Any) -> tuple[Any, list[Any], dict[str, str]] | None:
         return None
     if recorded.get("secrets") is None or secrets_digest(stack) != recorded["secrets"]:
         return None
+    from parity.adapters.docker import inspected_state
     from parity.app.workspace import urls
 
-    return stack, sorted((_state(c, stack.project) for c in containers), key=lambda s: s.name), urls(stack)
+    return stack, sorted((inspected_state(c, stack.project) for c in containers), key=lambda s: s.name), urls(stack)
 
-
-def _state(c: dict[str, Any], project: str) -> Any:
-    from parity.adapters.docker import ContainerState
-
-    ports = [
-        f"{b['HostIp']}:{b['HostPort']}->{inner}"
-        for inner, bindings in (c["NetworkSettings"].get("Ports") or {}).items()
-        for b in bindings or []
-    ]
-    labels = c["Config"].get("Labels") or {}
-    name = c["Name"].lstrip("/")
-    return ContainerState(
-        name=name,
-        service=labels.get("com.docker.compose.service", name),
-        state=c["State"]["Status"],
-        health=(c["State"].get("Health") or {}).get("Status", "none"),
-        networks=sorted(n.removeprefix(f"{project}_") for n in (c["NetworkSettings"].get("Networks") or {})),
-        published_ports=sorted(ports),
-        image_id=c["Image"],
-        started_at=c["State"].get("StartedAt", ""),
-    )
