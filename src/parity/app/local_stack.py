@@ -101,18 +101,19 @@ def up(
         compose.down()
     t = clock()
     state = warm.load(ws.root)
-    key = warm.inputs_key(ws, stack)  # before the build: the tree may change while it runs
+    prints = warm.fingerprints(ws, stack)  # each build context walked once, before the build: the tree may change
+    key = warm.inputs_key(ws, stack, prints)
     done: dict = {}  # what this run did, recorded for the next one once it succeeds
     names = {s: image_name(stack, s) for s in stack.services}
     if build:
         services = render_compose(stack)["services"]
-        keys = {s: warm.build_key(ws.root / svc.build.context, services[s].get("build")) for s, svc in stack.services.items()}
+        keys = {s: warm.build_key(ws.root / svc.build.context, services[s].get("build"), prints[s]) for s, svc in stack.services.items()}
         images = {s: facts[0] for s, facts in docker.image_facts(list(names.values()), "").items() if facts}
         images = {s: images.get(names[s]) for s in stack.services}
         todo = [s for s in stack.services if s not in warm.unchanged_builds(state, keys, images)]
         if todo:
             report(f"building {', '.join(todo)} (cached layers are reused)")
-            built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
+            built_from = sources.revisions(stack, ws.root, source_revision, todo)  # before the build: the tree may change
             compose.build(todo)
             built = {s: docker.image_id(names[s]) or "" for s in todo}
             sources.record_builds(ws.root, built, built_from)
@@ -151,7 +152,8 @@ def up(
         synced = sync_static(stack, docker, target)
         report(f"synced {synced} static files to s3://{stack.edge.bucket}")
     done["static"] = static
-    env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps]), **secrets.origin_lock_env(stack, store)}
+    secret_values = {**secrets.resolve(stack, store, [*stack.services, *deps]), **secrets.origin_lock_env(stack, store)}
+    env = {**settings, **secret_values}
     timings["localstack"] = clock() - t
 
     t = clock()
@@ -183,7 +185,7 @@ def up(
         report(f"registered the replicas of {name} in the edge's target group")
     timings["services"] = clock() - t
     if build:
-        done["fast"] = warm.record(ws, stack, key)
+        done["fast"] = warm.record(ws, stack, key, secret_values)  # the values just read, not read again
     warm.save(ws.root, done)
     timings["total"] = clock() - start
     return UpResult(containers=states, urls=urls(stack), timings=timings)
