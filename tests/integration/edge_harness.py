@@ -86,7 +86,7 @@ class Control(BaseHTTPRequestHandler):
 for p in PORTS:
     threading.Thread(target=listen, args=(p,), daemon=True).start()
 ThreadingHTTPServer(("0.0.0.0", %d), Control).serve_forever()
-""" % CONTROL_PORT
+""" % CONTROL_PORT  # noqa: UP031 - a Python program: its own braces stay as they are
 
 REQUEST_LINE = re.compile(rb"^[A-Z]+ \S+ HTTP/1\.[01]$")
 

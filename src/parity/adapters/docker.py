@@ -221,7 +221,7 @@ class Docker:
         in one docker call (a warm ``inv up`` checks many images)."""
         if not refs:
             return {}
-        fmt = '{{.Id}} {{index .Config.Labels "%s"}}' % label
+        fmt = '{{.Id}} {{index .Config.Labels "' + label + '"}}'
         out: dict[str, tuple[str, str | None]] = {}
         # one line per image, in order; a missing one fails the call: then one by one
         argv = [*self.client.client_config.docker_cmd, "image", "inspect", "--format", fmt, *refs]

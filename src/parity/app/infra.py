@@ -654,7 +654,7 @@ def plan_all(ctx: InfraContext, keep: bool = False, root: Any = None) -> list[Pl
         results.append(result)
     if keep and root is not None:
         path = plan_file(root, ctx.stack.env)
-        write_json(path, {"env": ctx.stack.env, "stacks": [_entry(p, r) for p, r in zip(parts(ctx), results)]})
+        write_json(path, {"env": ctx.stack.env, "stacks": [_entry(p, r) for p, r in zip(parts(ctx), results, strict=True)]})
         ctx.report(f"change sets kept for `inv infra-apply --env {ctx.stack.env} --planned`: {path.name}")
     return results
 

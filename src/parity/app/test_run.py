@@ -21,7 +21,11 @@ SERVICE_SUITES: dict[str, tuple[str, str]] = {
 
 def stages(unit_only: bool) -> list[tuple[str, str, str]]:
     """(name, folder relative to the root, command)."""
-    out = [("unit", ".", f"{PY} -m pytest tests/unit -q")]
+    out = [
+        # ruff's rules and layout ([tool.ruff] in pyproject.toml): a finding or an unformatted file fails
+        ("lint", ".", f"{PY} -m ruff check . && {PY} -m ruff format --check ."),
+        ("unit", ".", f"{PY} -m pytest tests/unit -q"),
+    ]
     if unit_only:
         return out
     return out + [
