@@ -19,7 +19,7 @@ from parity.app import secrets, sources, warm
 from parity.app.offline import build_standins
 from parity.app.replace import DockerFleet, Settings, register_all, registered, replace, target_members
 from parity.app.static import publish_clients
-from parity.app.workspace import Workspace, urls, write_rendered
+from parity.app.workspace import Workspace, localstack_target, urls, write_rendered
 from parity.errors import NotReady
 from parity.render.compose import LOCALSTACK_IMAGE_VAR, image_name, render_compose
 from parity.spec import Stack, load_stack, require_services
@@ -37,12 +37,6 @@ class UpResult:
 
 def compose_for(ws: Workspace, stack: Stack) -> Compose:
     return Compose(ws.compose_files(), stack.project)
-
-
-def localstack_target(stack: Stack) -> AwsTarget:
-    # the spec guarantees LocalStack publishes a port
-    dep = next(d for d in stack.local.dependencies.values() if d.kind == "localstack")
-    return AwsTarget(region=stack.region, endpoint_url=f"http://127.0.0.1:{dep.publish}")
 
 
 def sync_static(stack: Stack, docker: Docker, target: AwsTarget) -> int:

@@ -162,7 +162,7 @@ def secrets_digest(stack: Any, values: dict[str, str] | None = None) -> str | No
         return digest(sorted(values.items()))
     from parity.adapters.aws import SecretStore
     from parity.app import secrets
-    from parity.app.local_stack import localstack_target
+    from parity.app.workspace import localstack_target
     from parity.errors import ParityError
 
     try:
