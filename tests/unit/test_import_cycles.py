@@ -105,3 +105,21 @@ def test_the_check_finds_a_cycle_through_a_lazy_import_and_a_relative_one(tmp_pa
     edges = graph(tmp_path)
     assert edges["parity.app.d"] == {"parity.app.a"}
     assert cycles(edges) == [["parity.app.a", "parity.app.b", "parity.app.c"]]
+
+
+def test_the_packages_of_app_import_one_way():
+    """Between app/'s capabilities the data flows one way (local -> checks ->
+    deploy -> rehearsal; operations and benchmarks read the others): no
+    package imports one that imports it back, through any of their modules."""
+
+    def package(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[2] if len(parts) > 3 and parts[:2] == ["parity", "app"] else None
+
+    between: dict[str, set[str]] = {}
+    for module, targets in graph().items():
+        if package(module):
+            between.setdefault(package(module), set()).update(
+                package(t) for t in targets if package(t) and package(t) != package(module)
+            )
+    assert cycles(between) == []

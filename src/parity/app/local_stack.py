@@ -22,7 +22,7 @@ from parity.app.static import publish_clients
 from parity.app.workspace import Workspace, localstack_target, urls, write_rendered
 from parity.errors import NotReady
 from parity.render.compose import LOCALSTACK_IMAGE_VAR, image_name, render_compose
-from parity.spec import Stack, load_stack, require_services
+from parity.spec import Stack, load_stack
 from parity.waits import wait_healthy
 
 Report = Callable[[str], None]
@@ -288,17 +288,3 @@ def target_warnings(stack: Stack, containers: list[ContainerState], registered: 
             )
     return out
 
-
-def logs(ws: Workspace, service: str | None, follow: bool, tail: int | None, since: str | None = None, text: str | None = None):
-    """The containers' lines (``since``: as `inv logs --env` takes it; ``text``:
-    only the lines whose message contains it, as there)."""
-    from parity.app.operate import since_seconds
-
-    stack = load_stack(ws.root, "local")
-    if service:
-        require_services(stack, [service], also=[*stack.local.dependencies, "edge"])
-    start = str(int(since_seconds(since, time.time()))) if since else None  # docker takes epoch seconds
-    require_engine()
-    lines = compose_for(ws, stack).logs(service, tail=tail, follow=follow, since=start)
-    # compose prefixes each line with its container ("crawler-1  | ..."): TEXT is looked for after it
-    return (line for line in lines if not text or text in line.partition(" | ")[2])
