@@ -164,7 +164,7 @@ def logs(c, service=None, follow=False, tail=None, since=None, filter=None, env=
 
         lines = log_lines(connect(ROOT, env), [service] if service else None, since or "10m", filter, follow)
     else:
-        from parity.app.local_stack import logs as run_logs
+        from parity.app.operate_logs import local_logs as run_logs
 
         count = int(tail) if tail else (None if since else 100)
         lines = run_logs(_ws(), service, follow=follow, tail=count, since=since, text=filter)

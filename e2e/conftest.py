@@ -125,7 +125,7 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         item._e2e_logs_taken = True  # type: ignore[attr-defined]
         try:
             logs = stack.last_log_lines(15)
-        except Exception as exc:  # logs are a help, never a second failure
+        except Exception as exc:  # noqa: BLE001 - logs are a help, never a second failure
             logs = f"(could not read service logs: {exc})"
         rep.sections.append(("Captured stdout (last log lines of each service)", logs + "\n"))
         out = Path(item.config.getoption("reports_dir")) / f"{_file_stem(item.nodeid)}-service-logs.txt"
@@ -276,7 +276,7 @@ def page(browser, base_url: str, request: pytest.FixtureRequest, reports_dir: Pa
     stem = _file_stem(request.node.nodeid)
     try:
         pg.screenshot(path=str(reports_dir / f"{stem}.png"), full_page=True)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a screenshot is a help, never a second failure
         pass
     failed = any(getattr(request.node, f"rep_{w}", None) is not None and getattr(request.node, f"rep_{w}").failed for w in ("setup", "call"))
     context.tracing.stop(path=str(reports_dir / f"{stem}-trace.zip") if failed else None)

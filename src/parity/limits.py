@@ -87,7 +87,7 @@ _TABLE = [
         "prefix_list.cloudfront_origin_facing", 55,
         "weight of com.amazonaws.global.cloudfront.origin-facing in a rule: its max entries count as that many rules",
         CLOUDFRONT_PREFIX_LIST,
-    ),  # fmt: skip
+    ),
     # ECS / Fargate
     Limit("ecs.health.interval", (5, 300), "container health check interval, seconds", ECS_HEALTH_CHECK),
     Limit("ecs.health.timeout", (2, 60), "container health check timeout, seconds", ECS_HEALTH_CHECK),
@@ -112,7 +112,7 @@ _TABLE = [
         "cloudfront.origin_response_timeout", (1, 60),
         "origin response timeout, seconds, without a quota increase ('Response timeout per origin')",
         CLOUDFRONT_TIMEOUT, True,
-    ),  # fmt: skip
+    ),
     Limit("cloudfront.origin_response_timeout_max", 180, "origin response timeout, seconds, with a quota increase", CLOUDFRONT_QUOTAS),
     Limit("cloudfront.origin_keepalive_timeout", (1, 60), "origin keep-alive timeout, seconds, without a quota increase", CLOUDFRONT_QUOTAS, True),
     Limit("cloudfront.cache_behaviors", 25, "cache behaviours per distribution", CLOUDFRONT_QUOTAS, True),

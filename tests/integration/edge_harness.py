@@ -85,8 +85,8 @@ class Control(BaseHTTPRequestHandler):
 
 for p in PORTS:
     threading.Thread(target=listen, args=(p,), daemon=True).start()
-ThreadingHTTPServer(("0.0.0.0", %d), Control).serve_forever()
-""" % CONTROL_PORT
+ThreadingHTTPServer(("0.0.0.0", CONTROL_PORT), Control).serve_forever()
+""".replace("CONTROL_PORT", str(CONTROL_PORT))
 
 REQUEST_LINE = re.compile(rb"^[A-Z]+ \S+ HTTP/1\.[01]$")
 

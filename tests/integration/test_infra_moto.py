@@ -112,9 +112,9 @@ def test_apply_builds_the_environment_and_a_second_plan_shows_no_change(tmp_path
         groups["huskit crawler tasks (internal)"],
         groups["huskit ALB: only the CloudFront origin-facing servers"],
     )
-    rules = lambda g: [
-        (p["FromPort"], [x["GroupId"] for x in p["UserIdGroupPairs"]], p["IpRanges"]) for p in g["IpPermissions"]
-    ]
+    def rules(g):
+        return [(p["FromPort"], [x["GroupId"] for x in p["UserIdGroupPairs"]], p["IpRanges"]) for p in g["IpPermissions"]]
+
     assert rules(crawler) == [(4999, [web["GroupId"]], [])]  # only the web group, on its port
     assert rules(web) == [(5171, [alb["GroupId"]], [])]
     assert all(not p["IpRanges"] for p in alb["IpPermissions"])  # (moto drops the prefix-list rule itself)

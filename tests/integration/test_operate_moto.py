@@ -165,8 +165,8 @@ def test_status_warns_about_a_revision_registered_by_hand(env):
     try:
         found = json.loads(inv(env["root"], "status", "--env", "local", "--json").stdout)
         assert found["warnings"] == [
-            "crawler: environment.DEBUG: live=1 rendered=<absent>, undeclared (`inv parity --env local` fails on it; "
-            "`inv promote --env local` registers the spec again)"
+            ("crawler: environment.DEBUG: live=1 rendered=<absent>, undeclared (`inv parity --env local` fails on it; "
+            "`inv promote --env local` registers the spec again)")
         ]
     finally:
         ecs.update_service(CLUSTER, "crawler", env["revisions"]["crawler"], deployment_configuration(), True)

@@ -45,8 +45,8 @@ def test_limits_changed_by_hand_show_up_and_fail(stack):
                "--memory-swap", str(host["MemorySwap"]), crawler)  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = [line.split() for line in proc.stdout.splitlines()]
-    assert ["NG", "cpu", "running=1024", "spec", "local=2048"] == lines[[l[:2] for l in lines].index(["NG", "cpu"])][:5]
-    assert any(l[:3] == ["NG", "memory", "running=1024"] for l in lines)
+    assert ["NG", "cpu", "running=1024", "spec", "local=2048"] == lines[[w[:2] for w in lines].index(["NG", "cpu"])][:5]
+    assert any(w[:3] == ["NG", "memory", "running=1024"] for w in lines)
     assert "parity: 2 undeclared differences" in proc.stderr
     assert inv("parity").returncode == 0  # restored
 

@@ -95,8 +95,8 @@ def test_a_template_over_a_limit_is_refused_before_any_aws_call():
         "the rendered template breaks AWS's limits: WebsiteAgentTargetGroup: UnhealthyThresholdCount 1 is outside 2-10"
     )
     assert exc.value.details == [
-        "error: WebsiteAgentTargetGroup: UnhealthyThresholdCount 1 is outside 2-10 "
-        f"(tg.unhealthy_threshold, {LIMITS['tg.unhealthy_threshold'].source})"
+        ("error: WebsiteAgentTargetGroup: UnhealthyThresholdCount 1 is outside 2-10 "
+        f"(tg.unhealthy_threshold, {LIMITS['tg.unhealthy_threshold'].source})")
     ]
 
 
@@ -136,9 +136,9 @@ def test_an_origin_timeout_past_60_is_accepted_and_named_as_a_quota_increase():
     body = render(stack, report=seen.append)
     assert '"OriginReadTimeout": 90' in body
     assert seen == [
-        "warning: Distribution.Origins.alb: origin response timeout 90 s is over 60 s: CloudFront refuses it until "
+        ("warning: Distribution.Origins.alb: origin response timeout 90 s is over 60 s: CloudFront refuses it until "
         "the account's quota is raised (Service Quotas: CloudFront, 'Response timeout per origin') "
-        f"(cloudfront.origin_response_timeout, {LIMITS['cloudfront.origin_response_timeout'].source})"
+        f"(cloudfront.origin_response_timeout, {LIMITS['cloudfront.origin_response_timeout'].source})")
     ]
     seen.clear()
     render(stack_for("prod"), report=seen.append)

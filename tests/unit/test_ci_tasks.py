@@ -167,3 +167,12 @@ def test_a_service_suite_is_the_same_command_in_inv_test_and_in_ci(tmp_path):
     assert not run_service_suite(failing, ROOT, "website-agent")
     with pytest.raises(ConfigError):
         run_service_suite(c, ROOT, "edge")
+
+
+def test_inv_test_unit_lints_with_ruff_before_the_unit_tests():
+    unit = stages(unit_only=True)
+    assert [name for name, _f, _c in unit] == ["lint", "unit"]
+    lint = unit[0][2]
+    assert "-m ruff check ." in lint and "-m ruff format --check ." in lint
+    assert stages(unit_only=False)[:2] == unit
+

@@ -50,7 +50,7 @@ def test_a_new_digest_is_exactly_one_changed_line():
     live = as_described(td)
     live["containerDefinitions"][0]["image"] = "r/huskit/crawler@sha256:" + "00" * 32
     text = taskdef_diff(live, td, "task definition huskit-crawler")
-    changed = [l for l in text.splitlines() if l[:1] in "+-" and not l.startswith(("+++", "---"))]
+    changed = [line for line in text.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert changed == [
         '-      "image": "r/huskit/crawler@sha256:' + "00" * 32 + '",',
         '+      "image": "' + IMAGE + '",',
@@ -98,4 +98,4 @@ def test_service_defaults_are_filled_and_only_real_changes_show():
 def test_no_live_definition_is_all_additions():
     text = taskdef_diff(None, rendered(), "td")
     assert text.splitlines()[2].startswith("@@")
-    assert all(not l.startswith("-") or l.startswith("---") for l in text.splitlines())
+    assert all(not line.startswith("-") or line.startswith("---") for line in text.splitlines())

@@ -77,7 +77,7 @@ def expired(policy: dict, images: list[Image], today: int) -> set[str]:
     for rule in sorted(policy["rules"], key=lambda r: r["rulePriority"]):
         sel = rule["selection"]
 
-        def matches(image: Image) -> bool:
+        def matches(image: Image, sel: dict = sel) -> bool:
             if sel["tagStatus"] == "untagged":
                 return not image.tags
             if sel["tagStatus"] == "any":
@@ -98,7 +98,7 @@ def expired(policy: dict, images: list[Image], today: int) -> set[str]:
     return out
 
 
-def history(root, ecr: SimulatedEcr, builds: list[str]) -> dict[int, str]:
+def history(root, ecr: SimulatedEcr, builds: list[str]) -> dict[int, str]:  # noqa: F811 - the fixture's value
     """Promote each image (by ID) on its own day, as promote pushes it; revision -> digest."""
     ctx = make_ctx(root, "prod")
     ctx.registry = ecr

@@ -110,7 +110,10 @@ def test_actions_with_no_resource_type_are_authorized_against_star_only():
 
 
 def test_the_resource_of_a_request():
-    r = lambda action, params, path="/": request_resources(action, params, path, "eu-central-1", "123456789012", lambda: {"huskit-prod": "arn:aws:cloudformation:eu-central-1:123456789012:stack/huskit-prod/abc"})  # noqa: E731
+    def r(action, params, path="/"):
+        stacks = {"huskit-prod": "arn:aws:cloudformation:eu-central-1:123456789012:stack/huskit-prod/abc"}
+        return request_resources(action, params, path, "eu-central-1", "123456789012", lambda: stacks)
+
     assert r("ecs:UpdateService", {"cluster": "huskit-prod", "service": "crawler"}) == [ARN]
     assert r("ecs:DescribeServices", {"cluster": "arn:aws:ecs:eu-central-1:123456789012:cluster/huskit-prod", "services": ["crawler", "website-agent"]}) == [
         ARN, ARN.replace("crawler", "website-agent"),
@@ -123,7 +126,9 @@ def test_the_resource_of_a_request():
     assert r("cloudfront:CreateInvalidation", {}, "/2020-05-31/distribution/E1ABC/invalidation") == ["arn:aws:cloudfront::123456789012:distribution/E1ABC"]
     assert iam_policy.iam_action("s3:HeadBucket") == "s3:ListBucket"
     # a secret named by its name: its ARN (with the six characters Secrets Manager adds) when it exists
-    secrets = lambda: {"secret:huskit/prod/crawler": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:huskit/prod/crawler-a1B2c3"}  # noqa: E731
+    def secrets():
+        return {"secret:huskit/prod/crawler": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:huskit/prod/crawler-a1B2c3"}
+
     assert request_resources("secretsmanager:DescribeSecret", {"SecretId": "huskit/prod/crawler"}, "/", "eu-central-1", "123456789012", secrets) == [
         "arn:aws:secretsmanager:eu-central-1:123456789012:secret:huskit/prod/crawler-a1B2c3"
     ]  # fmt: skip

@@ -232,3 +232,37 @@ def test_an_environment_outside_us_east_1_applies_its_web_acl_stack_there_first(
     assert edge_cfn.created[0] == ("CREATE", {}) and edge_cfn.executed
     assert main_cfn.created[0][1]["WebAclArn"] == acl  # the distribution gets the companion's web ACL
     assert "stack huskit-prod-edge in us-east-1 (new): the web ACL" in "\n".join(ctx.lines)
+
+
+def test_an_apply_reads_each_thing_from_aws_once_and_renders_each_template_once(monkeypatch):
+    """The review's finding: the companion's outputs were read again for the
+    main stack's parameters, each stack described again after its wait, and
+    the template rendered for each use."""
+    import parity.app.infra as infra
+
+    renders = []
+    real_render = infra.render_template
+    monkeypatch.setattr(infra, "render_template", lambda stack: renders.append(stack.env) or real_render(stack))
+    edge_cfn = FakeCfn(status=None, changes=[change("Add", "WebAcl", "AWS::WAFv2::WebACL")], final="CREATE_COMPLETE")
+    edge_cfn.execute_change_set = lambda cs, name: (
+        edge_cfn.executed.append(cs),
+        setattr(edge_cfn, "status", "CREATE_IN_PROGRESS"),
+        setattr(edge_cfn, "polls", 0),
+    )
+    edge_reads = []
+    real_edge_stack = edge_cfn.stack
+    edge_cfn.stack = lambda name: edge_reads.append(edge_cfn.status) or real_edge_stack(name)
+    main_cfn = FakeCfn(status="UPDATE_COMPLETE", changes=[change("Modify", "Distribution", "AWS::CloudFront::Distribution")])
+    main_reads = []
+    real_main_stack = main_cfn.stack
+    main_cfn.stack = lambda name: main_reads.append(main_cfn.status) or real_main_stack(name)
+    ctx = ctx_with(main_cfn)
+    ctx.edge = InfraContext(
+        stack=ctx.stack, cfn=edge_cfn, ecs=FakeServices(), report=ctx.report, sleep=lambda s: None, poll_interval=0, part="edge"
+    )
+    assert apply(ctx) == {"AlbDnsName": "alb.example"}
+    # the edge: described by its plan, then polled until CREATE_COMPLETE (3 polls); never read again after
+    assert edge_reads == [None, "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS"]
+    # the main stack: described by its plan, then polled; its outputs come from the last poll
+    assert main_reads == ["UPDATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"]
+    assert renders == ["prod"]

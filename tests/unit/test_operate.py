@@ -147,10 +147,10 @@ def test_drift_is_warned_as_inv_parity_would_judge_it(world):
     found = status(world.ctx())
     drift = [w for w in found.warnings if w.startswith("crawler:")]
     assert drift == [
-        "crawler: environment.CRAWL4AI_TIMEOUT: live=90 rendered=30, undeclared (`inv parity --env prod` fails on it; "
-        "`inv promote --env prod` registers the spec again)",
-        "crawler: memory: live=8192 rendered=4096, undeclared (`inv parity --env prod` fails on it; "
-        "`inv promote --env prod` registers the spec again)",
+        ("crawler: environment.CRAWL4AI_TIMEOUT: live=90 rendered=30, undeclared (`inv parity --env prod` fails on it; "
+        "`inv promote --env prod` registers the spec again)"),
+        ("crawler: memory: live=8192 rendered=4096, undeclared (`inv parity --env prod` fails on it; "
+        "`inv promote --env prod` registers the spec again)"),
     ]
 
 

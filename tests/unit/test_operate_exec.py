@@ -61,11 +61,11 @@ def test_without_task_the_longest_running_one_is_entered(world):
      "crawler has no running task in prod (1 starting) (hint: `inv status --env prod` shows its deployment)"),
     (None, "website-agent", "ffff", f"--task ffff: no running task of website-agent matches (running: {WEB_A[:8]}, {WEB_B[:8]})"),
     (lambda w: [t.update(enableExecuteCommand=False) for t in w.tasks["tasks"]], "crawler", None,
-     "task c0ffee00 of crawler was started without ECS Exec (hint: `inv infra-apply --env prod` turns it on for the service; "
-     "its next tasks (`inv promote --env prod`) have it)"),
+     ("task c0ffee00 of crawler was started without ECS Exec (hint: `inv infra-apply --env prod` turns it on for the service; "
+     "its next tasks (`inv promote --env prod`) have it)")),
     (lambda w: w.tasks["tasks"][2]["containers"][0]["managedAgents"][0].update(lastStatus="PENDING"), "crawler", None,
-     "task c0ffee00 of crawler: ECS Exec's agent is PENDING (hint: wait a minute and try again; if it stays so, "
-     "the task role may lack the ssmmessages permissions (`inv infra-apply`))"),
+     ("task c0ffee00 of crawler: ECS Exec's agent is PENDING (hint: wait a minute and try again; if it stays so, "
+     "the task role may lack the ssmmessages permissions (`inv infra-apply`))")),
 ])  # fmt: skip
 def test_a_task_that_cannot_be_entered_is_one_line_and_no_session_opens(world, change, service, task, message):
     if change:

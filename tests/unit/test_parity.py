@@ -488,3 +488,23 @@ def test_a_local_edge_without_the_lock_a_header_or_an_override_shows_up():
         ("edge", "edge.static_response_headers"), ("edge", "edge.waf.overrides")}
     lock = next(d for d in report.undeclared if d.path == "edge.origin_lock")
     assert lock.values[0] == "sent=X-Origin-Verify required=- otherwise=forward"
+
+
+def test_the_stack_is_listed_once_for_all_its_services():
+    """The review's finding: each service's question listed (and inspected) the whole stack again."""
+    from parity.adapters.docker import ContainerState
+    from parity.app.parity import StackDocker
+
+    class Compose:
+        listings = 0
+
+        def containers(self):
+            Compose.listings += 1
+            return [ContainerState(name=f"huskit-{s}-{i}", service=s, state="running", health="healthy")
+                    for s in ("crawler", "website-agent", "edge") for i in (1, 2)]
+
+    docker = StackDocker(Compose(), docker=None)
+    assert docker.containers_of("crawler") == ["huskit-crawler-1", "huskit-crawler-2"]
+    assert docker.containers_of("edge") == ["huskit-edge-1", "huskit-edge-2"]
+    assert docker.containers_of("mongo") == []
+    assert Compose.listings == 1

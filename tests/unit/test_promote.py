@@ -521,3 +521,27 @@ def test_first_promote_starts_a_service_infra_apply_created_at_zero(root):
     promote(ctx, version="v1")
     assert ("desired", "crawler", 1) in ctx.ecs.calls
     assert not [c for c in ctx.ecs.calls if c[:2] == ("desired", "website-agent")]  # already running: autoscaling's count stays
+
+
+def test_once_aws_is_unavailable_the_render_asks_it_nothing_more(root, monkeypatch):
+    """The review's finding: without credentials each repository was asked for
+    after STS had failed already (each call waits for the credential chain)."""
+    tested(root)
+    ctx = ctx_for(root)
+    ctx.ecs.no_credentials = True
+    asked = []
+    real = ctx.ecs.__class__.__getattribute__
+
+    def counting(self, name):
+        if name in ("account_id", "repository_uri"):
+            asked.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(type(ctx.ecs), "__getattribute__", counting)
+    release = render(ctx, offline_ok=True)
+    assert asked == ["account_id"]
+    assert "ECR repositories (not checked): account_id: no AWS credentials found" in release.not_compared
+    asked.clear()
+    release = render(ctx, account="444455556666", offline_ok=True)  # the account given: the first lookup fails
+    assert asked == ["repository_uri"]
+    assert release.refs["crawler"].startswith("444455556666.dkr.ecr.eu-central-1.amazonaws.com/huskit/crawler@")

@@ -78,3 +78,16 @@ def test_promote_tags_each_image_with_its_source(root):  # noqa: F811
     web, crawler = (image_id(s)[7:19] for s in ("website-agent", "crawler"))
     assert [ref for _i, ref in ctx.registry.tags] == [f"{registry}/website-agent:{'a' * 40}-{web}", f"{registry}/crawler:{'b' * 40}-dirty-{crawler}"]
     assert f"crawler: tagged {'b' * 40}-dirty-{crawler}: built from uncommitted changes" in ctx.lines
+
+
+def test_git_is_asked_about_the_services_being_built_alone():
+    from parity.spec import load_stack
+
+    from .conftest import ROOT
+
+    stack = load_stack(ROOT, "local")
+    asked = []
+    one = next(iter(stack.services))
+    assert sources.revisions(stack, ROOT, lambda path: asked.append(path) or "abc", [one]) == {one: "abc"}
+    assert asked == [ROOT / stack.services[one].build.context]
+    assert set(sources.revisions(stack, ROOT, lambda path: "abc")) == set(stack.services)

@@ -47,7 +47,7 @@ def test_all_healthy_needs_every_service_present_and_healthy():
     assert not all_healthy([c("localstack", state="exited")], ["localstack"])
 
 
-def _container(name, started="t0", status="running", health="healthy"):
+def _container(name, started="2026-12-04T09:00:00.123456789Z", status="running", health="healthy"):
     return {
         "Name": "/" + name, "Id": name + "-id", "Image": "sha256:img", "State": {
             "Status": status, "StartedAt": started, **({"Health": {"Status": health}} if health else {})},
@@ -79,7 +79,7 @@ def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
     assert [(c.name, c.service, c.health) for c in fast[1]] == [("huskit-edge-1", "edge", "none"),
                                                             ("huskit-localstack-1", "localstack", "healthy")]
     # LocalStack restarted (and lost its secrets): the full path, which seeds it again
-    now["containers"] = [_container("huskit-localstack-1", started="t1"), running[1]]
+    now["containers"] = [_container("huskit-localstack-1", started="2026-12-04T09:05:00.5Z"), running[1]]
     assert warm.fast_up(ws) is None
     # a container stopped, or turned unhealthy
     now["containers"] = [_container("huskit-localstack-1", health="unhealthy"), running[1]]
@@ -100,3 +100,37 @@ def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
     now["images"] = dict(images)
     recorded["fast"]["key"] = "older"
     assert warm.fast_up(ws) is None
+
+
+def test_a_slow_up_walks_each_build_context_once_and_reads_the_secrets_once(monkeypatch):
+    """The review's finding: the stack's key and each build key walked every
+    context again, and the record read every secret from LocalStack again.
+    The keys stay what they were (a warm state recorded before still counts)."""
+    from parity.app.workspace import Workspace
+    from parity.spec import load_stack
+
+    from .conftest import ROOT
+
+    ws = Workspace.from_env(ROOT)
+    stack = load_stack(ROOT, "local")
+    before = warm.inputs_key(ws, stack)
+    build_before = {s: warm.build_key(ROOT / svc.build.context, None) for s, svc in stack.services.items()}
+    walked = []
+    real = warm.fingerprint
+    monkeypatch.setattr(warm, "fingerprint", lambda context: walked.append(context) or real(context))
+    prints = warm.fingerprints(ws, stack)
+    assert warm.inputs_key(ws, stack, prints) == before
+    assert {s: warm.build_key(ROOT / svc.build.context, None, prints[s]) for s, svc in stack.services.items()} == build_before
+    contexts = [c for c in walked if c.name != "images"]  # (the offline stand-ins are walked for the key alone)
+    assert sorted(contexts) == sorted(ROOT / svc.build.context for svc in stack.services.values())
+
+    values = {"DB_PASSWORD": "x", "ORIGIN_LOCK": "y"}
+    monkeypatch.setattr(warm, "image_ids", lambda refs: {r: "sha256:1" for r in refs})
+    monkeypatch.setattr(warm, "project_containers", lambda project: [_container("huskit-localstack-1")])
+
+    def no_localstack(target):
+        raise AssertionError("the secrets were read from LocalStack again")
+
+    monkeypatch.setattr("parity.adapters.aws.SecretStore", no_localstack)
+    recorded = warm.record(ws, stack, before, values)
+    assert recorded["secrets"] == warm.digest(sorted(values.items()))

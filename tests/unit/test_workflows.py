@@ -529,3 +529,13 @@ def test_each_e2e_job_uploads_the_report_page_first_whatever_failed():
     assert first["with"]["name"] == "report-${{ matrix.group }}"
     assert "reports/index.html" in first["with"]["path"] and "reports/e2e/" in first["with"]["path"]
     assert steps[report]["if"] == "always()" and first["if"] == "always()"
+
+
+def test_the_toolkit_job_runs_ruff_as_pinned_in_the_dev_extra():
+    import tomllib
+
+    runs = "\n".join(_runs(_jobs(ROOT / ".github" / "workflows" / "stack.yml")["toolkit"]))
+    assert "ruff check --output-format=github ." in runs and "ruff format --check ." in runs
+    assert runs.index("ruff check") < runs.index("inv test --unit")
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    assert any(re.fullmatch(r"ruff==[\d.]+", d) for d in dev)

@@ -114,7 +114,7 @@ def main(argv):
     try:
         client = pymongo.MongoClient(client_uri(opts), **kwargs)
         reply = client.admin.command("ping")
-    except Exception as exc:  # connection refused, timeout, auth failure...
+    except Exception as exc:  # noqa: BLE001 - connection refused, timeout, auth failure...: one line, exit 1
         print(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1
     ok = reply.get("ok") == 1

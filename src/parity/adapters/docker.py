@@ -113,6 +113,11 @@ def _inspect_json(docker_cmd: list[Any], refs: list[str], kind: str = "container
     return json.loads(pow_run([*docker_cmd, kind, "inspect", *refs]) or "[]") if refs else []
 
 
+def inspected_state(inspected: dict[str, Any], project: str) -> ContainerState:
+    """A ContainerState from one object of ``docker inspect``'s JSON."""
+    return container_state(ContainerInspectResult(**inspected), project)
+
+
 def container_state(info: Any, project: str) -> ContainerState:
     """A ContainerState from a python-on-whales Container (or its inspect result)."""
     health = info.state.health.status if info.state.health else "none"
@@ -216,7 +221,7 @@ class Docker:
         in one docker call (a warm ``inv up`` checks many images)."""
         if not refs:
             return {}
-        fmt = '{{.Id}} {{index .Config.Labels "%s"}}' % label
+        fmt = '{{.Id}} {{index .Config.Labels "' + label + '"}}'
         out: dict[str, tuple[str, str | None]] = {}
         # one line per image, in order; a missing one fails the call: then one by one
         argv = [*self.client.client_config.docker_cmd, "image", "inspect", "--format", fmt, *refs]
@@ -611,7 +616,7 @@ class Compose:
                 found = inspect_all()
             except DockerException:  # one was removed between the two calls: ask again
                 found = inspect_all()
-        return sorted((container_state(ContainerInspectResult(**c), self.project) for c in found), key=lambda s: s.name)
+        return sorted((inspected_state(c, self.project) for c in found), key=lambda s: s.name)
 
     def names(self, service: str) -> list[str]:
         """The names of the service's containers, running or not (one ``docker ps``, no inspect)."""

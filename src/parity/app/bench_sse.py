@@ -136,7 +136,7 @@ class SseLoad:
                     nofile=NOFILE,
                     timeout=seconds + ramp_ms / 1000 + 60,
                 )
-            except Exception as exc:  # re-raised below, in the caller's thread
+            except Exception as exc:  # noqa: BLE001 - re-raised below, in the caller's thread
                 out["error"] = exc
 
         worker = threading.Thread(target=generate, daemon=True)

@@ -62,7 +62,7 @@ def own_client_address(stack: Stack, compose: Compose, docker: Docker | None = N
     _remove_leftovers(docker, edge)
     tag = uuid.uuid4().hex[:8]
     net = name = PREFIX + tag
-    for subnet, ip in subnet_candidates(random.Random()):
+    for subnet, ip in subnet_candidates(random.Random()):  # noqa: B007 - the one that worked is used below
         if docker.create_network(net, subnet):
             break
     else:

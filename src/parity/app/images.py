@@ -52,9 +52,11 @@ def build(
     docker = Docker()
     if ws.offline:
         build_standins(stack, ws.root, ws.offline_base, docker, report)
-    built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
+    # before the build (the tree may change); only what is built; another checkout's own revision
     if context is not None:
-        built_from[names[0]] = source_revision(context)
+        built_from = {names[0]: source_revision(context)}
+    else:
+        built_from = sources.revisions(stack, ws.root, source_revision, names)
     if context is None:
         Compose(ws.compose_files(), stack.project).build(names)
     else:

@@ -93,17 +93,25 @@ class InfraContext:
     part: str = ""  # "edge": the us-east-1 companion holding the web ACL; "bootstrap": the deploy identities
     edge: InfraContext | None = None  # the companion, where the environment needs one
     secrets: Any = None  # Secrets Manager (versions of the origin lock's secret); None: none read
+    # the stack's outputs once read after an apply (parameters() of the stack after it take the web ACL from here)
+    applied_outputs: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _template: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
         return stack_name(self.stack) + (f"-{self.part}" if self.part else "")
 
     def template(self) -> dict[str, Any]:
-        if self.part == "bootstrap":
-            from parity.render.infra.identities import render_bootstrap_template
+        """The part's rendered template, rendered once (the spec does not change
+        within a command; nothing mutates the template)."""
+        if self._template is None:
+            if self.part == "bootstrap":
+                from parity.render.infra.identities import render_bootstrap_template
 
-            return render_bootstrap_template(self.stack)
-        return render_edge_template(self.stack) if self.part == "edge" else render_template(self.stack)
+                self._template = render_bootstrap_template(self.stack)
+            else:
+                self._template = render_edge_template(self.stack) if self.part == "edge" else render_template(self.stack)
+        return self._template
 
 
 @dataclass
@@ -208,7 +216,7 @@ def parameters(
         out[ORIGIN_PREVIOUS_VERSION] = versions.get("AWSPREVIOUS", "")
     if ctx.edge is not None:
         # the companion's web ACL; before its first apply, a stand-in that only a plan ever sees
-        acl = outputs(ctx.edge).get("WebAclArn")
+        acl = (ctx.edge.applied_outputs if ctx.edge.applied_outputs is not None else outputs(ctx.edge)).get("WebAclArn")
         out[WEB_ACL_PARAMETER] = (
             acl or f"arn:aws:wafv2:{WAF_REGION}:000000000000:global/webacl/{ctx.edge.name}/not-yet-created"
         )
@@ -238,8 +246,8 @@ def plan(ctx: InfraContext, keep: bool = False) -> Plan:
             for lid, res in template["Resources"].items()
         ]
         return result
-    if result.adopt:
-        _import_change_set(ctx, result, template, keep=False)  # CloudFormation judges the adoption now, not mid-apply
+    if result.adopt:  # CloudFormation judges the adoption now, not mid-apply
+        _import_change_set(ctx, result, template, keep=False, existing=existing)
     try:
         change_set = ctx.cfn.create_change_set(ctx.name, f"parity-{time.time_ns()}", body, params, kind)
     except ParityError:
@@ -288,11 +296,17 @@ def adoptions(ctx: InfraContext, template: dict[str, Any], in_stack: set[str]) -
     return out
 
 
-def _import_change_set(ctx: InfraContext, result: Plan, template: dict[str, Any], keep: bool) -> str | None:
+def _import_change_set(
+    ctx: InfraContext, result: Plan, template: dict[str, Any], keep: bool, existing: dict[str, Any] | None = None
+) -> str | None:
     """An IMPORT change set taking ``result.adopt`` into the stack as it stands
     (its template and parameters unchanged); CloudFormation's verdict is read.
-    Deleted again unless ``keep`` (then its id)."""
-    existing = ctx.cfn.stack(ctx.name) if result.kind == "UPDATE" else None
+    Deleted again unless ``keep`` (then its id). ``existing``: the stack as the
+    plan just described it (read here when not given)."""
+    if result.kind != "UPDATE":
+        existing = None
+    elif existing is None:
+        existing = ctx.cfn.stack(ctx.name)
     deployed = ctx.cfn.deployed_template(ctx.name) if existing else None
     params: dict[str, str | None] = {p["ParameterKey"]: None for p in (existing or {}).get("Parameters", [])}
     body = json.dumps(import_template(template, result.adopt, deployed), separators=(",", ":"))
@@ -390,8 +404,14 @@ def apply(ctx: InfraContext) -> dict[str, str]:
     if result.recreate or result.adopt:
         result = plan(ctx, keep=True)  # the rest, now that the stack holds what existed
         ctx.report(f"then the update: {len(result.changes)} change(s)")
-    execute(ctx, result)
-    return outputs(ctx)
+    return _applied(ctx, execute(ctx, result))
+
+
+def _applied(ctx: InfraContext, final: dict[str, Any] | None) -> dict[str, str]:
+    """The outputs of an applied stack: from the description its wait ended
+    on (read once more only when nothing was executed); kept on ``ctx``."""
+    ctx.applied_outputs = outputs(ctx, final)
+    return ctx.applied_outputs
 
 
 def delete_rolled_back(ctx: InfraContext) -> None:
@@ -459,8 +479,9 @@ def bootstrap(deploy: Any, dry_run: bool = False) -> list[Change]:
     return result.changes
 
 
-def execute(ctx: InfraContext, result: Plan) -> None:
-    """Execute a kept change set and wait for the stack (nothing if there is none)."""
+def execute(ctx: InfraContext, result: Plan) -> dict[str, Any] | None:
+    """Execute a kept change set and wait for the stack (nothing if there is
+    none); the stack's last description (None when nothing was executed)."""
     if result.change_set is not None:
         ctx.cfn.execute_change_set(result.change_set, ctx.name)
         ctx.report(f"executing: waiting for {ctx.name} (CloudFront alone can take minutes)")
@@ -476,10 +497,13 @@ def execute(ctx: InfraContext, result: Plan) -> None:
         if status not in DONE:
             fail(ctx, status)
         ctx.report(f"stack {ctx.name}: {status}")
+        return final
+    return None
 
 
-def outputs(ctx: InfraContext) -> dict[str, str]:
-    found = ctx.cfn.stack(ctx.name) or {}
+def outputs(ctx: InfraContext, described: dict[str, Any] | None = None) -> dict[str, str]:
+    """The stack's outputs, from ``described`` (a description just read) or read now."""
+    found = (described if described is not None else ctx.cfn.stack(ctx.name)) or {}
     return {o["OutputKey"]: o.get("OutputValue", "") for o in found.get("Outputs", [])}
 
 
@@ -526,10 +550,11 @@ def connect(root: Any, env: str, report: Report = print) -> InfraContext:
 
     stack = load_stack(root, env)
     check(stack)  # what a real account needs, before any AWS call
-    within_limits(render_template(stack), report)  # a template AWS would refuse stops here too
-    if needs_edge_stack(stack):
-        within_limits(render_edge_template(stack), report)
-    return contexts(stack, report, stack.aws.endpoint_url)
+    ctx = contexts(stack, report, stack.aws.endpoint_url)  # (makes clients; calls nothing yet)
+    within_limits(ctx.template(), report)  # a template AWS would refuse stops here too
+    if ctx.edge is not None:
+        within_limits(ctx.edge.template(), report)
+    return ctx
 
 
 def _target(region: str, endpoint_url: str | None, credentials: Any) -> Any:
@@ -629,7 +654,7 @@ def plan_all(ctx: InfraContext, keep: bool = False, root: Any = None) -> list[Pl
         results.append(result)
     if keep and root is not None:
         path = plan_file(root, ctx.stack.env)
-        write_json(path, {"env": ctx.stack.env, "stacks": [_entry(p, r) for p, r in zip(parts(ctx), results)]})
+        write_json(path, {"env": ctx.stack.env, "stacks": [_entry(p, r) for p, r in zip(parts(ctx), results, strict=True)]})
         ctx.report(f"change sets kept for `inv infra-apply --env {ctx.stack.env} --planned`: {path.name}")
     return results
 
@@ -675,11 +700,11 @@ def apply_planned(ctx: InfraContext, root: Any) -> dict[str, str]:
         elif not moved and reviewed.change_set is not None:
             part.cfn.delete_change_set(fresh.change_set, part.name)
             part.report(f"stack {part.name}: executing the reviewed change set ({len(reviewed.changes)} changes)")
-            execute(part, reviewed)
+            _applied(part, execute(part, reviewed))
         else:
             part.report(f"stack {part.name}: {', '.join(moved) or 'the kept change set'} changed since the plan; the same changes, planned again")
-            execute(part, fresh)
-    return outputs(ctx)
+            _applied(part, execute(part, fresh))
+    return ctx.applied_outputs if ctx.applied_outputs is not None else outputs(ctx)
 
 
 def _changes(result: Plan) -> list[tuple[str, str, str, str]]:

@@ -19,10 +19,10 @@ from parity.app import secrets, sources, warm
 from parity.app.offline import build_standins
 from parity.app.replace import DockerFleet, Settings, register_all, registered, replace, target_members
 from parity.app.static import publish_clients
-from parity.app.workspace import Workspace, urls, write_rendered
+from parity.app.workspace import Workspace, localstack_target, urls, write_rendered
 from parity.errors import NotReady
 from parity.render.compose import LOCALSTACK_IMAGE_VAR, image_name, render_compose
-from parity.spec import Stack, load_stack, require_services
+from parity.spec import Stack, load_stack
 from parity.waits import wait_healthy
 
 Report = Callable[[str], None]
@@ -37,12 +37,6 @@ class UpResult:
 
 def compose_for(ws: Workspace, stack: Stack) -> Compose:
     return Compose(ws.compose_files(), stack.project)
-
-
-def localstack_target(stack: Stack) -> AwsTarget:
-    # the spec guarantees LocalStack publishes a port
-    dep = next(d for d in stack.local.dependencies.values() if d.kind == "localstack")
-    return AwsTarget(region=stack.region, endpoint_url=f"http://127.0.0.1:{dep.publish}")
 
 
 def sync_static(stack: Stack, docker: Docker, target: AwsTarget) -> int:
@@ -101,18 +95,19 @@ def up(
         compose.down()
     t = clock()
     state = warm.load(ws.root)
-    key = warm.inputs_key(ws, stack)  # before the build: the tree may change while it runs
+    prints = warm.fingerprints(ws, stack)  # each build context walked once, before the build: the tree may change
+    key = warm.inputs_key(ws, stack, prints)
     done: dict = {}  # what this run did, recorded for the next one once it succeeds
     names = {s: image_name(stack, s) for s in stack.services}
     if build:
         services = render_compose(stack)["services"]
-        keys = {s: warm.build_key(ws.root / svc.build.context, services[s].get("build")) for s, svc in stack.services.items()}
+        keys = {s: warm.build_key(ws.root / svc.build.context, services[s].get("build"), prints[s]) for s, svc in stack.services.items()}
         images = {s: facts[0] for s, facts in docker.image_facts(list(names.values()), "").items() if facts}
         images = {s: images.get(names[s]) for s in stack.services}
         todo = [s for s in stack.services if s not in warm.unchanged_builds(state, keys, images)]
         if todo:
             report(f"building {', '.join(todo)} (cached layers are reused)")
-            built_from = sources.revisions(stack, ws.root, source_revision)  # before the build: the tree may change
+            built_from = sources.revisions(stack, ws.root, source_revision, todo)  # before the build: the tree may change
             compose.build(todo)
             built = {s: docker.image_id(names[s]) or "" for s in todo}
             sources.record_builds(ws.root, built, built_from)
@@ -151,7 +146,8 @@ def up(
         synced = sync_static(stack, docker, target)
         report(f"synced {synced} static files to s3://{stack.edge.bucket}")
     done["static"] = static
-    env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps]), **secrets.origin_lock_env(stack, store)}
+    secret_values = {**secrets.resolve(stack, store, [*stack.services, *deps]), **secrets.origin_lock_env(stack, store)}
+    env = {**settings, **secret_values}
     timings["localstack"] = clock() - t
 
     t = clock()
@@ -186,7 +182,7 @@ def up(
         report(f"registered the replicas of {name} in the edge's target group")
     timings["services"] = clock() - t
     if build:
-        done["fast"] = warm.record(ws, stack, key)
+        done["fast"] = warm.record(ws, stack, key, secret_values)  # the values just read, not read again
     warm.save(ws.root, done)
     timings["total"] = clock() - start
     return UpResult(containers=states, urls=urls(stack), timings=timings)
@@ -299,17 +295,3 @@ def target_warnings(stack: Stack, containers: list[ContainerState], registered: 
             )
     return out
 
-
-def logs(ws: Workspace, service: str | None, follow: bool, tail: int | None, since: str | None = None, text: str | None = None):
-    """The containers' lines (``since``: as `inv logs --env` takes it; ``text``:
-    only the lines whose message contains it, as there)."""
-    from parity.app.operate import since_seconds
-
-    stack = load_stack(ws.root, "local")
-    if service:
-        require_services(stack, [service], also=[*stack.local.dependencies, "edge"])
-    start = str(int(since_seconds(since, time.time()))) if since else None  # docker takes epoch seconds
-    require_engine()
-    lines = compose_for(ws, stack).logs(service, tail=tail, follow=follow, since=start)
-    # compose prefixes each line with its container ("crawler-1  | ..."): TEXT is looked for after it
-    return (line for line in lines if not text or text in line.partition(" | ")[2])

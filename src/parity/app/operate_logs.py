@@ -12,6 +12,7 @@ asked with the same text as a quoted filter term, so only those travel.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -92,3 +93,23 @@ def log_lines(
             start = max(start, max(seen.values()) - LATE_MS)
             seen = {k: v for k, v in seen.items() if v >= start}
         ctx.sleep(ctx.poll_interval)
+
+
+def local_logs(ws: Any, service: str | None, follow: bool, tail: int | None, since: str | None = None, text: str | None = None):
+    """The containers' lines (``since``: as `inv logs --env` takes it; ``text``:
+    only the lines whose message contains it, as there). Here, beside the
+    ECS logs, as local_exec is beside ECS Exec: both read ``--since`` alike."""
+    import time
+
+    from parity.adapters.docker import require_engine
+    from parity.app.local_stack import compose_for
+    from parity.spec import load_stack
+
+    stack = load_stack(ws.root, "local")
+    if service:
+        require_services(stack, [service], also=[*stack.local.dependencies, "edge"])
+    start = str(int(since_seconds(since, time.time()))) if since else None  # docker takes epoch seconds
+    require_engine()
+    lines = compose_for(ws, stack).logs(service, tail=tail, follow=follow, since=start)
+    # compose prefixes each line with its container ("crawler-1  | ..."): TEXT is looked for after it
+    return (line for line in lines if not text or text in line.partition(" | ")[2])

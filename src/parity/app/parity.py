@@ -161,13 +161,19 @@ def _as_pushed(docker: LocalDocker, built: str | None, live_image: str | None, l
 
 
 class StackDocker:
-    """The local stack's containers through the docker adapter."""
+    """The local stack's containers through the docker adapter. The stack's
+    containers are listed once, on the first question (a check is a moment)."""
 
     def __init__(self, compose: Any, docker: Any) -> None:
         self.compose, self.docker = compose, docker
+        self._names: dict[str, list[str]] | None = None
 
     def containers_of(self, service: str) -> list[str]:
-        return [c.name for c in self.compose.containers() if c.service == service]
+        if self._names is None:
+            self._names = {}
+            for c in self.compose.containers():
+                self._names.setdefault(c.service, []).append(c.name)
+        return list(self._names.get(service, []))
 
     def inspect_raw(self, refs: list[str], kind: str = "container") -> list[dict[str, Any]]:
         return self.docker.inspect_raw(refs, kind)

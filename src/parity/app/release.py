@@ -55,8 +55,17 @@ def account_for(ctx: DeployContext, given: str | None, offline_ok: bool, not_com
     except AwsUnavailable as exc:
         if not offline_ok:
             raise
-        not_compared.append(f"the account: {exc.message}; ARNs name {PLACEHOLDER_ACCOUNT} (give --account)")
+        not_compared.append(f"{ACCOUNT_NOTE}{exc.message}; ARNs name {PLACEHOLDER_ACCOUNT} (give --account)")
         return PLACEHOLDER_ACCOUNT
+
+
+ACCOUNT_NOTE = "the account: "
+
+
+def unavailable_since(not_compared: list[str]) -> str | None:
+    """Why AWS was unavailable when the account was asked for (None: it answered, or was not asked)."""
+    note = next((n for n in not_compared if n.startswith(ACCOUNT_NOTE)), None)
+    return note.removeprefix(ACCOUNT_NOTE).split("; ARNs name ")[0] if note else None
 
 
 def local_images(ctx: DeployContext) -> dict[str, str]:
@@ -71,19 +80,28 @@ def local_images(ctx: DeployContext) -> dict[str, str]:
     return out
 
 
-def repositories(ctx: DeployContext, account: str = PLACEHOLDER_ACCOUNT, not_compared: list[str] | None = None) -> dict[str, str]:
+def repositories(
+    ctx: DeployContext,
+    account: str = PLACEHOLDER_ACCOUNT,
+    not_compared: list[str] | None = None,
+    unavailable: str | None = None,
+) -> dict[str, str]:
     """service -> ``host/name`` where its image goes. The ECR repository must
     exist (it is looked up in ECR even when a local registry stands in for it).
     With ``not_compared`` (a list), AWS being unavailable is noted there and the
-    repositories are where ECR would put them in ``account``."""
+    repositories are where ECR would put them in ``account``; once AWS was
+    unavailable (``unavailable``: why, from an earlier call), it is not asked again."""
     out = {}
     for service in ctx.stack.services:
         name = repository(ctx.stack, service)
         try:
+            if unavailable is not None and not_compared is not None:
+                raise AwsUnavailable(unavailable)
             uri = ctx.ecs.repository_uri(name)
         except AwsUnavailable as exc:
             if not_compared is None:
                 raise
+            unavailable = exc.message
             if not any(n.startswith("ECR repositories") for n in not_compared):
                 not_compared.append(f"ECR repositories (not checked): {exc.message}")
             uri = f"{account}.dkr.ecr.{ctx.stack.region}.amazonaws.com/{name}"
@@ -113,8 +131,10 @@ def render(
     AWS too, when ``offline_ok``: see the module's docstring)."""
     not_compared: list[str] = []
     account = account_for(ctx, account, offline_ok, not_compared)
+    # AWS did not answer for the account: it is not asked for the repositories either
+    unavailable = unavailable_since(not_compared)
     images = images or local_images(ctx)
-    repos = repositories(ctx, account, not_compared if offline_ok else None)
+    repos = repositories(ctx, account, not_compared if offline_ok else None, unavailable)
     refs = {}
     for service, image_id in images.items():
         digest = ctx.registry.repo_digest(image_id, repos[service])

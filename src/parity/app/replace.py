@@ -225,8 +225,8 @@ def _wait_new(
         # the ones that did not pass
         within = min(PROBE_WINDOW, max(PROBE_INTERVAL, deadline - clock()))
         with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            probes = pool.map(lambda c: check(c, within), pending)
-            passed = {c for c, ok in zip(pending, probes) if ok}
+            probes = pool.map(check, pending, [within] * len(pending))
+            passed = {c for c, ok in zip(pending, probes, strict=True) if ok}
         pending = [c for c in pending if c not in passed]
         if not pending:
             return

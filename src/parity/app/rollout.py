@@ -89,7 +89,7 @@ def wait_rollout(
         head = primary(svc)
 
         def result(state: str, reason: str) -> Rollout:
-            return Rollout(service, deployment_id, state, reason, running, events)
+            return Rollout(service, deployment_id, state, reason, running, events)  # noqa: B023 - this iteration's
 
         if head is not None and head.get("id") != deployment_id and head.get("taskDefinition") != task_definition:
             # ECS started another deployment of another task definition: the circuit

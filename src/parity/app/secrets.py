@@ -137,7 +137,7 @@ def seed(store: Store, template: Mapping[str, Mapping[str, str]], token: Callabl
                 return token()
             ref_name, _, ref_key = inner.rpartition(":")
             if not ref_name:
-                raise ConfigError(f"seed {name}: placeholder {{{inner}}} is neither {{random}} nor {{SECRET:KEY}}")
+                raise ConfigError(f"seed {name}: placeholder {{{inner}}} is neither {{random}} nor {{SECRET:KEY}}")  # noqa: B023
             return resolve_one(ref_name, ref_key, store, cache)
 
         value = {key: _PLACEHOLDER.sub(fill, text) for key, text in body.items()}

@@ -8,7 +8,7 @@ record is never replaced by a dirty one: the same image ID is the same content.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,13 @@ def _load(root: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def revisions(stack: Stack, root: Path, revision_of: Callable[[Path], str | None]) -> dict[str, str | None]:
-    """service -> the revision of its build context now (None: not in git)."""
-    return {s: revision_of(Path(root) / svc.build.context) for s, svc in stack.services.items()}
+def revisions(
+    stack: Stack, root: Path, revision_of: Callable[[Path], str | None], services: Iterable[str] | None = None
+) -> dict[str, str | None]:
+    """service -> the revision of its build context now (None: not in git), for
+    ``services`` (the ones being built; default all): git is asked about those alone."""
+    names = list(stack.services) if services is None else list(services)
+    return {s: revision_of(Path(root) / stack.services[s].build.context) for s in names}
 
 
 def record_builds(root: Path, images: dict[str, str], revisions: dict[str, str | None]) -> None:

@@ -29,7 +29,11 @@ BESIDE_THE_STACK = ("infra-scan", "rehearse", *SERVICE_SUITES)
 
 def stages(unit_only: bool) -> list[tuple[str, str, str]]:
     """(name, folder relative to the root, command)."""
-    out = [("unit", ".", f"{PY} -m pytest tests/unit -q")]
+    out = [
+        # ruff's rules and layout ([tool.ruff] in pyproject.toml): a finding or an unformatted file fails
+        ("lint", ".", f"{PY} -m ruff check . && {PY} -m ruff format --check ."),
+        ("unit", ".", f"{PY} -m pytest tests/unit -q"),
+    ]
     if unit_only:
         return out
     return out + [

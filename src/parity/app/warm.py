@@ -51,9 +51,16 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def build_key(context: Path, build_settings: Any) -> str:
-    """What a service image is built from: its context's files and its build settings."""
-    return digest(sorted(fingerprint(context).items()), build_settings)
+def fingerprints(ws: Any, stack: Any) -> dict[str, dict[str, tuple[int, int]]]:
+    """service -> its build context's fingerprint: each context walked once, for
+    both the stack's key and the services' build keys."""
+    return {s: fingerprint(ws.root / svc.build.context) for s, svc in stack.services.items()}
+
+
+def build_key(context: Path, build_settings: Any, files: dict[str, tuple[int, int]] | None = None) -> str:
+    """What a service image is built from: its context's files (``files``: its
+    fingerprint, already taken) and its build settings."""
+    return digest(sorted((fingerprint(context) if files is None else files).items()), build_settings)
 
 
 def load(root: Path) -> dict[str, Any]:
@@ -92,12 +99,14 @@ def _docker(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, check=False)
 
 
-def inputs_key(ws: Any, stack: Any) -> str:
-    """The rendered files, the mode, and the files of every build context and stand-in."""
+def inputs_key(ws: Any, stack: Any, prints: dict[str, dict[str, tuple[int, int]]] | None = None) -> str:
+    """The rendered files, the mode, and the files of every build context
+    (``prints``: their ``fingerprints``, already taken) and stand-in."""
     from parity.app.offline import IMAGES_DIR
     from parity.app.workspace import rendered
 
-    contexts = {s: sorted(fingerprint(ws.root / svc.build.context).items()) for s, svc in stack.services.items()}
+    prints = fingerprints(ws, stack) if prints is None else prints
+    contexts = {s: sorted(prints[s].items()) for s in stack.services}
     standins = sorted(fingerprint(ws.root / IMAGES_DIR).items()) if ws.offline else []
     return digest(
         {str(p): text for p, text in rendered(stack, ws).items()},
@@ -145,13 +154,15 @@ def _healthy(c: dict[str, Any]) -> bool:
     return c["State"].get("Status") == "running" and (c["State"].get("Health") or {}).get("Status", "healthy") == "healthy"
 
 
-def secrets_digest(stack: Any) -> str | None:
+def secrets_digest(stack: Any, values: dict[str, str] | None = None) -> str | None:
     """A digest of every secret value compose hands the containers, as
     LocalStack has them now (a changed secret must reach its containers);
-    None when they cannot be read."""
+    None when they cannot be read. ``values``: those values, as just read."""
+    if values is not None:
+        return digest(sorted(values.items()))
     from parity.adapters.aws import SecretStore
     from parity.app import secrets
-    from parity.app.local_stack import localstack_target
+    from parity.app.workspace import localstack_target
     from parity.errors import ParityError
 
     try:
@@ -163,13 +174,14 @@ def secrets_digest(stack: Any) -> str | None:
     return digest(sorted(values.items()))
 
 
-def record(ws: Any, stack: Any, key: str) -> dict[str, Any] | None:
-    """What the next `inv up` compares (None: nothing to compare against)."""
+def record(ws: Any, stack: Any, key: str, secret_values: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """What the next `inv up` compares (None: nothing to compare against).
+    ``secret_values``: what compose was handed (else read from LocalStack again)."""
     images = image_ids(image_refs(ws, stack))
     containers = project_containers(stack.project)
     if images is None or not containers or not all(_healthy(c) for c in containers):
         return None
-    return {"key": key, "images": images, "containers": _summary(containers), "secrets": secrets_digest(stack)}
+    return {"key": key, "images": images, "containers": _summary(containers), "secrets": secrets_digest(stack, secret_values)}
 
 
 def fast_up(ws: Any) -> tuple[Any, list[Any], dict[str, str]] | None:
@@ -193,28 +205,8 @@ def fast_up(ws: Any) -> tuple[Any, list[Any], dict[str, str]] | None:
         return None
     if recorded.get("secrets") is None or secrets_digest(stack) != recorded["secrets"]:
         return None
+    from parity.adapters.docker import inspected_state
     from parity.app.workspace import urls
 
-    return stack, sorted((_state(c, stack.project) for c in containers), key=lambda s: s.name), urls(stack)
+    return stack, sorted((inspected_state(c, stack.project) for c in containers), key=lambda s: s.name), urls(stack)
 
-
-def _state(c: dict[str, Any], project: str) -> Any:
-    from parity.adapters.docker import ContainerState
-
-    ports = [
-        f"{b['HostIp']}:{b['HostPort']}->{inner}"
-        for inner, bindings in (c["NetworkSettings"].get("Ports") or {}).items()
-        for b in bindings or []
-    ]
-    labels = c["Config"].get("Labels") or {}
-    name = c["Name"].lstrip("/")
-    return ContainerState(
-        name=name,
-        service=labels.get("com.docker.compose.service", name),
-        state=c["State"]["Status"],
-        health=(c["State"].get("Health") or {}).get("Status", "none"),
-        networks=sorted(n.removeprefix(f"{project}_") for n in (c["NetworkSettings"].get("Networks") or {})),
-        published_ports=sorted(ports),
-        image_id=c["Image"],
-        started_at=c["State"].get("StartedAt", ""),
-    )

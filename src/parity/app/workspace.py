@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from parity.render.compose import dump, render_compose, render_offline_override
 from parity.render.edge import render_edge
 from parity.render.waf import render_waf_js
 from parity.spec import Stack
+
+if TYPE_CHECKING:
+    from parity.adapters.aws import AwsTarget
 
 COMPOSE_DIR = "compose"
 
@@ -87,3 +91,12 @@ def urls(stack: Stack) -> dict[str, str]:
         if dep.publish:
             out[name] = f"{schemes.get(dep.kind, 'http')}://127.0.0.1:{dep.publish}"
     return out
+
+
+def localstack_target(stack: Stack) -> AwsTarget:
+    """The local stack's LocalStack, as an AWS target (its published port)."""
+    from parity.adapters.aws import AwsTarget  # (boto3 only when asked)
+
+    # the spec guarantees LocalStack publishes a port
+    dep = next(d for d in stack.local.dependencies.values() if d.kind == "localstack")
+    return AwsTarget(region=stack.region, endpoint_url=f"http://127.0.0.1:{dep.publish}")

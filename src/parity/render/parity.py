@@ -104,7 +104,7 @@ def taskdef_view(taskdef: Mapping[str, Any]) -> View:
         "memory": int(taskdef["memory"]) if taskdef.get("memory") is not None else None,
         "ports": sorted(p["containerPort"] for p in c.get("portMappings") or []),
         **_health(command[1] if command[:1] == ["CMD-SHELL"] else " ".join(command), hc["interval"], hc["timeout"],
-                  hc["retries"], hc["startPeriod"]),  # fmt: skip
+                  hc["retries"], hc["startPeriod"]),
     }
     view.update({f"environment.{e['name']}": _masked(e["name"], str(e.get("value", ""))) for e in c.get("environment") or []})
     view.update({f"secrets.{s['name']}": _source_of(s["valueFrom"]) for s in c.get("secrets") or []})
@@ -149,7 +149,7 @@ def container_view(
             for b in bindings or []
         ),
         **_health(test[1] if test[:1] == ["CMD-SHELL"] else " ".join(test), hc.get("Interval", 30 * NANO) // NANO,
-                  hc.get("Timeout", 5 * NANO) // NANO, hc.get("Retries", 3), hc.get("StartPeriod", 0) // NANO),  # fmt: skip
+                  hc.get("Timeout", 5 * NANO) // NANO, hc.get("Retries", 3), hc.get("StartPeriod", 0) // NANO),
         "replicas": sum(1 for c in containers if (c.get("State") or {}).get("Running")),
     }
     baked = _env(image_env)

@@ -27,7 +27,7 @@ WAF_MIN_LIMIT = low("waf.rate_limit")
 
 def _offered(sizes: tuple[int, ...]) -> str:
     """``512, 1024, 2048`` or ``2048-8192 in steps of 1024``."""
-    steps = {b - a for a, b in zip(sizes, sizes[1:])}
+    steps = {b - a for a, b in zip(sizes, sizes[1:], strict=False)}
     if len(sizes) > 3 and len(steps) == 1:
         return f"{sizes[0]}-{sizes[-1]} in steps of {steps.pop()}"
     return ", ".join(map(str, sizes))
