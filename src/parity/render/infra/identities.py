@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from parity.render.infra import edge, iam, render_template
+from parity.render.infra import bluegreen, edge, iam, render_template
 from parity.render.infra.common import Template, arn, stack_name
 from parity.render.infra.edge import WAF_REGION, needs_edge_stack
 from parity.render.taskdef import family, repository
@@ -278,6 +278,10 @@ def service_role_policy(stack: Stack) -> dict[str, Any]:
             raise ValueError(f"{kind}: no service prefixes known for it (SERVICES_OF_TYPES)")  # a renderer bug
         prefixes.update(SERVICES_OF_TYPES[namespace])
     roles = [_role_arn(stack, name) for name in environment_roles(stack)]
+    lb_role = bluegreen.role_name(stack)
+    task_roles = [_role_arn(stack, name) for name in environment_roles(stack) if name != lb_role]
+    # a gated service's AdvancedConfiguration hands ECS its load balancer role (CreateService/UpdateService)
+    to_ecs = [_role_arn(stack, lb_role)] if lb_role in environment_roles(stack) else []
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -296,9 +300,16 @@ def service_role_policy(stack: Stack) -> dict[str, Any]:
                 "Sid": "PassTheTemplatesRolesToEcs",
                 "Effect": "Allow",
                 "Action": "iam:PassRole",
-                "Resource": roles,
+                "Resource": task_roles,
                 "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             },
+            *([{
+                "Sid": "PassTheLoadBalancerRoleToEcs",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": to_ecs,
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}},
+            }] if to_ecs else []),
             {
                 "Sid": "ServiceLinkedRoles",
                 "Effect": "Allow",
