@@ -14,6 +14,7 @@ runs, or by anything else on the host, never fail it."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -98,11 +99,19 @@ def tested_images(root: Path, stack: Stack) -> dict[str, str]:
     return {s: ids.pop() for s, ids in found.items()}
 
 
-def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: str | None = None) -> bool:
+def run_e2e(
+    root: Path,
+    base_url: str | None,
+    marker: str | None = None,
+    group: str | None = None,
+    *,
+    extra_env: dict[str, str] | None = None,
+) -> bool:
     """True when the selected e2e checks pass against ``base_url`` (default:
     the local edge). ``group`` (one of records.GROUPS) selects a part of the
     suite that is recorded as such. Finding no check at all is a failure: an
-    empty smoke run proves nothing."""
+    empty smoke run proves nothing. ``extra_env`` goes to the suite's process
+    only (e.g. ``PARITY_E2E_HEADERS``: never on a command line, never logged)."""
     if group is not None:
         if group not in GROUPS:
             raise ConfigError(f"--group: {group!r} is not an e2e group (one of {', '.join(GROUPS)})")
@@ -126,7 +135,7 @@ def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: 
             via, edge = run.enter_context(own_client_address(stack, compose))
             step(f"e2e clients reach the edge from an address of this run's own, through {via}")
             argv = e2e_command(via, marker, edge_container=edge)
-        proc = subprocess.run(argv, cwd=root, check=False)
+        proc = subprocess.run(argv, cwd=root, check=False, env={**os.environ, **extra_env} if extra_env else None)
     wall = time.monotonic() - started
     console.print(f"e2e finished in {wall:.1f} s (wall time, with pytest's start-up)")
     if proc.returncode == NO_TESTS_COLLECTED:
@@ -148,6 +157,30 @@ def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: 
     finally:
         _record_run(root, url, is_local, marker, group, passed, wall, images, recorded)
     return passed
+
+
+def failed_checks(junit: Path) -> list[str]:
+    """The checks the JUnit report marks failed or in error (``file::name``), in its order."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        suites = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError):
+        return []
+    out = []
+    for case in suites.iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            where = (case.get("classname") or "").rsplit(".", 1)[-1]
+            out.append(f"{where}::{case.get('name')}" if where else str(case.get("name")))
+    return out
+
+
+def smoke_failures(root: Path, base_url: str, extra_env: dict[str, str]) -> list[str]:
+    """Promote's e2e gate: the smoke checks against ``base_url`` with
+    ``extra_env``; the names of those that failed ([] when they all passed)."""
+    if run_e2e(root, base_url, "smoke", extra_env=extra_env):
+        return []
+    return failed_checks(root / JUNIT) or ["the smoke run (no failed check in reports/e2e-junit.xml: see its output)"]
 
 
 def _running_images(root: Path, stack: Stack) -> dict[str, str]:

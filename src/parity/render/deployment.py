@@ -69,3 +69,13 @@ def service_configuration(stack: Stack, service: str, with_hooks: bool = True) -
     if with_hooks:
         out["lifecycleHooks"] = [pause_hook(stack, service)]
     return out
+
+
+def rollback_configuration(stack: Stack, service: str) -> dict[str, Any]:
+    """What a rollback (or a first promote's stop) sets: the service's own
+    strategy, without the e2e gate: a revision that ran before is not tested
+    again, and nobody would answer its pause (ECS would roll the rollback back)."""
+    out = service_configuration(stack, service, with_hooks=False)
+    if stack.services[service].deployment.gated:
+        out["lifecycleHooks"] = []
+    return out
