@@ -344,3 +344,39 @@ def test_promote_exits_non_zero_naming_the_failed_checks_and_leaves_production_o
     # ECS did the rollback: promote did not update website-agent a second time
     assert [c for c in ctx.ecs.calls if c[0] == "update" and c[1] == "website-agent"][1:] == []
     assert not any(SECRET in line for line in ctx.lines)
+
+
+def test_the_failing_checks_are_read_from_the_junit_report(tmp_path):
+    from parity.app.e2e_run import failed_checks
+
+    junit = tmp_path / "e2e-junit.xml"
+    junit.write_text(
+        '<?xml version="1.0"?><testsuites><testsuite name="pytest" tests="3" failures="1" errors="1">'
+        '<testcase classname="e2e.test_smoke" name="test_home_page"/>'
+        '<testcase classname="e2e.test_smoke" name="test_login"><failure message="assert 502 == 200"/></testcase>'
+        '<testcase classname="e2e.test_chat" name="test_stream[sse]"><error message="timeout"/></testcase>'
+        "</testsuite></testsuites>"
+    )
+    assert failed_checks(junit) == ["test_smoke::test_login", "test_chat::test_stream[sse]"]
+    assert failed_checks(tmp_path / "absent.xml") == []
+
+
+def test_the_test_header_is_read_from_its_secrets_json_key_and_missing_ones_say_so():
+    from parity.errors import ParityError
+
+    stack = make_ctx(ROOT, gated=True).stack
+
+    class Store:
+        def __init__(self, value):
+            self.value = value
+
+        def get(self, name):
+            assert name == "huskit/prod/edge-test"
+            return self.value
+
+    assert gated.read_test_header(Store(json.dumps({"value": SECRET})), stack) == SECRET
+    with pytest.raises(ParityError, match=r"^secret huskit/prod/edge-test does not exist"):
+        gated.read_test_header(Store(None), stack)
+    with pytest.raises(ParityError, match=r"has no JSON key 'value'") as exc:
+        gated.read_test_header(Store(json.dumps({"other": SECRET})), stack)
+    assert SECRET not in str(exc.value)

@@ -132,6 +132,7 @@ class EcsDeployments:
 
     def __init__(self, target: AwsTarget) -> None:
         self.ecs = target.client("ecs")
+        self.endpoint_url = target.endpoint_url
 
     def service_deployments(self, cluster: str, service: str, since: Any = None) -> list[dict[str, Any]]:
         """The service's deployments (briefs), newest first; only those created since ``since`` when given."""
@@ -140,7 +141,19 @@ class EcsDeployments:
         if since is not None:
             kwargs["createdAt"] = {"after": since}
         while True:
-            page = aws_call(f"list deployments of {service}", self.ecs.list_service_deployments, **kwargs)
+            try:
+                page = self.ecs.list_service_deployments(**kwargs)
+            except ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if self.endpoint_url and status in (404, 500, 501):  # plain moto (5.2.5) has no service deployments
+                    raise ParityError(
+                        f"list deployments of {service}: the emulator at {self.endpoint_url} does not implement "
+                        "ListServiceDeployments (a gated service's deployment)",
+                        hint="run it with the stand-in: python -m parity.adapters.deployments_emulated PORT",
+                    ) from None
+                return aws_call(f"list deployments of {service}", reraise, exc)
+            except Exception as exc:  # noqa: BLE001 - no credentials, endpoint down: one line
+                return aws_call(f"list deployments of {service}", reraise, exc)
             out += page.get("serviceDeployments", [])
             if not page.get("nextToken"):
                 break

@@ -16,7 +16,9 @@ The steps, each reported as it runs:
  9. static    the built client to the bucket (before the services switch, so the
               new pages find their assets; nothing is deleted, so the old ones keep theirs)
 10. deploy    update each service (circuit breaker with rollback on, 100%/200%) and
-              wait for the NEW deployment, by ID, to reach rolloutState=COMPLETED
+              wait for the NEW deployment, by ID, to reach rolloutState=COMPLETED;
+              a gated service (blue/green, canary, linear) is followed stage by stage
+              and its pause answered by the smoke checks with the test header (app/gated.py)
 11. cdn       invalidate CloudFront
 12. smoke     the e2e smoke subset against the environment's URL
 A failed rollout or smoke run rolls every service this run updated back to the

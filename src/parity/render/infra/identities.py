@@ -236,6 +236,7 @@ def _promote_statements(stack: Stack) -> list[dict[str, Any]]:
             "Resource": [_role_arn(stack, iam.role_name(stack.aws.execution_role)), _role_arn(stack, iam.role_name(stack.aws.task_role))],
             "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         },
+        *_gate_statements(stack),
         {"Sid": "PublishTheClient", "Effect": "Allow", "Action": "s3:PutObject", "Resource": arn(stack, "s3", f"{stack.edge.bucket}/*", region=False, account=False)},
         {
             # the distribution is the environment stack's, created after this role: any of the account's
@@ -245,6 +246,36 @@ def _promote_statements(stack: Stack) -> list[dict[str, Any]]:
             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"},
         },
     ]  # fmt: skip
+
+
+def _gate_statements(stack: Stack) -> list[dict[str, Any]]:
+    """A gated service's deployment (app/gated.py): follow it, answer its pause
+    (continue or roll back), stop it at promote's deadline, and read the test
+    header's value for the e2e gate. Only the gated services' deployments."""
+    gated = [s for s, svc in stack.services.items() if svc.deployment.gated]
+    if not gated or stack.edge.test_traffic is None:
+        return []
+    secret = stack.secret_name(stack.edge.test_traffic.secret)
+    return [
+        {
+            "Sid": "FollowTheGatedDeployments",
+            "Effect": "Allow",
+            "Action": "ecs:ListServiceDeployments",
+            "Resource": [arn(stack, "ecs", f"service/{stack.cluster}/{s}") for s in gated],
+        },
+        {
+            "Sid": "AnswerTheE2eGate",
+            "Effect": "Allow",
+            "Action": ["ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"],
+            "Resource": [arn(stack, "ecs", f"service-deployment/{stack.cluster}/{s}/*") for s in gated],
+        },
+        {
+            "Sid": "ReadTheTestHeader",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": iam.secret_arn(secret, Template(stack)),
+        },
+    ]
 
 
 STATEMENTS = {"plan": _plan_statements, "apply": _apply_statements, "promote": _promote_statements}
