@@ -312,7 +312,11 @@ def _promote(day: Day, command: workflows.Command, creds: Any, out: dict[str, An
     if not smoke:
         raise AssertionError("the smoke checks failed, yet promote reported success")
     out["deployed"] = result.deployed
-    return ", ".join(f"{s} -> {a.rsplit('/', 1)[-1]}" for s, a in result.deployed.items())
+    gated = [s for s, svc in day.stack.services.items() if svc.deployment.gated]
+    passed = [s for s in gated if any(line.startswith(f"{s}: e2e passed against the new revision") for line in day.log)]
+    assert passed == gated, f"{', '.join(sorted(set(gated) - set(passed)))}: deployed without passing the e2e gate's pause"
+    via = f" ({', '.join(gated)} through the e2e gate's pause)" if gated else ""
+    return ", ".join(f"{s} -> {a.rsplit('/', 1)[-1]}" for s, a in result.deployed.items()) + via
 
 
 def _rollback(day: Day, command: workflows.Command, creds: Any, out: dict[str, Any], smoke: bool) -> str:
