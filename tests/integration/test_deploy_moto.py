@@ -186,7 +186,7 @@ def ctx_for(root: Path, env: str, smoke_ok: bool = True):
     lines: list[str] = []
     ctx = connect(root, env, report=lines.append)
     ctx.smoke = lambda url: smoke_ok  # the e2e smoke subset is its own suite; its verdict is injected
-    ctx.test_header = lambda: "it-test-header"  # blue/green's gate (tests/unit/test_gated.py): it passes here
+    ctx.test_header = lambda: "it-test-header"  # blue/green's gate (tests/unit/test_service_deployment.py): it passes here
     ctx.gate_smoke = lambda url, env: []
     ctx.poll_interval = 0.2
     ctx.lines = lines  # type: ignore[attr-defined]

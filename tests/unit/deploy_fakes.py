@@ -280,7 +280,7 @@ def make_ctx(
     root: Path, env: str = "prod", scripts=None, smoke_ok: bool = True, built: bool = True, gated: bool = False, **aws
 ) -> DeployContext:
     """``gated``: keep the spec's deployment strategies (website-agent's blue/green,
-    followed with ECS's service deployments: tests/unit/test_gated.py); without
+    followed with ECS's service deployments: tests/unit/test_service_deployment.py); without
     it every service rolls, the path these fakes script."""
     stack = load_stack(root, env)
     if not gated:

@@ -205,11 +205,14 @@ def install() -> None:
 
 def main(argv: list[str]) -> None:
     """A plain moto server with the stand-in (no authorization): ``python -m
-    parity.adapters.deployments_emulated PORT`` (the deploy layer's moto tests)."""
+    parity.adapters.deployments_emulated PORT`` (the deploy layer's moto tests,
+    on loopback), or with moto_server's own flags (``-H 0.0.0.0 -p 5000``: the
+    local stack's ecs-emulator, which runs this file as it is: it imports
+    nothing of the toolkit's)."""
     install()
     from moto.server import main as moto_main
 
-    moto_main(["-H", "127.0.0.1", "-p", argv[0]])
+    moto_main(argv if argv and argv[0].startswith("-") else ["-H", "127.0.0.1", "-p", argv[0]])
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ class DeployContext:
     poll_interval: float = 5.0
     emulator: Any = None  # adapters.cloudformation.Emulator, only where the overlay allows bootstrapping (app/infra.bootstrap)
     outputs: Callable[[], dict[str, str]] = dict  # the environment stack's outputs (Url, DistributionId)
-    # A gated service's deployment (app/gated.py): ECS's service deployment calls, the test
+    # A gated service's deployment (app/service_deployment.py): ECS's service deployment calls, the test
     # header's value (Secrets Manager), and the smoke run with extra environment that returns
     # the names of the checks that failed ([]: passed).
     deployments: Any = None
@@ -122,8 +122,8 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
     from parity.adapters.cloudformation import CloudFormation, Emulator
     from parity.adapters.docker import Docker, require_engine
     from parity.adapters.ecs import CloudFront, Ecs, EcsDeployments
-    from parity.app.e2e_run import run_e2e, smoke_failures
-    from parity.app.gated import read_test_header
+    from parity.app.e2e_run import run_e2e
+    from parity.app.service_deployment import read_test_header, smoke_failures
     from parity.render.infra import stack_name
     from parity.spec import load_stack
 

@@ -48,7 +48,7 @@ class Deployment:
     events: list[str]
     targets: list[dict[str, str]] = field(default_factory=list)
     execute_command: bool = False
-    # a gated service's service deployment in progress: its stage and traffic split (app/gated.py)
+    # a gated service's service deployment in progress: its stage and traffic split (app/service_deployment.py)
     in_progress: dict[str, Any] | None = None
 
 
@@ -186,7 +186,7 @@ def in_progress(ctx: OpsContext, name: str, warnings: list[str]) -> dict[str, An
     """A gated service's newest service deployment that has not ended: its
     strategy, ECS's stage and status, the traffic split, whether it waits at
     the e2e gate's pause. None when none is in progress."""
-    from parity.app.gated import IN_PROGRESS, paused_hook, traffic_split
+    from parity.app.service_deployment import IN_PROGRESS, paused_hook, traffic_split
     from parity.errors import ParityError
 
     if ctx.deployments is None:

@@ -18,7 +18,7 @@ The steps, each reported as it runs:
 10. deploy    update each service (circuit breaker with rollback on, 100%/200%) and
               wait for the NEW deployment, by ID, to reach rolloutState=COMPLETED;
               a gated service (blue/green, canary, linear) is followed stage by stage
-              and its pause answered by the smoke checks with the test header (app/gated.py)
+              and its pause answered by the smoke checks with the test header (app/service_deployment.py)
 11. cdn       invalidate CloudFront
 12. smoke     the e2e smoke subset against the environment's URL
 A failed rollout or smoke run rolls every service this run updated back to the
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from parity.app import gated, records, sources
+from parity.app import records, service_deployment as gated, sources
 from parity.app.changes import ServiceChange, diff, report_not_compared, show
 from parity.app.context import DeployContext
 from parity.app.release import Release, account_for, checked_account, local_images, pin, render
@@ -292,7 +292,7 @@ def starts(ctx: DeployContext, change: ServiceChange) -> bool:
 def deploy_one(ctx: DeployContext, change: ServiceChange, taskdef: str, url: str | None = None) -> Rollout:
     """Update one service and wait for the deployment the update started; a
     gated service's deployment is followed stage by stage, its pause answered
-    by the smoke checks against ``url`` with the test header (app/gated.py)."""
+    by the smoke checks against ``url`` with the test header (app/service_deployment.py)."""
     start = ctx.stack.services[change.service].desired_count if starts(ctx, change) else None
     updated = ctx.ecs.update_service(
         ctx.stack.cluster, change.service, taskdef, service_configuration(ctx.stack, change.service),

@@ -460,6 +460,6 @@ def _rules(report: Report) -> None:
         ),
         (
             "a gated deployment's time (the bake, the pause's timeout) and its alarms: the stand-in passes stages, not minutes, "
-            "and fires no alarm (tests/unit/test_gated.py has those endings)"
+            "and fires no alarm (tests/unit/test_service_deployment.py has those endings)"
         ),
     ]

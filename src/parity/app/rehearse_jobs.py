@@ -273,7 +273,7 @@ def _deploy_context(day: Day, creds: Any, smoke: bool) -> Any:
     from parity.adapters.aws import SecretStore
     from parity.adapters.ecs import CloudFront, Ecs, EcsDeployments
     from parity.app.context import DeployContext
-    from parity.app.gated import read_test_header
+    from parity.app.service_deployment import read_test_header
 
     target = day.account.target(credentials=creds)
     day.registry.credentials = creds

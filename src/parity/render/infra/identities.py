@@ -249,7 +249,7 @@ def _promote_statements(stack: Stack) -> list[dict[str, Any]]:
 
 
 def _gate_statements(stack: Stack) -> list[dict[str, Any]]:
-    """A gated service's deployment (app/gated.py): follow it, answer its pause
+    """A gated service's deployment (app/service_deployment.py): follow it, answer its pause
     (continue or roll back), stop it at promote's deadline, and read the test
     header's value for the e2e gate. Only the gated services' deployments."""
     gated = [s for s, svc in stack.services.items() if svc.deployment.gated]

@@ -1,4 +1,4 @@
-"""Issue 20 (AWS): promote's state machine for a gated service (app/gated.py),
+"""Issue 20 (AWS): promote's state machine for a gated service (app/service_deployment.py),
 on DescribeServiceDeployments / ListServiceDeployments responses built from
 botocore's model (every member the output shape lists, aws_model.complete),
 answered through the real adapter (adapters/ecs.EcsDeployments) by clients
@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from parity.adapters.ecs import EcsDeployments
-from parity.app import gated
+from parity.app import service_deployment as gated
 from parity.app.promote import promote
 from parity.errors import DeployFailed
 
@@ -346,19 +346,22 @@ def test_promote_exits_non_zero_naming_the_failed_checks_and_leaves_production_o
     assert not any(SECRET in line for line in ctx.lines)
 
 
-def test_the_failing_checks_are_read_from_the_junit_report(tmp_path):
-    from parity.app.e2e_run import failed_checks
+def test_the_gate_names_the_failing_checks_and_passes_the_header_in_the_suites_environment(tmp_path, monkeypatch):
+    from parity.app import e2e_run
 
-    junit = tmp_path / "e2e-junit.xml"
-    junit.write_text(
-        '<?xml version="1.0"?><testsuites><testsuite name="pytest" tests="3" failures="1" errors="1">'
-        '<testcase classname="e2e.test_smoke" name="test_home_page"/>'
-        '<testcase classname="e2e.test_smoke" name="test_login"><failure message="assert 502 == 200"/></testcase>'
-        '<testcase classname="e2e.test_chat" name="test_stream[sse]"><error message="timeout"/></testcase>'
-        "</testsuite></testsuites>"
-    )
-    assert failed_checks(junit) == ["test_smoke::test_login", "test_chat::test_stream[sse]"]
-    assert failed_checks(tmp_path / "absent.xml") == []
+    calls = []
+
+    def run_e2e(root, base_url, marker=None, group=None, *, extra_env=None):
+        calls.append((base_url, marker, extra_env))
+        return False
+
+    monkeypatch.setattr(e2e_run, "run_e2e", run_e2e)
+    monkeypatch.setattr(e2e_run, "failed_checks", lambda root: ["test_smoke::test_login"])
+    env = {"PARITY_E2E_HEADERS": json.dumps({"X-Test-Traffic": SECRET})}
+    assert gated.smoke_failures(tmp_path, "https://app.example", env) == ["test_smoke::test_login"]
+    assert calls == [("https://app.example", "smoke", env)]
+    monkeypatch.setattr(e2e_run, "failed_checks", lambda root: [])
+    assert gated.smoke_failures(tmp_path, "https://app.example", env)[0].startswith("the smoke run (no failed check named")
 
 
 def test_the_test_header_is_read_from_its_secrets_json_key_and_missing_ones_say_so():

@@ -273,3 +273,14 @@ def gated_timeout(stack: Any, service: str) -> float:
     if dep.linear is not None:
         minutes += math.ceil(100 / dep.linear.step_percent) * dep.linear.step_bake_minutes
     return stack.aws.rollout_timeout * 2 + minutes * 60 + 300
+
+
+def smoke_failures(root: Any, base_url: str, extra_env: dict[str, str]) -> list[str]:
+    """Promote's e2e gate: the smoke checks against ``base_url`` with
+    ``extra_env`` in the suite's environment; the names of those that failed
+    ([] when they all passed)."""
+    from parity.app.e2e_run import failed_checks, run_e2e
+
+    if run_e2e(root, base_url, "smoke", extra_env=extra_env):
+        return []
+    return failed_checks(root) or ["the smoke run (no failed check named in reports/e2e/checks.json: see its output)"]
