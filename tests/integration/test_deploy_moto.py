@@ -31,6 +31,7 @@ from parity.app.infra import connect as infra_connect
 from parity.app.promote import promote
 from parity.app.rollback import rollback
 from parity.errors import DeployFailed, ParityError, RollbackFailed
+from parity.render.deployment import service_configuration
 
 pytestmark = pytest.mark.integration
 
@@ -232,6 +233,10 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
     result = promote(ctx, version="itsha")
     out = "\n".join(ctx.lines)
     assert "[ 4/12] bootstrap emulator: created" in out and "[12/12] smoke     passed" in out
+    # website-agent went blue/green, through the e2e gate's pause, stage by stage (the stand-in's)
+    assert "website-agent: POST_TEST_TRAFFIC_SHIFT (IN_PROGRESS) production: blue 100% / green 0%; test: green" in out
+    assert "website-agent: e2e passed against the new revision: continuing to the production shift" in out
+    assert "website-agent: CLEAN_UP (SUCCESSFUL) production: blue 0% / green 100%; test: green" in out
 
     ecs = client("ecs", endpoint)
     for service, image_id in images.items():
@@ -250,11 +255,8 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
         )
         svc = ecs.describe_services(cluster="huskit-prod", services=[service])["services"][0]
         assert svc["taskDefinition"] == arn and arn.endswith(f"paritytest-{service}:2")
-        assert svc["deploymentConfiguration"] == {
-            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-            "maximumPercent": 200,
-            "minimumHealthyPercent": 100,
-        }
+        # the service's own: rolling for the crawler, blue/green with its pause for website-agent
+        assert svc["deploymentConfiguration"] == service_configuration(ctx.stack, service)
 
     s3 = client("s3", endpoint)
     asset = s3.head_object(Bucket="paritytest-static", Key="assets/app-1a2b.js")
