@@ -361,7 +361,9 @@ def test_the_gate_names_the_failing_checks_and_passes_the_header_in_the_suites_e
     assert gated.smoke_failures(tmp_path, "https://app.example", env) == ["test_smoke::test_login"]
     assert calls == [("https://app.example", "smoke", env)]
     monkeypatch.setattr(e2e_run, "failed_checks", lambda root: [])
-    assert gated.smoke_failures(tmp_path, "https://app.example", env)[0].startswith("the smoke run (no failed check named")
+    assert gated.smoke_failures(tmp_path, "https://app.example", env)[0].startswith(
+        "the smoke run (no failed check named"
+    )
 
 
 def test_the_test_header_is_read_from_its_secrets_json_key_and_missing_ones_say_so():

@@ -26,7 +26,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 GATED = {"BLUE_GREEN", "CANARY", "LINEAR"}
-BEFORE_PAUSE = ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"]
+BEFORE_PAUSE = [
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+]
 AFTER_PAUSE = ["PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
 DEPLOYMENTS: dict[str, dict[str, Any]] = {}  # ARN -> the deployment's state
 
@@ -112,7 +119,14 @@ def describe(d: dict[str, Any]) -> dict[str, Any]:
     stage = d["stages"][d["index"]] if d["index"] >= 0 else "RECONCILE_SERVICE"
     hooks = []
     if d["hook"] is not None:
-        hooks = [{"hookId": f"{d['arn'].rsplit('/', 1)[-1]}-pause", "targetType": "PAUSE", "status": d["hook"], "timeoutAction": "ROLLBACK"}]
+        hooks = [
+            {
+                "hookId": f"{d['arn'].rsplit('/', 1)[-1]}-pause",
+                "targetType": "PAUSE",
+                "status": d["hook"],
+                "timeoutAction": "ROLLBACK",
+            }
+        ]
     return {
         "serviceDeploymentArn": d["arn"], "serviceArn": d["service_arn"], "clusterArn": d["cluster_arn"],
         "createdAt": d["created"], "startedAt": d["created"], "updatedAt": _now(),
@@ -145,7 +159,10 @@ def install() -> None:
 
     def update_service(self: Any) -> Any:
         params = self._get_params()
-        cluster, service = str(params.get("cluster", "default")).rsplit("/", 1)[-1], str(params.get("service", "")).rsplit("/", 1)[-1]
+        cluster, service = (
+            str(params.get("cluster", "default")).rsplit("/", 1)[-1],
+            str(params.get("service", "")).rsplit("/", 1)[-1],
+        )
         try:
             source = self.ecs_backend._get_service(cluster, service).task_definition
         except Exception:  # noqa: BLE001 - moto's own error comes from the update itself
