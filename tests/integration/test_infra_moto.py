@@ -336,3 +336,26 @@ def test_cli_render_needs_no_credentials_and_bad_input_exits_2():
     assert (
         proc.returncode == 2 and proc.stderr.strip() == "error: unknown environment 'qa' (known: local, prod, staging)"
     )
+
+
+def test_a_plan_keeps_a_gated_services_production_where_ecs_moved_it(tmp_path, moto):
+    """Issue 20: ECS moves website-agent's production between its two target
+    groups (the production rule's weights). infra-plan reads the live weights
+    back, as it reads the revision: after ECS moved production to the alternate
+    group, the template's rules say so too, and a rewrite of the rules (an
+    origin lock rotation) would not send production to the drained group."""
+    from parity.app.infra import parameters, standing
+
+    root = make_root(tmp_path, moto)
+    apply(ctx_for(root))
+    ctx = ctx_for(root)
+    assert parameters(ctx, standing(ctx.cfn.resources(ctx.name)))["WebsiteAgentProductionTargetGroup"] == "primary"
+    ids = ctx.cfn.physical_ids(ctx.name)
+    blue, green = ids["WebsiteAgentTargetGroup"], ids["WebsiteAgentAlternateTargetGroup"]
+    client("elbv2", moto).modify_rule(  # what ECS does at a deployment's production shift
+        RuleArn=ids["WebsiteAgentProductionRule"],
+        Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": blue, "Weight": 0}, {"TargetGroupArn": green, "Weight": 100},
+        ]}}],
+    )  # fmt: skip
+    assert parameters(ctx, standing(ctx.cfn.resources(ctx.name)))["WebsiteAgentProductionTargetGroup"] == "alternate"

@@ -60,11 +60,13 @@ def test_one_production_rule_with_every_path_and_the_test_rule_before_it(prod):
     assert t["X-Test-Traffic"]["HttpHeaderConfig"]["Values"] == [
         "{{resolve:secretsmanager:huskit/prod/edge-test:SecretString:value}}"
     ]
-    for rule in (test, production):  # ECS moves the weights between the two groups
+    for rule in (test, production):  # ECS moves the weights between the two groups; the template keeps them where ECS left them
         assert rule["Actions"] == [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-            {"TargetGroupArn": {"Ref": "WebsiteAgentTargetGroup"}, "Weight": 100},
-            {"TargetGroupArn": {"Ref": "WebsiteAgentAlternateTargetGroup"}, "Weight": 0},
+            {"TargetGroupArn": {"Ref": "WebsiteAgentTargetGroup"}, "Weight": {"Fn::If": ["WebsiteAgentServesAlternate", 0, 100]}},
+            {"TargetGroupArn": {"Ref": "WebsiteAgentAlternateTargetGroup"}, "Weight": {"Fn::If": ["WebsiteAgentServesAlternate", 100, 0]}},
         ]}}]  # fmt: skip
+    assert prod["Parameters"]["WebsiteAgentProductionTargetGroup"]["Default"] == "primary"
+    assert prod["Conditions"]["WebsiteAgentServesAlternate"] == {"Fn::Equals": [{"Ref": "WebsiteAgentProductionTargetGroup"}, "alternate"]}
 
 
 def test_the_test_header_passes_cloudfront_and_the_waf_like_any_header(prod):
@@ -268,3 +270,40 @@ def test_what_promote_tells_ecs_is_valid_input_for_update_service(strategy, extr
     assert service_configuration(stack, "crawler") == {
         "deploymentCircuitBreaker": {"enable": True, "rollback": True}, "maximumPercent": 200, "minimumHealthyPercent": 100,
     }  # fmt: skip
+
+
+class _Rules:
+    def __init__(self, weights):
+        self.weights, self.asked = weights, []
+
+    def rule_weights(self, arn):
+        self.asked.append(arn)
+        return self.weights
+
+
+class _Cfn:
+    def physical_ids(self, name):
+        assert name == "huskit-prod"
+        return {"WebsiteAgentProductionRule": "arn:rule/prod", "WebsiteAgentAlternateTargetGroup": "arn:tg/green",
+                "WebsiteAgentTargetGroup": "arn:tg/blue"}  # fmt: skip
+
+
+@pytest.mark.parametrize("weights,expected", [
+    ({"arn:tg/blue": 100, "arn:tg/green": 0}, "primary"),
+    ({"arn:tg/blue": 0, "arn:tg/green": 100}, "alternate"),  # after an odd number of deployments
+])  # fmt: skip
+def test_infra_plan_passes_back_the_group_production_is_on(weights, expected):
+    from parity.app.infra import InfraContext, _serving
+
+    ctx = InfraContext(stack=stack_for("prod"), cfn=_Cfn(), ecs=None, rules=_Rules(weights))
+    assert _serving(ctx, "website-agent", {"WebsiteAgentProductionRule"}) == expected
+    assert ctx.rules.asked == ["arn:rule/prod"]
+    assert _serving(ctx, "website-agent", set()) == "primary"  # before the rule exists: nothing is read
+
+
+def test_only_the_deploy_roles_read_the_weights_and_only_where_a_service_is_gated():
+    from parity.render.infra.identities import job_policy
+
+    for kind in ("plan", "apply", "promote"):
+        assert "elasticloadbalancing:DescribeRules" in json.dumps(job_policy(stack_for("prod"), kind))
+        assert "elasticloadbalancing:DescribeRules" not in json.dumps(job_policy(stack_for("prod", ROLLING), kind))

@@ -220,6 +220,7 @@ def test_the_apply_role_changes_nothing_but_through_cloudformation():
     assert {a for a in actions if not a.startswith("cloudformation:")} == {
         "iam:PassRole", "ec2:DescribeManagedPrefixLists", "ecs:DescribeClusters", "ecs:DescribeServices",
         "s3:ListBucket", "logs:DescribeLogGroups", "secretsmanager:DescribeSecret", "ecr:DescribeRepositories",
+        "elasticloadbalancing:DescribeRules",  # where a gated service's production is (its rule's weights)
     }  # fmt: skip
     secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:huskit/prod/crawler"
     policy = _policy("prod", "apply")

@@ -232,7 +232,12 @@ def _forwarded(action: Mapping[str, Any]) -> Any:
     if action.get("TargetGroupArn"):
         return _target(action.get("TargetGroupArn"))
     groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
-    best = max(groups, key=lambda g: g.get("Weight", 1), default={})
+
+    def weight(group: Mapping[str, Any]) -> Any:
+        w = group.get("Weight", 1)  # a template's Fn::If on where production is: its default (the else branch)
+        return w["Fn::If"][2] if isinstance(w, dict) and "Fn::If" in w else w
+
+    best = max(groups, key=weight, default={})
     return _target(best.get("TargetGroupArn"))
 
 

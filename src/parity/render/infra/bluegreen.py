@@ -88,12 +88,32 @@ def check_order(stack: Any) -> None:
                 )
 
 
-def _forward(service: str) -> list[dict[str, Any]]:
+def serving_parameter(service: str) -> str:
+    """Which of the service's two target groups production is on now: ECS moves
+    it at each deployment; infra-plan/apply read it back from the production
+    rule's live weights (as they read the revision), so a rule CloudFormation
+    rewrites (an origin lock rotation changes its conditions) keeps it there."""
+    return f"{logical(service)}ProductionTargetGroup"
+
+
+def _serves_alternate(service: str) -> str:
+    return f"{logical(service)}ServesAlternate"
+
+
+def _forward(t: Template, service: str) -> list[dict[str, Any]]:
+    param, cond = serving_parameter(service), _serves_alternate(service)
+    t.parameters[param] = {
+        "Type": "String",
+        "AllowedValues": ["primary", "alternate"],
+        "Default": "primary",
+        "Description": f"The target group {service}'s production traffic is on (infra-plan/apply read it from the live rule)",
+    }
+    t.conditions[cond] = {"Fn::Equals": [ref(param), "alternate"]}
     return [{
         "Type": "forward",
         "ForwardConfig": {"TargetGroups": [
-            {"TargetGroupArn": ref(f"{logical(service)}TargetGroup"), "Weight": 100},
-            {"TargetGroupArn": ref(alternate_target_group(service)), "Weight": 0},
+            {"TargetGroupArn": ref(f"{logical(service)}TargetGroup"), "Weight": {"Fn::If": [cond, 0, 100]}},
+            {"TargetGroupArn": ref(alternate_target_group(service)), "Weight": {"Fn::If": [cond, 100, 0]}},
         ]},
     }]  # fmt: skip
 
@@ -132,12 +152,12 @@ def add_rules(t: Template, listener: str, service: str, locked: list[dict[str, A
     t.add(test_rule(service), "AWS::ElasticLoadBalancingV2::ListenerRule", {
         "ListenerArn": ref(listener), "Priority": priority,
         "Conditions": [*paths, *locked, *test],
-        "Actions": _forward(service),
+        "Actions": _forward(t, service),
     }, DependsOn=depends)  # fmt: skip
     t.add(production_rule(service), "AWS::ElasticLoadBalancingV2::ListenerRule", {
         "ListenerArn": ref(listener), "Priority": priority + 1,
         "Conditions": [*paths, *locked],
-        "Actions": _forward(service),
+        "Actions": _forward(t, service),
     }, **({"DependsOn": "EdgeOriginSecret"} if locked else {}))  # fmt: skip
     return priority + 2
 

@@ -176,6 +176,13 @@ def _plan_statements(stack: Stack) -> list[dict[str, Any]]:
             "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         },
         {"Sid": "FindThePrefixList", "Effect": "Allow", "Action": "ec2:DescribeManagedPrefixLists", "Resource": "*"},
+        *([{
+            # which target group a gated service's production is on (its rule's weights): infra-plan reads it back
+            "Sid": "ReadTheGatedWeights",
+            "Effect": "Allow",
+            "Action": "elasticloadbalancing:DescribeRules",
+            "Resource": "*",  # no resource-level permission exists for it (Service Authorization Reference)
+        }] if bluegreen.gated_public(stack) else []),
         {
             "Sid": "ReadTheRevisionsRunning",
             "Effect": "Allow",
