@@ -91,6 +91,10 @@ def env_status_table(status) -> None:
     for d in status.deployments:
         r = d.rollout
         say(f"  {d.name}: deployment {r.get('id')} of {r.get('revision')} {r.get('state')}" + (f": {r['reason']}" if r.get("reason") else ""))
+        p = getattr(d, "in_progress", None)
+        if p:
+            pause = " (paused: waiting for the e2e gate)" if p.get("paused") else ""
+            say(f"    {(p.get('strategy') or '').lower()} {p.get('deployment')}: {p.get('stage')} ({p.get('status')}){pause}; {p.get('traffic')}")
         for event in d.events:
             say(f"    {event}")
         for t in d.targets:

@@ -184,6 +184,7 @@ ARN_FORMATS = {
     "ecs:cluster": "arn:{partition}:ecs:{region}:{account}:cluster/{cluster}",
     "ecs:service": "arn:{partition}:ecs:{region}:{account}:service/{cluster}/{service}",
     "ecs:task-definition": "arn:{partition}:ecs:{region}:{account}:task-definition/{family}:{revision}",
+    "ecs:service-deployment": "arn:{partition}:ecs:{region}:{account}:service-deployment/{cluster}/{service}/{id}",
     "ecr:repository": "arn:{partition}:ecr:{region}:{account}:repository/{repository}",
     "cloudformation:stack": "arn:{partition}:cloudformation:{region}:{account}:stack/{stack}/{id}",
     "cloudfront:distribution": "arn:{partition}:cloudfront::{account}:distribution/{distribution}",
@@ -197,6 +198,16 @@ _SERVICES = (
     "ecs:service",
     lambda p: [{"cluster": _last(p.get("cluster") or "default"), "service": _last(s)} for s in _listed(p.get("services") or p.get("service"))],
 )
+_DEPLOYMENTS = (  # a service deployment, named by its ARN (service-deployment/CLUSTER/SERVICE/ID)
+    "ecs:service-deployment",
+    lambda p: [
+        dict(zip(("cluster", "service", "id"), str(a).split(":service-deployment/", 1)[-1].split("/", 2), strict=False))
+        for a in _listed(p.get("serviceDeploymentArns") or p.get("serviceDeploymentArn"))
+    ],
+)
+# Actions newer than parliament's copy of the Service Authorization Reference (it
+# lists neither): authorized as DescribeServiceDeployments is, on the deployment.
+NEWER_THAN_PARLIAMENT = {"ecs:ContinueServiceDeployment", "ecs:StopServiceDeployment"}
 _STACK = ("cloudformation:stack", lambda p: [{"stack": p.get("StackName", "")}])  # the adapters always name the stack
 _REPOSITORY = ("ecr:repository", lambda p: [{"repository": p["repositoryName"]}] if p.get("repositoryName") else [])
 RESOURCES: dict[str, tuple[str, Any]] = {
@@ -206,6 +217,10 @@ RESOURCES: dict[str, tuple[str, Any]] = {
     "ecs:CreateService": _SERVICES,
     "ecs:DeleteService": _SERVICES,
     "ecs:RegisterTaskDefinition": ("ecs:task-definition", lambda p: [{"family": p.get("family", ""), "revision": "*"}]),
+    "ecs:ListServiceDeployments": _SERVICES,
+    "ecs:DescribeServiceDeployments": _DEPLOYMENTS,
+    "ecs:ContinueServiceDeployment": _DEPLOYMENTS,
+    "ecs:StopServiceDeployment": _DEPLOYMENTS,
     "ecr:DescribeRepositories": (
         "ecr:repository", lambda p: [{"repository": r} for r in _listed(p.get("repositoryNames"))] or None,
     ),
@@ -293,6 +308,9 @@ def passed_roles(action: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     ``iam:PassedToService`` (a task definition's roles; a stack's service role)."""
     if action == "ecs:RegisterTaskDefinition":
         return [(params[k], "ecs-tasks.amazonaws.com") for k in ("executionRoleArn", "taskRoleArn") if params.get(k)]
+    if action in ("ecs:CreateService", "ecs:UpdateService"):  # a blue/green load balancer's role (AdvancedConfiguration)
+        roles = [(lb.get("advancedConfiguration") or {}).get("roleArn") for lb in params.get("loadBalancers") or []]
+        return [(r, "ecs.amazonaws.com") for r in roles if r]
     if action in ("cloudformation:CreateChangeSet", "cloudformation:CreateStack", "cloudformation:UpdateStack"):
         return [(params["RoleARN"], "cloudformation.amazonaws.com")] if params.get("RoleARN") else []
     return []

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 
@@ -24,9 +25,11 @@ def free_port() -> int:
 def moto_server(**env: str) -> Iterator[str]:
     """Start ``moto.server`` with ``env`` added to the environment; yields its URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **env},
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    path = os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])
+    proc = subprocess.Popen(  # moto, with ECS's service deployments stood in (adapters/deployments_emulated.py)
+        [sys.executable, "-m", "parity.adapters.deployments_emulated", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": path, **env},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:

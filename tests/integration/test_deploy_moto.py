@@ -31,6 +31,7 @@ from parity.app.infra import connect as infra_connect
 from parity.app.promote import promote
 from parity.app.rollback import rollback
 from parity.errors import DeployFailed, ParityError, RollbackFailed
+from parity.render.deployment import service_configuration
 
 pytestmark = pytest.mark.integration
 
@@ -92,11 +93,13 @@ def moto_server():
     def start(running: int | None = 2) -> str:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "MOTO_ECS_SERVICE_RUNNING"}
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
         if running is not None:
             env["MOTO_ECS_SERVICE_RUNNING"] = str(running)
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                # moto with ECS's service deployments stood in (website-agent deploys blue/green)
+                [sys.executable, "-m", "parity.adapters.deployments_emulated", str(port)],
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
         )  # fmt: skip
@@ -184,6 +187,8 @@ def ctx_for(root: Path, env: str, smoke_ok: bool = True):
     lines: list[str] = []
     ctx = connect(root, env, report=lines.append)
     ctx.smoke = lambda url: smoke_ok  # the e2e smoke subset is its own suite; its verdict is injected
+    ctx.test_header = lambda: "it-test-header"  # blue/green's gate (tests/unit/test_service_deployment.py): it passes here
+    ctx.gate_smoke = lambda url, env: []
     ctx.poll_interval = 0.2
     ctx.lines = lines  # type: ignore[attr-defined]
     return ctx
@@ -228,6 +233,10 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
     result = promote(ctx, version="itsha")
     out = "\n".join(ctx.lines)
     assert "[ 4/12] bootstrap emulator: created" in out and "[12/12] smoke     passed" in out
+    # website-agent went blue/green, through the e2e gate's pause, stage by stage (the stand-in's)
+    assert "website-agent: POST_TEST_TRAFFIC_SHIFT (IN_PROGRESS) production: blue 100% / green 0%; test: green" in out
+    assert "website-agent: e2e passed against the new revision: continuing to the production shift" in out
+    assert "website-agent: CLEAN_UP (SUCCESSFUL) production: blue 0% / green 100%; test: green" in out
 
     ecs = client("ecs", endpoint)
     for service, image_id in images.items():
@@ -246,11 +255,8 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
         )
         svc = ecs.describe_services(cluster="huskit-prod", services=[service])["services"][0]
         assert svc["taskDefinition"] == arn and arn.endswith(f"paritytest-{service}:2")
-        assert svc["deploymentConfiguration"] == {
-            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-            "maximumPercent": 200,
-            "minimumHealthyPercent": 100,
-        }
+        # the service's own: rolling for the crawler, blue/green with its pause for website-agent
+        assert svc["deploymentConfiguration"] == service_configuration(ctx.stack, service)
 
     s3 = client("s3", endpoint)
     asset = s3.head_object(Bucket="paritytest-static", Key="assets/app-1a2b.js")

@@ -122,19 +122,26 @@ def test_apply_builds_the_environment_and_a_second_plan_shows_no_change(tmp_path
     elb = client("elbv2", moto)
     lbs = elb.describe_load_balancers()["LoadBalancers"]
     assert len(lbs) == 1 and lbs[0]["Scheme"] == "internet-facing" and lbs[0]["SecurityGroups"] == [alb["GroupId"]]
-    (tg,) = elb.describe_target_groups()["TargetGroups"]
-    assert (tg["HealthCheckPath"], tg["Port"], tg["TargetType"]) == ("/healthz", 5171, "ip")
+    groups = elb.describe_target_groups()["TargetGroups"]  # website-agent's and its alternate (blue/green)
+    assert len(groups) == 2
+    for tg in groups:
+        assert (tg["HealthCheckPath"], tg["Port"], tg["TargetType"]) == ("/healthz", 5171, "ip")
     (listener,) = elb.describe_listeners(LoadBalancerArn=lbs[0]["LoadBalancerArn"])["Listeners"]
     # the origin lock: without the secret header a fixed 403; every route forwards only with it
     assert listener["Port"] == 80 and listener["DefaultActions"][0]["Type"] == "fixed-response"
     assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
     rules = [r for r in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
-    paths = [c.get("Values") or c["PathPatternConfig"]["Values"] for r in rules for c in r["Conditions"] if c["Field"] == "path-pattern"]
-    assert sorted(v for p in paths for v in p) == ["/*", "/api/*"]
+    # blue/green: one test rule and one production rule, each with both paths and the lock; the test rule
+    # also wants the test header; both forward to the two groups by weight (ECS moves them)
+    assert len(rules) == 2
     for r in rules:
-        (header,) = [c["HttpHeaderConfig"] for c in r["Conditions"] if c["Field"] == "http-header"]
-        assert header["HttpHeaderName"] == "X-Origin-Verify" and header["Values"]  # moto keeps the reference unresolved
-        assert r["Actions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+        (paths,) = [c.get("Values") or c["PathPatternConfig"]["Values"] for c in r["Conditions"] if c["Field"] == "path-pattern"]
+        assert sorted(paths) == ["/*", "/api/*"]
+        headers = {c["HttpHeaderConfig"]["HttpHeaderName"]: c["HttpHeaderConfig"]["Values"] for c in r["Conditions"] if c["Field"] == "http-header"}
+        assert headers["X-Origin-Verify"]  # moto keeps the reference unresolved
+        weights = {g["TargetGroupArn"]: g.get("Weight") for g in r["Actions"][0]["ForwardConfig"]["TargetGroups"]}
+        assert set(weights) == {g["TargetGroupArn"] for g in groups} and sorted(weights.values()) == [0, 100]
+    assert sorted(len([c for c in r["Conditions"] if c["Field"] == "http-header"]) for r in rules) == [1, 2]
 
     live = services(moto)
     ecs = client("ecs", moto)
@@ -254,9 +261,11 @@ def test_promote_local_bootstraps_the_emulator_with_the_template(tmp_path, moto)
     starts them. Docker (images, registry, the bucket's upload) is faked here;
     tests/integration/test_deploy_moto.py runs the same path with real Docker."""
     from parity.adapters.cloudformation import Emulator
+    from parity.adapters.ecs import EcsDeployments
     from parity.app import records
     from parity.app.context import DeployContext
     from parity.app.promote import promote
+    from parity.render.deployment import service_configuration
     from parity.spec import load_stack
     from tests.unit.deploy_fakes import FakeCdn, FakeRegistry, FakeStatic, image_id
 
@@ -269,6 +278,7 @@ def test_promote_local_bootstraps_the_emulator_with_the_template(tmp_path, moto)
         return DeployContext(
             root=root, stack=stack, ecs=Ecs(target), registry=registry, static=FakeStatic(), cdn=FakeCdn(),
             smoke=lambda url: True, report=lines.append, poll_interval=0.1, emulator=Emulator(target),
+            deployments=EcsDeployments(target), test_header=lambda: "it-test-header", gate_smoke=lambda url, env: [],
         )  # fmt: skip
 
     # a leftover of an older bootstrap (hand-made names the template also uses) is reset away
@@ -286,11 +296,7 @@ def test_promote_local_bootstraps_the_emulator_with_the_template(tmp_path, moto)
         )
         assert live[name]["desiredCount"] == stack.services[name].desired_count  # started by the first promote
     # the next promote finds everything in place; an infra-plan shows nothing to undo
-        assert live[name]["deploymentConfiguration"] == {
-            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-            "maximumPercent": 200,
-            "minimumHealthyPercent": 100,
-        }
+        assert live[name]["deploymentConfiguration"] == service_configuration(stack, name)
     lines.clear()
     again = promote(ctx(), version="itsha")
     assert "[ 4/12] bootstrap emulator: everything exists" in "\n".join(lines)
@@ -330,3 +336,26 @@ def test_cli_render_needs_no_credentials_and_bad_input_exits_2():
     assert (
         proc.returncode == 2 and proc.stderr.strip() == "error: unknown environment 'qa' (known: local, prod, staging)"
     )
+
+
+def test_a_plan_keeps_a_gated_services_production_where_ecs_moved_it(tmp_path, moto):
+    """Issue 20: ECS moves website-agent's production between its two target
+    groups (the production rule's weights). infra-plan reads the live weights
+    back, as it reads the revision: after ECS moved production to the alternate
+    group, the template's rules say so too, and a rewrite of the rules (an
+    origin lock rotation) would not send production to the drained group."""
+    from parity.app.infra import parameters, standing
+
+    root = make_root(tmp_path, moto)
+    apply(ctx_for(root))
+    ctx = ctx_for(root)
+    assert parameters(ctx, standing(ctx.cfn.resources(ctx.name)))["WebsiteAgentProductionTargetGroup"] == "primary"
+    ids = ctx.cfn.physical_ids(ctx.name)
+    blue, green = ids["WebsiteAgentTargetGroup"], ids["WebsiteAgentAlternateTargetGroup"]
+    client("elbv2", moto).modify_rule(  # what ECS does at a deployment's production shift
+        RuleArn=ids["WebsiteAgentProductionRule"],
+        Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": blue, "Weight": 0}, {"TargetGroupArn": green, "Weight": 100},
+        ]}}],
+    )  # fmt: skip
+    assert parameters(ctx, standing(ctx.cfn.resources(ctx.name)))["WebsiteAgentProductionTargetGroup"] == "alternate"

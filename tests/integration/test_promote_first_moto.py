@@ -12,7 +12,7 @@ import pytest
 
 from parity.adapters.aws import AwsTarget
 from parity.adapters.cloudformation import Emulator
-from parity.adapters.ecs import Ecs
+from parity.adapters.ecs import Ecs, EcsDeployments
 from parity.app import records
 from parity.app.context import DeployContext
 from parity.app.promote import promote
@@ -37,6 +37,7 @@ def test_a_first_promote_that_fails_leaves_every_service_at_zero_tasks(tmp_path)
         ctx = DeployContext(
             root=root, stack=stack, ecs=Ecs(target), registry=registry, static=FakeStatic(), cdn=FakeCdn(),
             smoke=lambda url: False, report=lines.append, poll_interval=0.1, emulator=Emulator(target),
+            deployments=EcsDeployments(target), test_header=lambda: "it-test-header", gate_smoke=lambda url, env: [],
         )  # fmt: skip
         with pytest.raises(DeployFailed) as exc:
             promote(ctx, version="first")

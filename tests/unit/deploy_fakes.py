@@ -276,8 +276,18 @@ class Clock:
         self.now += seconds
 
 
-def make_ctx(root: Path, env: str = "prod", scripts=None, smoke_ok: bool = True, built: bool = True, **aws) -> DeployContext:
+def make_ctx(
+    root: Path, env: str = "prod", scripts=None, smoke_ok: bool = True, built: bool = True, gated: bool = False, **aws
+) -> DeployContext:
+    """``gated``: keep the spec's deployment strategies (website-agent's blue/green,
+    followed with ECS's service deployments: tests/unit/test_service_deployment.py); without
+    it every service rolls, the path these fakes script."""
     stack = load_stack(root, env)
+    if not gated:
+        from parity.spec.models import Deployment
+
+        services = {n: s.model_copy(update={"deployment": Deployment()}) for n, s in stack.services.items()}
+        stack = stack.model_copy(update={"services": services})
     if aws:
         stack = stack.model_copy(update={"aws": stack.aws.model_copy(update=aws)})
     clock = Clock()

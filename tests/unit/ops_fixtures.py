@@ -235,6 +235,47 @@ def batch_get_image() -> dict:
     }]}  # fmt: skip
 
 
+DEPLOYMENT = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/huskit-prod/website-agent/Kx2Z1abcDEF0123456789"
+REVISIONS = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/huskit-prod/website-agent/"
+
+
+def list_service_deployments() -> dict:
+    """website-agent's blue/green deployment in progress, and the one before it."""
+    service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/huskit-prod/website-agent"
+    return {"serviceDeployments": [
+        {"serviceDeploymentArn": DEPLOYMENT, "serviceArn": service, "clusterArn": CLUSTER,
+         "createdAt": "2026-05-01T09:58:00+00:00", "startedAt": "2026-05-01T09:58:01+00:00",
+         "targetServiceRevisionArn": REVISIONS + "2222", "status": "IN_PROGRESS", "statusReason": ""},
+        {"serviceDeploymentArn": DEPLOYMENT.replace("Kx2Z1abc", "Jw1Y0zyx"), "serviceArn": service, "clusterArn": CLUSTER,
+         "createdAt": "2026-04-30T15:00:00+00:00", "startedAt": "2026-04-30T15:00:01+00:00",
+         "finishedAt": "2026-04-30T15:21:40+00:00", "targetServiceRevisionArn": REVISIONS + "1111",
+         "status": "SUCCESSFUL", "statusReason": ""},
+    ]}  # fmt: skip
+
+
+def describe_service_deployments() -> dict:
+    """The deployment paused at the e2e gate: the new revision has the test traffic, production none."""
+    return {"failures": [], "serviceDeployments": [{
+        "serviceDeploymentArn": DEPLOYMENT, "status": "IN_PROGRESS", "statusReason": "",
+        "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+        "createdAt": "2026-05-01T09:58:00+00:00", "startedAt": "2026-05-01T09:58:01+00:00",
+        "sourceServiceRevisions": [{"arn": REVISIONS + "1111", "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0,
+                                    "requestedProductionTrafficWeight": 100.0, "requestedTestTrafficWeight": 0.0}],
+        "targetServiceRevision": {"arn": REVISIONS + "2222", "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0,
+                                  "requestedProductionTrafficWeight": 0.0, "requestedTestTrafficWeight": 100.0},
+        "lifecycleHookDetails": [{"hookId": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111", "targetType": "PAUSE", "status": "AWAITING_ACTION",
+                                  "expiresAt": "2026-05-01T10:30:05+00:00", "timeoutAction": "ROLLBACK"}],
+        "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10, "maximumPercent": 200, "minimumHealthyPercent": 100,
+                                    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                                    "alarms": {"alarmNames": ["huskit-website-agent-5xx"], "enable": True, "rollback": True},
+                                    "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+                                                        "timeoutConfiguration": {"timeoutInMinutes": 30, "action": "ROLLBACK"}}]},
+        "deploymentCircuitBreaker": {"status": "MONITORING", "failureCount": 0, "threshold": 10},
+        "alarms": {"status": "MONITORING", "alarmNames": ["huskit-website-agent-5xx"], "triggeredAlarmNames": []},
+        "rollback": {},
+    }]}  # fmt: skip
+
+
 # file -> (service, operation, the response's partial form)
 RESPONSES = {
     "ecs-describe-services.json": ("ecs", "DescribeServices", describe_services),
@@ -250,6 +291,8 @@ RESPONSES = {
     "logs-describe-log-groups.json": ("logs", "DescribeLogGroups", describe_log_groups),
     "logs-filter-log-events.json": ("logs", "FilterLogEvents", filter_log_events),
     "ecr-batch-get-image.json": ("ecr", "BatchGetImage", batch_get_image),
+    "ecs-list-service-deployments.json": ("ecs", "ListServiceDeployments", list_service_deployments),
+    "ecs-describe-service-deployments.json": ("ecs", "DescribeServiceDeployments", describe_service_deployments),
 }
 
 

@@ -15,7 +15,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from parity.adapters.cloudformation import CloudFormation
-from parity.adapters.ecs import EcsTasks
+from parity.adapters.ecs import EcsDeployments, EcsTasks
 from parity.adapters.operations import Alarms, LogGroups, Manifests, TargetGroups
 from parity.app.operate import OpsContext
 from parity.render.taskdef import log_group, render_taskdef
@@ -91,6 +91,8 @@ class World:
         self.page_size = 3  # FilterLogEvents answers in pages of this many
         self.manifest_readable = True
         self.plugin = FakePlugin()
+        self.service_deployments = response("ecs-list-service-deployments.json")
+        self.deployment = response("ecs-describe-service-deployments.json")
         self.clients: dict[str, RecordingClient] = {}
 
     # -- answers ----------------------------------------------------------------
@@ -170,6 +172,8 @@ class World:
                 "ListTasks": self._list_tasks,
                 "DescribeTasks": self._describe_tasks,
                 "ExecuteCommand": response("ecs-execute-command.json"),
+                "ListServiceDeployments": lambda p: self.service_deployments,
+                "DescribeServiceDeployments": lambda p: self.deployment,
             }),
             "cloudformation": RecordingClient("cloudformation", {
                 "DescribeStacks": self._describe_stacks, "ListStackResources": self._stack_resources,
@@ -183,7 +187,7 @@ class World:
         return OpsContext(
             root=self.root, stack=self.stack, ecs=EcsTasks(target), cfn=CloudFormation(target), logs=LogGroups(target),
             alarms=Alarms(target), targets=TargetGroups(target), manifests=Manifests(target, self.stack.aws.registry),
-            plugin=self.plugin, clock=clock, sleep=sleep, poll_interval=5.0,
+            plugin=self.plugin, clock=clock, sleep=sleep, poll_interval=5.0, deployments=EcsDeployments(target),
         )  # fmt: skip
 
     def calls(self, service: str | None = None) -> list[tuple[str, dict]]:

@@ -72,9 +72,33 @@ def test_parliament_finds_nothing_in_any_rendered_policy(bootstraps):
             for policy in role["Properties"]["Policies"]:
                 found = parliament.analyze_policy_string(json.dumps(policy["PolicyDocument"])).findings
                 seen += 1
-                unexpected = [f"{f.issue}: {f.detail}" for f in found if (logical_id, f.issue) not in ACCEPTED]
+                unexpected = [
+                    f"{f.issue}: {f.detail}" for f in found
+                    if (logical_id, f.issue) not in ACCEPTED and not _unknown_to_parliament(f)
+                ]  # fmt: skip
                 assert not unexpected, f"{env} {logical_id}: {unexpected}"
     assert seen == 2 * (len(KINDS) + 1)
+
+
+def _unknown_to_parliament(finding) -> bool:
+    """An ECS action newer than parliament's table (iam_policy.NEWER_THAN_PARLIAMENT), which botocore's model has."""
+    action = str(finding.detail).removeprefix("Unknown action ")
+    return finding.issue == "UNKNOWN_ACTION" and action in iam_policy.NEWER_THAN_PARLIAMENT
+
+
+def test_the_promote_role_may_answer_only_the_gated_services_deployments(bootstraps):
+    prod = _policy("prod", "promote")
+    ours = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/huskit-prod/website-agent/Kx2Z1abc"
+    for action in ("ecs:ContinueServiceDeployment", "ecs:StopServiceDeployment", "ecs:DescribeServiceDeployments"):
+        assert _allowed(prod, action, ours), action
+        assert not _allowed(prod, action, ours.replace("huskit-prod/", "huskit-staging/")), action
+        assert not _allowed(prod, action, ours.replace("/website-agent/", "/crawler/")), action  # rolling
+        for kind in ("plan", "apply"):
+            assert not _allowed(_policy("prod", kind), action, ours), (kind, action)
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:huskit/prod/edge-test-AbCdEf"
+    assert _allowed(prod, "secretsmanager:GetSecretValue", secret)
+    assert not _allowed(prod, "secretsmanager:GetSecretValue", secret.replace("edge-test", "edge-origin"))
+    assert not _allowed(_policy("prod", "plan"), "secretsmanager:GetSecretValue", secret)
 
 
 def test_parliament_would_flag_what_the_old_deploy_role_did():
@@ -92,9 +116,19 @@ def test_cfn_lint_finds_no_error_in_any_bootstrap_template(tmp_path):
         path.write_text(json.dumps(render_bootstrap_template(stack_for(env)), indent=1))
         paths.append(str(path))
     proc = subprocess.run(
-        [sys.executable, "-c", "import cfnlint.runner, sys; cfnlint.runner.main()", *paths], capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+        [sys.executable, "-c", "import cfnlint.runner, sys; cfnlint.runner.main()", "--format", "parseable", *paths],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    findings = [line for line in proc.stdout.splitlines() if line.strip()]
+    unexpected = [f for f in findings if not _newer_than_the_linters(f)]
+    assert not unexpected and proc.returncode in (0, 4 if findings else 0), proc.stdout + proc.stderr
+
+
+def _newer_than_the_linters(finding: str) -> bool:
+    """ecs:ContinueServiceDeployment (the PAUSE hook's answer, 2026) is in
+    botocore's model and the Service Authorization Reference, not yet in the
+    action lists cfn-lint and parliament ship: that one finding is accepted."""
+    return ":W3037:" in finding and "continueservicedeployment" in finding.lower()
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -186,6 +220,7 @@ def test_the_apply_role_changes_nothing_but_through_cloudformation():
     assert {a for a in actions if not a.startswith("cloudformation:")} == {
         "iam:PassRole", "ec2:DescribeManagedPrefixLists", "ecs:DescribeClusters", "ecs:DescribeServices",
         "s3:ListBucket", "logs:DescribeLogGroups", "secretsmanager:DescribeSecret", "ecr:DescribeRepositories",
+        "elasticloadbalancing:DescribeRules",  # where a gated service's production is (its rule's weights)
     }  # fmt: skip
     secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:huskit/prod/crawler"
     policy = _policy("prod", "apply")

@@ -28,6 +28,7 @@ RETAINED = {
     ("AWS::SecretsManager::Secret", "huskit/prod/website-agent"),
     ("AWS::SecretsManager::Secret", "huskit/prod/crawler"),
     ("AWS::SecretsManager::Secret", "huskit/prod/edge-origin"),
+    ("AWS::SecretsManager::Secret", "huskit/prod/edge-test"),
 }
 
 
@@ -61,7 +62,7 @@ def test_a_failed_first_creation_rolls_back_completely():
     assert "next: fix the cause the failed events name, then `inv infra-apply --env prod`" in message
     # it names what was really retained, nothing else
     assert message.endswith(
-        "(retained, to be adopted: CrawlerLogGroup, CrawlerRepository, CrawlerSecret, EdgeOriginSecret, StaticBucket, "
+        "(retained, to be adopted: CrawlerLogGroup, CrawlerRepository, CrawlerSecret, EdgeOriginSecret, EdgeTestSecret, StaticBucket, "
         "WebsiteAgentLogGroup, WebsiteAgentRepository, WebsiteAgentSecret)"
     )
     assert "the ALB is created without deletion protection; the next apply turns it on" in text(ctx)
@@ -104,7 +105,7 @@ def test_a_failed_first_creation_is_retried_by_the_next_apply():
     assert found["status"] == "UPDATE_COMPLETE"
     assert {lid for lid, st in found["resources"].items() if st == "IMPORT_COMPLETE"} == {
         "StaticBucket", "WebsiteAgentRepository", "CrawlerRepository", "WebsiteAgentLogGroup", "CrawlerLogGroup",
-        "WebsiteAgentSecret", "CrawlerSecret", "EdgeOriginSecret",
+        "WebsiteAgentSecret", "CrawlerSecret", "EdgeOriginSecret", "EdgeTestSecret",
     }  # fmt: skip
     assert found["resources"]["Distribution"] == "CREATE_COMPLETE"
     assert all(owner == "huskit-prod" for owner in cfn.world.values())
@@ -129,7 +130,7 @@ def test_resources_made_by_hand_are_adopted_not_collided_with():
     assert cfn.stacks["huskit-prod"]["status"] == "UPDATE_COMPLETE"
     assert {lid for lid, st in cfn.stacks["huskit-prod"]["resources"].items() if st == "IMPORT_COMPLETE"} == {
         "StaticBucket", "WebsiteAgentRepository", "CrawlerRepository", "WebsiteAgentLogGroup", "CrawlerLogGroup",
-        "WebsiteAgentSecret", "CrawlerSecret", "EdgeOriginSecret",
+        "WebsiteAgentSecret", "CrawlerSecret", "EdgeOriginSecret", "EdgeTestSecret",
     }  # fmt: skip
 
 

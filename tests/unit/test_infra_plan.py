@@ -124,6 +124,8 @@ def test_plan_passes_the_live_revisions_and_calls_out_stateful_replacements():
         # no secrets reader: the origin lock's references name no version (AWSCURRENT)
         "OriginVerifyVersion": "",
         "OriginVerifyPreviousVersion": "",
+        # no rules reader: the gated website-agent's production stays on its own group
+        "WebsiteAgentProductionTargetGroup": "primary",
     }
     assert cfn.deleted == ["cs-1"] and not cfn.executed  # a plan changes nothing
     show(ctx, result)

@@ -138,7 +138,7 @@ def test_no_secret_value_anywhere(templates):
     for template in templates.values():
         text = json.dumps(template)
         for name, secret in resources(template, "AWS::SecretsManager::Secret").items():
-            if name == "EdgeOriginSecret":  # Secrets Manager generates its value; the template holds none
+            if name in ("EdgeOriginSecret", "EdgeTestSecret"):  # Secrets Manager generates their values; the template holds none
                 generate = secret["Properties"].pop("GenerateSecretString")
                 assert set(generate) == {"SecretStringTemplate", "GenerateStringKey", "PasswordLength", "ExcludePunctuation"}
                 assert generate["SecretStringTemplate"] == "{}"

@@ -241,3 +241,47 @@ def test_bad_logs_input_stops_before_aws_is_asked(world, services, since, messag
     assert str(exc.value) == message and exc.value.exit_code == 2
     assert world.calls() == []
 
+
+
+# -- a gated service's deployment in progress (issue 20) -------------------------------------
+
+
+def test_status_shows_a_gated_deployment_in_progress_with_its_stage_and_traffic_split(world, capsys):
+    from parity.console import env_status_table
+
+    found = status(world.ctx())
+    web, crawler = found.deployments
+    assert web.in_progress == {
+        "deployment": "Kx2Z1abcDEF0123456789", "strategy": "BLUE_GREEN", "stage": "POST_TEST_TRAFFIC_SHIFT",
+        "status": "IN_PROGRESS", "traffic": "production: blue 100% / green 0%; test: green", "paused": True,
+        "started_at": "2026-05-01T09:58:01+00:00",
+    }  # fmt: skip
+    assert crawler.in_progress is None  # rolling: ECS's service deployments are not asked for
+    listed = [p for op, p in world.calls("ecs") if op == "ListServiceDeployments"]
+    assert listed == [{"cluster": "huskit-prod", "service": "website-agent"}]
+    assert found.as_json()["deployments"][0]["in_progress"]["stage"] == "POST_TEST_TRAFFIC_SHIFT"
+    env_status_table(found)
+    out = capsys.readouterr().out
+    assert "blue_green Kx2Z1abcDEF0123456789: POST_TEST_TRAFFIC_SHIFT (IN_PROGRESS) (paused: waiting for the e2e gate); " \
+           "production: blue 100% / green 0%; test: green" in out  # fmt: skip
+
+
+def test_status_shows_no_deployment_in_progress_once_it_has_ended(world):
+    for brief in world.service_deployments["serviceDeployments"]:
+        brief["status"] = "SUCCESSFUL"
+    web = status(world.ctx()).deployments[0]
+    assert web.in_progress is None
+    assert [op for op, _ in world.calls("ecs")].count("DescribeServiceDeployments") == 0
+
+
+def test_status_says_when_the_service_deployments_cannot_be_read(world):
+    from botocore.exceptions import ClientError
+
+    ctx = world.ctx()
+    world.clients["ecs"].answers["ListServiceDeployments"] = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "not authorized to perform: ecs:ListServiceDeployments"}},
+        "ListServiceDeployments",
+    )
+    found = status(ctx)
+    assert found.deployments[0].in_progress is None
+    assert any(w.startswith("website-agent: its service deployments could not be read:") for w in found.warnings)

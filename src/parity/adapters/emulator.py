@@ -19,7 +19,9 @@ against and the roles it passes come from ``parity.iam_policy`` (AWS's
 service authorization reference), decisions from its evaluator; a web
 identity token is checked as STS checks it (an OIDC provider for its issuer,
 its audience in the provider's client IDs, the role's trust policy with the
-token's ``sub`` and ``aud``). What still goes unchecked: CloudFormation
+token's ``sub`` and ``aud``). ECS's service deployments (a gated promote's),
+which moto lacks, are a stand-in of their own (adapters/deployments_emulated.py),
+authorized like every other call. What still goes unchecked: CloudFormation
 creating resources on a stack's behalf (moto calls its backends directly, so
 a service role's permissions are never asked), the token's signature (the
 rehearsal mints its own), and service quotas.
@@ -355,13 +357,84 @@ def _patch() -> None:
     adopting(LogGroup, "AWS::Logs::LogGroup", "LogGroupName", lambda a, r, n: logs_backends[a][r].groups.get(n))
     adopting(FakeBucket, "AWS::S3::Bucket", "BucketName", lambda a, r, n: s3_backends[a][get_partition(r)].buckets.get(n))
 
+    _generated_secrets(importing)
+
     from moto.moto_api._internal import urls as api_urls
 
     api_urls.url_paths["{0}/moto-api/parity/forget-stack$"] = forget_stack
 
 
+def _generated_secrets(importing: set[tuple[str, str]]) -> None:
+    """moto's CloudFormation makes no Secrets Manager secret. A secret the
+    template has AWS generate (``GenerateSecretString``: the origin lock's, the
+    test header's) is made here with a generated value, as CloudFormation does,
+    so the stack lists it and promote can read it as its role; an IMPORT adopts
+    the existing one by its name. Secrets without a generated value stay what
+    moto made of them before (nothing behind: their values are set out of band)."""
+    import secrets as random
+
+    from moto.core.common_models import CloudFormationModel
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    class GeneratedSecret(CloudFormationModel):
+        __module__ = "moto.secretsmanager.models"  # moto files a model under its service by the module's name
+
+        def __init__(self, arn: str, name: str) -> None:
+            self.arn, self.name = arn, name
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SecretsManager::Secret"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Id"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
+            props = cloudformation_json.get("Properties", {})
+            name = props.get("Name") or resource_name
+            backend = secretsmanager_backends[account_id][region_name]
+            existing = backend.secrets.get(name)
+            if existing is not None and ("AWS::SecretsManager::Secret", name) in importing:
+                return cls(existing.arn, name)
+            generate = props.get("GenerateSecretString")
+            if not generate:
+                return cls(f"arn:aws:secretsmanager:{region_name}:{account_id}:secret:{name}-moto00", name)
+            value = json.loads(generate.get("SecretStringTemplate") or "{}")
+            value[generate["GenerateStringKey"]] = random.token_urlsafe(int(generate.get("PasswordLength", 32)))[: int(generate.get("PasswordLength", 32))]
+            if existing is None:
+                backend.create_secret(name, json.dumps(value), None, props.get("Description"), None, None, None, [], False)
+            return cls(backend.secrets[name].arn, name)
+
+        @classmethod
+        def update_from_cloudformation_json(  # type: ignore[override]
+            cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> Any:
+            return original_resource
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            return None  # retained (every secret of the template is)
+
+
 def main(argv: list[str]) -> None:
+    from parity.adapters import deployments_emulated
+
     _patch()
+    deployments_emulated.install()  # ECS's service deployments, which moto lacks (still authorized first)
     from moto.server import main as moto_main
 
     moto_main(["-H", "127.0.0.1", "-p", argv[0]])

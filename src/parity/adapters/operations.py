@@ -85,6 +85,15 @@ class TargetGroups:
             f"describe target health of {arn.rsplit('/', 2)[-2]}", self.elb.describe_target_health, TargetGroupArn=arn
         ).get("TargetHealthDescriptions", [])
 
+    def rule_weights(self, arn: str) -> dict[str, int]:
+        """A listener rule's forward weights: target group ARN -> weight."""
+        rules = aws_call(f"describe listener rule {arn.rsplit('/', 1)[-1]}", self.elb.describe_rules, RuleArns=[arn]).get("Rules", [])
+        out: dict[str, int] = {}
+        for action in (rules[0].get("Actions") if rules else None) or []:
+            for group in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
+                out[group["TargetGroupArn"]] = int(group.get("Weight", 1))
+        return out
+
 
 class Manifests:
     """The config digest of a pushed image (``REPO@sha256:...``): the local

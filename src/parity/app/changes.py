@@ -10,6 +10,7 @@ from typing import Any
 from parity.app.context import DeployContext
 from parity.app.release import Release
 from parity.errors import AwsUnavailable, ParityError
+from parity.render.deployment import service_configuration
 from parity.render.diff import normalise_taskdef, service_diff, taskdef_diff
 from parity.render.taskdef import deploy_order, deployment_configuration, family
 
@@ -55,12 +56,15 @@ def live_services(ctx: DeployContext) -> dict[str, dict[str, Any]]:
     return out
 
 
-def desired_service(live: dict[str, Any], changed: bool, family: str) -> dict[str, Any]:
+def desired_service(
+    live: dict[str, Any], changed: bool, family: str, configuration: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The service settings a promote leaves: a new revision where the task
-    definition changes, and promote's deployment configuration."""
+    definition changes, and promote's deployment configuration (the service's
+    own, ``configuration``, for a gated one)."""
     return {
         "taskDefinition": f"{family}:(new revision)" if changed else live.get("taskDefinition"),
-        "deploymentConfiguration": deployment_configuration(),
+        "deploymentConfiguration": configuration or deployment_configuration(),
     }
 
 
@@ -93,7 +97,7 @@ def diff(ctx: DeployContext, release: Release, offline_ok: bool = False) -> list
         live_td = ctx.ecs.describe_task_definition(live["taskDefinition"]) if live.get("taskDefinition") else None
         rendered = release.taskdefs[service]
         td_changed = live_td is None or normalise_taskdef(live_td) != normalise_taskdef(rendered)
-        desired = desired_service(live, td_changed, family(ctx.stack, service))
+        desired = desired_service(live, td_changed, family(ctx.stack, service), service_configuration(ctx.stack, service))
         changes.append(
             ServiceChange(
                 service=service,

@@ -76,6 +76,12 @@ class DeployContext:
     poll_interval: float = 5.0
     emulator: Any = None  # adapters.cloudformation.Emulator, only where the overlay allows bootstrapping (app/infra.bootstrap)
     outputs: Callable[[], dict[str, str]] = dict  # the environment stack's outputs (Url, DistributionId)
+    # A gated service's deployment (app/service_deployment.py): ECS's service deployment calls, the test
+    # header's value (Secrets Manager), and the smoke run with extra environment that returns
+    # the names of the checks that failed ([]: passed).
+    deployments: Any = None
+    test_header: Callable[[], str] | None = None
+    gate_smoke: Callable[[str, dict[str, str]], list[str]] | None = None
 
     @property
     def env(self) -> str:
@@ -112,11 +118,12 @@ class BucketSite:
 def connect(root: Path, env: str, report: Report = print) -> DeployContext:
     """The real world for ``env``: AWS through the normal credential chain (or
     the emulator the overlay names), Docker through python-on-whales."""
-    from parity.adapters.aws import AwsTarget
+    from parity.adapters.aws import AwsTarget, SecretStore
     from parity.adapters.cloudformation import CloudFormation, Emulator
     from parity.adapters.docker import Docker, require_engine
-    from parity.adapters.ecs import CloudFront, Ecs
+    from parity.adapters.ecs import CloudFront, Ecs, EcsDeployments
     from parity.app.e2e_run import run_e2e
+    from parity.app.service_deployment import read_test_header, smoke_failures
     from parity.render.infra import stack_name
     from parity.spec import load_stack
 
@@ -136,4 +143,8 @@ def connect(root: Path, env: str, report: Report = print) -> DeployContext:
         report=report,
         emulator=Emulator(target) if stack.aws.bootstrap else None,
         outputs=lambda: CloudFormation(target).outputs(stack_name(stack)),
+        deployments=EcsDeployments(target),
+        # the test header's secret: Secrets Manager (locally LocalStack's, as the edge reads it)
+        test_header=lambda: read_test_header(SecretStore(s3_target), stack),
+        gate_smoke=lambda url, env: smoke_failures(root, url, env),
     )

@@ -35,6 +35,7 @@ from parity.render.infra import (
     taskdef_parameter,
 )
 from parity.render.infra.adopt import Adoption, candidates, import_template
+from parity.render.infra.bluegreen import gated_public, serving_parameter
 from parity.render.infra.edge import (
     ALB_PROTECTION_PARAMETER,
     ORIGIN_PREVIOUS_VERSION,
@@ -96,6 +97,7 @@ class InfraContext:
     # the stack's outputs once read after an apply (parameters() of the stack after it take the web ACL from here)
     applied_outputs: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
     _template: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    rules: Any = None  # the ALB's rules (adapters/operations.TargetGroups): a gated service's live weights; None: none read
 
     @property
     def name(self) -> str:
@@ -208,6 +210,8 @@ def parameters(
     for service in stack.services:
         live = ctx.ecs.describe_service(stack.cluster, service) if cluster_up else None
         out[taskdef_parameter(service)] = live["taskDefinition"] if live else ""
+    for service in gated_public(stack):
+        out[serving_parameter(service)] = _serving(ctx, service, in_stack)
     lock = stack.edge.origin_lock
     if lock is not None and stack.public_services():
         # the secret's versions: a rotation changes the dynamic references, so CloudFormation resolves them again
@@ -221,6 +225,22 @@ def parameters(
             acl or f"arn:aws:wafv2:{WAF_REGION}:000000000000:global/webacl/{ctx.edge.name}/not-yet-created"
         )
     return out
+
+
+def _serving(ctx: InfraContext, service: str, in_stack: set[str] | frozenset[str]) -> str:
+    """Which target group a gated service's production is on (ECS's, after each
+    deployment): "alternate" when the live production rule weighs the alternate
+    group more, else "primary" (also before the rule exists)."""
+    from parity.render.infra.bluegreen import alternate_target_group, production_rule
+
+    if ctx.rules is None or production_rule(service) not in in_stack:
+        return "primary"
+    ids = ctx.cfn.physical_ids(ctx.name)
+    rule, alternate = ids.get(production_rule(service)), ids.get(alternate_target_group(service))
+    if not rule or not alternate:
+        return "primary"
+    weights = ctx.rules.rule_weights(rule)
+    return "alternate" if weights.get(alternate, 0) > sum(weights.values()) / 2 else "primary"
 
 
 def plan(ctx: InfraContext, keep: bool = False) -> Plan:
@@ -578,6 +598,7 @@ def contexts(
     from parity.adapters.aws import SecretStore
     from parity.adapters.cloudformation import CloudFormation
     from parity.adapters.ecs import Ecs
+    from parity.adapters.operations import TargetGroups
     from parity.render.infra.common import uses_tls
     from parity.render.infra.identities import role_name
 
@@ -585,8 +606,9 @@ def contexts(
     service_role = role_name(stack, "cloudformation") if stack.infra.github and uses_tls(stack) else None
     target = _target(stack.region, endpoint_url, credentials)
     ctx = InfraContext(
-        stack=stack, cfn=make(target, service_role), ecs=Ecs(target), report=report, secrets=SecretStore(target)
-    )
+        stack=stack, cfn=make(target, service_role), ecs=Ecs(target), report=report, secrets=SecretStore(target),
+        rules=TargetGroups(target) if gated_public(stack) else None,
+    )  # fmt: skip
     if needs_edge_stack(stack):
         waf = _target(WAF_REGION, endpoint_url, credentials)
         ctx.edge = InfraContext(stack=stack, cfn=make(waf, service_role), ecs=ctx.ecs, report=report, part="edge")

@@ -77,6 +77,7 @@ class OpsContext:
     clock: Callable[[], float] = time.time  # wall time: log events carry it
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 5.0  # `logs -f` asks again this often (as `aws logs tail -f` does)
+    deployments: Any = None  # ECS's service deployments (adapters/ecs.EcsDeployments): a gated service's progress
 
     @property
     def env(self) -> str:
@@ -94,7 +95,7 @@ def connect(root: Path, env: str) -> OpsContext:
     credentials that first call is one line."""
     from parity.adapters.aws import AwsTarget
     from parity.adapters.cloudformation import CloudFormation
-    from parity.adapters.ecs import EcsTasks
+    from parity.adapters.ecs import EcsDeployments, EcsTasks
     from parity.adapters.operations import Alarms, LogGroups, Manifests, SessionManagerPlugin, TargetGroups
     from parity.spec import load_stack
 
@@ -110,6 +111,7 @@ def connect(root: Path, env: str) -> OpsContext:
         targets=TargetGroups(target),
         manifests=Manifests(target, stack.aws.registry),
         plugin=SessionManagerPlugin(),
+        deployments=EcsDeployments(target),
     )
 
 

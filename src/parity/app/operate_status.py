@@ -48,6 +48,8 @@ class Deployment:
     events: list[str]
     targets: list[dict[str, str]] = field(default_factory=list)
     execute_command: bool = False
+    # a gated service's service deployment in progress: its stage and traffic split (app/service_deployment.py)
+    in_progress: dict[str, Any] | None = None
 
 
 @dataclass
@@ -112,6 +114,8 @@ def status(ctx: OpsContext) -> EnvStatus:
         images[name] = image
         targets = _targets(ctx, name, resources)
         deployment = deployment_of(name, svc, image, targets)
+        if stack.services[name].deployment.gated:
+            deployment.in_progress = in_progress(ctx, name, warnings)
         deployments.append(deployment)
         tasks += [task_row(name, t, targets) for t in ctx.ecs.running_tasks(stack.cluster, name)]
         warnings += service_warnings(ctx, deployment, svc, live)
@@ -176,6 +180,35 @@ def deployment_of(name: str, svc: dict[str, Any], image: str | None, targets: li
         targets=targets,
         execute_command=bool(svc.get("enableExecuteCommand")),
     )
+
+
+def in_progress(ctx: OpsContext, name: str, warnings: list[str]) -> dict[str, Any] | None:
+    """A gated service's newest service deployment that has not ended: its
+    strategy, ECS's stage and status, the traffic split, whether it waits at
+    the e2e gate's pause. None when none is in progress."""
+    from parity.app.service_deployment import IN_PROGRESS, paused_hook, traffic_split
+    from parity.errors import ParityError
+
+    if ctx.deployments is None:
+        return None
+    try:
+        briefs = [b for b in ctx.deployments.service_deployments(ctx.stack.cluster, name, None) if b.get("status") in IN_PROGRESS]
+        if not briefs:
+            return None
+        newest = max(briefs, key=lambda b: _iso(b.get("createdAt")) or "")
+        dep = ctx.deployments.describe_service_deployment(newest["serviceDeploymentArn"]) or {}
+    except ParityError as exc:
+        warnings.append(f"{name}: its service deployments could not be read: {exc.message}")
+        return None
+    return {
+        "deployment": str(dep.get("serviceDeploymentArn", "")).rsplit("/", 1)[-1],
+        "strategy": (dep.get("deploymentConfiguration") or {}).get("strategy"),
+        "stage": dep.get("lifecycleStage"),
+        "status": dep.get("status"),
+        "traffic": traffic_split(dep),
+        "paused": paused_hook(dep) is not None,
+        "started_at": _iso(dep.get("startedAt") or dep.get("createdAt")),
+    }
 
 
 def _detail(task: dict[str, Any], name: str) -> str | None:

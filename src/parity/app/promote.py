@@ -16,7 +16,9 @@ The steps, each reported as it runs:
  9. static    the built client to the bucket (before the services switch, so the
               new pages find their assets; nothing is deleted, so the old ones keep theirs)
 10. deploy    update each service (circuit breaker with rollback on, 100%/200%) and
-              wait for the NEW deployment, by ID, to reach rolloutState=COMPLETED
+              wait for the NEW deployment, by ID, to reach rolloutState=COMPLETED;
+              a gated service (blue/green, canary, linear) is followed stage by stage
+              and its pause answered by the smoke checks with the test header (app/service_deployment.py)
 11. cdn       invalidate CloudFront
 12. smoke     the e2e smoke subset against the environment's URL
 A failed rollout or smoke run rolls every service this run updated back to the
@@ -30,20 +32,24 @@ count, where every task would fail to pull its image.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import NoReturn
 
-from parity.app import records, sources
-from parity.app.context import DeployContext
+from parity.app import records, service_deployment as gated, sources
 from parity.app.changes import ServiceChange, diff, report_not_compared, show
+from parity.app.context import DeployContext
 from parity.app.release import Release, account_for, checked_account, local_images, pin, render
 from parity.app.rollback import roll_back
 from parity.app.rollout import Rollout, primary, wait_rollout
 from parity.errors import AwsUnavailable, ConfigError, DeployFailed, ParityError, RollbackFailed
-from parity.render.infra import stack_name
+from parity.render.deployment import rollback_configuration, service_configuration
 from parity.render.diff import short_taskdef
-from parity.render.taskdef import DOCKER_ARCHITECTURE, deployment_configuration, is_pinned, repository
+from parity.render.infra import stack_name
+from parity.render.taskdef import DOCKER_ARCHITECTURE, is_pinned, repository
 
+E2E_HEADERS = "PARITY_E2E_HEADERS"  # the e2e suite adds these headers to every request (a JSON object)
 STEPS = ["images", "e2e", "account", "bootstrap", "render", "diff", "push", "register", "static", "deploy", "cdn", "smoke"]
 
 
@@ -150,7 +156,7 @@ def promote(
         if starts(ctx, change):
             started.add(change.service)
         try:
-            rollout = deploy_one(ctx, change, targets[change.service])
+            rollout = deploy_one(ctx, change, targets[change.service], url)
         except ParityError as exc:
             fail(f"{change.service}: {exc}", [])
         if not rollout.ok:
@@ -283,27 +289,58 @@ def starts(ctx: DeployContext, change: ServiceChange) -> bool:
     return change.live.get("desiredCount") == 0 and ctx.stack.services[change.service].desired_count > 0
 
 
-def deploy_one(ctx: DeployContext, change: ServiceChange, taskdef: str) -> Rollout:
-    """Update one service and wait for the deployment the update started."""
+def deploy_one(ctx: DeployContext, change: ServiceChange, taskdef: str, url: str | None = None) -> Rollout:
+    """Update one service and wait for the deployment the update started; a
+    gated service's deployment is followed stage by stage, its pause answered
+    by the smoke checks against ``url`` with the test header (app/service_deployment.py)."""
     start = ctx.stack.services[change.service].desired_count if starts(ctx, change) else None
     updated = ctx.ecs.update_service(
-        ctx.stack.cluster, change.service, taskdef, deployment_configuration(), change.taskdef_changed, start
-    )
+        ctx.stack.cluster, change.service, taskdef, service_configuration(ctx.stack, change.service),
+        change.taskdef_changed, start,
+    )  # fmt: skip
     head = primary(updated)
     if head is None:
         raise DeployFailed(f"{change.service}: ECS reported no PRIMARY deployment after the update")
     ctx.report(f"{change.service}: deployment {head['id']} of {short_taskdef(taskdef)} started")
+    if ctx.stack.services[change.service].deployment.gated:
+        return deploy_gated(ctx, change.service, taskdef, head, url)
     return wait_rollout(
         ctx.ecs, ctx.stack.cluster, change.service, head["id"], taskdef,
         ctx.stack.aws.rollout_timeout, ctx.clock, ctx.sleep, ctx.poll_interval, ctx.report,
     )  # fmt: skip
 
 
+def deploy_gated(ctx: DeployContext, service: str, taskdef: str, head: dict, url: str | None) -> Rollout:
+    """Follow a gated service's deployment (found by ListServiceDeployments,
+    created since the update's deployment) to its end; its e2e gate is the
+    smoke run against ``url`` with the test header, in the suite's environment."""
+    if ctx.deployments is None or ctx.test_header is None or ctx.gate_smoke is None or not url:
+        raise DeployFailed(f"{service}: a gated deployment needs ECS's service deployments, the test header and a URL")
+    since = head.get("createdAt")
+    if isinstance(since, datetime):
+        since -= timedelta(minutes=1)  # ECS's clock: the service deployment is created with the update
+    arn = gated.find(ctx.deployments, ctx.stack.cluster, service, since, ctx.clock, ctx.sleep, ctx.poll_interval)
+    ctx.report(f"{service}: service deployment {arn.rsplit('/', 1)[-1]} ({ctx.stack.services[service].deployment.strategy})")
+    header = ctx.stack.edge.test_traffic.header
+
+    def gate() -> list[str]:
+        value = ctx.test_header()
+        return ctx.gate_smoke(url, {E2E_HEADERS: json.dumps({header: value})})
+
+    outcome = gated.follow(
+        ctx.deployments, ctx.stack.cluster, service, arn, gate, gated.gated_timeout(ctx.stack, service),
+        ctx.clock, ctx.sleep, ctx.poll_interval, ctx.report,
+    )  # fmt: skip
+    state = "COMPLETED" if outcome.ok else outcome.state
+    running = taskdef if outcome.ok else None
+    return Rollout(service, arn, state, outcome.reason, running)
+
+
 def stop(ctx: DeployContext, service: str, previous: str) -> str:
     """Put a service the failed run started from 0 back to 0 tasks on the revision
     it ran before (the placeholder): no rollout to wait for, nothing crash-loops.
     ECS's own circuit-breaker rollback to the placeholder ends with no task either."""
-    ctx.ecs.update_service(ctx.stack.cluster, service, previous, deployment_configuration(), False, 0)
+    ctx.ecs.update_service(ctx.stack.cluster, service, previous, rollback_configuration(ctx.stack, service), False, 0)
     ctx.report(f"{service}: back to 0 tasks on {short_taskdef(previous)} (the first promote failed: nothing runs)")
     return f"{service} at 0 tasks on {short_taskdef(previous)}"
 

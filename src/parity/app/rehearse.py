@@ -76,6 +76,7 @@ def rehearse(root: Path, env: str, say: Say = print, failures: bool = True) -> R
             scenario(day, repository)
     _rules(report)
     _template_rules(report, stack)
+    _gated_rules(report, stack, env)
     for line in report.lines():
         say(line)
     return report
@@ -383,6 +384,58 @@ def _template_rules(report: Report, stack: Stack) -> None:
     report.checked.append(f"AWS's documented limits on the rendered templates (parity.limits): {', '.join(sorted(names))}")
 
 
+def _gated_rules(report: Report, stack: Stack, env: str) -> None:
+    """What a gated deployment needs of IAM that no call of the day asks:
+    CloudFormation passing the ECS load balancer role (moto's CloudFormation
+    makes the service without asking IAM), and the e2e gate's calls being the
+    promote role's alone, on the bootstrap stack's policies."""
+    from parity.render.infra.bluegreen import gated_public
+    from parity.render.infra.bluegreen import role_name as lb_role
+
+    services = gated_public(stack)
+    if not services:
+        return
+    section = Section("a gated deployment's permissions (no call of the day asks them)")
+    report.sections.append(section)
+    account, region = "123456789012", stack.region
+    template = concrete(render_bootstrap_template(stack), account, region)
+    policies = {
+        r["Properties"]["RoleName"]: [p["PolicyDocument"] for p in r["Properties"]["Policies"]]
+        for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+    }  # fmt: skip
+    role = f"arn:aws:iam::{account}:role/{lb_role(stack)}"
+    service_role = policies[role_name(stack, "cloudformation")]
+
+    def passes() -> str:
+        to_ecs = iam_policy.evaluate(service_role, "iam:PassRole", role, {"iam:PassedToService": "ecs.amazonaws.com"})
+        to_tasks = iam_policy.evaluate(service_role, "iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+        assert to_ecs.allowed, f"CloudFormation's service role may not pass {lb_role(stack)} to ECS"
+        assert not to_tasks.allowed, f"CloudFormation's service role may pass {lb_role(stack)} to tasks too"
+        return f"{role_name(stack, 'cloudformation')} passes {lb_role(stack)} to ecs.amazonaws.com only"
+
+    section.checks.append(_checked("CloudFormation may pass the ECS load balancer role to ECS (and to nothing else)", passes))
+    deployment = f"arn:aws:ecs:{region}:{account}:service-deployment/{stack.cluster}/{services[0]}/rehearsal"
+
+    jobs = [role_name(stack, kind) for kind in KINDS]  # CloudFormation's own role (ecs:*) is assumable by CloudFormation alone
+
+    def only_promote() -> str:
+        allowed = sorted(
+            name for name in jobs
+            if iam_policy.evaluate(policies[name], "ecs:ContinueServiceDeployment", deployment, {}).allowed
+        )  # fmt: skip
+        assert allowed == [role_name(stack, "promote")], f"ecs:ContinueServiceDeployment allowed to {allowed}"
+        return f"only {allowed[0]} of {', '.join(jobs)}"
+
+    section.checks.append(_checked("of the workflow jobs' roles, only promote's may answer the e2e gate's pause", only_promote))
+
+
+def _checked(name: str, fn: Any) -> Check:
+    try:
+        return Check(OK, name, fn())
+    except AssertionError as exc:
+        return Check(NG, name, str(exc))
+
+
 def _rules(report: Report) -> None:
     report.checked += [
         "IAM identity policies on every call, against the resource it touches (AWS's Service Authorization Reference), explicit deny first",
@@ -390,6 +443,10 @@ def _rules(report: Report) -> None:
         "who may assume which role: STS checks the OIDC provider, the token's audience and the role's trust (sub, aud)",
         "CloudFormation's rollback of a failed create (ROLLBACK_COMPLETE, DeletionPolicy Retain kept)",
         "ECS: a service's revision and desired count, ACTIVE/INACTIVE revisions; ECR: pushes by their API calls",
+        (
+            "ECS's service deployments of a gated promote (a stand-in, adapters/deployments_emulated.py): its stages, the pause, "
+            "continue or roll back, each call authorized as the promote role; the test header read from its generated secret"
+        ),
     ]
     report.unchecked += [
         "CloudFormation's service role: moto creates resources without asking IAM, so its policy is never evaluated here",
@@ -397,5 +454,12 @@ def _rules(report: Report) -> None:
         "GitHub's side: the environments' reviewers and branch policy (README: the `gh api` check), the variable AWS_ACCOUNT_ID",
         "ECS tasks: moto runs none (rollouts complete by MOTO_ECS_SERVICE_RUNNING; image pulls, health checks and the circuit breaker are tests/unit/test_promote.py's fakes)",
         "an update that fails (UPDATE_ROLLBACK_*), deletion protection and the other stack states: tests/unit/test_infra_plan.py",
-        "resources moto accepts without making them (CloudFront, WAFv2, Cloud Map, alarms, autoscaling, budgets, secrets): the template's tests",
+        (
+            "resources moto accepts without making them (CloudFront, WAFv2, Cloud Map, alarms, autoscaling, budgets, secrets "
+            "without a generated value): the template's tests"
+        ),
+        (
+            "a gated deployment's time (the bake, the pause's timeout) and its alarms: the stand-in passes stages, not minutes, "
+            "and fires no alarm (tests/unit/test_service_deployment.py has those endings)"
+        ),
     ]

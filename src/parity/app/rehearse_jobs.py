@@ -7,6 +7,7 @@ role and job."""
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 import time
@@ -269,16 +270,26 @@ def _apply(day: Day, command: workflows.Command, creds: Any, out: dict[str, Any]
 
 
 def _deploy_context(day: Day, creds: Any, smoke: bool) -> Any:
-    from parity.adapters.ecs import CloudFront, Ecs
+    from parity.adapters.aws import SecretStore
+    from parity.adapters.ecs import CloudFront, Ecs, EcsDeployments
     from parity.app.context import DeployContext
+    from parity.app.service_deployment import read_test_header
 
     target = day.account.target(credentials=creds)
     day.registry.credentials = creds
     day.site.credentials = creds
+
+    def gate_smoke(url: str, env: dict[str, str]) -> list[str]:
+        # the e2e gate: what the suite would get (its checks need a real edge); the header's value,
+        # read as the role, must be in the suite's environment
+        assert json.loads(env["PARITY_E2E_HEADERS"]), "the e2e gate ran without the test header"
+        return [] if smoke else ["test_smoke::test_home_page (rehearsed failure)"]
+
     return DeployContext(
         root=day.work, stack=day.stack, ecs=Ecs(target), registry=day.registry, static=day.site,
         cdn=CloudFront(day.account.target("us-east-1", creds)), smoke=lambda url: smoke, report=day.note,
-        poll_interval=0.05,
+        poll_interval=0.05, deployments=EcsDeployments(target),
+        test_header=lambda: read_test_header(SecretStore(target), day.stack), gate_smoke=gate_smoke,
     )  # fmt: skip
 
 
@@ -301,7 +312,11 @@ def _promote(day: Day, command: workflows.Command, creds: Any, out: dict[str, An
     if not smoke:
         raise AssertionError("the smoke checks failed, yet promote reported success")
     out["deployed"] = result.deployed
-    return ", ".join(f"{s} -> {a.rsplit('/', 1)[-1]}" for s, a in result.deployed.items())
+    gated = [s for s, svc in day.stack.services.items() if svc.deployment.gated]
+    passed = [s for s in gated if any(line.startswith(f"{s}: e2e passed against the new revision") for line in day.log)]
+    assert passed == gated, f"{', '.join(sorted(set(gated) - set(passed)))}: deployed without passing the e2e gate's pause"
+    via = f" ({', '.join(gated)} through the e2e gate's pause)" if gated else ""
+    return ", ".join(f"{s} -> {a.rsplit('/', 1)[-1]}" for s, a in result.deployed.items()) + via
 
 
 def _rollback(day: Day, command: workflows.Command, creds: Any, out: dict[str, Any], smoke: bool) -> str:

@@ -4,12 +4,13 @@ revision before the one it runs, and wait for that deployment. Promote uses
 
 from __future__ import annotations
 
-from parity.app.context import DeployContext
 from parity.app.changes import live_services
+from parity.app.context import DeployContext
 from parity.app.rollout import Rollout, primary, wait_rollout
 from parity.errors import ParityError, RollbackFailed
+from parity.render.deployment import rollback_configuration
 from parity.render.diff import short_taskdef
-from parity.render.taskdef import deployment_configuration, family, is_placeholder
+from parity.render.taskdef import family, is_placeholder
 from parity.spec.load import require_services
 
 
@@ -34,7 +35,7 @@ def roll_back(ctx: DeployContext, service: str, to: str) -> Rollout | None:
         ctx.report(f"{service}: ECS is rolling back to {short_taskdef(to)} (deployment {head.get('id')}); waiting for it")
         return _follow(ctx, service, head, to, "ECS's rollback")
     ctx.report(f"{service}: rolling back to {short_taskdef(to)}")
-    updated = ctx.ecs.update_service(ctx.stack.cluster, service, to, deployment_configuration(), True)
+    updated = ctx.ecs.update_service(ctx.stack.cluster, service, to, rollback_configuration(ctx.stack, service), True)
     return _follow(ctx, service, primary(updated) or {}, to, "rollback")
 
 

@@ -166,6 +166,7 @@ class Kind:
     data_dir: str | None = None
 
 
+MOTO_STAND_IN = "src/parity/adapters/deployments_emulated.py"
 KINDS: dict[str, Kind] = {
     "postgres": Kind("postgres", 5432, 'pg_isready -U "$$POSTGRES_USER" -d "$$POSTGRES_DB" -h 127.0.0.1',
                      data_dir="/var/lib/postgresql/data"),
@@ -193,6 +194,10 @@ def _dependency(stack: Stack, name: str, dep: Dependency) -> dict[str, Any]:
         out["volumes"] = [f"{name}-data:{kind.data_dir}"]
     elif dep.kind == "static-site":
         out["volumes"] = [f"{rel(dep.source or '')}:/usr/share/nginx/html:ro"]
+    elif dep.kind == "moto":
+        # moto with ECS's service deployments stood in (a gated service's `inv promote --env local`)
+        out["volumes"] = [f"{rel(MOTO_STAND_IN)}:/opt/parity/deployments_emulated.py:ro"]
+        out["entrypoint"] = ["python", "/opt/parity/deployments_emulated.py", "-H", "0.0.0.0", "-p", str(kind.port)]
     out["healthcheck"] = _quick_check(kind.health, start=kind.start)
     env = _env_list(environment, passthrough)
     if env:

@@ -226,6 +226,21 @@ def template_views(stack: Stack, template: Mapping[str, Any]) -> dict[str, View]
     return out
 
 
+def _forwarded(action: Mapping[str, Any]) -> Any:
+    """The target group a forward action sends production to: its own, or (a
+    gated service's rule, weighted between its two groups) the heaviest."""
+    if action.get("TargetGroupArn"):
+        return _target(action.get("TargetGroupArn"))
+    groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+
+    def weight(group: Mapping[str, Any]) -> Any:
+        w = group.get("Weight", 1)  # a template's Fn::If on where production is: its default (the else branch)
+        return w["Fn::If"][2] if isinstance(w, dict) and "Fn::If" in w else w
+
+    best = max(groups, key=weight, default={})
+    return _target(best.get("TargetGroupArn"))
+
+
 def _template_edge(of_type: Any, who: Mapping[str, str], ingress: Mapping[str, list[str]]) -> View:
     view: View = {}
     albs = of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
@@ -251,7 +266,7 @@ def _template_edge(of_type: Any, who: Mapping[str, str], ingress: Mapping[str, l
     for p in of_type("AWS::ElasticLoadBalancingV2::ListenerRule").values():
         if _target(p.get("ListenerArn")) not in serving:
             continue
-        target = next((by_tg.get(_target(a.get("TargetGroupArn"))) for a in p.get("Actions") or [] if a.get("Type") == "forward"), None)
+        target = next((by_tg.get(_forwarded(a)) for a in p.get("Actions") or [] if a.get("Type") == "forward"), None)
         conditions = p.get("Conditions") or []
         required.append({(c.get("HttpHeaderConfig") or {}).get("HttpHeaderName", "") for c in conditions
                          if c.get("Field") == "http-header"} - {""})  # fmt: skip

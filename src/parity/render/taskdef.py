@@ -127,13 +127,12 @@ def render_taskdef(stack: Stack, service: str, image: str, account: str) -> dict
 
 
 def deployment_configuration() -> dict[str, Any]:
-    """What every update sets: no capacity dip, room to surge, and ECS rolls a
-    failing deployment back by itself (the circuit breaker)."""
-    return {
-        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-        "maximumPercent": 200,
-        "minimumHealthyPercent": 100,
-    }
+    """What every rolling update sets (``parity.render.deployment`` renders a
+    gated service's): no capacity dip, room to surge, and ECS rolls a failing
+    deployment back by itself (the circuit breaker)."""
+    from parity.render.deployment import rolling_configuration
+
+    return rolling_configuration()
 
 
 def deploy_order(stack: Stack) -> list[str]:

@@ -65,6 +65,7 @@ def render_template(stack: Stack) -> dict[str, Any]:
     edge.render(t)
     ecs.render_services(t)
     ops.render(t)
+    ecs.reference_alarms(t)
     return t.document()
 
 

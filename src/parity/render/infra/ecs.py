@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from parity.render.deployment import service_configuration
+from parity.render.infra import bluegreen
 from parity.render.infra.common import Template, att, logical, ref, sub, taskdef_parameter, uses_tls
 from parity.render.infra.edge import target_group
 from parity.render.infra.network import discovery_service, group, subnets
@@ -158,6 +160,7 @@ def render_services(t: Template) -> None:
             Condition=f"{logical(service)}NeedsPlaceholder",
         )
         dc = deployment_configuration()
+        gated = svc.deployment.gated and svc.exposure == "public"
         props: dict[str, Any] = {
             "ServiceName": service,
             "Cluster": ref("Cluster"),
@@ -169,7 +172,9 @@ def render_services(t: Template) -> None:
                 "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
                 "MaximumPercent": dc["maximumPercent"],
                 "MinimumHealthyPercent": dc["minimumHealthyPercent"],
-            },
+            }
+            if not gated
+            else gated_configuration(t, service),
             "NetworkConfiguration": {
                 "AwsvpcConfiguration": {
                     "AssignPublicIp": "ENABLED",  # no NAT (plan 6.3): the public IP is the way out
@@ -190,6 +195,7 @@ def render_services(t: Template) -> None:
                     "ContainerName": service,
                     "ContainerPort": svc.port,
                     "TargetGroupArn": ref(target_group(service)),
+                    **({"AdvancedConfiguration": bluegreen.advanced_configuration(service)} if gated else {}),
                 }
             ]
             props["HealthCheckGracePeriodSeconds"] = max(svc.health.start_period, 30)
@@ -207,6 +213,25 @@ def render_services(t: Template) -> None:
         extra: dict[str, Any] = {"DependsOn": depends} if depends else {}
         t.add(service_resource(service), "AWS::ECS::Service", props, **extra)
         t.output(f"{logical(service)}ServiceName", att(service_resource(service), "Name"), f"The ECS service {service}")
+
+
+def gated_configuration(t: Template, service: str) -> dict[str, Any]:
+    """A gated service's DeploymentConfiguration in CloudFormation's casing: the
+    strategy, bake time, steps and alarms. Not the PAUSE hook: CloudFormation's
+    schema cannot express one (``parity.render.deployment``); promote sets it
+    with the UpdateService that starts each deployment."""
+    return _cfn_case(service_configuration(t.stack, service, with_hooks=False))
+
+
+def reference_alarms(t: Template) -> None:
+    """A deployment alarm the template creates itself is referenced (Ref: its
+    name), so the service is created after it; the others stay names."""
+    ours = {r["Properties"].get("AlarmName"): n for n, r in t.resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    for service in t.stack.services:
+        props = t.resources.get(service_resource(service), {}).get("Properties", {})
+        alarms = props.get("DeploymentConfiguration", {}).get("Alarms")
+        if alarms:
+            alarms["AlarmNames"] = [ref(ours[a]) if isinstance(a, str) and a in ours else a for a in alarms["AlarmNames"]]
 
 
 def _cfn_case(value: Any, keep_keys: bool = False) -> Any:

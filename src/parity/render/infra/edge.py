@@ -24,6 +24,7 @@ from typing import Any
 
 from parity.limits import low
 from parity.render.edge import public_host
+from parity.render.infra import bluegreen
 from parity.render.infra.common import Template, att, logical, prefix, ref, sub, uses_tls
 from parity.render.infra.network import subnets
 from parity.render.waf import visibility as _visibility
@@ -159,10 +160,12 @@ def _load_balancer(t: Template) -> None:
             {"Key": "deletion_protection.enabled", "Value": protection},
         ],
     }, DependsOn="GatewayAttachment")  # fmt: skip
+    gated = bluegreen.gated_public(stack)
+    bluegreen.check_order(stack)
     for service in stack.public_services():
         svc = stack.services[service]
         h = svc.health
-        t.add(target_group(service), "AWS::ElasticLoadBalancingV2::TargetGroup", {
+        props = {
             "VpcId": ref("Vpc"),
             "Protocol": "HTTP",
             "Port": svc.port,
@@ -174,7 +177,10 @@ def _load_balancer(t: Template) -> None:
             # the container's retries may be 1 (ECS allows it); a target group needs at least 2: mapped, not refused
             "UnhealthyThresholdCount": max(h.retries, low("tg.unhealthy_threshold")),
             "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": str(svc.deregistration_delay)}],
-        })  # fmt: skip
+        }  # fmt: skip
+        t.add(target_group(service), "AWS::ElasticLoadBalancingV2::TargetGroup", props)
+        if service in gated:  # ECS starts each new revision in the group the service does not serve from
+            t.add(bluegreen.alternate_target_group(service), "AWS::ElasticLoadBalancingV2::TargetGroup", dict(props))
     default = _default_public_service(t)
     forward = [{"Type": "forward", "TargetGroupArn": ref(target_group(default))}]
     if stack.edge.origin_lock:  # only the routes' rules forward, and only with the secret header
@@ -199,7 +205,12 @@ def _load_balancer(t: Template) -> None:
         })  # fmt: skip
     priority = 1
     locked = _origin_lock(t)
+    bluegreen.add_secret(t)
     for route in sorted(stack.edge.routes, key=lambda r: -len(r.path)):
+        if route.origin in gated:  # one test and one production rule for all its paths, at its longest
+            if bluegreen.test_rule(route.origin) not in t.resources:
+                priority = bluegreen.add_rules(t, listener, route.origin, locked, priority)
+            continue
         if route.origin == "s3" or (route.origin == default and not locked):
             continue
         t.add(f"{logical(route.origin)}Route{priority}", "AWS::ElasticLoadBalancingV2::ListenerRule", {
@@ -208,6 +219,7 @@ def _load_balancer(t: Template) -> None:
             "Actions": [{"Type": "forward", "TargetGroupArn": ref(target_group(route.origin))}],
         }, **({"DependsOn": ORIGIN_SECRET} if locked else {}))  # fmt: skip
         priority += 1
+    bluegreen.add_role(t)
     t.output("AlbDnsName", att("Alb", "DNSName"), "The ALB (CloudFront's origin; only CloudFront may reach it)")
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from parity.render.infra import edge, iam, render_template
+from parity.render.infra import bluegreen, edge, iam, render_template
 from parity.render.infra.common import Template, arn, stack_name
 from parity.render.infra.edge import WAF_REGION, needs_edge_stack
 from parity.render.taskdef import family, repository
@@ -176,6 +176,13 @@ def _plan_statements(stack: Stack) -> list[dict[str, Any]]:
             "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         },
         {"Sid": "FindThePrefixList", "Effect": "Allow", "Action": "ec2:DescribeManagedPrefixLists", "Resource": "*"},
+        *([{
+            # which target group a gated service's production is on (its rule's weights): infra-plan reads it back
+            "Sid": "ReadTheGatedWeights",
+            "Effect": "Allow",
+            "Action": "elasticloadbalancing:DescribeRules",
+            "Resource": "*",  # no resource-level permission exists for it (Service Authorization Reference)
+        }] if bluegreen.gated_public(stack) else []),
         {
             "Sid": "ReadTheRevisionsRunning",
             "Effect": "Allow",
@@ -236,6 +243,7 @@ def _promote_statements(stack: Stack) -> list[dict[str, Any]]:
             "Resource": [_role_arn(stack, iam.role_name(stack.aws.execution_role)), _role_arn(stack, iam.role_name(stack.aws.task_role))],
             "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
         },
+        *_gate_statements(stack),
         {"Sid": "PublishTheClient", "Effect": "Allow", "Action": "s3:PutObject", "Resource": arn(stack, "s3", f"{stack.edge.bucket}/*", region=False, account=False)},
         {
             # the distribution is the environment stack's, created after this role: any of the account's
@@ -245,6 +253,36 @@ def _promote_statements(stack: Stack) -> list[dict[str, Any]]:
             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"},
         },
     ]  # fmt: skip
+
+
+def _gate_statements(stack: Stack) -> list[dict[str, Any]]:
+    """A gated service's deployment (app/service_deployment.py): follow it, answer its pause
+    (continue or roll back), stop it at promote's deadline, and read the test
+    header's value for the e2e gate. Only the gated services' deployments."""
+    gated = [s for s, svc in stack.services.items() if svc.deployment.gated]
+    if not gated or stack.edge.test_traffic is None:
+        return []
+    secret = stack.secret_name(stack.edge.test_traffic.secret)
+    return [
+        {
+            "Sid": "FollowTheGatedDeployments",
+            "Effect": "Allow",
+            "Action": "ecs:ListServiceDeployments",
+            "Resource": [arn(stack, "ecs", f"service/{stack.cluster}/{s}") for s in gated],
+        },
+        {
+            "Sid": "AnswerTheE2eGate",
+            "Effect": "Allow",
+            "Action": ["ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"],
+            "Resource": [arn(stack, "ecs", f"service-deployment/{stack.cluster}/{s}/*") for s in gated],
+        },
+        {
+            "Sid": "ReadTheTestHeader",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": iam.secret_arn(secret, Template(stack)),
+        },
+    ]
 
 
 STATEMENTS = {"plan": _plan_statements, "apply": _apply_statements, "promote": _promote_statements}
@@ -278,6 +316,10 @@ def service_role_policy(stack: Stack) -> dict[str, Any]:
             raise ValueError(f"{kind}: no service prefixes known for it (SERVICES_OF_TYPES)")  # a renderer bug
         prefixes.update(SERVICES_OF_TYPES[namespace])
     roles = [_role_arn(stack, name) for name in environment_roles(stack)]
+    lb_role = bluegreen.role_name(stack)
+    task_roles = [_role_arn(stack, name) for name in environment_roles(stack) if name != lb_role]
+    # a gated service's AdvancedConfiguration hands ECS its load balancer role (CreateService/UpdateService)
+    to_ecs = [_role_arn(stack, lb_role)] if lb_role in environment_roles(stack) else []
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -296,9 +338,16 @@ def service_role_policy(stack: Stack) -> dict[str, Any]:
                 "Sid": "PassTheTemplatesRolesToEcs",
                 "Effect": "Allow",
                 "Action": "iam:PassRole",
-                "Resource": roles,
+                "Resource": task_roles,
                 "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             },
+            *([{
+                "Sid": "PassTheLoadBalancerRoleToEcs",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": to_ecs,
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}},
+            }] if to_ecs else []),
             {
                 "Sid": "ServiceLinkedRoles",
                 "Effect": "Allow",

@@ -14,6 +14,7 @@ from typing import Any
 
 from parity.render.infra.common import Template, att, logical, prefix, ref
 from parity.render.infra.ecs import has_revision, service_resource
+from parity.render.infra.bluegreen import alternate_target_group
 from parity.render.infra.edge import target_group
 
 
@@ -43,7 +44,7 @@ def _alarm(t: Template, name: str, description: str, props: dict[str, Any], cond
         "AlarmDescription": description,
         "AlarmActions": [ref("AlarmTopic")],
         "OKActions": [ref("AlarmTopic")],
-        "Period": 60,
+        **({} if "Metrics" in props else {"Period": 60}),  # metric math: each metric has its own
         **props,
     }, **extra)  # fmt: skip
 
@@ -58,11 +59,14 @@ def _alarms(t: Template) -> None:
                 {"Name": "LoadBalancer", "Value": att("Alb", "LoadBalancerFullName")},
                 {"Name": "TargetGroup", "Value": att(target_group(service), "TargetGroupFullName")},
             ]
-            _alarm(t, f"{lid}Target5xxAlarm", f"{service} 5xx", {
+            five = {
                 "Namespace": "AWS/ApplicationELB", "MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": alb_dims,
                 "Statistic": "Sum", "Threshold": a.target_5xx_per_minute, "ComparisonOperator": "GreaterThanThreshold",
                 "EvaluationPeriods": a.minutes, "TreatMissingData": "notBreaching",
-            })  # fmt: skip
+            }  # fmt: skip
+            if svc.deployment.gated:  # the new revision serves from either group: both counted
+                five = gated_5xx(five, alb_dims, alternate_target_group(service))
+            _alarm(t, f"{lid}Target5xxAlarm", f"{service} 5xx", five)
             _alarm(t, f"{lid}LatencyAlarm", f"{service} p95 latency", {
                 "Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime", "Dimensions": alb_dims,
                 "ExtendedStatistic": "p95", "Threshold": a.p95_latency_seconds, "ComparisonOperator": "GreaterThanThreshold",
@@ -89,6 +93,26 @@ def _alarms(t: Template) -> None:
                     "Threshold": threshold, "ComparisonOperator": "GreaterThanThreshold",
                     "EvaluationPeriods": getattr(scaling, f"{key.lower()}_alarm_minutes"), "TreatMissingData": "notBreaching",
                 })  # fmt: skip
+
+
+def gated_5xx(props: dict[str, Any], dims: list[dict[str, Any]], alternate: str) -> dict[str, Any]:
+    """The 5xx alarm of a gated service: ECS swaps its two target groups at each
+    deployment, so the alarm sums both (metric math); it may roll a deployment
+    back during its bake (deployment.alarms)."""
+    other = [dims[0], {"Name": "TargetGroup", "Value": att(alternate, "TargetGroupFullName")}]
+
+    def stat(mid: str, dimensions: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "Id": mid, "ReturnData": False,
+            "MetricStat": {
+                "Metric": {"Namespace": props["Namespace"], "MetricName": props["MetricName"], "Dimensions": dimensions},
+                "Period": 60, "Stat": "Sum",
+            },
+        }  # fmt: skip
+
+    out = {k: v for k, v in props.items() if k not in ("Namespace", "MetricName", "Dimensions", "Statistic")}
+    out["Metrics"] = [stat("blue", dims), stat("green", other), {"Id": "both", "Expression": "blue + green", "ReturnData": True}]
+    return out
 
 
 def _scaling(t: Template) -> None:
