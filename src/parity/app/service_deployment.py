@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from parity.app.context import Report
 from parity.errors import ParityError
 from parity.render.deployment import PAUSE_STAGE
+
+Report = Callable[[str], None]  # (as parity.app.context names it: that module imports this one)
 
 # ECS's lifecycleStage values, in the order a deployment passes them (botocore's
 # ServiceDeploymentLifecycleStage; a unit test holds this list to the model).
