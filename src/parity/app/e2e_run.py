@@ -14,6 +14,7 @@ runs, or by anything else on the host, never fail it."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -98,11 +99,14 @@ def tested_images(root: Path, stack: Stack) -> dict[str, str]:
     return {s: ids.pop() for s, ids in found.items()}
 
 
-def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: str | None = None) -> bool:
+def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: str | None = None, *,
+            extra_env: dict[str, str] | None = None) -> bool:  # fmt: skip
     """True when the selected e2e checks pass against ``base_url`` (default:
     the local edge). ``group`` (one of records.GROUPS) selects a part of the
     suite that is recorded as such. Finding no check at all is a failure: an
-    empty smoke run proves nothing."""
+    empty smoke run proves nothing. ``extra_env``: added to the suite's
+    environment only (e.g. ``PARITY_E2E_HEADERS`` with a secret header: never
+    on its command line)."""
     if group is not None:
         if group not in GROUPS:
             raise ConfigError(f"--group: {group!r} is not an e2e group (one of {', '.join(GROUPS)})")
@@ -126,7 +130,8 @@ def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: 
             via, edge = run.enter_context(own_client_address(stack, compose))
             step(f"e2e clients reach the edge from an address of this run's own, through {via}")
             argv = e2e_command(via, marker, edge_container=edge)
-        proc = subprocess.run(argv, cwd=root, check=False)
+        env = {**os.environ, **extra_env} if extra_env else None
+        proc = subprocess.run(argv, cwd=root, check=False, env=env)
     wall = time.monotonic() - started
     console.print(f"e2e finished in {wall:.1f} s (wall time, with pytest's start-up)")
     if proc.returncode == NO_TESTS_COLLECTED:
