@@ -182,3 +182,15 @@ def _record_run(root: Path, url: str, is_local: bool, marker: str | None, group:
         except ParityError as exc:
             step(f"image sizes not recorded: {exc}")
     report.refresh(root, step)
+
+
+def failed_checks(root: Path) -> list[str]:
+    """The names of the checks the last run failed (reports/e2e/checks.json;
+    [] when there is no such file)."""
+    import json
+
+    try:
+        body = json.loads((root / REPORTS / "checks.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return [c.get("name") or c.get("nodeid", "?") for c in body.get("checks", []) if c.get("outcome") == "failed"]

@@ -16,6 +16,7 @@ from parity.adapters.aws import AwsTarget, Bucket, SecretStore
 from parity.adapters.docker import Compose, ContainerState, Docker, require_engine
 from parity.adapters.git import source_revision
 from parity.app import secrets, sources, warm
+from parity.app.gated import StateFile, e2e_gate
 from parity.app.offline import build_standins
 from parity.app.replace import DockerFleet, Settings, register_all, registered, replace, target_members
 from parity.app.static import publish_clients
@@ -151,7 +152,8 @@ def up(
         synced = sync_static(stack, docker, target)
         report(f"synced {synced} static files to s3://{stack.edge.bucket}")
     done["static"] = static
-    env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps]), **secrets.origin_lock_env(stack, store)}
+    env = {**settings, **secrets.resolve(stack, store, [*stack.services, *deps]), **secrets.origin_lock_env(stack, store),
+           **secrets.test_traffic_env(stack, store)}
     timings["localstack"] = clock() - t
 
     t = clock()
@@ -173,7 +175,10 @@ def up(
     # changed (a new start command, origin lock values) is recreated with the rest below.
     stale = outdated(stack, compose, docker, hashes) if edge_current(compose, hashes) else []
     for name in stale:
-        checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
+        # a gated service (deployment.strategy not rolling): its new replicas get the test traffic and the
+        # e2e smoke checks first, production traffic only once they pass (app/gated.py)
+        gate = e2e_gate(ws.root, stack, store) if Settings.of(stack, name).gated else None
+        checked.update(replace(Settings.of(stack, name), fleet, report, clock, gate=gate, state=StateFile(ws.root, name)).new)
     everything = [*stack.services, *deps, "edge"]
     # The new replicas carry the config hash a plain `up` computes (see
     # DockerFleet.create), so this leaves them, and the edge, alone.

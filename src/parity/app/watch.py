@@ -42,6 +42,7 @@ from parity.app import local_stack, secrets
 from parity.app.local_stack import compose_for, compose_settings, localstack_target, outdated
 from parity.app.replace import PHASES as REPLACE_PHASES
 from parity.app.replace import DockerFleet, Settings, replace
+from parity.app.gated import WATCH_GATE_MARKER, StateFile, e2e_gate
 from parity.app.static import publish_clients
 from parity.app.warm import digest, fingerprint
 from parity.app.workspace import Workspace
@@ -161,8 +162,11 @@ def apply(
         syncs: dict[str, Future[tuple[int, float]]] = {s: pool.submit(session.sync_client, s) for s in clients}
         for name in stale:
             sync = syncs.get(name)
-            done = replace(Settings.of(stack, name), fleet.result(), report, clock=clock, since=built,
-                           before_traffic=sync.result if sync else None)  # fmt: skip
+            settings = Settings.of(stack, name)
+            # a gated service: the e2e smoke checks but the long ones gate it (README "Gated replacement")
+            gate = e2e_gate(session.ws.root, stack, session.store, WATCH_GATE_MARKER) if settings.gated else None
+            done = replace(settings, fleet.result(), report, clock=clock, since=built,
+                           before_traffic=sync.result if sync else None, gate=gate, state=StateFile(session.ws.root, name))  # fmt: skip
             if sync:
                 uploaded, took = uploaded + sync.result()[0], took + sync.result()[1]
             report(served_line(name, {"detect": detected - saved if saved is not None else 0.0, "build": built - detected, **done.timings}))
