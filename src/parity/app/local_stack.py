@@ -264,7 +264,11 @@ def drift_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]
     bucket; an edge whose target group lists replicas that are gone (removed
     or recreated outside `inv up`) sends requests to nobody."""
     compose = compose_for(ws, stack)
-    return [*_localstack_warnings(ws, stack, containers), *target_warnings(stack, containers, registered_targets(stack, compose))]
+    from parity.app.gated import in_progress
+
+    # a gated replacement in progress holds its new replicas out of production on purpose
+    targets = {s: t for s, t in registered_targets(stack, compose).items() if s not in in_progress(ws.root)}
+    return [*_localstack_warnings(ws, stack, containers), *target_warnings(stack, containers, targets)]
 
 
 def _localstack_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]) -> list[str]:
