@@ -403,13 +403,14 @@ class DockerFleet:
         want = registered_answers(files)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            if all(self._answer(edge, path) == text for path, text in want.items()):
+            if all(self.answer(edge, path) == text for path, text in want.items()):
                 return
             time.sleep(0.02)
         self.compose.exec(edge, ["nginx", "-t", "-q"])  # a config nginx refused: CommandFailed with its reason
         raise NotReady(f"the edge did not take the new target groups of {service} within 5 s", hint="`inv logs --service edge`")
 
-    def _answer(self, edge: str, path: str) -> str:
+    def answer(self, edge: str, path: str) -> str:
+        """What the edge's admin surface answers at ``path`` ('' when nothing does)."""
         try:
             return self.compose.exec(edge, ["wget", "-q", "-T", "2", "-O", "-", admin_url(path)]).strip()
         except ParityError:
@@ -482,7 +483,7 @@ def register_all(stack: Stack, fleet: DockerFleet) -> list[str]:
             continue
         if name in gated:  # both target groups: a gated replacement that was cut short left the split behind
             want = registered_answers(target_files(stack.services[name].port, name, addresses, addresses, {}))
-            if any(fleet._answer(fleet.edge(), path) != text for path, text in want.items()):
+            if any(fleet.answer(fleet.edge(), path) != text for path, text in want.items()):
                 fleet.route(name, addresses, addresses, {})
                 done.append(name)
         elif fleet.registered(name) != ",".join(addresses):
