@@ -237,3 +237,66 @@ def test_replace_gated_reports_a_gate_that_cannot_run_as_a_failed_gate():
         replace_gated(gated(), fleet, lambda: ["the e2e run (smoke) failed before any check"], report=lambda m: None,
                       clock=clock, sleep=clock.sleep)  # fmt: skip
     assert sorted(fleet.containers) == ["web-1", "web-2"]
+
+
+def test_the_edge_and_the_gate_get_the_test_header_from_the_secret_never_a_bad_one(spec):
+    from parity.app import secrets
+    from parity.errors import SecretError
+
+    from .test_secrets import MemoryStore
+
+    stack = gated_stack(spec)
+    good = "local-" + "x" * 30
+    store = MemoryStore({"huskit/prod/edge-test": json.dumps({"value": good})})
+    assert secrets.test_traffic_env(stack, store) == {TEST_TRAFFIC_ENV: good}
+    assert secrets.test_header(stack, store) == {"X-Test-Traffic": good}
+    for bad in ("short", 'has"quote-and-more-than-16'):
+        with pytest.raises(SecretError) as caught:
+            secrets.test_traffic_env(stack, MemoryStore({"huskit/prod/edge-test": json.dumps({"value": bad})}))
+        assert bad not in str(caught.value) and "huskit/prod/edge-test" in str(caught.value)
+    with pytest.raises(SecretError, match="secret huskit/prod/edge-test does not exist"):
+        secrets.test_traffic_env(stack, MemoryStore())
+    spec["services"]["website-agent"]["deployment"] = {"strategy": "rolling"}
+    assert secrets.test_traffic_env(validate(spec), MemoryStore()) == {}  # no gated service: nothing asked
+
+
+def test_the_gate_runs_the_smoke_checks_with_the_header_in_the_environment_and_names_the_failures(spec, tmp_path, monkeypatch):
+    from parity.app import e2e_run
+    from parity.app.gated import e2e_gate
+
+    from .test_secrets import MemoryStore
+
+    stack = gated_stack(spec)
+    store = MemoryStore({"huskit/prod/edge-test": json.dumps({"value": "local-" + "y" * 30})})
+    calls = []
+    outcome = {"passed": True}
+
+    def fake_run(root, base_url, marker=None, group=None, *, extra_env=None):
+        calls.append((base_url, marker, extra_env))
+        (tmp_path / "reports" / "e2e").mkdir(parents=True, exist_ok=True)
+        checks = [{"name": "health", "outcome": "failed"}, {"name": "page", "outcome": "passed"}]
+        (tmp_path / "reports" / "e2e" / "checks.json").write_text(json.dumps({"checks": checks}))
+        return outcome["passed"]
+
+    monkeypatch.setattr(e2e_run, "run_e2e", fake_run)
+    assert e2e_gate(tmp_path, stack, store)() == []
+    assert calls[0][:2] == (None, "smoke")
+    assert json.loads(calls[0][2]["PARITY_E2E_HEADERS"]) == {"X-Test-Traffic": "local-" + "y" * 30}
+    outcome["passed"] = False
+    assert e2e_gate(tmp_path, stack, store, "smoke and not long")() == ["health"]
+    assert calls[1][1] == "smoke and not long"
+
+
+def test_status_lists_a_replacement_in_progress(tmp_path, capsys):
+    from parity.console import status_json, status_table
+    from parity.adapters.docker import ContainerState
+
+    state = StateFile(tmp_path, "website-agent")
+    state.write({"strategy": "canary", "stage": "PRODUCTION_TRAFFIC_SHIFT", "split": split_line(5.0, True)})
+    found = in_progress(tmp_path)
+    assert status_json([], {}, [], found)["deployments"]["website-agent"]["stage"] == "PRODUCTION_TRAFFIC_SHIFT"
+    status_table([ContainerState(name="huskit-edge-1", service="edge", state="running", health="healthy")], {}, found)
+    assert ("website-agent: canary replacement in progress, stage PRODUCTION_TRAFFIC_SHIFT; "
+            "production: blue 95% / green 5%; test: green") in capsys.readouterr().out.replace("\n", " ")  # fmt: skip
+    state.remove()
+    assert in_progress(tmp_path) == {}
