@@ -157,8 +157,9 @@ def replace_gated(settings, fleet, gate: Gate, report: Report = print, clock: Ca
             })  # fmt: skip
         report(f"{name}: {which}" + (f" ({detail})" if detail else "") + f"; {split_line(green_percent, test_green)}")
 
+    report(f"{name}: starting {settings.desired} new replica(s) beside {len(old)} old ({settings.strategy}, gated)")
     try:
-        stage("RECONCILE_SERVICE", f"{settings.strategy}, {settings.desired} new replica(s) beside {len(old)} old")
+        stage("RECONCILE_SERVICE", settings.strategy)
         stage("PRE_SCALE_UP")
         stage("SCALE_UP")
         try:
@@ -208,7 +209,8 @@ def replace_gated(settings, fleet, gate: Gate, report: Report = print, clock: Ca
                   + (f", baking {step.bake_s:g} s" if step.bake_s else ""))  # fmt: skip
             if step.bake_s:
                 sleep(step.bake_s)
-        done("registered")
+        done("registered")  # for a gated service: the test traffic shift, the gate and the production shift
+        report(f"{name}: the edge routes to the new replicas; the old ones stay until CLEAN_UP")
         stage("POST_PRODUCTION_TRAFFIC_SHIFT")
         if settings.bake_s:
             stage("BAKE_TIME", f"{settings.bake_s:g} s with the old replicas kept")
