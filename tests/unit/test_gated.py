@@ -300,3 +300,8 @@ def test_status_lists_a_replacement_in_progress(tmp_path, capsys):
             "production: blue 95% / green 5%; test: green") in capsys.readouterr().out.replace("\n", " ")  # fmt: skip
     state.remove()
     assert in_progress(tmp_path) == {}
+    # a file left by a process that is gone (an `inv up` killed mid-way) is no replacement in progress
+    state.write({"stage": "SCALE_UP"})
+    body = json.loads(state.path.read_text())
+    state.path.write_text(json.dumps({**body, "pid": 2**22 + 12345}))
+    assert in_progress(tmp_path) == {}

@@ -29,6 +29,7 @@ Each stage is reported as it begins, and written to
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ class StateFile:
     def write(self, body: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(body, indent=2) + "\n")
+        tmp.write_text(json.dumps({**body, "pid": os.getpid()}, indent=2) + "\n")
         tmp.replace(self.path)
 
     def remove(self) -> None:
@@ -106,15 +107,31 @@ class StateFile:
 
 
 def in_progress(root: Path) -> dict[str, dict]:
-    """Service -> its gated replacement in progress (what `inv status` shows)."""
+    """Service -> its gated replacement in progress (what `inv status` shows).
+    A file whose process is gone (an `inv up` killed mid-way) is not one:
+    the next `inv up` puts both target groups back on the running replicas."""
     folder = root / STATE_DIR
     out = {}
     for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            out[f.stem] = json.loads(f.read_text())
+            body = json.loads(f.read_text())
         except (OSError, ValueError):
             continue
+        if _alive(body.get("pid")):
+            out[f.stem] = body
     return out
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def replace_gated(settings, fleet, gate: Gate, report: Report = print, clock: Callable[[], float] = time.monotonic,
