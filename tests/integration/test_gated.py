@@ -119,7 +119,7 @@ def test_blue_green_replacement_under_load_fails_nothing_and_cuts_no_stream():
         with edited(WEB / "src" / "app.ts", *healthz):
             inv("build", "--service", "website-agent", timeout=600)  # so the rollout starts at once
             rollout = Rollout()
-            started = time.monotonic()
+            started, since = time.monotonic(), int(time.time())
             with Load(EDGE) as load:
                 out = rollout.run(on_line)
                 for s in streams.values():
@@ -132,9 +132,9 @@ def test_blue_green_replacement_under_load_fails_nothing_and_cuts_no_stream():
             seen = [s for line in out.splitlines() for s in STAGES if f"website-agent: {s}" in line]
             assert seen == [s for s in STAGES if s != "BAKE_TIME"], seen
             assert re.search(r"website-agent: replaced 2 replica\(s\) blue_green in [\d.]+ s \(the gate [\d.]+ s\)", out), out[-2000:]
+            print(f"gated replacement under load: {took:.1f} s, {load.ok} requests, {len(load.failed)} failed, "
+                  f"{load.retried} retried; " + next((ln.strip() for ln in out.splitlines() if "replaced 2 replica" in ln), ""))
             assert load.ok > 200, f"only {load.ok} requests went through"
-            assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
-            assert load.retried <= 8, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
             assert open_at == {"test shift": True, "production shift": True}, open_at
             for name, s in streams.items():
                 assert not s.cut, f"the {name} stream was cut ({s.error or 'no done event'}; events: {s.events[-3:]})"
@@ -152,9 +152,19 @@ def test_blue_green_replacement_under_load_fails_nothing_and_cuts_no_stream():
             for f in (ROOT / "reports").rglob("*"):
                 if f.is_file() and f.stat().st_size < 50_000_000:
                     assert value.encode() not in f.read_bytes(), f"{f} holds the test header's value"
-            print(f"gated replacement under load: {took:.1f} s, {load.ok} requests, 0 failed")
+            assert not load.failed, (f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}; "
+                                     f"the edge said: {edge_errors(since)}")  # fmt: skip
+            assert load.retried <= 8, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
     finally:
         inv("up", timeout=900)  # back to the committed source (another gated replacement)
+
+
+def edge_errors(since: int) -> list[str]:
+    """The edge's 5xx answers and error lines since ``since`` (epoch seconds)."""
+    edge = next(iter(of("edge", stack_containers())))
+    got = docker("logs", "--since", str(since), edge, check=False)
+    lines = (got.stdout + got.stderr).splitlines()
+    return [ln[:300] for ln in lines if re.search(r'" 5\d\d |\[(error|crit|alert)\]', ln)][-10:]
 
 
 def test_a_revision_whose_gate_fails_never_gets_a_production_request():
