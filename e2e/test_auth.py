@@ -133,7 +133,10 @@ def test_failed_logins_back_off_per_account_even_from_an_allow_listed_client(loc
     name = f"parity-e2e-brute-{tag}"
     try:
         proc = docker(
-            "run", "--rm", "--name", name, "--network", local.network(CLIENTS_NETWORK), "--entrypoint", "node",
+            # website-agent's image carries compose's labels: cleared, or the other container checks
+            # running meanwhile would take this client for a replica of the stack
+            "run", "--rm", "--name", name, "--label", "com.docker.compose.project=", "--label", "com.docker.compose.service=",
+            "--network", local.network(CLIENTS_NETWORK), "--entrypoint", "node",
             web[0]["Image"], "--input-type=module", "-e", BRUTE_FORCE_JS,
             f"http://{local.edge_container}", a, b, f"pw-{uuid.uuid4().hex}", timeout=180,
         )
