@@ -46,6 +46,7 @@ from typing import Protocol
 
 
 from parity.adapters.docker import Compose, ContainerState, Docker
+from parity.app.gated import Gate, StateFile, replace_gated
 from parity.errors import DeployFailed, NotReady, ParityError
 from parity.render.compose import PUBLIC_NETWORK
 from parity.render.edge import (
@@ -58,8 +59,6 @@ from parity.render.edge import (
     render_targets,
 )
 from parity.spec import Stack
-
-from parity.app.gated import Gate, StateFile, replace_gated
 
 Report = Callable[[str], None]
 STOP_GRACE = 30  # ECS's default stopTimeout

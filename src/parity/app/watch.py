@@ -39,10 +39,10 @@ from pathlib import Path
 from parity.adapters.aws import Bucket, SecretStore
 from parity.adapters.docker import Compose, Docker
 from parity.app import local_stack, secrets
+from parity.app.gated import WATCH_GATE_MARKER, StateFile, e2e_gate
 from parity.app.local_stack import compose_for, compose_settings, localstack_target, outdated
 from parity.app.replace import PHASES as REPLACE_PHASES
 from parity.app.replace import DockerFleet, Settings, replace
-from parity.app.gated import WATCH_GATE_MARKER, StateFile, e2e_gate
 from parity.app.static import publish_clients
 from parity.app.warm import digest, fingerprint
 from parity.app.workspace import Workspace
