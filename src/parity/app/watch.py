@@ -2,8 +2,9 @@
 
 A change in a service's build context rebuilds its image with the same
 Dockerfile and target as production (so the running layout is the one that
-ships) and rolls it out with the rolling replacement, so the stack keeps
-serving while it changes. Compose's own ``develop.watch`` would ``sync`` into
+ships) and rolls it out with the rolling replacement (a gated service: the
+gated one, app/gated.py, its gate the smoke checks but the long ones), so
+the stack keeps serving while it changes. Compose's own ``develop.watch`` would ``sync`` into
 the container (website-agent's server is a bundle built in the image, so a
 synced source file changes nothing) or ``rebuild`` and recreate every replica
 at once (the 502s this replaces). A service with a web client (``static_dir``)
