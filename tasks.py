@@ -115,7 +115,8 @@ ENV_HELP = "local, staging or prod: ECS in that environment (`local`: the emulat
 def status(c, json=False, env=None):
     """The local stack's containers, or with --env ENV's ECS services and tasks (rollout, targets, e2e, alarms, URL).
 
-    Locally: each container's state, health, networks, ports; the URLs. With --env: per service the desired,
+    Locally: each container's state, health, networks, ports; the URLs; a gated replacement in progress, its stage
+    and traffic split. With --env: per service the desired,
     running and pending tasks, the revision and image, the last deployment's rollout and events, the target
     group's health, whether the images passed e2e together; per task its state, health and target; the alarms
     in ALARM, the edge URL, and warnings about what `inv parity --env` would call undeclared."""
@@ -133,11 +134,14 @@ def status(c, json=False, env=None):
         return
     from parity.app.local_stack import status as run_status
 
+    from parity.app.gated import in_progress
+
     containers, urls, warnings = run_status(_ws())
+    deployments = in_progress(ROOT)
     if json:
-        print(jsonlib.dumps(status_json(containers, urls, warnings), indent=2))
+        print(jsonlib.dumps(status_json(containers, urls, warnings, deployments), indent=2))
     else:
-        status_table(containers, urls)
+        status_table(containers, urls, deployments)
         for warning in warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}")
 

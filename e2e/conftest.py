@@ -10,6 +10,8 @@ What this file provides:
   browser check, a trace when it fails);
 - on any failure: the last log lines of each service, in the report and in
   reports/e2e/;
+- ``PARITY_E2E_HEADERS`` (e2elib/headers.py): extra headers on every request
+  (httpx and Playwright), their values masked in everything reported;
 - the one-screen summary tree (check, result, time) and the wall time;
   the same tree as reports/e2e/checks.json (with each check's screenshot,
   trace and log files) for `inv report`'s page.
@@ -34,6 +36,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from e2elib import ROOT  # noqa: E402
 from e2elib import local as local_access  # noqa: E402
+from e2elib.headers import extra_headers, install_httpx, redact  # noqa: E402
 from e2elib.report import CheckResult, render_tree, tree_order  # noqa: E402
 
 from parity.spec import load_stack  # noqa: E402
@@ -73,6 +76,12 @@ _CONFIG: pytest.Config | None = None  # this process's config, for hooks that ar
 def pytest_configure(config: pytest.Config) -> None:
     global _CONFIG
     _CONFIG = config
+    try:
+        headers = extra_headers()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    install_httpx(headers)
+    config._e2e_headers = headers  # type: ignore[attr-defined]
     stack = load_stack(ROOT, "local")
     base_url = (config.getoption("base_url") or f"http://127.0.0.1:{stack.edge.port}").rstrip("/")
     config.option.base_url = base_url
@@ -119,6 +128,7 @@ def _file_stem(nodeid: str) -> str:
 def pytest_runtest_makereport(item: pytest.Item, call):
     outcome = yield
     rep = outcome.get_result()
+    _mask(rep, item.config._e2e_headers)  # type: ignore[attr-defined]
     setattr(item, f"rep_{rep.when}", rep)
     stack = item.config._e2e_local  # type: ignore[attr-defined]
     if rep.failed and stack is not None and not getattr(item, "_e2e_logs_taken", False):
@@ -130,6 +140,19 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         rep.sections.append(("Captured stdout (last log lines of each service)", logs + "\n"))
         out = Path(item.config.getoption("reports_dir")) / f"{_file_stem(item.nodeid)}-service-logs.txt"
         out.write_text(logs + "\n")
+
+
+def _mask(rep: pytest.TestReport, headers: dict[str, str]) -> None:
+    """The extra headers' values masked in a report (its failure text and
+    captured output), before the terminal, checks.json or the JUnit XML see it."""
+    if not headers:
+        return
+    if rep.longrepr is not None:
+        text = rep.longreprtext
+        masked = redact(text, headers)
+        if masked != text:
+            rep.longrepr = masked
+    rep.sections = [(title, redact(body, headers)) for title, body in rep.sections]
 
 
 # ---- summary -----------------------------------------------------------------
@@ -263,13 +286,18 @@ def browser():
 
 @pytest.fixture
 def page(browser, base_url: str, request: pytest.FixtureRequest, reports_dir: Path):
-    """A fresh page on the base URL. Saves a screenshot always, a trace on failure.
+    """A fresh page on the base URL, with the extra headers. Saves a screenshot
+    always, a trace on failure (none while extra headers are set: a trace keeps them).
 
     The page asks `/api/auth/me` on load; that answer is stubbed here so the
     browser checks do not spend the WAF's auth budget (20 per 300 s per client
     address, shared by the run's checks), which belongs to the auth checks."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 1000})
-    context.tracing.start(screenshots=True, snapshots=True)
+    headers = request.config._e2e_headers  # type: ignore[attr-defined]
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 1000}, extra_http_headers=headers or None)
+    # A trace records every request's headers: none is taken while the requests carry a secret header.
+    tracing = not headers
+    if tracing:
+        context.tracing.start(screenshots=True, snapshots=True)
     pg = context.new_page()
     pg.route("**/api/auth/me", lambda route: route.fulfill(status=401, json={"error": "unauthenticated"}))
     yield pg
@@ -279,5 +307,6 @@ def page(browser, base_url: str, request: pytest.FixtureRequest, reports_dir: Pa
     except Exception:  # noqa: BLE001 - a screenshot is a help, never a second failure
         pass
     failed = any(getattr(request.node, f"rep_{w}", None) is not None and getattr(request.node, f"rep_{w}").failed for w in ("setup", "call"))
-    context.tracing.stop(path=str(reports_dir / f"{stem}-trace.zip") if failed else None)
+    if tracing:
+        context.tracing.stop(path=str(reports_dir / f"{stem}-trace.zip") if failed else None)
     context.close()

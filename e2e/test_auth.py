@@ -135,7 +135,8 @@ def test_failed_logins_back_off_per_account_even_from_an_allow_listed_client(loc
         proc = docker(
             # the image carries compose's labels: overridden, so this client is not counted as the stack's
             "run", "--rm", "--name", name, "--label", "com.docker.compose.project=parity-e2e-client",
-            "--no-healthcheck", "--network", local.network(CLIENTS_NETWORK), "--entrypoint", "node",
+            "--label", "com.docker.compose.service=", "--no-healthcheck",
+            "--network", local.network(CLIENTS_NETWORK), "--entrypoint", "node",
             web[0]["Image"], "--input-type=module", "-e", BRUTE_FORCE_JS,
             f"http://{local.edge_container}", a, b, f"pw-{uuid.uuid4().hex}", timeout=180,
         )

@@ -30,7 +30,7 @@ def say(message: str) -> None:
 _STYLE = {"healthy": "green", "unhealthy": "red", "starting": "yellow", "none": "dim"}
 
 
-def status_table(containers: list[ContainerState], urls: dict[str, str]) -> None:
+def status_table(containers: list[ContainerState], urls: dict[str, str], deployments: dict[str, dict] | None = None) -> None:
     if not containers:
         console.print("The local stack is not running (`inv up` starts it).")
         return
@@ -43,9 +43,12 @@ def status_table(containers: list[ContainerState], urls: dict[str, str]) -> None
     console.print(table)
     for name, url in urls.items():
         console.print(f"  {name:<12} {url}")
+    for name, d in (deployments or {}).items():
+        console.print(f"  {name}: {d.get('strategy')} replacement in progress, stage {d.get('stage')}; {d.get('split')}")
 
 
-def status_json(containers: list[ContainerState], urls: dict[str, str], warnings: list[str]) -> dict:
+def status_json(containers: list[ContainerState], urls: dict[str, str], warnings: list[str],
+                deployments: dict[str, dict] | None = None) -> dict:  # fmt: skip
     return {
         "env": None,  # no --env: the local stack (`--env local` is the ECS emulator)
         "services": [
@@ -61,6 +64,8 @@ def status_json(containers: list[ContainerState], urls: dict[str, str], warnings
         ],
         "urls": urls,
         "warnings": warnings,
+        # gated replacements in progress (app/gated.py): stage (ECS's lifecycleStage) and traffic split
+        "deployments": deployments or {},
     }
 
 

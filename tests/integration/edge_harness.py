@@ -209,13 +209,16 @@ class EdgeUnderTest:
 
 
 @contextlib.contextmanager
-def edge_with_recorder(stack: Stack, files: dict[str, str], env: dict[str, str] | None = None) -> Iterator[EdgeUnderTest]:
+def edge_with_recorder(stack: Stack, files: dict[str, str], env: dict[str, str] | None = None,
+                       extra_ports: tuple[int, ...] = ()) -> Iterator[EdgeUnderTest]:  # fmt: skip
     """The edge (``files``: path under /etc/nginx -> text, nginx.conf among
-    them) in front of the recorder, on a throwaway network."""
+    them) in front of the recorder, on a throwaway network. ``extra_ports``:
+    more ports the recorder listens on (members a test registers itself)."""
     tag = uuid.uuid4().hex[:8]
     net, rec, edge = f"parity-fuzz-{tag}", f"parity-fuzz-origin-{tag}", f"parity-fuzz-edge-{tag}"
     folder = Path(tempfile.mkdtemp(prefix="parity-fuzz-"))
     hosts, ports = origin_hosts(stack)
+    ports = [*ports, *extra_ports]
     ensure_images(stack)
     try:
         docker("network", "create", net)

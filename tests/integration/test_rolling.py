@@ -97,8 +97,17 @@ def rollout() -> tuple[str, Stream, bool]:
 
 @pytest.fixture(scope="module", autouse=True)
 def settled():
-    inv("up", timeout=600)
-    yield
+    # This module tests the rolling path: website-agent, gated locally (deploy/local.yaml, issue 20;
+    # its gated replacement is tests/integration/test_gated.py), rolls here.
+    overlay = ROOT / "deploy" / "local.yaml"
+    original = overlay.read_text()
+    overlay.write_text(original.replace("      strategy: blue_green\n", "      strategy: rolling\n", 1))
+    try:
+        inv("up", timeout=600)
+        yield
+    finally:
+        overlay.write_text(original)
+        inv("up", timeout=600)
 
 
 def test_changed_service_is_replaced_without_a_lost_request_and_stays_put():

@@ -266,9 +266,11 @@ def test_the_alb_part_requires_the_origin_lock_and_cloudfront_adds_it():
 
 def test_the_edge_gets_the_secret_by_name_and_compose_never_interpolates_it():
     edge = render_compose(stack())["services"]["edge"]
-    assert edge["environment"] == ["EDGE_ORIGIN_VERIFY", "EDGE_ORIGIN_VERIFY_PREVIOUS"]
+    # the local stack's website-agent is gated (deploy/local.yaml): the test header's value too
+    assert edge["environment"] == ["EDGE_ORIGIN_VERIFY", "EDGE_ORIGIN_VERIFY_PREVIOUS", "EDGE_TEST_TRAFFIC"]
     script = edge["command"][2]
     assert '"$$EDGE_ORIGIN_VERIFY"' in script and '"$EDGE_ORIGIN_VERIFY"' not in script.replace("$$", "")
+    assert '"$$EDGE_TEST_TRAFFIC"' in script and '"$EDGE_TEST_TRAFFIC"' not in script.replace("$$", "")
     assert "./edge/waf.js:/etc/nginx/waf.js:ro" in edge["volumes"]
     assert len(edge["labels"]["parity.config"]) == 16
 

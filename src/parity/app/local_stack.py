@@ -16,6 +16,7 @@ from parity.adapters.aws import AwsTarget, Bucket, SecretStore
 from parity.adapters.docker import Compose, ContainerState, Docker, require_engine
 from parity.adapters.git import source_revision
 from parity.app import secrets, sources, warm
+from parity.app.gated import StateFile, e2e_gate
 from parity.app.offline import build_standins
 from parity.app.replace import DockerFleet, Settings, register_all, registered, replace, target_members
 from parity.app.static import publish_clients
@@ -146,7 +147,11 @@ def up(
         synced = sync_static(stack, docker, target)
         report(f"synced {synced} static files to s3://{stack.edge.bucket}")
     done["static"] = static
-    secret_values = {**secrets.resolve(stack, store, [*stack.services, *deps]), **secrets.origin_lock_env(stack, store)}
+    secret_values = {
+        **secrets.resolve(stack, store, [*stack.services, *deps]),
+        **secrets.origin_lock_env(stack, store),
+        **secrets.test_traffic_env(stack, store),
+    }
     env = {**settings, **secret_values}
     timings["localstack"] = clock() - t
 
@@ -170,7 +175,10 @@ def up(
     # recreated after them, below: the only moment without an edge.
     stale = outdated(stack, compose, docker, hashes) if edge_running(compose) else []
     for name in stale:
-        checked.update(replace(Settings.of(stack, name), fleet, report, clock).new)
+        # a gated service (deployment.strategy not rolling): its new replicas get the test traffic and the
+        # e2e smoke checks first, production traffic only once they pass (app/gated.py)
+        gate = e2e_gate(ws.root, stack, store) if Settings.of(stack, name).gated else None
+        checked.update(replace(Settings.of(stack, name), fleet, report, clock, gate=gate, state=StateFile(ws.root, name)).new)
     if stale and not edge_current(compose, hashes):
         report("the edge's own settings changed: it is recreated (new connections wait a moment)")
     everything = [*stack.services, *deps, "edge"]
@@ -262,7 +270,11 @@ def drift_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]
     bucket; an edge whose target group lists replicas that are gone (removed
     or recreated outside `inv up`) sends requests to nobody."""
     compose = compose_for(ws, stack)
-    return [*_localstack_warnings(ws, stack, containers), *target_warnings(stack, containers, registered_targets(stack, compose))]
+    from parity.app.gated import in_progress
+
+    # a gated replacement in progress holds its new replicas out of production on purpose
+    targets = {s: t for s, t in registered_targets(stack, compose).items() if s not in in_progress(ws.root)}
+    return [*_localstack_warnings(ws, stack, containers), *target_warnings(stack, containers, targets)]
 
 
 def _localstack_warnings(ws: Workspace, stack: Stack, containers: list[ContainerState]) -> list[str]:

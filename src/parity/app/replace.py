@@ -46,9 +46,18 @@ from typing import Protocol
 
 
 from parity.adapters.docker import Compose, ContainerState, Docker
+from parity.app.gated import Gate, StateFile, replace_gated
 from parity.errors import DeployFailed, NotReady, ParityError
 from parity.render.compose import PUBLIC_NETWORK
-from parity.render.edge import TARGETS_DIR, TARGETS_PATH, admin_url, render_registered, render_targets
+from parity.render.edge import (
+    TARGETS_DIR,
+    TARGETS_PATH,
+    TEST,
+    admin_url,
+    gated_origins,
+    render_registered,
+    render_targets,
+)
 from parity.spec import Stack
 
 Report = Callable[[str], None]
@@ -97,11 +106,21 @@ class Settings:
     public: bool
     deregistration_delay: float
     grace: int = STOP_GRACE
+    # deployment.strategy; a gated one (not rolling) is replaced by app/gated.py
+    strategy: str = "rolling"
+    shift: tuple[float, float, float, float] = (5.0, 10, 10.0, 6)  # canary percent, bake min; linear step %, bake min
+    bake_s: float = 0.0  # deployment.bake_minutes, in seconds
+
+    @property
+    def gated(self) -> bool:
+        return self.strategy != "rolling"
 
     @classmethod
     def of(cls, stack: Stack, name: str) -> Settings:
         svc = stack.services[name]
         h = svc.health
+        d = svc.deployment
+        canary, linear = d.canary, d.linear
         return cls(
             service=name,
             desired=svc.desired_count,
@@ -112,6 +131,11 @@ class Settings:
             start_bound=h.start_period + h.interval * h.retries,
             public=name in stack.public_services(),
             deregistration_delay=svc.deregistration_delay,
+            # a gated strategy needs the edge's test listener rule: a public service with edge.test_traffic
+            strategy=d.strategy if name in gated_origins(stack) else "rolling",
+            shift=(canary.percent if canary else 5.0, canary.bake_minutes if canary else 10,
+                   linear.step_percent if linear else 10.0, linear.step_bake_minutes if linear else 6),  # fmt: skip
+            bake_s=d.bake_minutes * 60.0,
         )
 
 
@@ -134,11 +158,20 @@ def replace(
     sleep: Callable[[float], None] = time.sleep,
     since: float | None = None,
     before_traffic: Callable[[], None] | None = None,
+    gate: Gate | None = None,
+    state: StateFile | None = None,
 ) -> Replaced:
     """Replace every container of one service, without dropping a request.
     ``since``: when the first phase began (on ``clock``; default now), so a
     caller's own preparation counts in it. ``before_traffic`` runs before the
-    new replicas take traffic (the watch's client sync, done meanwhile)."""
+    new replicas take traffic (the watch's client sync, done meanwhile).
+    A gated service (``settings.gated``) is replaced by app/gated.py with
+    ``gate`` (required) between its test and production traffic shifts;
+    ``state`` records its stages for `inv status`."""
+    if settings.gated:
+        if gate is None:
+            raise DeployFailed(f"{settings.service}: a {settings.strategy} replacement needs its gate (the e2e smoke checks)")
+        return replace_gated(settings, fleet, gate, report, clock, sleep, since, before_traffic, state)
     name = settings.service
     start = clock()
     timings: dict[str, float] = {}
@@ -254,6 +287,38 @@ def _drain(settings: Settings, fleet: Fleet, old: list[str], clock, sleep) -> No
             sleep(1.0)
 
 
+def target_files(port: int, service: str, production: list[str], test: list[str], weights: dict[str, int]) -> dict[str, str]:
+    """The edge's files for a gated service's two target groups (name under
+    TARGETS_DIR -> text): production, with weights while traffic is split,
+    and the test listener rule's."""
+    return {
+        f"{service}.conf": render_targets(port, production, weights),
+        f"{service}.registered": render_registered(production, weights),
+        f"{service}.{TEST}.conf": render_targets(port, test),
+        f"{service}.{TEST}.registered": render_registered(test),
+    }
+
+
+def write_targets(files: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """One shell command (and its environment) that writes ``files`` into
+    TARGETS_DIR, then reloads nginx gracefully (the old workers finish their
+    requests and streams)."""
+    env = {f"PARITY_FILE_{i}": text for i, text in enumerate(files.values())}
+    writes = " && ".join(f'printf "%s" "$PARITY_FILE_{i}" > {TARGETS_DIR}/{name}' for i, name in enumerate(files))
+    return ["sh", "-c", f"{writes} && nginx -s reload"], env
+
+
+def registered_answers(files: dict[str, str]) -> dict[str, str]:
+    """Admin path -> what the edge answers once it runs on ``files``."""
+    out = {}
+    for name, text in files.items():
+        if name.endswith(".registered"):
+            stem = name.removesuffix(".registered")
+            path = f"{TARGETS_PATH}/{stem.replace('.' + TEST, '/' + TEST)}"
+            out[path] = text.split('"')[1].replace("\\n", "")
+    return out
+
+
 class DockerFleet:
     """The Fleet of the local stack: compose for scaling, docker for the
     containers, the edge container for the target groups."""
@@ -326,6 +391,30 @@ class DockerFleet:
     def registered(self, service: str) -> str:
         return registered(self.stack, service, self.compose)
 
+    def route(self, service: str, production: list[str], test: list[str], weights: dict[str, int]) -> None:
+        """A gated service's two target groups: ``production`` (weighted while
+        its traffic is split) and the test listener rule's ``test``, in one
+        graceful reload; returns once the edge answers with both."""
+        edge = self.edge()
+        files = target_files(self.stack.services[service].port, service, production, test, weights)
+        argv, env = write_targets(files)
+        self.compose.exec(edge, argv, env=env)
+        want = registered_answers(files)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if all(self.answer(edge, path) == text for path, text in want.items()):
+                return
+            time.sleep(0.02)
+        self.compose.exec(edge, ["nginx", "-t", "-q"])  # a config nginx refused: CommandFailed with its reason
+        raise NotReady(f"the edge did not take the new target groups of {service} within 5 s", hint="`inv logs --service edge`")
+
+    def answer(self, edge: str, path: str) -> str:
+        """What the edge's admin surface answers at ``path`` ('' when nothing does)."""
+        try:
+            return self.compose.exec(edge, ["wget", "-q", "-T", "2", "-O", "-", admin_url(path)]).strip()
+        except ParityError:
+            return ""
+
     def edge(self) -> str:
         """The edge container's name (looked up once)."""
         if not self._edge:
@@ -386,9 +475,17 @@ def register_all(stack: Stack, fleet: DockerFleet) -> list[str]:
     where the edge has anything else (a fresh edge, or containers replaced
     outside a rolling replacement). Returns the services registered."""
     done = []
+    gated = gated_origins(stack)
     for name in stack.public_services():
         addresses = target_members(fleet.replicas(name), name)
-        if addresses and fleet.registered(name) != ",".join(addresses):
+        if not addresses:
+            continue
+        if name in gated:  # both target groups: a gated replacement that was cut short left the split behind
+            want = registered_answers(target_files(stack.services[name].port, name, addresses, addresses, {}))
+            if any(fleet.answer(fleet.edge(), path) != text for path, text in want.items()):
+                fleet.route(name, addresses, addresses, {})
+                done.append(name)
+        elif fleet.registered(name) != ",".join(addresses):
             fleet.register(name, addresses)
             done.append(name)
     return done

@@ -96,6 +96,32 @@ def origin_lock_env(stack: Stack, store: VersionedStore) -> dict[str, str]:
     return {ORIGIN_VERIFY_ENV: current, ORIGIN_VERIFY_PREVIOUS_ENV: previous}
 
 
+def test_traffic_env(stack: Stack, store: Store) -> dict[str, str]:
+    """The test header's value the edge's start command reads (a gated
+    service's test listener rule), from Secrets Manager like the origin lock's.
+    Checked, never shown: an error names the secret and key."""
+    from parity.render.edge import SECRET_VALUE, TEST_TRAFFIC_ENV, gated_origins
+
+    test = stack.edge.test_traffic
+    if test is None or not gated_origins(stack):
+        return {}
+    name, key = stack.secret_name(test.secret), test.secret.key or ""
+    value = resolve_one(name, key, store, {}, TEST_TRAFFIC_ENV)
+    if not SECRET_VALUE.match(value):
+        raise SecretError(f"secret {name}: the value of key {key} must be 16 or more of A-Z a-z 0-9 _ - "
+                          "(it goes into a header and the edge's config)")  # fmt: skip
+    return {TEST_TRAFFIC_ENV: value}
+
+
+def test_header(stack: Stack, store: Store) -> dict[str, str]:
+    """``{header: value}``: what a request carries to reach a gated
+    deployment's new revision (the gate's e2e run sends it; never printed)."""
+    test = stack.edge.test_traffic
+    if test is None:
+        return {}
+    return {test.header: resolve_one(stack.secret_name(test.secret), test.secret.key, store, {}, test.header)}
+
+
 class _Fixed:
     """A store holding one value (a secret's previous version, to resolve its key)."""
 

@@ -169,6 +169,7 @@ def secrets_digest(stack: Any, values: dict[str, str] | None = None) -> str | No
         store = SecretStore(localstack_target(stack))
         values = secrets.resolve(stack, store, [*stack.services, *stack.local.dependencies])
         values.update(secrets.origin_lock_env(stack, store))  # the edge's (a rotation must reach it)
+        values.update(secrets.test_traffic_env(stack, store))
     except ParityError:
         return None
     return digest(sorted(values.items()))

@@ -2,8 +2,9 @@
 
 A change in a service's build context rebuilds its image with the same
 Dockerfile and target as production (so the running layout is the one that
-ships) and rolls it out with the rolling replacement, so the stack keeps
-serving while it changes. Compose's own ``develop.watch`` would ``sync`` into
+ships) and rolls it out with the rolling replacement (a gated service: the
+gated one, app/gated.py, its gate the smoke checks but the long ones), so
+the stack keeps serving while it changes. Compose's own ``develop.watch`` would ``sync`` into
 the container (website-agent's server is a bundle built in the image, so a
 synced source file changes nothing) or ``rebuild`` and recreate every replica
 at once (the 502s this replaces). A service with a web client (``static_dir``)
@@ -39,6 +40,7 @@ from pathlib import Path
 from parity.adapters.aws import Bucket, SecretStore
 from parity.adapters.docker import Compose, Docker
 from parity.app import local_stack, secrets
+from parity.app.gated import WATCH_GATE_MARKER, StateFile, e2e_gate
 from parity.app.local_stack import compose_for, compose_settings, localstack_target, outdated
 from parity.app.replace import PHASES as REPLACE_PHASES
 from parity.app.replace import DockerFleet, Settings, replace
@@ -161,8 +163,11 @@ def apply(
         syncs: dict[str, Future[tuple[int, float]]] = {s: pool.submit(session.sync_client, s) for s in clients}
         for name in stale:
             sync = syncs.get(name)
-            done = replace(Settings.of(stack, name), fleet.result(), report, clock=clock, since=built,
-                           before_traffic=sync.result if sync else None)  # fmt: skip
+            settings = Settings.of(stack, name)
+            # a gated service: the e2e smoke checks but the long ones gate it (README "Gated replacement")
+            gate = e2e_gate(session.ws.root, stack, session.store, WATCH_GATE_MARKER) if settings.gated else None
+            done = replace(settings, fleet.result(), report, clock=clock, since=built,
+                           before_traffic=sync.result if sync else None, gate=gate, state=StateFile(session.ws.root, name))  # fmt: skip
             if sync:
                 uploaded, took = uploaded + sync.result()[0], took + sync.result()[1]
             report(served_line(name, {"detect": detected - saved if saved is not None else 0.0, "build": built - detected, **done.timings}))

@@ -28,9 +28,22 @@ two parts, so that what production blocks, the local edge blocks:
   nginx's own ``X-Accel-*`` controls are ignored (neither CloudFront nor the
   ALB honours them). Each part appends its peer to ``X-Forwarded-For``.
 
+A gated service (``deployment.strategy`` not rolling) has two listener
+rules, as its ALB has during an ECS blue/green deployment: a request carrying
+``edge.test_traffic.header`` with the secret's value (the test listener rule;
+the value is written at start from ``EDGE_TEST_TRAFFIC``, like the origin
+lock's) goes to the test target group (``targets/<service>.test.conf``, the
+new revision's replicas while a deployment runs); every other request to the
+production one, whose members carry weights while production traffic shifts
+(a canary share, linear steps: the ALB's weighted forward to two target
+groups). Both rules sit behind the CloudFront part, so test traffic passes the
+WAF like any request. With no deployment running both hold the same replicas
+(as ECS leaves the test rule on the production target group afterwards).
+
 The edge's own admin surface (``/__edge/health``, ``/__edge/targets/<service>``,
-what a target group holds) listens on 127.0.0.1:8081 inside the container
-only: nothing on the viewer's port answers for the edge itself.
+what a target group holds, ``/__edge/targets/<service>/test`` the test target
+group) listens on 127.0.0.1:8081 inside the container only: nothing on the
+viewer's port answers for the edge itself.
 
 Every upstream path is the request's raw path (a variable in ``proxy_pass``
 sends ``$uri``, which nginx has decoded: an encoded CR LF would become a
@@ -63,6 +76,9 @@ NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"  # the official imag
 ORIGIN_LOCK_DIR = "/etc/nginx/origin-lock"
 ORIGIN_VERIFY_ENV = "EDGE_ORIGIN_VERIFY"  # the secret's current value, from LocalStack at start
 ORIGIN_VERIFY_PREVIOUS_ENV = "EDGE_ORIGIN_VERIFY_PREVIOUS"  # its previous value, while a rotation runs
+TEST_TRAFFIC_DIR = "/etc/nginx/test-traffic"
+TEST_TRAFFIC_ENV = "EDGE_TEST_TRAFFIC"  # the test header's value, from LocalStack at start
+TEST = "test"  # the test listener rule's target group: targets/<service>.test.conf, /__edge/targets/<service>/test
 # The name the ALB part is reached by (the Host the app sees), standing for the origin's
 # domain (infra.origin_domain) or the ALB's DNS name.
 LOCAL_ORIGIN_HOST = "alb.internal"
@@ -247,23 +263,61 @@ def target_group(service: str) -> str:
     return "tg_" + service.replace("-", "_")
 
 
-def render_targets(port: int, addresses: list[str]) -> str:
-    """The members of one target group (the body of its upstream block)."""
-    return "".join(f"server {a}:{port};\n" for a in sorted(addresses))
+def render_targets(port: int, addresses: list[str], weights: dict[str, int] | None = None) -> str:
+    """The members of one target group (the body of its upstream block),
+    with their weights when traffic is split."""
+    weights = weights or {}
+    return "".join(f"server {a}:{port}" + (f" weight={weights[a]}" if a in weights else "") + ";\n" for a in sorted(addresses))
 
 
-def render_registered(addresses: list[str]) -> str:
-    """What ``/__edge/targets/<service>`` answers: the registered addresses."""
-    return f'return 200 "{",".join(sorted(addresses))}\\n";\n'
+def render_registered(addresses: list[str], weights: dict[str, int] | None = None) -> str:
+    """What ``/__edge/targets/<service>`` answers: the registered addresses
+    (``address=weight`` while traffic is split)."""
+    weights = weights or {}
+    members = ",".join(f"{a}={weights[a]}" if a in weights else a for a in sorted(addresses))
+    return f'return 200 "{members}\\n";\n'
+
+
+def split_weights(blue: list[str], green: list[str], green_percent: float) -> dict[str, int]:
+    """Per-member weights that send ``green_percent`` of the requests to the
+    ``green`` members and the rest to the ``blue`` ones (in tenths of a
+    percent, ECS's canary granularity), whatever the count on each side.
+    Empty when one side takes everything (no weights needed)."""
+    green_share = round(green_percent * 10)
+    if not blue or not green or green_share <= 0 or green_share >= 1000:
+        return {}
+    blue_share = 1000 - green_share
+    # each side's total is its share x both counts, so the ratio is exact
+    weights = {a: blue_share * len(green) for a in blue}
+    weights.update({a: green_share * len(blue) for a in green})
+    return weights
+
+
+def gated_origins(stack: Stack) -> list[str]:
+    """The public services with a test listener rule (a gated deployment strategy)."""
+    if stack.edge.test_traffic is None:
+        return []
+    return [s for s in _origins(stack) if stack.services[s].deployment.gated]
+
+
+def target_group_test(service: str) -> str:
+    """The nginx upstream standing for a gated service's test target group."""
+    return target_group(service) + "_test"
+
+
+def _route_var(service: str) -> str:
+    return f"${target_group(service)}_route"
 
 
 def default_targets(stack: Stack) -> dict[str, str]:
     """Target files the edge writes when it starts: every replica, by DNS name
     (nginx resolves it to all of them at load time)."""
     files = {}
+    gated = gated_origins(stack)
     for s in _origins(stack):
-        files[f"{s}.conf"] = render_targets(stack.services[s].port, [s])
-        files[f"{s}.registered"] = render_registered(["default"])
+        for name in [s, *([f"{s}.{TEST}"] if s in gated else [])]:
+            files[f"{name}.conf"] = render_targets(stack.services[s].port, [s])
+            files[f"{name}.registered"] = render_registered(["default"])
     return files
 
 
@@ -290,18 +344,31 @@ def _origin_lock_script(stack: Stack) -> str:
     )
 
 
+def _test_traffic_script(stack: Stack) -> str:
+    """Shell that writes the test header's accepted value from the environment
+    into an nginx include (in the container only, like the origin lock's)."""
+    if not gated_origins(stack):
+        return ""
+    var, bad = TEST_TRAFFIC_ENV, "*[!A-Za-z0-9_-]*"
+    return (
+        f'case "${var}" in ""|{bad}) echo "edge: {var} (the test traffic secret) is missing or not [A-Za-z0-9_-]" >&2; exit 1;; esac'
+        f" && mkdir -p {TEST_TRAFFIC_DIR} && (umask 077 && printf '\"%s\" 1;\\n' \"${var}\" > {TEST_TRAFFIC_DIR}/accepted.conf) && "
+    )
+
+
 def edge_command(stack: Stack) -> list[str]:
     """The edge's start command: the default target files, the origin lock's
     values, then nginx. Raw: compose doubles its ``$``."""
     writes = " && ".join(
         f"printf '%s\\n' '{body.strip()}' > {TARGETS_DIR}/{name}" for name, body in default_targets(stack).items()
     )
-    return ["sh", "-c", f"mkdir -p {TARGETS_DIR} && {writes} && {_origin_lock_script(stack)}exec nginx -g 'daemon off;'"]
+    return ["sh", "-c", f"mkdir -p {TARGETS_DIR} && {writes} && {_origin_lock_script(stack)}{_test_traffic_script(stack)}exec nginx -g 'daemon off;'"]
 
 
 def edge_environment(stack: Stack) -> list[str]:
     """The variables the edge's start command reads (values from Secrets Manager)."""
-    return [ORIGIN_VERIFY_ENV, ORIGIN_VERIFY_PREVIOUS_ENV] if stack.edge.origin_lock else []
+    lock = [ORIGIN_VERIFY_ENV, ORIGIN_VERIFY_PREVIOUS_ENV] if stack.edge.origin_lock else []
+    return lock + ([TEST_TRAFFIC_ENV] if gated_origins(stack) else [])
 
 
 def render_edge(stack: Stack) -> str:
@@ -359,6 +426,10 @@ def render_edge(stack: Stack) -> str:
                 f"    upstream {target_group(origin)} {{",
                 f"        include {TARGETS_DIR}/{origin}.conf;",
                 "    }",
+                *(
+                    [f"    upstream {target_group_test(origin)} {{", f"        include {TARGETS_DIR}/{origin}.{TEST}.conf;", "    }"]
+                    if origin in gated_origins(stack) else []
+                ),
             )
         ],
         "",
@@ -386,6 +457,28 @@ def render_edge(stack: Stack) -> str:
             "        default 0;",
             f"        include {ORIGIN_LOCK_DIR}/accepted.conf;",
             "    }",
+            "",
+        ]
+    if gated_origins(stack):
+        test = edge.test_traffic
+        assert test is not None
+        out += [
+            f"    # The test listener rule: {test.header} = the secret's value (written at start, never a",
+            "    # committed file) sends a request to the test target group; anything else, the production one.",
+            f"    map {_header_var(test.header)} $test_traffic {{",
+            "        default 0;",
+            f"        include {TEST_TRAFFIC_DIR}/accepted.conf;",
+            "    }",
+            *[
+                line
+                for origin in gated_origins(stack)
+                for line in (
+                    f"    map $test_traffic {_route_var(origin)} {{",
+                    f"        1 {target_group_test(origin)};",
+                    f"        default {target_group(origin)};",
+                    "    }",
+                )
+            ],
             "",
         ]
     if edge.rate_limits:
@@ -443,6 +536,11 @@ def render_edge(stack: Stack) -> str:
     for loc in locations(stack):
         if loc.route.origin == "s3":
             continue
+        if loc.route.origin in gated_origins(stack):
+            # an upstream's name in a variable, and no URI part: the request's URI goes as the client sent it
+            out += ["", f"        # {loc.path}* -> target group {loc.route.origin} (test traffic: its test target group)",
+                    f"        location {loc.path} {{", f"            proxy_pass http://{_route_var(loc.route.origin)};", "        }"]  # fmt: skip
+            continue
         out += ["", f"        # {loc.path}* -> target group {loc.route.origin}", f"        location {loc.path} {{",
                 f"            proxy_pass http://{target_group(loc.route.origin)};", "        }"]  # fmt: skip
     out += ["    }", ""]
@@ -464,6 +562,10 @@ def render_edge(stack: Stack) -> str:
                 f"        location = {TARGETS_PATH}/{origin} {{",
                 f"            include {TARGETS_DIR}/{origin}.registered;",
                 "        }",
+                *(
+                    [f"        location = {TARGETS_PATH}/{origin}/{TEST} {{", f"            include {TARGETS_DIR}/{origin}.{TEST}.registered;", "        }"]
+                    if origin in gated_origins(stack) else []
+                ),
             )
         ],
         "        location / {",

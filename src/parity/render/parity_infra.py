@@ -479,6 +479,8 @@ def local_edge_view(
         view["edge.listener"] = "https" if any("ssl" in x or x.startswith("443") for x in listens[cloudfront]) else "http"
     named = {loc.args[0]: loc for s in servers for loc in s.all("location") if loc.args and loc.args[0].startswith("@")}
     groups = {target_group(name): name for name in stack.services}
+    # a gated service's location picks its production or test target group by a variable (render/edge.py)
+    groups.update({f"${target_group(name)}_route": name for name in stack.services})
     routes, headers, hosts, forwarded, sent = [], {"alb": [], "s3": []}, [], set(), set()
     lock = stack.edge.origin_lock
     for loc in (cloudfront.all("location") if cloudfront else []):
@@ -496,7 +498,7 @@ def local_edge_view(
         elif proxy == "http://alb":  # CloudFront -> the ALB part: its location for this path
             kind = "alb"
             alb_loc = next((x for x in (alb.all("location") if alb else []) if x.args == [path]), None)
-            m = re.fullmatch(r"http://(\w+)", _arg(alb_loc, "proxy_pass") or "")
+            m = re.fullmatch(r"http://(\$?\w+)", _arg(alb_loc, "proxy_pass") or "")
             origin = groups.get(m.group(1), "?") if m else "?"
             set_headers = _set_headers(body)
             host = set_headers.get("host", "$http_host")
