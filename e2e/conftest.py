@@ -61,7 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption("--base-url", default=None, help="where to run the checks (default: the local edge)")
     except ValueError:
         pass
-    group.addoption("--stream-seconds", type=int, default=DEFAULT_STREAM_SECONDS, help="length of the SSE check (default 35)")
+    group.addoption(
+        "--stream-seconds", type=int, default=DEFAULT_STREAM_SECONDS, help="length of the SSE check (default 35)"
+    )
     group.addoption(
         "--edge-container",
         default=None,
@@ -112,7 +114,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # once on separate workers and the run ends soon after the longest.
     long = [i for i in items if i.get_closest_marker("long")]
     short = [i for i in items if not i.get_closest_marker("long")]
-    items[:] = [x for pair in zip_longest(long, short[: len(long)]) for x in pair if x is not None] + short[len(long):]
+    items[:] = [x for pair in zip_longest(long, short[: len(long)]) for x in pair if x is not None] + short[len(long) :]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -194,7 +196,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     checks = []
     for r in tree_order(list(config._e2e_results.values())):  # type: ignore[attr-defined]
         stem = _file_stem(r.nodeid)
-        files = {k: f"{folder.name}/{stem}{suffix}" for k, suffix in CHECK_FILES.items() if (folder / f"{stem}{suffix}").is_file()}
+        files = {
+            k: f"{folder.name}/{stem}{suffix}"
+            for k, suffix in CHECK_FILES.items()
+            if (folder / f"{stem}{suffix}").is_file()
+        }
         checks.append({**r.as_dict(), "files": files})
     started = getattr(config, "_e2e_started", None)
     body = {
@@ -217,8 +223,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     terminalreporter.write_sep("=", "e2e summary")
     for line in render_tree(results, target, wall):
         terminalreporter.write_line(line)
-    terminalreporter.write_line(f"reports: {config.getoption('reports_dir')}" + (
-        f", {config.option.xmlpath}" if getattr(config.option, "xmlpath", None) else ""))
+    terminalreporter.write_line(
+        f"reports: {config.getoption('reports_dir')}"
+        + (f", {config.option.xmlpath}" if getattr(config.option, "xmlpath", None) else "")
+    )
 
 
 # ---- fixtures ------------------------------------------------------------------
@@ -252,7 +260,9 @@ def is_https(base_url: str) -> bool:
 @pytest.fixture
 def http(base_url: str):
     """A plain HTTP client on the base URL (no cookies kept, no redirects followed)."""
-    with httpx.Client(base_url=base_url, timeout=20, follow_redirects=False, headers={"user-agent": "huskit-e2e"}) as client:
+    with httpx.Client(
+        base_url=base_url, timeout=20, follow_redirects=False, headers={"user-agent": "huskit-e2e"}
+    ) as client:
         yield client
 
 
@@ -293,7 +303,9 @@ def page(browser, base_url: str, request: pytest.FixtureRequest, reports_dir: Pa
     browser checks do not spend the WAF's auth budget (20 per 300 s per client
     address, shared by the run's checks), which belongs to the auth checks."""
     headers = request.config._e2e_headers  # type: ignore[attr-defined]
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 1000}, extra_http_headers=headers or None)
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 1000}, extra_http_headers=headers or None
+    )
     # A trace records every request's headers: none is taken while the requests carry a secret header.
     tracing = not headers
     if tracing:
@@ -306,7 +318,10 @@ def page(browser, base_url: str, request: pytest.FixtureRequest, reports_dir: Pa
         pg.screenshot(path=str(reports_dir / f"{stem}.png"), full_page=True)
     except Exception:  # noqa: BLE001 - a screenshot is a help, never a second failure
         pass
-    failed = any(getattr(request.node, f"rep_{w}", None) is not None and getattr(request.node, f"rep_{w}").failed for w in ("setup", "call"))
+    failed = any(
+        getattr(request.node, f"rep_{w}", None) is not None and getattr(request.node, f"rep_{w}").failed
+        for w in ("setup", "call")
+    )
     if tracing:
         context.tracing.stop(path=str(reports_dir / f"{stem}-trace.zip") if failed else None)
     context.close()

@@ -29,9 +29,9 @@ def extra_headers(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     try:
         parsed = json.loads(raw)
     except ValueError:
-        raise ValueError(f"{ENV} is not JSON (expected an object {{\"Header-Name\": \"value\"}})") from None
+        raise ValueError(f'{ENV} is not JSON (expected an object {{"Header-Name": "value"}})') from None
     if not isinstance(parsed, dict):
-        raise ValueError(f"{ENV} is not a JSON object (expected {{\"Header-Name\": \"value\"}})")
+        raise ValueError(f'{ENV} is not a JSON object (expected {{"Header-Name": "value"}})')
     for name, value in parsed.items():
         if not isinstance(name, str) or not _TOKEN.match(name):
             raise ValueError(f"{ENV}: {name!r} is not a header name")

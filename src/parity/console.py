@@ -30,7 +30,9 @@ def say(message: str) -> None:
 _STYLE = {"healthy": "green", "unhealthy": "red", "starting": "yellow", "none": "dim"}
 
 
-def status_table(containers: list[ContainerState], urls: dict[str, str], deployments: dict[str, dict] | None = None) -> None:
+def status_table(
+    containers: list[ContainerState], urls: dict[str, str], deployments: dict[str, dict] | None = None
+) -> None:
     if not containers:
         console.print("The local stack is not running (`inv up` starts it).")
         return
@@ -44,7 +46,9 @@ def status_table(containers: list[ContainerState], urls: dict[str, str], deploym
     for name, url in urls.items():
         console.print(f"  {name:<12} {url}")
     for name, d in (deployments or {}).items():
-        console.print(f"  {name}: {d.get('strategy')} replacement in progress, stage {d.get('stage')}; {d.get('split')}")
+        console.print(
+            f"  {name}: {d.get('strategy')} replacement in progress, stage {d.get('stage')}; {d.get('split')}"
+        )
 
 
 def status_json(containers: list[ContainerState], urls: dict[str, str], warnings: list[str],
@@ -64,7 +68,7 @@ def status_json(containers: list[ContainerState], urls: dict[str, str], warnings
         ],
         "urls": urls,
         "warnings": warnings,
-        # gated replacements in progress (app/gated.py): stage (ECS's lifecycleStage) and traffic split
+        # gated replacements in progress (app/local/gated.py): stage (ECS's lifecycleStage) and traffic split
         "deployments": deployments or {},
     }
 
@@ -95,11 +99,16 @@ def env_status_table(status) -> None:
     console.print(table)
     for d in status.deployments:
         r = d.rollout
-        say(f"  {d.name}: deployment {r.get('id')} of {r.get('revision')} {r.get('state')}" + (f": {r['reason']}" if r.get("reason") else ""))
+        say(
+            f"  {d.name}: deployment {r.get('id')} of {r.get('revision')} {r.get('state')}"
+            + (f": {r['reason']}" if r.get("reason") else "")
+        )
         p = getattr(d, "in_progress", None)
         if p:
             pause = " (paused: waiting for the e2e gate)" if p.get("paused") else ""
-            say(f"    {(p.get('strategy') or '').lower()} {p.get('deployment')}: {p.get('stage')} ({p.get('status')}){pause}; {p.get('traffic')}")
+            say(
+                f"    {(p.get('strategy') or '').lower()} {p.get('deployment')}: {p.get('stage')} ({p.get('status')}){pause}; {p.get('traffic')}"
+            )
         for event in d.events:
             say(f"    {event}")
         for t in d.targets:

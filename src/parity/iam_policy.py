@@ -170,7 +170,6 @@ def trusts(
     return Decision(ALLOW, allowed) if allowed is not None else Decision(IMPLICIT_DENY)
 
 
-
 # -- what a request is authorized against ----------------------------------------------
 #
 # AWS authorizes an action against the resource types the Service Authorization
@@ -196,7 +195,10 @@ ARN_FORMATS = {
 # says so when that denies it).
 _SERVICES = (
     "ecs:service",
-    lambda p: [{"cluster": _last(p.get("cluster") or "default"), "service": _last(s)} for s in _listed(p.get("services") or p.get("service"))],
+    lambda p: [
+        {"cluster": _last(p.get("cluster") or "default"), "service": _last(s)}
+        for s in _listed(p.get("services") or p.get("service"))
+    ],
 )
 _DEPLOYMENTS = (  # a service deployment, named by its ARN (service-deployment/CLUSTER/SERVICE/ID)
     "ecs:service-deployment",
@@ -287,8 +289,12 @@ def request_resources(
             # named by its name: authorized against its ARN (the name and six random characters),
             # or, when no such secret exists, against the name alone
             secret = str(values["secret"])
-            out.append(secret if secret.startswith("arn:") else lookup().get(f"secret:{secret}") or ARN_FORMATS[kind].format(
-                partition=partition, region=region, account=account, secret=secret))
+            out.append(
+                secret
+                if secret.startswith("arn:")
+                else lookup().get(f"secret:{secret}")
+                or ARN_FORMATS[kind].format(partition=partition, region=region, account=account, secret=secret)
+            )
             continue
         if kind == "cloudformation:stack":
             stack = str(values["stack"])
@@ -308,7 +314,10 @@ def passed_roles(action: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     ``iam:PassedToService`` (a task definition's roles; a stack's service role)."""
     if action == "ecs:RegisterTaskDefinition":
         return [(params[k], "ecs-tasks.amazonaws.com") for k in ("executionRoleArn", "taskRoleArn") if params.get(k)]
-    if action in ("ecs:CreateService", "ecs:UpdateService"):  # a blue/green load balancer's role (AdvancedConfiguration)
+    if action in (
+        "ecs:CreateService",
+        "ecs:UpdateService",
+    ):  # a blue/green load balancer's role (AdvancedConfiguration)
         roles = [(lb.get("advancedConfiguration") or {}).get("roleArn") for lb in params.get("loadBalancers") or []]
         return [(r, "ecs.amazonaws.com") for r in roles if r]
     if action in ("cloudformation:CreateChangeSet", "cloudformation:CreateStack", "cloudformation:UpdateStack"):

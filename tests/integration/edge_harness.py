@@ -144,7 +144,7 @@ def ensure_images(stack: Stack) -> None:
     if os.environ.get("PARITY_OFFLINE", "") in ("", "0", "false", "no"):
         return
     from parity.adapters.docker import Docker
-    from parity.app.offline import build_standins
+    from parity.app.local.offline import build_standins
     from parity.app.workspace import Workspace
 
     from .conftest import ROOT
@@ -164,8 +164,15 @@ def origin_hosts(stack: Stack) -> tuple[list[str], list[int]]:
     return hosts, ports
 
 
-def raw_request(port: int, target: str, method: str = "GET", headers: dict[str, str] | None = None,
-                body: bytes = b"", timeout: float = 10, user_agent: bool = True) -> tuple[int, bytes]:
+def raw_request(
+    port: int,
+    target: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    timeout: float = 10,
+    user_agent: bool = True,
+) -> tuple[int, bytes]:
     """Send exactly these bytes to 127.0.0.1:``port``; (status, whole response)."""
     head = {"Host": "127.0.0.1", **({"User-Agent": "parity-edge-fuzz"} if user_agent else {}), "Connection": "close",
             **(headers or {})}  # fmt: skip

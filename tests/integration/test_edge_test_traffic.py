@@ -21,7 +21,7 @@ from collections import Counter
 
 import pytest
 
-from parity.app.replace import registered_answers, write_targets
+from parity.app.local.replace import registered_answers, write_targets
 from parity.render.edge import TEST_TRAFFIC_ENV, admin_url, render_registered
 from parity.spec import load_stack
 
@@ -77,8 +77,12 @@ def route(edge, production: str, weights: dict[str, int] | None = None, test_por
 
 @pytest.fixture(scope="module")
 def edge():
-    assert LOCAL.edge.test_traffic and LOCAL.services["website-agent"].deployment.gated, "deploy/local.yaml gates website-agent"
-    with edge_with_recorder(LOCAL, _files(), env={**lock_env(), TEST_TRAFFIC_ENV: VALUE}, extra_ports=(GREEN_PORT,)) as running:
+    assert LOCAL.edge.test_traffic and LOCAL.services["website-agent"].deployment.gated, (
+        "deploy/local.yaml gates website-agent"
+    )
+    with edge_with_recorder(
+        LOCAL, _files(), env={**lock_env(), TEST_TRAFFIC_ENV: VALUE}, extra_ports=(GREEN_PORT,)
+    ) as running:
         yield running
 
 
@@ -103,7 +107,9 @@ def test_the_test_header_reaches_the_test_target_group_only(edge):
 def test_test_traffic_passes_the_waf_like_any_request(edge):
     route(edge, "blue")
     blocked = CORPUS["crawl-event-handler"]
-    status, arrived = raw_request(edge.port, blocked.target, blocked.method, {**dict(blocked.headers), HEADER: VALUE}, blocked.body)
+    status, arrived = raw_request(
+        edge.port, blocked.target, blocked.method, {**dict(blocked.headers), HEADER: VALUE}, blocked.body
+    )
     assert status == 403
     assert not [a for a in edge.recorder.arrivals() if a.target == blocked.target]
 

@@ -33,8 +33,8 @@ import uuid
 import httpx
 import pytest
 
-from parity.app.bench_loop import Load, Stream
-from parity.app.gated import STAGES
+from parity.app.benchmarks.bench_loop import Load, Stream
+from parity.app.local.gated import STAGES
 
 from .conftest import ROOT, docker, inv
 from .test_rolling import EDGE, WEB, edited, failures, of, stack_containers
@@ -47,8 +47,10 @@ RECORDING = (
     "  app.disable('x-powered-by');\n",
     # through the edge's ALB part a request carries X-Amzn-Trace-Id; the health checks (the edge's target
     # check, Docker's) come straight to the replica and are logged apart
-    "  app.disable('x-powered-by');\n  app.use((req, _res, next) => { console.log(`gate-test ${req.get('x-test-traffic') ? 'test' : "
-    "req.get('x-amzn-trace-id') ? 'production' : 'health'} ${req.method} ${req.path}`); next(); });\n",
+    (
+        "  app.disable('x-powered-by');\n  app.use((req, _res, next) => { console.log(`gate-test ${req.get('x-test-traffic') ? 'test' : "
+        "req.get('x-amzn-trace-id') ? 'production' : 'health'} ${req.method} ${req.path}`); next(); });\n"
+    ),
 )
 
 
@@ -74,7 +76,11 @@ class Rollout:
 
     def run(self, on_line) -> str:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "invoke", "up"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "invoke", "up"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
         )
         deadline = time.monotonic() + 900
@@ -131,9 +137,14 @@ def test_blue_green_replacement_under_load_fails_nothing_and_cuts_no_stream():
             # every stage, in ECS's words and order (no bake locally)
             seen = [s for line in out.splitlines() for s in STAGES if f"website-agent: {s}" in line]
             assert seen == [s for s in STAGES if s != "BAKE_TIME"], seen
-            assert re.search(r"website-agent: replaced 2 replica\(s\) blue_green in [\d.]+ s \(the gate [\d.]+ s\)", out), out[-2000:]
-            print(f"gated replacement under load: {took:.1f} s, {load.ok} requests, {len(load.failed)} failed, "
-                  f"{load.retried} retried; " + next((ln.strip() for ln in out.splitlines() if "replaced 2 replica" in ln), ""))
+            assert re.search(
+                r"website-agent: replaced 2 replica\(s\) blue_green in [\d.]+ s \(the gate [\d.]+ s\)", out
+            ), out[-2000:]
+            print(
+                f"gated replacement under load: {took:.1f} s, {load.ok} requests, {len(load.failed)} failed, "
+                f"{load.retried} retried; "
+                + next((ln.strip() for ln in out.splitlines() if "replaced 2 replica" in ln), "")
+            )
             assert load.ok > 200, f"only {load.ok} requests went through"
             assert open_at == {"test shift": True, "production shift": True}, open_at
             for name, s in streams.items():
@@ -141,7 +152,10 @@ def test_blue_green_replacement_under_load_fails_nothing_and_cuts_no_stream():
             # while the gate ran, `inv status` showed the stage and the split
             d = status_at_gate[0]["deployments"]["website-agent"]
             assert (d["stage"], d["split"], d["strategy"]) == (
-                "POST_TEST_TRAFFIC_SHIFT", "production: blue 100% / green 0%; test: green", "blue_green")
+                "POST_TEST_TRAFFIC_SHIFT",
+                "production: blue 100% / green 0%; test: green",
+                "blue_green",
+            )
             assert len(d["blue"]) == 2 and len(d["green"]) == 2
             assert marker in httpx.get(f"{EDGE}/healthz", timeout=5).text, "the edge does not serve the new version"
             assert not set(of("website-agent", after).values()) & set(of("website-agent", before).values())
@@ -194,16 +208,22 @@ def test_a_revision_whose_gate_fails_never_gets_a_production_request():
             watcher.join(timeout=10)
             out = proc.stdout + proc.stderr
             assert proc.returncode != 0, out[-2000:]
-            assert re.search(r"website-agent: the gate failed \([^)]*/healthz[^)]*\); the new replicas got test traffic only", out), out[-2000:]
+            assert re.search(
+                r"website-agent: the gate failed \([^)]*/healthz[^)]*\); the new replicas got test traffic only", out
+            ), out[-2000:]
             assert of("website-agent", stack_containers()) == before  # the new ones are gone, the old untouched
-            assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            assert not load.failed, (
+                f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            )
             assert load.ok > 200, f"only {load.ok} requests went through"
             # per replica: what reached the new ones
             assert len(seen_logs) == 2, f"the new replicas' logs were not read: {list(seen_logs)}"
             counts = {name: {kind: len(re.findall(rf"^gate-test {kind} ", text, re.M)) for kind in ("test", "production")}
                       for name, text in seen_logs.items()}  # fmt: skip
             assert sum(c["test"] for c in counts.values()) > 0, f"the gate never reached the new replicas: {counts}"
-            assert all(c["production"] == 0 for c in counts.values()), f"production requests reached the new replicas: {counts}"
+            assert all(c["production"] == 0 for c in counts.values()), (
+                f"production requests reached the new replicas: {counts}"
+            )
             print(f"failing gate: per new replica {counts}; {load.ok} production requests, all on the old replicas")
     finally:
         stop.set()

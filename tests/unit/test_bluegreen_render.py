@@ -48,10 +48,13 @@ def test_one_production_rule_with_every_path_and_the_test_rule_before_it(prod):
     assert set(rules) == {"WebsiteAgentTestRule", "WebsiteAgentProductionRule"}  # no per-route rule left for it
     test, production = rules["WebsiteAgentTestRule"]["Properties"], rules["WebsiteAgentProductionRule"]["Properties"]
     assert test["Priority"] < production["Priority"]
-    fields = lambda rule: {
-        c["Field"] if c["Field"] != "http-header" else c["HttpHeaderConfig"]["HttpHeaderName"]: c
-        for c in rule["Conditions"]
-    }
+
+    def fields(rule):
+        return {
+            c["Field"] if c["Field"] != "http-header" else c["HttpHeaderConfig"]["HttpHeaderName"]: c
+            for c in rule["Conditions"]
+        }
+
     p, t = fields(production), fields(test)
     assert p["path-pattern"]["PathPatternConfig"]["Values"] == ["/api/*", "/*"]
     assert set(p) == {"path-pattern", "X-Origin-Verify"}  # production requires the origin lock, as before
@@ -60,13 +63,18 @@ def test_one_production_rule_with_every_path_and_the_test_rule_before_it(prod):
     assert t["X-Test-Traffic"]["HttpHeaderConfig"]["Values"] == [
         "{{resolve:secretsmanager:huskit/prod/edge-test:SecretString:value}}"
     ]
-    for rule in (test, production):  # ECS moves the weights between the two groups; the template keeps them where ECS left them
+    for rule in (
+        test,
+        production,
+    ):  # ECS moves the weights between the two groups; the template keeps them where ECS left them
         assert rule["Actions"] == [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": {"Ref": "WebsiteAgentTargetGroup"}, "Weight": {"Fn::If": ["WebsiteAgentServesAlternate", 0, 100]}},
             {"TargetGroupArn": {"Ref": "WebsiteAgentAlternateTargetGroup"}, "Weight": {"Fn::If": ["WebsiteAgentServesAlternate", 100, 0]}},
         ]}}]  # fmt: skip
     assert prod["Parameters"]["WebsiteAgentProductionTargetGroup"]["Default"] == "primary"
-    assert prod["Conditions"]["WebsiteAgentServesAlternate"] == {"Fn::Equals": [{"Ref": "WebsiteAgentProductionTargetGroup"}, "alternate"]}
+    assert prod["Conditions"]["WebsiteAgentServesAlternate"] == {
+        "Fn::Equals": [{"Ref": "WebsiteAgentProductionTargetGroup"}, "alternate"]
+    }
 
 
 def test_the_test_header_passes_cloudfront_and_the_waf_like_any_header(prod):
@@ -293,7 +301,7 @@ class _Cfn:
     ({"arn:tg/blue": 0, "arn:tg/green": 100}, "alternate"),  # after an odd number of deployments
 ])  # fmt: skip
 def test_infra_plan_passes_back_the_group_production_is_on(weights, expected):
-    from parity.app.infra import InfraContext, _serving
+    from parity.app.infrastructure.infra import InfraContext, _serving
 
     ctx = InfraContext(stack=stack_for("prod"), cfn=_Cfn(), ecs=None, rules=_Rules(weights))
     assert _serving(ctx, "website-agent", {"WebsiteAgentProductionRule"}) == expected

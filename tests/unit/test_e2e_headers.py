@@ -35,7 +35,10 @@ class Recorder(BaseHTTPRequestHandler):
         if self.path == "/":
             body, kind = PAGE, "text/html"
         else:
-            body, kind = json.dumps({"status": "not ok", "got": headers.get(HEADER), "headers": headers}).encode(), "application/json"
+            body, kind = (
+                json.dumps({"status": "not ok", "got": headers.get(HEADER), "headers": headers}).encode(),
+                "application/json",
+            )
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -63,7 +66,13 @@ def test_extra_headers_parse_and_refuse_without_echoing_the_value():
     assert extra_headers({}) == {}
     assert extra_headers({ENV: ""}) == {}
     assert extra_headers({ENV: json.dumps({HEADER: "abc"})}) == {HEADER: "abc"}
-    for bad in ("not json s3cr3t", '["s3cr3t"]', '{"bad name": "s3cr3t"}', '{"X-A": "s3cr3t\\r\\nX-B: 1"}', '{"X-A": 5}'):
+    for bad in (
+        "not json s3cr3t",
+        '["s3cr3t"]',
+        '{"bad name": "s3cr3t"}',
+        '{"X-A": "s3cr3t\\r\\nX-B: 1"}',
+        '{"X-A": 5}',
+    ):
         with pytest.raises(ValueError) as caught:
             extra_headers({ENV: bad})
         assert "s3cr3t" not in str(caught.value) and ENV in str(caught.value)

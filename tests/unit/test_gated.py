@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from parity.app.gated import STAGES, StateFile, in_progress, replace_gated, split_line, steps
-from parity.app.replace import registered_answers, replace, target_files, write_targets
+from parity.app.local.gated import STAGES, StateFile, in_progress, replace_gated, split_line, steps
+from parity.app.local.replace import registered_answers, replace, target_files, write_targets
 from parity.errors import DeployFailed
 from parity.render.edge import (
     TEST_TRAFFIC_ENV,
@@ -76,8 +76,12 @@ def test_blue_green_sends_test_traffic_first_runs_the_gate_then_shifts_all_then_
     # every stage of ECS's lifecycle, in order, each reported with the split
     reported = [s for line in lines for s in STAGES if line.startswith(f"web: {s}")]
     assert reported == [s for s in STAGES if s != "BAKE_TIME"]  # no bake set
-    assert any("POST_TEST_TRAFFIC_SHIFT" in line and "production: blue 100% / green 0%; test: green" in line for line in lines)
-    assert any("PRODUCTION_TRAFFIC_SHIFT" in line and "production: blue 0% / green 100%; test: green" in line for line in lines)
+    assert any(
+        "POST_TEST_TRAFFIC_SHIFT" in line and "production: blue 100% / green 0%; test: green" in line for line in lines
+    )
+    assert any(
+        "PRODUCTION_TRAFFIC_SHIFT" in line and "production: blue 0% / green 100%; test: green" in line for line in lines
+    )
     assert lines[-1].startswith("web: replaced 2 replica(s) blue_green in ")
     # the stage file followed the stages and is gone at the end
     assert [s["stage"] for s in states][:3] == ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP"]
@@ -133,7 +137,9 @@ def test_canary_shifts_its_share_bakes_then_the_rest(tmp_path):
 
 def test_linear_steps_and_their_bakes():
     assert steps("linear", step_percent=25.0, step_bake_minutes=1) == [
-        *[type(steps("blue_green")[0])(p, 60) for p in (25.0, 50.0, 75.0)], type(steps("blue_green")[0])(100.0, 0)]
+        *[type(steps("blue_green")[0])(p, 60) for p in (25.0, 50.0, 75.0)],
+        type(steps("blue_green")[0])(100.0, 0),
+    ]
     assert [s.green_percent for s in steps("linear", step_percent=33.0)] == [33.0, 66.0, 99.0, 100.0]
     assert [s.green_percent for s in steps("linear", step_percent=100.0)] == [100.0]
     assert [(s.green_percent, s.bake_s) for s in steps("canary", 0.1, 10)] == [(0.1, 600), (100.0, 0)]
@@ -162,7 +168,9 @@ def test_split_weights_are_exact_in_tenths_of_a_percent():
 
 
 def test_the_edges_target_files_and_their_admin_answers():
-    files = target_files(5171, "website-agent", ["10.0.0.1", "10.0.0.3"], ["10.0.0.3"], {"10.0.0.1": 950, "10.0.0.3": 50})
+    files = target_files(
+        5171, "website-agent", ["10.0.0.1", "10.0.0.3"], ["10.0.0.3"], {"10.0.0.1": 950, "10.0.0.3": 50}
+    )
     assert files["website-agent.conf"] == "server 10.0.0.1:5171 weight=950;\nserver 10.0.0.3:5171 weight=50;\n"
     assert files["website-agent.test.conf"] == "server 10.0.0.3:5171;\n"
     assert registered_answers(files) == {"/__edge/targets/website-agent": "10.0.0.1=950,10.0.0.3=50",
@@ -188,9 +196,15 @@ def test_the_edge_routes_the_test_header_to_the_test_target_group_only(spec):
     assert gated_origins(stack) == ["website-agent"]
     # the rule: the header's value compared with the secret's (written at start), anything else -> 0
     rule = conf.split("map $http_x_test_traffic $test_traffic {")[1].split("}")[0]
-    assert [line.strip() for line in rule.strip().splitlines()] == ["default 0;", "include /etc/nginx/test-traffic/accepted.conf;"]
+    assert [line.strip() for line in rule.strip().splitlines()] == [
+        "default 0;",
+        "include /etc/nginx/test-traffic/accepted.conf;",
+    ]
     pick = conf.split("map $test_traffic $tg_website_agent_route {")[1].split("}")[0]
-    assert [line.strip() for line in pick.strip().splitlines()] == ["1 tg_website_agent_test;", "default tg_website_agent;"]
+    assert [line.strip() for line in pick.strip().splitlines()] == [
+        "1 tg_website_agent_test;",
+        "default tg_website_agent;",
+    ]
     assert "upstream tg_website_agent_test {\n        include /etc/nginx/targets/website-agent.test.conf;" in conf
     # on the ALB part (behind the CloudFront part and its WAF), never on the viewer's own locations
     alb = _alb(conf)
@@ -205,7 +219,7 @@ def test_the_edge_routes_the_test_header_to_the_test_target_group_only(spec):
     assert edge_environment(stack)[-1] == TEST_TRAFFIC_ENV
     script = edge_command(stack)[2]
     assert f'case "${TEST_TRAFFIC_ENV}" in ""|*[!A-Za-z0-9_-]*)' in script
-    assert "(umask 077 && printf '\"%s\" 1;\\n' \"$EDGE_TEST_TRAFFIC\" > /etc/nginx/test-traffic/accepted.conf)" in script
+    assert '(umask 077 && printf \'"%s" 1;\\n\' "$EDGE_TEST_TRAFFIC" > /etc/nginx/test-traffic/accepted.conf)' in script
 
 
 def test_a_rolling_service_has_no_test_rule(spec):
@@ -219,7 +233,7 @@ def test_a_rolling_service_has_no_test_rule(spec):
 
 
 def test_the_local_stack_is_gated_and_its_settings_say_so():
-    from parity.app.replace import Settings
+    from parity.app.local.replace import Settings
     from parity.spec import load_stack
 
     from .conftest import ROOT
@@ -240,7 +254,7 @@ def test_replace_gated_reports_a_gate_that_cannot_run_as_a_failed_gate():
 
 
 def test_the_edge_and_the_gate_get_the_test_header_from_the_secret_never_a_bad_one(spec):
-    from parity.app import secrets
+    from parity.app.local import secrets
     from parity.errors import SecretError
 
     from .test_secrets import MemoryStore
@@ -260,9 +274,11 @@ def test_the_edge_and_the_gate_get_the_test_header_from_the_secret_never_a_bad_o
     assert secrets.test_traffic_env(validate(spec), MemoryStore()) == {}  # no gated service: nothing asked
 
 
-def test_the_gate_runs_the_smoke_checks_with_the_header_in_the_environment_and_names_the_failures(spec, tmp_path, monkeypatch):
-    from parity.app import e2e_run
-    from parity.app.gated import e2e_gate
+def test_the_gate_runs_the_smoke_checks_with_the_header_in_the_environment_and_names_the_failures(
+    spec, tmp_path, monkeypatch
+):
+    from parity.app.checks import e2e_run
+    from parity.app.local.gated import e2e_gate
 
     from .test_secrets import MemoryStore
 
@@ -288,8 +304,8 @@ def test_the_gate_runs_the_smoke_checks_with_the_header_in_the_environment_and_n
 
 
 def test_status_lists_a_replacement_in_progress(tmp_path, capsys):
-    from parity.console import status_json, status_table
     from parity.adapters.docker import ContainerState
+    from parity.console import status_json, status_table
 
     state = StateFile(tmp_path, "website-agent")
     state.write({"strategy": "canary", "stage": "PRODUCTION_TRAFFIC_SHIFT", "split": split_line(5.0, True)})

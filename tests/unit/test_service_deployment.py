@@ -1,4 +1,4 @@
-"""Issue 20 (AWS): promote's state machine for a gated service (app/service_deployment.py),
+"""Issue 20 (AWS): promote's state machine for a gated service (app/deploy/service_deployment.py),
 on DescribeServiceDeployments / ListServiceDeployments responses built from
 botocore's model (every member the output shape lists, aws_model.complete),
 answered through the real adapter (adapters/ecs.EcsDeployments) by clients
@@ -6,7 +6,7 @@ that validate each request against the operation's input shape. One scenario
 per way a gated deployment ends: success; e2e fails -> rollback; the pause
 times out; an alarm fires during the bake; a stop from outside; ECS's
 rollback fails; promote's own deadline; ECS never pausing. Then promote
-itself (app/promote.py) on a gated website-agent: what it tells ECS, how the
+itself (app/deploy/promote.py) on a gated website-agent: what it tells ECS, how the
 test header reaches the e2e run (its environment only), and the exit."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from parity.adapters.ecs import EcsDeployments
-from parity.app import service_deployment as gated
-from parity.app.promote import promote
+from parity.app.deploy import service_deployment as gated
+from parity.app.deploy.promote import promote
 from parity.errors import DeployFailed
 
 from .aws_model import FakeTarget, RecordingClient, complete, model, output_shape
@@ -347,7 +347,7 @@ def test_promote_exits_non_zero_naming_the_failed_checks_and_leaves_production_o
 
 
 def test_the_gate_names_the_failing_checks_and_passes_the_header_in_the_suites_environment(tmp_path, monkeypatch):
-    from parity.app import e2e_run
+    from parity.app.checks import e2e_run
 
     calls = []
 

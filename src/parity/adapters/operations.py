@@ -87,7 +87,9 @@ class TargetGroups:
 
     def rule_weights(self, arn: str) -> dict[str, int]:
         """A listener rule's forward weights: target group ARN -> weight."""
-        rules = aws_call(f"describe listener rule {arn.rsplit('/', 1)[-1]}", self.elb.describe_rules, RuleArns=[arn]).get("Rules", [])
+        rules = aws_call(
+            f"describe listener rule {arn.rsplit('/', 1)[-1]}", self.elb.describe_rules, RuleArns=[arn]
+        ).get("Rules", [])
         out: dict[str, int] = {}
         for action in (rules[0].get("Actions") if rules else None) or []:
             for group in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
@@ -178,4 +180,3 @@ def _keys_to_the_plugin() -> Iterator[None]:
     finally:
         for name, handler in saved.items():
             signal.signal(getattr(signal, name), handler)
-

@@ -148,7 +148,7 @@ def _response_headers(headers: dict[str, str]) -> list[str]:
     out = []
     for name, value in headers.items():
         if any(c in value for c in '"\\$'):
-            raise ValueError(f"response header {name}: the edge cannot carry \", \\ or $ literally")
+            raise ValueError(f'response header {name}: the edge cannot carry ", \\ or $ literally')
         out += [f"proxy_hide_header {name};", f'add_header {name} "{value}" always;']
     return out
 
@@ -166,9 +166,9 @@ def _s3_origin(stack: Stack, loc: Location) -> list[str]:
         "proxy_http_version 1.1;",
         "proxy_buffering on;",
         "proxy_set_header Host $s3_origin;",
-        "proxy_set_header Connection \"\";",
-        "proxy_set_header Cookie \"\";",
-        "proxy_set_header Authorization \"\";",
+        'proxy_set_header Connection "";',
+        'proxy_set_header Cookie "";',
+        'proxy_set_header Authorization "";',
         "proxy_hide_header x-amz-request-id;",
         "proxy_hide_header x-amz-id-2;",
         "proxy_hide_header Set-Cookie;",
@@ -179,7 +179,7 @@ def _s3_origin(stack: Stack, loc: Location) -> list[str]:
         "proxy_cache_valid 200 1d;",
         "proxy_cache_valid 403 404 10s;",
         *_response_headers({**edge.response_headers, **edge.static_response_headers}),
-        "add_header X-Cache \"$upstream_cache_status from edge\" always;",
+        'add_header X-Cache "$upstream_cache_status from edge" always;',
     ]
 
 
@@ -246,7 +246,7 @@ def _alb_listener(stack: Stack) -> list[str]:
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         f"proxy_set_header X-Forwarded-Port {edge.port};",
-        "proxy_set_header X-Amzn-Trace-Id \"Root=1-$request_id\";",
+        'proxy_set_header X-Amzn-Trace-Id "Root=1-$request_id";',
         "proxy_buffering off;",
         "proxy_request_buffering off;",
         "proxy_cache off;",
@@ -267,7 +267,9 @@ def render_targets(port: int, addresses: list[str], weights: dict[str, int] | No
     """The members of one target group (the body of its upstream block),
     with their weights when traffic is split."""
     weights = weights or {}
-    return "".join(f"server {a}:{port}" + (f" weight={weights[a]}" if a in weights else "") + ";\n" for a in sorted(addresses))
+    return "".join(
+        f"server {a}:{port}" + (f" weight={weights[a]}" if a in weights else "") + ";\n" for a in sorted(addresses)
+    )
 
 
 def render_registered(addresses: list[str], weights: dict[str, int] | None = None) -> str:
@@ -338,8 +340,8 @@ def _origin_lock_script(stack: Stack) -> str:
         f'case "${cur}" in ""|{bad}) echo "edge: {cur} (the origin lock secret) is missing or not [A-Za-z0-9_-]" >&2; exit 1;; esac'
         f' && case "${prev}" in {bad}) echo "edge: {prev} is not [A-Za-z0-9_-]" >&2; exit 1;; esac'
         f" && mkdir -p {ORIGIN_LOCK_DIR} && (umask 077"
-        f" && printf 'default \"%s\";\\n' \"${cur}\" > {ORIGIN_LOCK_DIR}/sent.conf"
-        f" && {{ printf '\"%s\" 1;\\n' \"${cur}\"; if [ -n \"${prev}\" ]; then printf '\"%s\" 1;\\n' \"${prev}\"; fi; }}"
+        f' && printf \'default "%s";\\n\' "${cur}" > {ORIGIN_LOCK_DIR}/sent.conf'
+        f' && {{ printf \'"%s" 1;\\n\' "${cur}"; if [ -n "${prev}" ]; then printf \'"%s" 1;\\n\' "${prev}"; fi; }}'
         f" > {ORIGIN_LOCK_DIR}/accepted.conf) && "
     )
 
@@ -352,7 +354,7 @@ def _test_traffic_script(stack: Stack) -> str:
     var, bad = TEST_TRAFFIC_ENV, "*[!A-Za-z0-9_-]*"
     return (
         f'case "${var}" in ""|{bad}) echo "edge: {var} (the test traffic secret) is missing or not [A-Za-z0-9_-]" >&2; exit 1;; esac'
-        f" && mkdir -p {TEST_TRAFFIC_DIR} && (umask 077 && printf '\"%s\" 1;\\n' \"${var}\" > {TEST_TRAFFIC_DIR}/accepted.conf) && "
+        f' && mkdir -p {TEST_TRAFFIC_DIR} && (umask 077 && printf \'"%s" 1;\\n\' "${var}" > {TEST_TRAFFIC_DIR}/accepted.conf) && '
     )
 
 
@@ -362,7 +364,11 @@ def edge_command(stack: Stack) -> list[str]:
     writes = " && ".join(
         f"printf '%s\\n' '{body.strip()}' > {TARGETS_DIR}/{name}" for name, body in default_targets(stack).items()
     )
-    return ["sh", "-c", f"mkdir -p {TARGETS_DIR} && {writes} && {_origin_lock_script(stack)}{_test_traffic_script(stack)}exec nginx -g 'daemon off;'"]
+    return [
+        "sh",
+        "-c",
+        f"mkdir -p {TARGETS_DIR} && {writes} && {_origin_lock_script(stack)}{_test_traffic_script(stack)}exec nginx -g 'daemon off;'",
+    ]
 
 
 def edge_environment(stack: Stack) -> list[str]:
@@ -427,8 +433,13 @@ def render_edge(stack: Stack) -> str:
                 f"        include {TARGETS_DIR}/{origin}.conf;",
                 "    }",
                 *(
-                    [f"    upstream {target_group_test(origin)} {{", f"        include {TARGETS_DIR}/{origin}.{TEST}.conf;", "    }"]
-                    if origin in gated_origins(stack) else []
+                    [
+                        f"    upstream {target_group_test(origin)} {{",
+                        f"        include {TARGETS_DIR}/{origin}.{TEST}.conf;",
+                        "    }",
+                    ]
+                    if origin in gated_origins(stack)
+                    else []
                 ),
             )
         ],
@@ -496,16 +507,21 @@ def render_edge(stack: Stack) -> str:
         for i, rl in enumerate(edge.rate_limits):
             out += [
                 f"    # {rl.path}*: {rl.limit} requests per {rl.window} s",
-                f"    map \"$waf_allowed:$request_uri\" ${_zone(i)}_key {{",
+                f'    map "$waf_allowed:$request_uri" ${_zone(i)}_key {{',
                 f"        {waf_match(rl.path)} $binary_remote_addr;",
-                "        default \"\";",
+                '        default "";',
                 "    }",
                 f"    limit_req_zone ${_zone(i)}_key zone={_zone(i)}:10m rate={_rate(rl)};",
             ]
         out += ["    limit_req_status 429;", "    limit_req_log_level warn;", ""]
 
     # -- CloudFront + WAF --------------------------------------------------------
-    out += ["    # ---- CloudFront + WAF: the viewer's port", "    server {", "        listen 80 reuseport;", "        server_name _;"]
+    out += [
+        "    # ---- CloudFront + WAF: the viewer's port",
+        "    server {",
+        "        listen 80 reuseport;",
+        "        server_name _;",
+    ]
     if edge.rate_limits:
         out += ["", "        # WAF rate rules: every rule sees every request (inherited by every behaviour)."]
         for i, rl in enumerate(edge.rate_limits):
@@ -553,7 +569,7 @@ def render_edge(stack: Stack) -> str:
         "        access_log off;",
         "        default_type text/plain;",
         f"        location = {HEALTH_PATH} {{",
-        "            return 200 \"ok\\n\";",
+        '            return 200 "ok\\n";',
         "        }",
         *[
             line
@@ -563,8 +579,13 @@ def render_edge(stack: Stack) -> str:
                 f"            include {TARGETS_DIR}/{origin}.registered;",
                 "        }",
                 *(
-                    [f"        location = {TARGETS_PATH}/{origin}/{TEST} {{", f"            include {TARGETS_DIR}/{origin}.{TEST}.registered;", "        }"]
-                    if origin in gated_origins(stack) else []
+                    [
+                        f"        location = {TARGETS_PATH}/{origin}/{TEST} {{",
+                        f"            include {TARGETS_DIR}/{origin}.{TEST}.registered;",
+                        "        }",
+                    ]
+                    if origin in gated_origins(stack)
+                    else []
                 ),
             )
         ],

@@ -10,8 +10,8 @@ from parity.render.deployment import service_configuration
 from parity.render.infra import bluegreen
 from parity.render.infra.common import Template, att, logical, ref, sub, taskdef_parameter, uses_tls
 from parity.render.infra.edge import target_group
-from parity.render.infra.network import discovery_service, group, subnets
 from parity.render.infra.iam import EXEC_POLICY
+from parity.render.infra.network import discovery_service, group, subnets
 from parity.render.taskdef import (
     PLACEHOLDER_TAG,
     deploy_order,
@@ -226,12 +226,16 @@ def gated_configuration(t: Template, service: str) -> dict[str, Any]:
 def reference_alarms(t: Template) -> None:
     """A deployment alarm the template creates itself is referenced (Ref: its
     name), so the service is created after it; the others stay names."""
-    ours = {r["Properties"].get("AlarmName"): n for n, r in t.resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    ours = {
+        r["Properties"].get("AlarmName"): n for n, r in t.resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
     for service in t.stack.services:
         props = t.resources.get(service_resource(service), {}).get("Properties", {})
         alarms = props.get("DeploymentConfiguration", {}).get("Alarms")
         if alarms:
-            alarms["AlarmNames"] = [ref(ours[a]) if isinstance(a, str) and a in ours else a for a in alarms["AlarmNames"]]
+            alarms["AlarmNames"] = [
+                ref(ours[a]) if isinstance(a, str) and a in ours else a for a in alarms["AlarmNames"]
+            ]
 
 
 def _cfn_case(value: Any, keep_keys: bool = False) -> Any:

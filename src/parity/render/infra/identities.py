@@ -118,7 +118,9 @@ def _stacks(stack: Stack) -> list[Any]:
     name = stack_name(stack)
     out = [arn(stack, "cloudformation", f"stack/{name}/*")]
     if needs_edge_stack(stack):
-        out.append({"Fn::Sub": f"arn:${{AWS::Partition}}:cloudformation:{WAF_REGION}:${{AWS::AccountId}}:stack/{name}-edge/*"})
+        out.append(
+            {"Fn::Sub": f"arn:${{AWS::Partition}}:cloudformation:{WAF_REGION}:${{AWS::AccountId}}:stack/{name}-edge/*"}
+        )
     return out
 
 
@@ -139,7 +141,12 @@ def _plan_statements(stack: Stack) -> list[dict[str, Any]]:
     service role, look up the prefix list, what the services run and which of
     the template's fixed-name resources exist already (to adopt them)."""
     found = [
-        {"Sid": "FindTheBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn(stack, "s3", stack.edge.bucket, region=False, account=False)},
+        {
+            "Sid": "FindTheBucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": arn(stack, "s3", stack.edge.bucket, region=False, account=False),
+        },
         {"Sid": "FindTheLogGroups", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
         {
             # a secret's ARN ends in six random characters; one that does not exist is asked for by its name alone
@@ -256,7 +263,7 @@ def _promote_statements(stack: Stack) -> list[dict[str, Any]]:
 
 
 def _gate_statements(stack: Stack) -> list[dict[str, Any]]:
-    """A gated service's deployment (app/service_deployment.py): follow it, answer its pause
+    """A gated service's deployment (app/deploy/service_deployment.py): follow it, answer its pause
     (continue or roll back), stop it at promote's deadline, and read the test
     header's value for the e2e gate. Only the gated services' deployments."""
     gated = [s for s, svc in stack.services.items() if svc.deployment.gated]
@@ -379,7 +386,9 @@ def render_bootstrap_template(stack: Stack) -> dict[str, Any]:
         },
         "Policies": [{"PolicyName": "environment", "PolicyDocument": service_role_policy(stack)}],
     })  # fmt: skip
-    t.output("CloudFormationRoleArn", {"Fn::GetAtt": ["CloudFormationRole", "Arn"]}, "The environment stack's service role")
+    t.output(
+        "CloudFormationRoleArn", {"Fn::GetAtt": ["CloudFormationRole", "Arn"]}, "The environment stack's service role"
+    )
     for kind in KINDS:
         logical_id = f"Github{kind.capitalize()}Role"
         t.add(logical_id, "AWS::IAM::Role", {

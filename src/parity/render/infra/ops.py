@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from parity.render.infra.bluegreen import alternate_target_group
 from parity.render.infra.common import Template, att, logical, prefix, ref
 from parity.render.infra.ecs import has_revision, service_resource
-from parity.render.infra.bluegreen import alternate_target_group
 from parity.render.infra.edge import target_group
 
 
@@ -111,7 +111,11 @@ def gated_5xx(props: dict[str, Any], dims: list[dict[str, Any]], alternate: str)
         }  # fmt: skip
 
     out = {k: v for k, v in props.items() if k not in ("Namespace", "MetricName", "Dimensions", "Statistic")}
-    out["Metrics"] = [stat("blue", dims), stat("green", other), {"Id": "both", "Expression": "blue + green", "ReturnData": True}]
+    out["Metrics"] = [
+        stat("blue", dims),
+        stat("green", other),
+        {"Id": "both", "Expression": "blue + green", "ReturnData": True},
+    ]
     return out
 
 
