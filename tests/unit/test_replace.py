@@ -3,7 +3,8 @@
 import pytest
 
 from parity.adapters.docker import ContainerState, established
-from parity.app.local.replace import PHASES, PROBE_INTERVAL, PROBE_WINDOW, Settings, replace
+from parity.app.local.replace import Settings, replace
+from parity.app.local.replicas import PHASES, PROBE_INTERVAL, PROBE_WINDOW
 from parity.errors import DeployFailed, NotReady
 
 from .conftest import FakeClock as Clock

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from parity.app.local.replicas import Replaced, drain, wait_new
 from parity.errors import DeployFailed, NotReady, ParityError
 from parity.render.edge import split_weights
 
@@ -140,7 +141,6 @@ def replace_gated(settings, fleet, gate: Gate, report: Report = print, clock: Ca
     """Replace every container of a gated service: the new replicas get the
     test traffic, then the gate runs, then production shifts; the old ones
     stop last. See the module docstring."""
-    from parity.app.local.replace import Replaced, _drain, _wait_new
 
     name = settings.service
     start = clock()
@@ -202,8 +202,8 @@ def replace_gated(settings, fleet, gate: Gate, report: Report = print, clock: Ca
             def target_check(c: str, within: float) -> bool:
                 return fleet.target_healthy(members[c], settings.port, path, settings.health_timeout, within)
 
-            _wait_new(settings, fleet, new, target_check, deadline, clock, sleep)
-        _wait_new(settings, fleet, new, container_check, deadline, clock, sleep)  # healthy for ECS too
+            wait_new(settings, fleet, new, target_check, deadline, clock, sleep)
+        wait_new(settings, fleet, new, container_check, deadline, clock, sleep)  # healthy for ECS too
         done("healthy")
         if before_traffic:
             before_traffic()
@@ -249,7 +249,7 @@ def replace_gated(settings, fleet, gate: Gate, report: Report = print, clock: Ca
             f"{name}: {exc.message}; rolled back, the old replicas keep serving", hint=exc.hint
         ) from None
     try:
-        _drain(settings, fleet, old, clock, sleep)
+        drain(settings, fleet, old, clock, sleep)
         timings["drained"] = clock() - start
         fleet.retire(old, grace=settings.grace)
     finally:

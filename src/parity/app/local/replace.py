@@ -40,12 +40,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from parity.adapters.docker import Compose, ContainerState, Docker
 from parity.app.local.gated import Gate, StateFile, replace_gated
+from parity.app.local.replicas import Replaced, drain, wait_new
 from parity.errors import DeployFailed, NotReady, ParityError
 from parity.render.compose import PUBLIC_NETWORK
 from parity.render.edge import (
@@ -61,8 +61,6 @@ from parity.spec import Stack
 
 Report = Callable[[str], None]
 STOP_GRACE = 30  # ECS's default stopTimeout
-PROBE_WINDOW = 5.0  # seconds one readiness wait runs in the container before the states are looked at
-PROBE_INTERVAL = 0.25  # seconds between two such waits (a wait ends early when the container exits)
 # The target group's health check, run in the edge: wget exits non-zero unless the answer is 2xx.
 _TARGET_CHECK = 'until wget -q -T {timeout} -O /dev/null "$PARITY_TARGET"; do sleep 0.05; done'
 
@@ -144,17 +142,6 @@ class Settings:
         )
 
 
-PHASES = ("create", "start", "healthy", "registered")  # Replaced.timings, in order
-
-
-@dataclass
-class Replaced:
-    service: str
-    old: list[str]
-    new: list[str]
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (PHASES), then drained and total
-
-
 def replace(
     settings: Settings,
     fleet: Fleet,
@@ -219,9 +206,9 @@ def replace(
             def target_check(c: str, within: float) -> bool:
                 return fleet.target_healthy(members[c], settings.port, path, settings.health_timeout, within)
 
-            _wait_new(settings, fleet, new, target_check, deadline, clock, sleep)
+            wait_new(settings, fleet, new, target_check, deadline, clock, sleep)
         else:
-            _wait_new(settings, fleet, new, container_check, deadline, clock, sleep)
+            wait_new(settings, fleet, new, container_check, deadline, clock, sleep)
         done("healthy")
         if before_traffic:
             before_traffic()
@@ -233,7 +220,7 @@ def replace(
         # DNS, as Cloud Map once the task runs): its clients reach them as they open connections
         done("registered")
         if by_target_check:  # healthy for ECS too before the old ones go
-            _wait_new(settings, fleet, new, container_check, deadline, clock, sleep)
+            wait_new(settings, fleet, new, container_check, deadline, clock, sleep)
     except ParityError as exc:
         if switched:  # the old replicas still run: they take the traffic back
             fleet.register(name, sorted(fleet.addresses(old).values()))
@@ -251,51 +238,12 @@ def replace(
             )
             hint += "; fix it and try again"
         raise DeployFailed(f"{name}: {exc.message}; rolled back, the old replicas keep serving", hint=hint) from None
-    _drain(settings, fleet, old if settings.public else [], clock, sleep)
+    drain(settings, fleet, old if settings.public else [], clock, sleep)
     timings["drained"] = clock() - start
     fleet.retire(old, grace=settings.grace)
     timings["total"] = clock() - start
     report(f"{name}: replaced {len(old)} replica(s) in {timings['total']:.1f} s")
     return Replaced(service=name, old=old, new=new, timings=timings)
-
-
-def _wait_new(
-    settings: Settings, fleet: Fleet, new: list[str], check: Callable[[str, float], bool], deadline: float, clock, sleep
-) -> None:
-    """Until ``check(container, within)`` passed for every new replica; one that exits fails at once."""
-    pending = list(new)
-    while True:
-        # waited for side by side, each for at most PROBE_WINDOW s; the states looked at only for
-        # the ones that did not pass
-        within = min(PROBE_WINDOW, max(PROBE_INTERVAL, deadline - clock()))
-        with ThreadPoolExecutor(max_workers=len(pending)) as pool:
-            probes = pool.map(check, pending, [within] * len(pending))
-            passed = {c for c, ok in zip(pending, probes, strict=True) if ok}
-        pending = [c for c in pending if c not in passed]
-        if not pending:
-            return
-        states = {c.name: c for c in fleet.replicas(settings.service)}
-        for c in pending:
-            state = states.get(c)
-            # "restarting": it exited and Docker's restart policy brings it back (ECS: a stopped task)
-            if state is None or state.state in ("exited", "dead", "restarting") or state.health == "unhealthy":
-                what = "gone" if state is None else (state.health if state.state == "running" else state.state)
-                raise NotReady(f"new replica {c} is {what}").with_services([c])
-        if clock() >= deadline:
-            raise NotReady(f"new replica {pending[0]} not healthy after {settings.start_bound:.0f} s").with_services(
-                pending
-            )
-        sleep(PROBE_INTERVAL)
-
-
-def _drain(settings: Settings, fleet: Fleet, old: list[str], clock, sleep) -> None:
-    """Until the deregistered replicas hold no connection, at most the delay."""
-    deadline = clock() + settings.deregistration_delay
-    busy = list(old)
-    while busy and clock() < deadline:
-        busy = [c for c in busy if fleet.connections(c) > 0]
-        if busy:
-            sleep(1.0)
 
 
 def target_files(

@@ -42,8 +42,8 @@ from parity.adapters.docker import Compose, Docker
 from parity.app.local import local_stack, secrets
 from parity.app.local.gated import WATCH_GATE_MARKER, StateFile, e2e_gate
 from parity.app.local.local_stack import compose_for, compose_settings, localstack_target, outdated
-from parity.app.local.replace import PHASES as REPLACE_PHASES
 from parity.app.local.replace import DockerFleet, Settings, replace
+from parity.app.local.replicas import PHASES as REPLACE_PHASES
 from parity.app.local.static import publish_clients
 from parity.app.local.warm import digest, fingerprint
 from parity.app.workspace import Workspace
