@@ -68,7 +68,7 @@ def _ws():
 def up(c, timeout=300, no_build=False, watch=False):
     """Build, start and wait for the whole local stack (edge, services, LocalStack, databases).
     A service whose image changed is replaced replica by replica, as ECS does."""
-    from parity.app.warm import fast_up
+    from parity.app.local.warm import fast_up
     from parity.console import console, status_table, step
 
     t0 = time.monotonic()
@@ -80,7 +80,7 @@ def up(c, timeout=300, no_build=False, watch=False):
         console.print(f"ready in {time.monotonic() - t0:.1f} s (nothing to do)")
         console.print(f"open {urls['edge']}")
         return
-    from parity.app.local_stack import up as run_up
+    from parity.app.local.local_stack import up as run_up
 
     result = run_up(_ws(), timeout=float(timeout), report=step, build=not no_build)
     status_table(result.containers, result.urls)
@@ -91,7 +91,7 @@ def up(c, timeout=300, no_build=False, watch=False):
     )
     console.print(f"open {result.urls['edge']}")
     if watch:
-        from parity.app.watch import watch as run_watch
+        from parity.app.local.watch import watch as run_watch
 
         run_watch(_ws(), report=step)
 
@@ -100,7 +100,7 @@ def up(c, timeout=300, no_build=False, watch=False):
 @cli
 def down(c, volumes=False):
     """Stop and remove the local stack (data volumes survive unless --volumes)."""
-    from parity.app.local_stack import down as run_down
+    from parity.app.local.local_stack import down as run_down
     from parity.console import step
 
     run_down(_ws(), volumes=volumes)
@@ -122,8 +122,8 @@ def status(c, json=False, env=None):
     from parity.console import console, env_status_table, status_json, status_table
 
     if env:
-        from parity.app.operate import connect
-        from parity.app.operate_status import status as env_status
+        from parity.app.operations.operate import connect
+        from parity.app.operations.operate_status import status as env_status
 
         found = env_status(connect(ROOT, env))
         if json:
@@ -131,7 +131,7 @@ def status(c, json=False, env=None):
         else:
             env_status_table(found)
         return
-    from parity.app.local_stack import status as run_status
+    from parity.app.local.local_stack import status as run_status
 
     containers, urls, warnings = run_status(_ws())
     if json:
@@ -159,12 +159,12 @@ def logs(c, service=None, follow=False, tail=None, since=None, filter=None, env=
     With --env each line is prefixed with its service and task (the first 8 characters of its ID, as
     `inv exec --task` takes it), in time order across tasks; -f asks again every 5 s, as `aws logs tail -f`."""
     if env:
-        from parity.app.operate import connect
-        from parity.app.operate_logs import log_lines
+        from parity.app.operations.operate import connect
+        from parity.app.operations.operate_logs import log_lines
 
         lines = log_lines(connect(ROOT, env), [service] if service else None, since or "10m", filter, follow)
     else:
-        from parity.app.operate_logs import local_logs as run_logs
+        from parity.app.operations.operate_logs import local_logs as run_logs
 
         count = int(tail) if tail else (None if since else 100)
         lines = run_logs(_ws(), service, follow=follow, tail=count, since=since, text=filter)
@@ -201,12 +201,12 @@ def exec_(c, service, task=None, env=None):
 
     words = _command_words(c)
     if env:
-        from parity.app.operate import connect
-        from parity.app.operate_exec import ecs_exec
+        from parity.app.operations.operate import connect
+        from parity.app.operations.operate_exec import ecs_exec
 
         code = ecs_exec(connect(ROOT, env), service, task, shlex.join(words) if words else None)
     else:
-        from parity.app.operate_exec import local_exec
+        from parity.app.operations.operate_exec import local_exec
 
         code = local_exec(_ws(), service, task, words or None)
     if code:
@@ -237,7 +237,7 @@ def render_local(c, check=False):
 @cli
 def test(c, unit=False, keep=False):
     """Every test: unit, both services' own suites, the real stack (integration) and the e2e checks."""
-    from parity.app.test_run import run_all
+    from parity.app.checks.test_run import run_all
 
     failed = run_all(c, ROOT, unit_only=unit, keep_stack=keep)
     if failed:
@@ -254,8 +254,8 @@ def test(c, unit=False, keep=False):
 @cli
 def build(c, service=None, context=None, save=None):
     """Build the service images exactly as `inv up` does, under the tags the stack runs."""
-    from parity.app.images import build as run_build
-    from parity.app.images import save as run_save
+    from parity.app.local.images import build as run_build
+    from parity.app.local.images import save as run_save
     from parity.console import step
 
     ws = _ws()
@@ -271,7 +271,7 @@ def build(c, service=None, context=None, save=None):
 @cli
 def load(c, dir):
     """Load saved service images and check each has the ID its build recorded."""
-    from parity.app.images import load as run_load
+    from parity.app.local.images import load as run_load
     from parity.console import step
 
     for name, image_id in run_load(_ws(), Path(dir)).items():
@@ -287,7 +287,7 @@ def load(c, dir):
 @cli
 def service_test(c, service, context=None):
     """One service's own test suite (the same command `inv test` runs for it)."""
-    from parity.app.test_run import run_service_suite
+    from parity.app.checks.test_run import run_service_suite
 
     if not run_service_suite(c, ROOT, service, Path(context).resolve() if context else None):
         raise Exit(f"{service}: its own suite failed", code=1)
@@ -302,7 +302,7 @@ def bench(c, requests=50, sse=True, edge_cap=16000, web_cap=16000):
     the edge and --web-cap on one website-agent container, from a load generator in a
     container (on the edge's allow-list), every level bounded in streams and time.
     """
-    from parity.app.bench import bench as run_bench
+    from parity.app.benchmarks.bench import bench as run_bench
     from parity.console import console
 
     ws = _ws()
@@ -318,7 +318,7 @@ def bench(c, requests=50, sse=True, edge_cap=16000, web_cap=16000):
 @cli
 def images(c):
     """Show the size of each service image against its target (also reports/images.json, for `inv report`)."""
-    from parity.app.images import image_report
+    from parity.app.local.images import image_report
     from parity.console import console
 
     for line in image_report(_ws()):
@@ -339,17 +339,21 @@ def report(c):
 
 
 def _deploy(env):
-    from parity.app.context import connect
+    from parity.app.deploy.context import connect
     from parity.console import say
 
     return connect(ROOT, env, report=say)
 
 
-@task(help={"env": "Compare with ENV: its rendered task definitions and infrastructure template and, with credentials, what ECS runs."})
+@task(
+    help={
+        "env": "Compare with ENV: its rendered task definitions and infrastructure template and, with credentials, what ECS runs."
+    }
+)
 @cli
 def parity(c, env=None):
     """Local, rendered and live side by side, per service; fails on a difference the spec does not declare."""
-    from parity.app.parity import connect_live, connect_local, run, show
+    from parity.app.checks.parity import connect_live, connect_local, run, show
     from parity.console import console, say
 
     live = None
@@ -370,8 +374,8 @@ ACCOUNT_HELP = "The AWS account ID the ARNs name (default: the credentials'; wit
 @cli
 def render(c, env, account=None):
     """Print the ECS task definitions for ENV, rendered from the spec, images pinned by digest."""
-    from parity.app.changes import report_not_compared
-    from parity.app.release import render as run_render
+    from parity.app.deploy.changes import report_not_compared
+    from parity.app.deploy.release import render as run_render
     from parity.console import err_console
 
     release = run_render(_deploy(env), account=account, offline_ok=True)
@@ -383,9 +387,9 @@ def render(c, env, account=None):
 @cli
 def diff(c, env, account=None):
     """Show what a promote would change in ENV: task definitions and services, normalised."""
-    from parity.app.changes import diff as run_diff
-    from parity.app.changes import report_not_compared, show
-    from parity.app.release import render as run_render
+    from parity.app.deploy.changes import diff as run_diff
+    from parity.app.deploy.changes import report_not_compared, show
+    from parity.app.deploy.release import render as run_render
 
     ctx = _deploy(env)
     release = run_render(ctx, account=account, offline_ok=True)
@@ -404,7 +408,7 @@ def diff(c, env, account=None):
 @cli
 def promote(c, env, dry_run=False, force=False, account=None):
     """Deploy the images that passed e2e, by digest: push, register, update, wait, sync, smoke."""
-    from parity.app.promote import promote as run_promote
+    from parity.app.deploy.promote import promote as run_promote
     from parity.console import step
 
     result = run_promote(_deploy(env), force=force, dry_run=dry_run, account=account)
@@ -416,7 +420,7 @@ def promote(c, env, dry_run=False, force=False, account=None):
 @cli
 def rollback(c, env, service=None):
     """Put the services of ENV back on their previous task definition revision."""
-    from parity.app.rollback import rollback as run_rollback
+    from parity.app.deploy.rollback import rollback as run_rollback
     from parity.console import step
     from parity.spec import load_stack, require_services
 
@@ -429,17 +433,22 @@ def rollback(c, env, service=None):
 
 
 def _infra(env):
-    from parity.app.infra import connect
+    from parity.app.infrastructure.infra import connect
     from parity.console import say
 
     return connect(ROOT, env, report=say)
 
 
-@task(help={"env": "local, staging or prod (deploy/<env>.yaml).", "edge": "The us-east-1 companion stack's template (the web ACL)."})
+@task(
+    help={
+        "env": "local, staging or prod (deploy/<env>.yaml).",
+        "edge": "The us-east-1 companion stack's template (the web ACL).",
+    }
+)
 @cli
 def infra_render(c, env, edge=False):
     """Print ENV's CloudFormation template (JSON), rendered from the spec. No AWS call, no credentials."""
-    from parity.app.infra import render as run_render
+    from parity.app.infrastructure.infra import render as run_render
     from parity.console import err_console
     from parity.spec import load_stack
 
@@ -456,7 +465,7 @@ def infra_render(c, env, edge=False):
 @cli
 def infra_plan(c, env, keep=False):
     """Show what an infra-apply would change in ENV's stack (a change set, deleted again unless --keep)."""
-    from parity.app.infra import plan_all
+    from parity.app.infrastructure.infra import plan_all
 
     plan_all(_infra(env), keep=keep, root=ROOT)
 
@@ -470,7 +479,7 @@ def infra_plan(c, env, keep=False):
 @cli
 def infra_apply(c, env, planned=False):
     """Create or update ENV's stack through a change set, wait, print its outputs."""
-    from parity.app.infra import apply, apply_planned
+    from parity.app.infrastructure.infra import apply, apply_planned
     from parity.console import step
 
     ctx = _infra(env)
@@ -483,7 +492,7 @@ def infra_apply(c, env, planned=False):
 def infra_bootstrap(c, env):
     """Once per environment, as an administrator: the stack of its deploy identities
     (GitHub's OIDC provider and roles, CloudFormation's service role); prints what to set in GitHub."""
-    from parity.app.infra import bootstrap_context, execute, outputs, plan, show
+    from parity.app.infrastructure.infra import bootstrap_context, execute, outputs, plan, show
     from parity.console import say
     from parity.spec import load_stack
 
@@ -494,7 +503,9 @@ def infra_bootstrap(c, env):
     execute(ctx, result)
     for key, value in outputs(ctx).items():
         say(f"{key}: {value}")
-    say("next: README 'Bootstrap a fresh account' (GitHub: the environments' protection and the variable AWS_ACCOUNT_ID)")
+    say(
+        "next: README 'Bootstrap a fresh account' (GitHub: the environments' protection and the variable AWS_ACCOUNT_ID)"
+    )
 
 
 @task(help={"env": "staging or prod (the environment whose first day to rehearse)."})
@@ -502,7 +513,7 @@ def infra_bootstrap(c, env):
 def rehearse(c, env):
     """The first day of production, offline: bootstrap, then every workflow job's AWS steps
     as the role it assumes, against an emulator that enforces IAM; a tree of checks, non-zero on NG."""
-    from parity.app.rehearse import rehearse as run_rehearse
+    from parity.app.rehearsal.rehearse import rehearse as run_rehearse
     from parity.console import say
 
     report = run_rehearse(ROOT, env, say)
@@ -516,7 +527,7 @@ def infra_scan(c):
     """checkov on every environment's template (reports/infra-*.json); fails on a finding the spec does not accept."""
     import os
 
-    from parity.app.infra_scan import INSTALL_HINT, checkov_path, scan
+    from parity.app.infrastructure.infra_scan import INSTALL_HINT, checkov_path, scan
     from parity.console import console
 
     checkov = checkov_path()
@@ -527,12 +538,16 @@ def infra_scan(c):
         return
     unexplained = 0
     for result in scan(ROOT, checkov, ROOT / "reports"):
-        console.print(f"{result.env}: {result.passed} passed, {len(result.accepted)} accepted, {len(result.unexplained)} unexplained")
+        console.print(
+            f"{result.env}: {result.passed} passed, {len(result.accepted)} accepted, {len(result.unexplained)} unexplained"
+        )
         for f in result.unexplained:
             console.print(f"  {f.check} {f.resource}: {f.name}", markup=False)
         unexplained += len(result.unexplained)
     if unexplained:
-        raise Exit(f"infra-scan: {unexplained} finding(s) neither fixed nor accepted in infra.accepted_findings", code=1)
+        raise Exit(
+            f"infra-scan: {unexplained} finding(s) neither fixed nor accepted in infra.accepted_findings", code=1
+        )
 
 
 @task(
@@ -545,7 +560,7 @@ def infra_scan(c):
 @cli
 def e2e(c, base_url=None, marker=None, group=None):
     """The plan's validation checklist, end to end: page isolation, SSE, auth, crawler, caching, WAF, health."""
-    from parity.app.e2e_run import run_e2e
+    from parity.app.checks.e2e_run import run_e2e
 
     if not run_e2e(ROOT, base_url, marker, group):
         raise Exit("e2e failed (reports/e2e-junit.xml; screenshots, traces and service logs in reports/e2e/)", code=1)

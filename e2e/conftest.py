@@ -58,7 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption("--base-url", default=None, help="where to run the checks (default: the local edge)")
     except ValueError:
         pass
-    group.addoption("--stream-seconds", type=int, default=DEFAULT_STREAM_SECONDS, help="length of the SSE check (default 35)")
+    group.addoption(
+        "--stream-seconds", type=int, default=DEFAULT_STREAM_SECONDS, help="length of the SSE check (default 35)"
+    )
     group.addoption(
         "--edge-container",
         default=None,
@@ -103,7 +105,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # once on separate workers and the run ends soon after the longest.
     long = [i for i in items if i.get_closest_marker("long")]
     short = [i for i in items if not i.get_closest_marker("long")]
-    items[:] = [x for pair in zip_longest(long, short[: len(long)]) for x in pair if x is not None] + short[len(long):]
+    items[:] = [x for pair in zip_longest(long, short[: len(long)]) for x in pair if x is not None] + short[len(long) :]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -171,7 +173,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     checks = []
     for r in tree_order(list(config._e2e_results.values())):  # type: ignore[attr-defined]
         stem = _file_stem(r.nodeid)
-        files = {k: f"{folder.name}/{stem}{suffix}" for k, suffix in CHECK_FILES.items() if (folder / f"{stem}{suffix}").is_file()}
+        files = {
+            k: f"{folder.name}/{stem}{suffix}"
+            for k, suffix in CHECK_FILES.items()
+            if (folder / f"{stem}{suffix}").is_file()
+        }
         checks.append({**r.as_dict(), "files": files})
     started = getattr(config, "_e2e_started", None)
     body = {
@@ -194,8 +200,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     terminalreporter.write_sep("=", "e2e summary")
     for line in render_tree(results, target, wall):
         terminalreporter.write_line(line)
-    terminalreporter.write_line(f"reports: {config.getoption('reports_dir')}" + (
-        f", {config.option.xmlpath}" if getattr(config.option, "xmlpath", None) else ""))
+    terminalreporter.write_line(
+        f"reports: {config.getoption('reports_dir')}"
+        + (f", {config.option.xmlpath}" if getattr(config.option, "xmlpath", None) else "")
+    )
 
 
 # ---- fixtures ------------------------------------------------------------------
@@ -229,7 +237,9 @@ def is_https(base_url: str) -> bool:
 @pytest.fixture
 def http(base_url: str):
     """A plain HTTP client on the base URL (no cookies kept, no redirects followed)."""
-    with httpx.Client(base_url=base_url, timeout=20, follow_redirects=False, headers={"user-agent": "huskit-e2e"}) as client:
+    with httpx.Client(
+        base_url=base_url, timeout=20, follow_redirects=False, headers={"user-agent": "huskit-e2e"}
+    ) as client:
         yield client
 
 
@@ -278,6 +288,9 @@ def page(browser, base_url: str, request: pytest.FixtureRequest, reports_dir: Pa
         pg.screenshot(path=str(reports_dir / f"{stem}.png"), full_page=True)
     except Exception:  # noqa: BLE001 - a screenshot is a help, never a second failure
         pass
-    failed = any(getattr(request.node, f"rep_{w}", None) is not None and getattr(request.node, f"rep_{w}").failed for w in ("setup", "call"))
+    failed = any(
+        getattr(request.node, f"rep_{w}", None) is not None and getattr(request.node, f"rep_{w}").failed
+        for w in ("setup", "call")
+    )
     context.tracing.stop(path=str(reports_dir / f"{stem}-trace.zip") if failed else None)
     context.close()

@@ -2,7 +2,7 @@
 issue 18: per-account backoff that holds even for an allow-listed client.
 
 The WAF allows 20 /api/auth/* requests per 300 s per client address. `inv e2e`
-gives each run an address of its own (app/e2e_client.py), shared by the run's
+gives each run an address of its own (app/checks/e2e_client.py), shared by the run's
 checks: this one spends 9, the crawl checks 2 each, the mixed-case check 1.
 The backoff check sends its log-ins from the allow-listed range, which the WAF
 never counts."""
@@ -55,7 +55,11 @@ def test_auth_flow(base_url, is_https):
     password = f"pw-{uuid.uuid4().hex}"
     creds = {"email": email, "password": password}
     with httpx.Client(base_url=base_url, timeout=20) as c:  # cookies are sent by hand below
-        _expect(c.post("/api/auth/signup", json={"email": "not-an-email", "password": password}), 400, "sign-up with a bad e-mail")
+        _expect(
+            c.post("/api/auth/signup", json={"email": "not-an-email", "password": password}),
+            400,
+            "sign-up with a bad e-mail",
+        )
         r = c.post("/api/auth/signup", json=creds)
         _expect(r, 201, "sign-up")
         assert r.json().get("email") == email
@@ -76,7 +80,9 @@ def test_auth_flow(base_url, is_https):
         assert attrs.get("samesite", "").lower() == "lax", f"session cookie SameSite is not Lax: {raw}"
         assert attrs.get("path") == "/", f"session cookie Path is not /: {raw}"
         assert "domain" not in attrs, f"session cookie sets a Domain: {raw}"
-        assert ("secure" in attrs) == is_https, f"Secure flag {'missing' if is_https else 'set'} on {'https' if is_https else 'http'}: {raw}"
+        assert ("secure" in attrs) == is_https, (
+            f"Secure flag {'missing' if is_https else 'set'} on {'https' if is_https else 'http'}: {raw}"
+        )
         session = {"cookie": f"{name}={value}"}
 
         r = c.get("/api/auth/me", headers=session)
@@ -84,7 +90,9 @@ def test_auth_flow(base_url, is_https):
         assert r.json().get("email") == email
         assert "no-store" in r.headers.get("cache-control", ""), "/api/auth/me may be cached"
 
-        r = c.post("/api/auth/logout", headers={**session, "content-type": "application/x-www-form-urlencoded"}, content=b"x=1")
+        r = c.post(
+            "/api/auth/logout", headers={**session, "content-type": "application/x-www-form-urlencoded"}, content=b"x=1"
+        )
         _expect(r, 415, "log-out as a cross-site form would send it")
         r = c.post("/api/auth/logout", headers=session, json={})
         _expect(r, (200, 204), "log-out")
@@ -122,6 +130,7 @@ console.log(JSON.stringify(out));
 def test_failed_logins_back_off_per_account_even_from_an_allow_listed_client(local, spec):
     """Twenty wrong log-ins for one account from an allow-listed client: refused (429) after five, its right password too; another account unaffected"""
     from e2elib.local import docker
+
     from parity.render.compose import CLIENTS_NETWORK
 
     if not spec.local.allow_listed_clients:
@@ -134,10 +143,26 @@ def test_failed_logins_back_off_per_account_even_from_an_allow_listed_client(loc
     try:
         proc = docker(
             # the image carries compose's labels: overridden, so this client is not counted as the stack's
-            "run", "--rm", "--name", name, "--label", "com.docker.compose.project=parity-e2e-client",
-            "--no-healthcheck", "--network", local.network(CLIENTS_NETWORK), "--entrypoint", "node",
-            web[0]["Image"], "--input-type=module", "-e", BRUTE_FORCE_JS,
-            f"http://{local.edge_container}", a, b, f"pw-{uuid.uuid4().hex}", timeout=180,
+            "run",
+            "--rm",
+            "--name",
+            name,
+            "--label",
+            "com.docker.compose.project=parity-e2e-client",
+            "--no-healthcheck",
+            "--network",
+            local.network(CLIENTS_NETWORK),
+            "--entrypoint",
+            "node",
+            web[0]["Image"],
+            "--input-type=module",
+            "-e",
+            BRUTE_FORCE_JS,
+            f"http://{local.edge_container}",
+            a,
+            b,
+            f"pw-{uuid.uuid4().hex}",
+            timeout=180,
         )
     finally:
         docker("rm", "-f", name, check=False)

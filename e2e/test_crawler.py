@@ -21,8 +21,15 @@ WEB = "website-agent"
 
 # Paths a mis-routed edge could hand to the crawler, and a Host header naming it.
 EDGE_PATHS = [
-    "/health", "/crawl", "/docs", "/openapi.json", "/pages/000000000000000000000000",
-    "/crawler/health", "/internal/health", "/api/health", "/api/crawl",
+    "/health",
+    "/crawl",
+    "/docs",
+    "/openapi.json",
+    "/pages/000000000000000000000000",
+    "/crawler/health",
+    "/internal/health",
+    "/api/health",
+    "/api/crawl",
 ]
 
 
@@ -104,7 +111,9 @@ def test_crawler_reachable_from_each_website_agent_replica(local):
     """Every website-agent replica reaches http://crawler.internal:4999/health"""
     script = (
         "fetch('http://crawler.internal:4999/health', {signal: AbortSignal.timeout(5000)})"
-        ".then(async r => console.log(r.status, (await r.text()).includes('" + CRAWLER_HEALTH_SIGNATURE + "') ? 'crawler' : 'other'))"
+        ".then(async r => console.log(r.status, (await r.text()).includes('"
+        + CRAWLER_HEALTH_SIGNATURE
+        + "') ? 'crawler' : 'other'))"
         ".catch(e => console.log('error ' + (e.cause?.code || e.name)))"
     )
     replicas = local.containers(WEB)
@@ -129,7 +138,9 @@ def _log_in(page) -> None:
     for path, wanted in (("/api/auth/signup", 201), ("/api/auth/login", 200)):
         r = page.request.post(path, data=creds)
         assert r.status == wanted, f"{path}: HTTP {r.status} {r.text()[:200]}"
-    assert any(c["name"] in ("session", "__Host-session") for c in page.context.cookies()), "log-in set no session cookie"
+    assert any(c["name"] in ("session", "__Host-session") for c in page.context.cookies()), (
+        "log-in set no session cookie"
+    )
 
 
 @pytest.mark.smoke
@@ -151,7 +162,9 @@ def test_crawl_pipeline_in_browser(page, local, spec):
     _log_in(page)
     page.goto("/")
     page.fill("#crawl-url", url)
-    with page.expect_response(lambda r: r.url.endswith("/api/crawl") and r.request.method == "POST", timeout=90_000) as info:
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/crawl") and r.request.method == "POST", timeout=90_000
+    ) as info:
         page.click("#crawl-submit")
     response = info.value
     body = response.json()
@@ -159,7 +172,9 @@ def test_crawl_pipeline_in_browser(page, local, spec):
     page.wait_for_selector("#crawl-title, #crawl-error", timeout=10_000)
     assert page.locator("#crawl-error").count() == 0, page.text_content("#crawl-error")
     assert page.text_content("#crawl-title") == title
-    hrefs = page.eval_on_selector_all("#crawl-links li", "els => els.map(e => e.querySelector('a')?.href || e.textContent)")
+    hrefs = page.eval_on_selector_all(
+        "#crawl-links li", "els => els.map(e => e.querySelector('a')?.href || e.textContent)"
+    )
     for wanted in ("menu.html", "hours.html", "about.html"):
         assert any(h.split("#")[0].endswith(wanted) for h in hrefs), f"{wanted} not among the links shown: {hrefs}"
 
@@ -172,7 +187,18 @@ def test_crawl_pipeline_in_browser(page, local, spec):
     assert str(doc.get("url", "")).startswith(url.rstrip("/"))
 
 
-DOCUMENT_FIELDS = {"id", "url", "final_url", "status", "title", "description", "text", "text_truncated", "links", "crawled_at"}
+DOCUMENT_FIELDS = {
+    "id",
+    "url",
+    "final_url",
+    "status",
+    "title",
+    "description",
+    "text",
+    "text_truncated",
+    "links",
+    "crawled_at",
+}
 
 
 @pytest.mark.container
@@ -189,9 +215,15 @@ def test_hostile_page_gives_a_capped_typed_result(base_url, spec):
     assert len(r.content) < 512 * 1024, f"{len(r.content)} bytes"
     doc = r.json()
     assert set(doc) == DOCUMENT_FIELDS, sorted(doc)
-    assert isinstance(doc["title"], str) and 0 < len(doc["title"]) <= 1000 and set(doc["title"]) == {"T"}, doc["title"][:80]
+    assert isinstance(doc["title"], str) and 0 < len(doc["title"]) <= 1000 and set(doc["title"]) == {"T"}, doc["title"][
+        :80
+    ]
     assert doc["description"] == "A page that fights the crawler's extraction."
-    assert isinstance(doc["text"], str) and len(doc["text"]) <= 20000 and "tampers with every JavaScript builtin" in doc["text"]
+    assert (
+        isinstance(doc["text"], str)
+        and len(doc["text"]) <= 20000
+        and "tampers with every JavaScript builtin" in doc["text"]
+    )
     assert isinstance(doc["text_truncated"], bool)
     links = doc["links"]
     assert isinstance(links, list) and len(links) == 1000, len(links)

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from e2elib.sse import describe, parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests/waf_corpus.py
@@ -38,7 +37,15 @@ from parity.spec import load_stack  # noqa: E402
 from tests.waf_corpus import CORPUS, UA, chat_body  # noqa: E402
 
 # A few of the corpus, chosen to spend little of the run's WAF budgets (none on /api/auth/).
-WAF_CHECKS = ("chat-path-case", "crawl-event-handler", "body-8193", "no-user-agent", "propfind", "long-query", "plain-page")
+WAF_CHECKS = (
+    "chat-path-case",
+    "crawl-event-handler",
+    "body-8193",
+    "no-user-agent",
+    "propfind",
+    "long-query",
+    "plain-page",
+)
 CHAT_SECONDS = 35
 
 
@@ -62,7 +69,9 @@ def test_waf_managed_rules_answer_as_the_rendered_web_acl(base_url, name):
     verdict = _rendered_waf_verdict(request)
     r = _send(base_url, request)
     if verdict.action == "block":
-        assert r.status_code == verdict.status, f"{name}: the rendered WAF blocks it ({verdict.rule}), the edge answered {r.status_code}"
+        assert r.status_code == verdict.status, (
+            f"{name}: the rendered WAF blocks it ({verdict.rule}), the edge answered {r.status_code}"
+        )
     else:
         assert r.status_code != 403, f"{name}: the rendered WAF lets it pass, the edge answered 403"
 
@@ -75,7 +84,9 @@ def test_chat_with_12kb_of_code_streams_its_reply_through_the_edge(base_url):
     request = Request("POST", f"/api/chat?seconds={CHAT_SECONDS}", UA, body)
     assert len(body) > 12 * 1024 and b"<script>" in body
     verdict = _rendered_waf_verdict(Request("POST", "/api/chat", UA, body))
-    assert verdict.action == "allow", f"the rendered WAF blocks the chat body ({verdict.rule}): the spec's override is gone"
+    assert verdict.action == "allow", (
+        f"the rendered WAF blocks the chat body ({verdict.rule}): the spec's override is gone"
+    )
     events, start = [], time.monotonic()
     with httpx.Client(base_url=base_url, timeout=httpx.Timeout(10, read=5)) as client:
         with client.stream("POST", request.target, headers=request.headers, content=body) as r:
@@ -170,8 +181,10 @@ def test_a_module_worker_from_assets_runs_isolated_under_the_csp(page):
     violations = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto("/")
-    page.wait_for_function("() => ['isolated', 'not isolated', 'failed'].includes(document.getElementById('worker-status').textContent)",
-                           timeout=10_000)  # fmt: skip  (a function: the CSP forbids eval)
+    page.wait_for_function(
+        "() => ['isolated', 'not isolated', 'failed'].includes(document.getElementById('worker-status').textContent)",
+        timeout=10_000,
+    )  # fmt: skip  (a function: the CSP forbids eval)
     assert page.locator("#worker-status").text_content() == "isolated"
     assert page.evaluate("self.crossOriginIsolated") is True
     assert not violations, violations

@@ -41,8 +41,12 @@ def test_page_is_cross_origin_isolated_in_browser(page):
     """In Chromium the page is crossOriginIsolated and shares memory with a worker"""
     response = page.goto("/")
     assert response is not None and response.status == 200
-    page.wait_for_function("() => document.getElementById('coi-status').dataset.state !== 'pending'", timeout=10_000)  # a function: the CSP forbids eval
-    assert page.evaluate("self.crossOriginIsolated") is True, "self.crossOriginIsolated is false: COEP/COOP missing or wrong"
+    page.wait_for_function(
+        "() => document.getElementById('coi-status').dataset.state !== 'pending'", timeout=10_000
+    )  # a function: the CSP forbids eval
+    assert page.evaluate("self.crossOriginIsolated") is True, (
+        "self.crossOriginIsolated is false: COEP/COOP missing or wrong"
+    )
     assert page.evaluate("typeof SharedArrayBuffer") == "function", "SharedArrayBuffer does not exist"
     assert page.text_content("#coi-status") == "true"
     assert page.text_content("#sab-status") == "true"

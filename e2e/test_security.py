@@ -13,7 +13,7 @@ import math
 import random
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from e2elib.local import docker
@@ -71,8 +71,22 @@ def _burst_from(local, net: str, path: str, count: int, ip: str | None = None, n
     name = name or f"parity-e2e-waf-client-{uuid.uuid4().hex[:8]}"
     try:
         proc = docker(
-            "run", "--rm", "--name", name, "--network", net, *(["--ip", ip] if ip else []),
-            "--entrypoint", "sh", image, "-c", BURST_SH, "sh", f"http://{edge}{path}", str(count), timeout=120,
+            "run",
+            "--rm",
+            "--name",
+            name,
+            "--network",
+            net,
+            *(["--ip", ip] if ip else []),
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
+            BURST_SH,
+            "sh",
+            f"http://{edge}{path}",
+            str(count),
+            timeout=120,
         )
     finally:
         docker("rm", "-f", name, check=False)
@@ -88,7 +102,7 @@ def _remove_stale_networks(older_than: float = 600) -> None:
             continue
         info = found[0]
         created = datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", info.get("Created", "")).replace("Z", "+00:00"))
-        if (datetime.now(timezone.utc) - created).total_seconds() > older_than:
+        if (datetime.now(UTC) - created).total_seconds() > older_than:
             for container in info.get("Containers") or {}:
                 docker("network", "disconnect", "--force", name, container, check=False)
             docker("network", "rm", name, check=False)
@@ -150,12 +164,16 @@ def test_waf_allow_list_is_the_only_way_around(local, spec):
     conf = local.exec(local.edge_container, ["cat", "/etc/nginx/nginx.conf"]).stdout
     geo = re.search(r"geo \$waf_allowed \{(.*?)\}", conf, re.S)
     assert geo, "the running edge has no WAF allow-list (geo $waf_allowed)"
-    allowed = [ipaddress.ip_network(c) for c, v in re.findall(r"^\s*([0-9a-fA-F:./]+)\s+(\d);", geo.group(1), re.M) if v == "1"]
+    allowed = [
+        ipaddress.ip_network(c) for c, v in re.findall(r"^\s*([0-9a-fA-F:./]+)\s+(\d);", geo.group(1), re.M) if v == "1"
+    ]
     gateways = {
         name: net_info["Gateway"]
         for name, net_info in local.inspect(local.edge_container)["NetworkSettings"]["Networks"].items()
         if net_info.get("Gateway")
     }
     assert net in gateways, f"the edge is not on {net}"
-    exempt = [f"{name} gateway {gw}" for name, gw in gateways.items() if any(ipaddress.ip_address(gw) in a for a in allowed)]
+    exempt = [
+        f"{name} gateway {gw}" for name, gw in gateways.items() if any(ipaddress.ip_address(gw) in a for a in allowed)
+    ]
     assert not exempt, f"host addresses on the allow-list {[str(a) for a in allowed]}: {exempt}"

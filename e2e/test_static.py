@@ -33,7 +33,11 @@ def test_hashed_assets_are_immutable(http):
         assert r.status_code == 200, f"{path}: HTTP {r.status_code}"
         cc = _directives(r.headers.get("cache-control", ""))
         assert {"immutable", YEAR} <= cc, f"{path}: Cache-Control {r.headers.get('cache-control')!r}"
-        assert r.headers.get("content-type", "").split(";")[0] in ("text/css", "text/javascript", "application/javascript")
+        assert r.headers.get("content-type", "").split(";")[0] in (
+            "text/css",
+            "text/javascript",
+            "application/javascript",
+        )
 
 
 @pytest.mark.smoke
@@ -43,10 +47,14 @@ def test_assets_come_from_the_s3_origin_via_the_cdn_cache(http):
         http.get(path)
         r = http.get(path)
         x_cache = r.headers.get("x-cache", "")
-        assert re.search(r"from (edge|cloudfront)", x_cache, re.I), f"{path}: X-Cache {x_cache!r}: not through the CDN's S3 behaviour"
+        assert re.search(r"from (edge|cloudfront)", x_cache, re.I), (
+            f"{path}: X-Cache {x_cache!r}: not through the CDN's S3 behaviour"
+        )
         assert x_cache.lower().startswith("hit"), f"{path}: second fetch not a cache hit (X-Cache {x_cache!r})"
         etag = r.headers.get("etag", "")
-        assert re.fullmatch(r'"[0-9a-f]{32}(-\d+)?"', etag), f"{path}: ETag {etag!r} is not S3's (MD5): not from the bucket"
+        assert re.fullmatch(r'"[0-9a-f]{32}(-\d+)?"', etag), (
+            f"{path}: ETag {etag!r} is not S3's (MD5): not from the bucket"
+        )
         assert "x-powered-by" not in r.headers
 
 
@@ -77,12 +85,19 @@ def test_assets_match_the_bucket_objects(http, spec, local):
 
     name, dep = next((n, d) for n, d in spec.local.dependencies.items() if d.kind == "localstack")
     s3 = boto3.client(
-        "s3", endpoint_url=f"http://127.0.0.1:{dep.publish}", region_name=spec.region,
-        aws_access_key_id="test", aws_secret_access_key="test",
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{dep.publish}",
+        region_name=spec.region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
     )
     for path in _asset_paths(http):
         obj = s3.get_object(Bucket=spec.edge.bucket, Key=path.lstrip("/"))
         r = http.get(path)
-        assert r.headers.get("etag") == obj["ETag"], f"{path}: edge ETag {r.headers.get('etag')} != bucket {obj['ETag']}"
+        assert r.headers.get("etag") == obj["ETag"], (
+            f"{path}: edge ETag {r.headers.get('etag')} != bucket {obj['ETag']}"
+        )
         assert r.content == obj["Body"].read(), f"{path}: bytes differ from s3://{spec.edge.bucket}/{path.lstrip('/')}"
-        assert r.headers.get("cache-control") == obj.get("CacheControl"), f"{path}: Cache-Control differs from the object's"
+        assert r.headers.get("cache-control") == obj.get("CacheControl"), (
+            f"{path}: Cache-Control differs from the object's"
+        )

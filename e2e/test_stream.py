@@ -8,9 +8,8 @@ import time
 
 import httpx
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
 from e2elib.sse import Event, describe, parse, timing_problems
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 SLACK = 20  # seconds beyond the stream's own length before giving up
 SILENCE = 5.0  # a tick is due every second: this long without data means buffering
@@ -37,10 +36,14 @@ def test_sse_stream_over_http(base_url, seconds):
 
     with httpx.Client(base_url=base_url, timeout=timeout) as client:
         try:
-            with client.stream("GET", f"/api/stream?seconds={seconds}", headers={"accept": "text/event-stream"}) as response:
+            with client.stream(
+                "GET", f"/api/stream?seconds={seconds}", headers={"accept": "text/event-stream"}
+            ) as response:
                 assert response.status_code == 200, f"/api/stream answered {response.status_code}"
                 assert response.headers.get("content-type", "").startswith("text/event-stream")
-                assert "content-length" not in response.headers, "the stream has a Content-Length: it was buffered whole"
+                assert "content-length" not in response.headers, (
+                    "the stream has a Content-Length: it was buffered whole"
+                )
                 for event in parse(timed_lines(response)):
                     events.append(event)
                     if event.name == "done":
@@ -84,7 +87,8 @@ def test_sse_stream_in_browser(page, seconds):
     try:
         page.wait_for_function(
             # a function, not an expression string: Playwright evals a string in the page, which the CSP forbids
-            "() => document.getElementById('stream-status').textContent === 'done'", timeout=(seconds + SLACK) * 1000
+            "() => document.getElementById('stream-status').textContent === 'done'",
+            timeout=(seconds + SLACK) * 1000,
         )
     except PlaywrightTimeout:
         pass  # reported below, with what did arrive
@@ -107,5 +111,7 @@ def test_origin_silent_past_cloudfronts_timeout_is_a_504(base_url, spec):
     with httpx.Client(base_url=base_url, timeout=httpx.Timeout(10, read=timeout * 3 + 15)) as client:
         r = client.get(f"/api/stream?seconds=1&delay={timeout + 5}", headers={"accept": "text/event-stream"})
     took = time.monotonic() - start
-    assert r.status_code == 504, f"delay {timeout + 5} s: HTTP {r.status_code} after {took:.1f} s, wanted CloudFront's 504"
+    assert r.status_code == 504, (
+        f"delay {timeout + 5} s: HTTP {r.status_code} after {took:.1f} s, wanted CloudFront's 504"
+    )
     assert took >= timeout - 1, f"504 after {took:.1f} s: the edge gave up before its {timeout} s timeout"

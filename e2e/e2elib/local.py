@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 DOCKER_TIMEOUT = 60
 
 
-def docker(*args: str, timeout: float = DOCKER_TIMEOUT, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+def docker(
+    *args: str, timeout: float = DOCKER_TIMEOUT, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     """One docker CLI call; a failure raises with the command and its stderr."""
     proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, input=stdin)
     if check and proc.returncode != 0:

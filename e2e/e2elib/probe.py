@@ -20,7 +20,9 @@ code() {
 # argv: SIGNATURE URL... ; prints "<code> <1 if the body holds SIGNATURE else 0> <url>"
 # per URL, probing them in parallel. The signature tells the service apart from
 # anything else that might answer on the way (a proxy, another container).
-REACH_SH = "T=3\n" + r"""
+REACH_SH = (
+    "T=3\n"
+    + r"""
 fetch() {
   f=$(mktemp)
   if command -v curl >/dev/null 2>&1; then
@@ -38,13 +40,18 @@ sig="$1"; shift
 for u in "$@"; do fetch "$u" & done
 wait
 """
+)
 
 # argv: URL COUNT ; prints one status code a line, then "elapsed <seconds>".
-BURST_SH = "T=5\n" + CODE_FN + r"""
+BURST_SH = (
+    "T=5\n"
+    + CODE_FN
+    + r"""
 url="$1"; n="$2"; start=$(date +%s); i=0
 while [ "$i" -lt "$n" ]; do i=$((i + 1)); echo "$(code "$url")"; done
 echo "elapsed $(( $(date +%s) - start ))"
 """
+)
 
 
 def parse_reach(output: str) -> dict[str, tuple[str, bool]]:

@@ -31,8 +31,16 @@ class CheckResult:
     message: str = ""  # a failure's last lines, for the report page
 
     def as_dict(self) -> dict:
-        return {"nodeid": self.nodeid, "name": self.name, "area": self.area, "outcome": self.outcome,
-                "duration": round(self.duration, 2), "reason": self.reason, "message": self.message, "order": self.order}
+        return {
+            "nodeid": self.nodeid,
+            "name": self.name,
+            "area": self.area,
+            "outcome": self.outcome,
+            "duration": round(self.duration, 2),
+            "reason": self.reason,
+            "message": self.message,
+            "order": self.order,
+        }
 
     @property
     def area(self) -> str:

@@ -90,7 +90,10 @@ def env_status_table(status) -> None:
     console.print(table)
     for d in status.deployments:
         r = d.rollout
-        say(f"  {d.name}: deployment {r.get('id')} of {r.get('revision')} {r.get('state')}" + (f": {r['reason']}" if r.get("reason") else ""))
+        say(
+            f"  {d.name}: deployment {r.get('id')} of {r.get('revision')} {r.get('state')}"
+            + (f": {r['reason']}" if r.get("reason") else "")
+        )
         for event in d.events:
             say(f"    {event}")
         for t in d.targets:

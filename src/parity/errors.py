@@ -31,7 +31,9 @@ class ConfigError(ParityError):
 class CommandFailed(ParityError):
     """An external command (docker, compose) exited non-zero."""
 
-    def __init__(self, command: list[str] | str, returncode: int | None, output: str = "", hint: str | None = None) -> None:
+    def __init__(
+        self, command: list[str] | str, returncode: int | None, output: str = "", hint: str | None = None
+    ) -> None:
         cmd = command if isinstance(command, str) else " ".join(map(str, command))
         tail = output.strip().splitlines()[-1] if output.strip() else ""
         msg = f"`{cmd}` failed" + (f" (exit {returncode})" if returncode is not None else "")
@@ -52,7 +54,7 @@ class NotReady(ParityError):
 
     services: list[str] = []
 
-    def with_services(self, services: list[str]) -> "NotReady":
+    def with_services(self, services: list[str]) -> NotReady:
         self.services = services
         return self
 

@@ -170,7 +170,6 @@ def trusts(
     return Decision(ALLOW, allowed) if allowed is not None else Decision(IMPLICIT_DENY)
 
 
-
 # -- what a request is authorized against ----------------------------------------------
 #
 # AWS authorizes an action against the resource types the Service Authorization
@@ -195,7 +194,10 @@ ARN_FORMATS = {
 # says so when that denies it).
 _SERVICES = (
     "ecs:service",
-    lambda p: [{"cluster": _last(p.get("cluster") or "default"), "service": _last(s)} for s in _listed(p.get("services") or p.get("service"))],
+    lambda p: [
+        {"cluster": _last(p.get("cluster") or "default"), "service": _last(s)}
+        for s in _listed(p.get("services") or p.get("service"))
+    ],
 )
 _STACK = ("cloudformation:stack", lambda p: [{"stack": p.get("StackName", "")}])  # the adapters always name the stack
 _REPOSITORY = ("ecr:repository", lambda p: [{"repository": p["repositoryName"]}] if p.get("repositoryName") else [])
@@ -272,8 +274,12 @@ def request_resources(
             # named by its name: authorized against its ARN (the name and six random characters),
             # or, when no such secret exists, against the name alone
             secret = str(values["secret"])
-            out.append(secret if secret.startswith("arn:") else lookup().get(f"secret:{secret}") or ARN_FORMATS[kind].format(
-                partition=partition, region=region, account=account, secret=secret))
+            out.append(
+                secret
+                if secret.startswith("arn:")
+                else lookup().get(f"secret:{secret}")
+                or ARN_FORMATS[kind].format(partition=partition, region=region, account=account, secret=secret)
+            )
             continue
         if kind == "cloudformation:stack":
             stack = str(values["stack"])

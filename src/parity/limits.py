@@ -21,16 +21,22 @@ CLOUDFRONT_PREFIX_LIST = (
     "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/LocationsOfEdgeServers.html#managed-prefix-list"
 )
 ECS_HEALTH_CHECK = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_HealthCheck.html"
-FARGATE_TASK_SIZE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size"
+FARGATE_TASK_SIZE = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size"
+)
 FARGATE_STORAGE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-storage.html"
 TARGET_GROUP = "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html"
 TARGET_GROUP_DRAIN = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay"
 ALB_IDLE = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout"
 ALB_QUOTAS = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html"
-ALB_PATH_CONDITION = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html#path-conditions"
+ALB_PATH_CONDITION = (
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html#path-conditions"
+)
 CLOUDFRONT_QUOTAS = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html"
 CLOUDFRONT_TIMEOUT = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesOrigin.html#DownloadDistValuesOriginResponseTimeout"
-WAF_RATE = "https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html"
+WAF_RATE = (
+    "https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html"
+)
 WAF_QUOTAS = "https://docs.aws.amazon.com/waf/latest/developerguide/limits.html"
 WAF_WCU = "https://docs.aws.amazon.com/waf/latest/developerguide/aws-waf-capacity-units.html"
 WAF_MANAGED = "https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html"
@@ -51,7 +57,9 @@ class Limit:
     adjustable: bool = False  # a default quota Service Quotas can raise
 
     def line(self) -> str:
-        return f"{self.name} = {self.value}: {self.what}{' (adjustable quota)' if self.adjustable else ''} [{self.source}]"
+        return (
+            f"{self.name} = {self.value}: {self.what}{' (adjustable quota)' if self.adjustable else ''} [{self.source}]"
+        )
 
 
 # Fargate's task sizes: CPU units -> the memory values (MiB) it offers with them,
@@ -84,7 +92,8 @@ _TABLE = [
     Limit("sg.inbound_rules", 60, "inbound rules per security group (IPv4 and IPv6 counted apart)", VPC_QUOTAS, True),
     Limit("sg.per_interface", 5, "security groups per network interface (an ECS task, the ALB)", VPC_QUOTAS, True),
     Limit(
-        "prefix_list.cloudfront_origin_facing", 55,
+        "prefix_list.cloudfront_origin_facing",
+        55,
         "weight of com.amazonaws.global.cloudfront.origin-facing in a rule: its max entries count as that many rules",
         CLOUDFRONT_PREFIX_LIST,
     ),
@@ -93,11 +102,21 @@ _TABLE = [
     Limit("ecs.health.timeout", (2, 60), "container health check timeout, seconds", ECS_HEALTH_CHECK),
     Limit("ecs.health.retries", (1, 10), "container health check retries", ECS_HEALTH_CHECK),
     Limit("ecs.health.start_period", (0, 300), "container health check start period, seconds", ECS_HEALTH_CHECK),
-    Limit("fargate.sizes", _FARGATE, "task CPU units -> the memory values (MiB) Fargate offers with them", FARGATE_TASK_SIZE),
+    Limit(
+        "fargate.sizes",
+        _FARGATE,
+        "task CPU units -> the memory values (MiB) Fargate offers with them",
+        FARGATE_TASK_SIZE,
+    ),
     Limit("fargate.ephemeral_storage", (21, 200), "task ephemeral storage, GiB", FARGATE_STORAGE),
     # Application Load Balancer
     Limit("tg.health.interval", (5, 300), "target group health check interval, seconds", TARGET_GROUP),
-    Limit("tg.health.timeout", (2, 120), "target group health check timeout, seconds (less than the interval)", TARGET_GROUP),
+    Limit(
+        "tg.health.timeout",
+        (2, 120),
+        "target group health check timeout, seconds (less than the interval)",
+        TARGET_GROUP,
+    ),
     Limit("tg.healthy_threshold", (2, 10), "target group healthy threshold count", TARGET_GROUP),
     Limit("tg.unhealthy_threshold", (2, 10), "target group unhealthy threshold count", TARGET_GROUP),
     Limit("tg.deregistration_delay", (0, 3600), "target group deregistration delay, seconds", TARGET_GROUP_DRAIN),
@@ -109,12 +128,25 @@ _TABLE = [
     Limit("alb.path_pattern_length", 128, "characters in a path-pattern value", ALB_PATH_CONDITION),
     # CloudFront
     Limit(
-        "cloudfront.origin_response_timeout", (1, 60),
+        "cloudfront.origin_response_timeout",
+        (1, 60),
         "origin response timeout, seconds, without a quota increase ('Response timeout per origin')",
-        CLOUDFRONT_TIMEOUT, True,
+        CLOUDFRONT_TIMEOUT,
+        True,
     ),
-    Limit("cloudfront.origin_response_timeout_max", 180, "origin response timeout, seconds, with a quota increase", CLOUDFRONT_QUOTAS),
-    Limit("cloudfront.origin_keepalive_timeout", (1, 60), "origin keep-alive timeout, seconds, without a quota increase", CLOUDFRONT_QUOTAS, True),
+    Limit(
+        "cloudfront.origin_response_timeout_max",
+        180,
+        "origin response timeout, seconds, with a quota increase",
+        CLOUDFRONT_QUOTAS,
+    ),
+    Limit(
+        "cloudfront.origin_keepalive_timeout",
+        (1, 60),
+        "origin keep-alive timeout, seconds, without a quota increase",
+        CLOUDFRONT_QUOTAS,
+        True,
+    ),
     Limit("cloudfront.cache_behaviors", 25, "cache behaviours per distribution", CLOUDFRONT_QUOTAS, True),
     Limit("cloudfront.origins", 25, "origins per distribution", CLOUDFRONT_QUOTAS, True),
     # WAF
@@ -124,10 +156,16 @@ _TABLE = [
     Limit("waf.wcu_included", 1500, "web ACL capacity units without extra charge", WAF_WCU),
     Limit("waf.wcu_max", 5000, "web ACL capacity units, at most", WAF_WCU),
     Limit("waf.wcu.managed", _MANAGED_WCU, "capacity units of the AWS managed rule groups", WAF_MANAGED),
-    Limit("waf.wcu.string_match", {"EXACTLY": 2, "STARTS_WITH": 2, "ENDS_WITH": 2, "CONTAINS": 10, "CONTAINS_WORD": 10},
-          "string match base cost by positional constraint", WAF_STRING_MATCH),
+    Limit(
+        "waf.wcu.string_match",
+        {"EXACTLY": 2, "STARTS_WITH": 2, "ENDS_WITH": 2, "CONTAINS": 10, "CONTAINS_WORD": 10},
+        "string match base cost by positional constraint",
+        WAF_STRING_MATCH,
+    ),
     Limit("waf.wcu.text_transformation", 10, "capacity units per text transformation", WAF_STRING_MATCH),
-    Limit("waf.wcu.rate_based", 2, "rate-based statement's base cost (plus its scope-down statement)", WAF_RATE_STATEMENT),
+    Limit(
+        "waf.wcu.rate_based", 2, "rate-based statement's base cost (plus its scope-down statement)", WAF_RATE_STATEMENT
+    ),
     Limit("waf.wcu.ip_set", 1, "IP set reference statement", WAF_IP_SET),
     Limit("waf.wcu.label_match", 1, "label match statement", WAF_LABEL_MATCH),
 ]

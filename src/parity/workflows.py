@@ -198,7 +198,9 @@ def aws_jobs(root: Path, env: str, variables: dict[str, str]) -> list[AwsJob]:
             job = jobs[job_id]
             where = f"{path.name} job {job_id}"
             steps = job.get("steps") or []
-            index = next((i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith(CREDENTIALS_ACTION)), None)
+            index = next(
+                (i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith(CREDENTIALS_ACTION)), None
+            )
             if index is None:
                 continue
             with_ = steps[index].get("with") or {}

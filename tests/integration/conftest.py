@@ -15,10 +15,17 @@ PROJECT = "huskit"
 
 def inv(*args: str, check: bool = True, timeout: float = 1500) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=os.environ
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"inv {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"inv {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -31,8 +38,12 @@ def docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Co
 
 def containers_of(service: str) -> list[str]:
     out = docker(
-        "ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}",
-        "--filter", f"label=com.docker.compose.service={service}",
+        "ps",
+        "-q",
+        "--filter",
+        f"label=com.docker.compose.project={PROJECT}",
+        "--filter",
+        f"label=com.docker.compose.service={service}",
     ).stdout.split()
     assert out, f"no running container for {service}"
     return out

@@ -144,7 +144,7 @@ def ensure_images(stack: Stack) -> None:
     if os.environ.get("PARITY_OFFLINE", "") in ("", "0", "false", "no"):
         return
     from parity.adapters.docker import Docker
-    from parity.app.offline import build_standins
+    from parity.app.local.offline import build_standins
     from parity.app.workspace import Workspace
 
     from .conftest import ROOT
@@ -164,8 +164,15 @@ def origin_hosts(stack: Stack) -> tuple[list[str], list[int]]:
     return hosts, ports
 
 
-def raw_request(port: int, target: str, method: str = "GET", headers: dict[str, str] | None = None,
-                body: bytes = b"", timeout: float = 10, user_agent: bool = True) -> tuple[int, bytes]:
+def raw_request(
+    port: int,
+    target: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    timeout: float = 10,
+    user_agent: bool = True,
+) -> tuple[int, bytes]:
     """Send exactly these bytes to 127.0.0.1:``port``; (status, whole response)."""
     head = {"Host": "127.0.0.1", **({"User-Agent": "parity-edge-fuzz"} if user_agent else {}), "Connection": "close",
             **(headers or {})}  # fmt: skip
@@ -209,7 +216,9 @@ class EdgeUnderTest:
 
 
 @contextlib.contextmanager
-def edge_with_recorder(stack: Stack, files: dict[str, str], env: dict[str, str] | None = None) -> Iterator[EdgeUnderTest]:
+def edge_with_recorder(
+    stack: Stack, files: dict[str, str], env: dict[str, str] | None = None
+) -> Iterator[EdgeUnderTest]:
     """The edge (``files``: path under /etc/nginx -> text, nginx.conf among
     them) in front of the recorder, on a throwaway network."""
     tag = uuid.uuid4().hex[:8]

@@ -121,7 +121,9 @@ def origin(stack):
     try:
         deadline = time.monotonic() + 20
         while "LISTENING" not in docker("logs", name, check=False).stdout:
-            assert time.monotonic() < deadline, f"the origin did not start: {docker('logs', name, check=False).stderr[-500:]}"
+            assert time.monotonic() < deadline, (
+                f"the origin did not start: {docker('logs', name, check=False).stderr[-500:]}"
+            )
             time.sleep(0.2)
         yield name, secret
     finally:
@@ -182,7 +184,14 @@ def test_the_browser_runs_as_its_own_user_without_the_crawlers_secrets(crawler):
     assert secrets["MONGODB_URI"] in app[0]["environ"]  # the app has them: the check can see them
     browsers = [p for p in procs if p["uid"] == browser]
     assert len(browsers) >= 5, [p["args"][:60] for p in browsers]
-    leaked = sorted({name for p in browsers for name, value in secrets.items() if value in p["environ"] or f"{name}=" in p["environ"]})
+    leaked = sorted(
+        {
+            name
+            for p in browsers
+            for name, value in secrets.items()
+            if value in p["environ"] or f"{name}=" in p["environ"]
+        }
+    )
     assert not leaked, f"the browser user's processes hold the crawler's secrets: {leaked}"  # names only
     # From inside, as `browser` (an empty environment: `docker exec` would hand it the
     # container's): the app's and the container's (PID 1, tini) environments are out of reach.
@@ -210,7 +219,12 @@ def test_the_crawlers_networks_lead_nowhere_outside_the_stack(crawler):
     routes = [line.split() for line in exec_out(crawler, "cat", "/proc/net/route").stdout.splitlines()[1:]]
     gateways = {socket.inet_ntoa(struct.pack("<L", int(r[2], 16))) for r in routes if r[1] == "00000000"}
     host = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=True).stdout
-    held = {field.split("/")[0] for line in host.splitlines() for field in line.split() if "/" in field and field[0].isdigit()}
+    held = {
+        field.split("/")[0]
+        for line in host.splitlines()
+        for field in line.split()
+        if "/" in field and field[0].isdigit()
+    }
     assert gateways and not gateways & held, (gateways, sorted(held))
 
 

@@ -24,12 +24,12 @@ import httpx
 import pytest
 import yaml
 
-from parity.app import records
-from parity.app.context import connect
-from parity.app.infra import apply as infra_apply
-from parity.app.infra import connect as infra_connect
-from parity.app.promote import promote
-from parity.app.rollback import rollback
+from parity.app.checks import records
+from parity.app.deploy.context import connect
+from parity.app.deploy.promote import promote
+from parity.app.deploy.rollback import rollback
+from parity.app.infrastructure.infra import apply as infra_apply
+from parity.app.infrastructure.infra import connect as infra_connect
 from parity.errors import DeployFailed, ParityError, RollbackFailed
 
 pytestmark = pytest.mark.integration
@@ -143,7 +143,9 @@ def images(engine):
     }
     for service, text in dockerfiles.items():
         tag = f"{PROJECT}/{service}:local"
-        proc = subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=text, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            ["docker", "build", "-q", "-t", tag, "-"], input=text, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, proc.stderr
         built[service] = docker("image", "inspect", tag, "--format", "{{.Id}}").stdout.strip()
     yield built
@@ -209,7 +211,16 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
             "CallerReference": "it",
             "Comment": "paritytest",
             "Enabled": True,
-            "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "paritytest-static.s3.amazonaws.com", "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "s3",
+                        "DomainName": "paritytest-static.s3.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
             "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "redirect-to-https", "MinTTL": 0},
         }
     )["Distribution"]["Id"]
@@ -237,7 +248,9 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
         repo, _, digest = image.partition("@")
         assert repo == f"{registry}/paritytest-it/{service}" and digest.startswith("sha256:")
         # the pinned manifest is the tested image: its config digest is the local image ID
-        manifest = httpx.get(f"http://{registry}/v2/paritytest-it/{service}/manifests/{digest}", headers={"Accept": MANIFEST_V2}).json()
+        manifest = httpx.get(
+            f"http://{registry}/v2/paritytest-it/{service}/manifests/{digest}", headers={"Accept": MANIFEST_V2}
+        ).json()
         assert manifest["config"]["digest"] == image_id
         tags = httpx.get(f"http://{registry}/v2/paritytest-it/{service}/tags/list").json()["tags"]
         assert f"itsha-{image_id[7:19]}" in tags and "latest" not in tags  # the version, then the image's own ID
@@ -262,25 +275,43 @@ def test_promote_local_end_to_end(tmp_path, moto_server, registry, images):
     ctx = ctx_for(root, "local")
     again = promote(ctx, version="itsha")
     assert all(not c.changed for c in again.changes)
-    assert [a.rsplit(":", 1)[-1] for a in ecs.list_task_definitions(familyPrefix="paritytest-crawler")["taskDefinitionArns"]] == ["1", "2"]
+    assert [
+        a.rsplit(":", 1)[-1] for a in ecs.list_task_definitions(familyPrefix="paritytest-crawler")["taskDefinitionArns"]
+    ] == ["1", "2"]
 
     # --dry-run changes nothing, on a bootstrapped emulator either
-    client("ecs", endpoint).update_service(cluster="huskit-prod", service="crawler", taskDefinition="paritytest-crawler:1")
+    client("ecs", endpoint).update_service(
+        cluster="huskit-prod", service="crawler", taskDefinition="paritytest-crawler:1"
+    )
     before = (ecs.list_task_definitions()["taskDefinitionArns"], running_taskdef(endpoint, "huskit-prod", "crawler"))
     ctx = ctx_for(root, "local")
     dry = promote(ctx, version="other", dry_run=True)
     assert dry.dry_run and [c.service for c in dry.changes if c.changed] == ["crawler"]
-    assert (ecs.list_task_definitions()["taskDefinitionArns"], running_taskdef(endpoint, "huskit-prod", "crawler")) == before
-    assert not [t for t in httpx.get(f"http://{registry}/v2/paritytest-it/crawler/tags/list").json()["tags"] if t.startswith("other")]
+    assert (
+        ecs.list_task_definitions()["taskDefinitionArns"],
+        running_taskdef(endpoint, "huskit-prod", "crawler"),
+    ) == before
+    assert not [
+        t
+        for t in httpx.get(f"http://{registry}/v2/paritytest-it/crawler/tags/list").json()["tags"]
+        if t.startswith("other")
+    ]
 
     # rollback on demand: one revision back, never to the placeholder (:1, its image never pushed)
-    client("ecs", endpoint).update_service(cluster="huskit-prod", service="crawler", taskDefinition=result.deployed["crawler"])
-    with pytest.raises(ParityError, match=r"^crawler: the revision before paritytest-crawler:2 is paritytest-crawler:1, the placeholder"):
+    client("ecs", endpoint).update_service(
+        cluster="huskit-prod", service="crawler", taskDefinition=result.deployed["crawler"]
+    )
+    with pytest.raises(
+        ParityError,
+        match=r"^crawler: the revision before paritytest-crawler:2 is paritytest-crawler:1, the placeholder",
+    ):
         rollback(ctx_for(root, "local"), ["crawler"])
     second = ecs.describe_task_definition(taskDefinition=result.deployed["crawler"])["taskDefinition"]
     accepted = ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
     third = ecs.register_task_definition(**{k: v for k, v in second.items() if k in accepted})["taskDefinition"]
-    client("ecs", endpoint).update_service(cluster="huskit-prod", service="crawler", taskDefinition=third["taskDefinitionArn"])
+    client("ecs", endpoint).update_service(
+        cluster="huskit-prod", service="crawler", taskDefinition=third["taskDefinitionArn"]
+    )
     done = rollback(ctx_for(root, "local"), ["crawler"])
     assert done["crawler"].endswith("paritytest-crawler:2")
     assert running_taskdef(endpoint, "huskit-prod", "crawler") == "paritytest-crawler:2"
@@ -297,7 +328,10 @@ def test_a_rollout_that_never_completes_leaves_the_previous_revision(tmp_path, m
         live = ecs.describe_services(cluster="huskit-prod", services=[service])["services"][0]
         ecs.delete_service(cluster="huskit-prod", service=service, force=True)
         ecs.create_service(
-            cluster="huskit-prod", serviceName=service, taskDefinition=live["taskDefinition"], desiredCount=1,
+            cluster="huskit-prod",
+            serviceName=service,
+            taskDefinition=live["taskDefinition"],
+            desiredCount=1,
         )
     records.record_e2e_pass(root, images, "e2e")
     ctx = ctx_for(root, "local")
@@ -314,7 +348,9 @@ def test_a_failed_smoke_run_rolls_back(tmp_path, moto_server, registry, images):
     endpoint = moto_server()
     root = make_root(tmp_path, {"local": emulated(endpoint, registry)})
     records.record_e2e_pass(root, images, "e2e")
-    with pytest.raises(DeployFailed, match=r"^smoke tests failed against http://127.0.0.1:9/smoke-is-faked-here; rolled back: "):
+    with pytest.raises(
+        DeployFailed, match=r"^smoke tests failed against http://127.0.0.1:9/smoke-is-faked-here; rolled back: "
+    ):
         promote(ctx_for(root, "local", smoke_ok=False), version="itsha")
     for service in ("crawler", "website-agent"):
         assert running_taskdef(endpoint, "huskit-prod", service) == f"paritytest-{service}:1"
@@ -339,11 +375,16 @@ def test_bad_input_is_one_line_each(tmp_path, moto_server, registry, images):
     (root / "stack.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     with pytest.raises(ParityError) as exc:
         promote(ctx_for(root, "local"), version="itsha")
-    assert str(exc.value) == "website-agent: image paritynone/website-agent:local was never built (hint: `inv up` builds it)"
+    assert (
+        str(exc.value)
+        == "website-agent: image paritynone/website-agent:local was never built (hint: `inv up` builds it)"
+    )
 
 
 def inv(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_cli_unknown_env_and_missing_credentials(engine, tmp_path):

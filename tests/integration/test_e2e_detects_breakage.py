@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,7 +40,9 @@ REAL_EDGE = "http://127.0.0.1:8080"
 BROKEN_PORT = 8091
 CONTROL_PORT = 8092
 OUT = ROOT / "reports" / "e2e-breakage"
-SERVER_DEFAULTS = "        proxy_buffering off;\n"  # anchor: the proxying settings (of the ALB part and each CloudFront behaviour)
+SERVER_DEFAULTS = (
+    "        proxy_buffering off;\n"  # anchor: the proxying settings (of the ALB part and each CloudFront behaviour)
+)
 VIEWER = "        listen 80 reuseport;\n        server_name _;\n"  # anchor: the CloudFront part (the viewer's port)
 
 
@@ -60,11 +62,15 @@ def buffering_on(conf: str) -> str:
     gzip does. X-Accel-Buffering stays ignored, so the service cannot opt out."""
     assert "proxy_ignore_headers X-Accel-Buffering" in conf
     conf = _replace(conf, SERVER_DEFAULTS, "        proxy_buffering on;\n")
-    return _replace(conf, "    gzip off;\n", "    gzip on;\n    gzip_types text/event-stream;\n    gzip_min_length 0;\n")
+    return _replace(
+        conf, "    gzip off;\n", "    gzip on;\n    gzip_types text/event-stream;\n    gzip_min_length 0;\n"
+    )
 
 
 def coep_hidden(conf: str) -> str:
-    return _replace(conf, SERVER_DEFAULTS, SERVER_DEFAULTS + "        proxy_hide_header Cross-Origin-Embedder-Policy;\n")
+    return _replace(
+        conf, SERVER_DEFAULTS, SERVER_DEFAULTS + "        proxy_hide_header Cross-Origin-Embedder-Policy;\n"
+    )
 
 
 def assets_short_cache(conf: str) -> str:
@@ -88,7 +94,9 @@ def no_waf(conf: str) -> str:
 
 
 def cookie_flags_dropped(conf: str) -> str:
-    return _replace(conf, SERVER_DEFAULTS, SERVER_DEFAULTS + "        proxy_cookie_flags session nohttponly nosamesite;\n")
+    return _replace(
+        conf, SERVER_DEFAULTS, SERVER_DEFAULTS + "        proxy_cookie_flags session nohttponly nosamesite;\n"
+    )
 
 
 def healthz_down(conf: str) -> str:
@@ -101,7 +109,9 @@ def crawl_not_stored(conf: str) -> str:
     nothing is stored: only the MongoDB part of the pipeline check can notice."""
     html = (ROOT / "services" / "fixture-site" / "public" / "index.html").read_text()
     title = re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()
-    links = [{"url": f"http://fixture-site/{p}", "text": p} for p in ("index.html", "menu.html", "hours.html", "about.html")]
+    links = [
+        {"url": f"http://fixture-site/{p}", "text": p} for p in ("index.html", "menu.html", "hours.html", "about.html")
+    ]
     body = json.dumps({"id": "0" * 24, "url": "http://fixture-site/", "status": 200, "title": title, "links": links})
     route = (
         "        location = /api/crawl {\n            default_type application/json;\n"
@@ -139,9 +149,13 @@ def security_headers_off(conf: str) -> str:
 
 
 def admin_on_viewer_port(conf: str) -> str:
-    return _replace(conf, VIEWER, VIEWER + "        # broken: the edge's admin surface on the viewer's port\n"
-                    "        location = /__edge/targets/website-agent {\n"
-                    "            include /etc/nginx/targets/website-agent.registered;\n        }\n")
+    return _replace(
+        conf,
+        VIEWER,
+        VIEWER + "        # broken: the edge's admin surface on the viewer's port\n"
+        "        location = /__edge/targets/website-agent {\n"
+        "            include /etc/nginx/targets/website-agent.registered;\n        }\n",
+    )
 
 
 def viewer_host_passed(conf: str) -> str:
@@ -160,8 +174,17 @@ class Case:
 
 
 CASES = [
-    Case("sse-buffered", buffering_on, "test_sse_stream_over_http or test_sse_stream_in_browser", ("--stream-seconds", "8")),
-    Case("coep-missing", coep_hidden, "test_page_has_coep_and_coop_headers or test_page_is_cross_origin_isolated_in_browser"),
+    Case(
+        "sse-buffered",
+        buffering_on,
+        "test_sse_stream_over_http or test_sse_stream_in_browser",
+        ("--stream-seconds", "8"),
+    ),
+    Case(
+        "coep-missing",
+        coep_hidden,
+        "test_page_has_coep_and_coop_headers or test_page_is_cross_origin_isolated_in_browser",
+    ),
     Case("assets-short-cache", assets_short_cache, "test_hashed_assets_are_immutable"),
     Case("x-powered-by", powered_by, "test_security_headers"),
     Case("waf-off", no_waf, "test_waf_rate_limit", container_checks=True),
@@ -172,12 +195,22 @@ CASES = [
     Case("crawl-not-stored", crawl_not_stored, "test_crawl_pipeline_in_browser", container_checks=True),
     Case("crawler-routed", crawler_routed, "test_crawler_not_reachable_through_edge_paths", networks=("internal",)),
     # issue 17: the edge's own checks
-    Case("origin-lock-off", origin_lock_off, "test_a_request_that_skips_cloudfront_is_refused", container_checks=True,
-         networks=("allow-listed-clients",)),
+    Case(
+        "origin-lock-off",
+        origin_lock_off,
+        "test_a_request_that_skips_cloudfront_is_refused",
+        container_checks=True,
+        networks=("allow-listed-clients",),
+    ),
     Case("managed-rules-off", managed_rules_off, "test_waf_managed_rules_answer_as_the_rendered_web_acl and not plain"),
     Case("security-headers-off", security_headers_off, "test_every_response_carries_the_response_headers_policy"),
     Case("admin-on-viewer-port", admin_on_viewer_port, "test_the_edge_admin_surface_is_not_on_the_viewer_port"),
-    Case("viewer-host-passed", viewer_host_passed, "test_the_app_gets_the_origins_host_and_the_public_host", container_checks=True),
+    Case(
+        "viewer-host-passed",
+        viewer_host_passed,
+        "test_the_app_gets_the_origins_host_and_the_public_host",
+        container_checks=True,
+    ),
 ]
 
 
@@ -201,8 +234,23 @@ class Run:
 def run_checks(tag: str, base_url: str, select: str, *extra: str) -> Run:
     junit = OUT / f"{tag}.xml"
     argv = [
-        sys.executable, "-m", "pytest", "-c", "e2e/pytest.ini", "e2e", "--base-url", base_url, "-k", select,
-        "-n", "2", f"--junitxml={junit}", f"--reports-dir={OUT / tag}", "-q", "--tb=line", *extra,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-c",
+        "e2e/pytest.ini",
+        "e2e",
+        "--base-url",
+        base_url,
+        "-k",
+        select,
+        "-n",
+        "2",
+        f"--junitxml={junit}",
+        f"--reports-dir={OUT / tag}",
+        "-q",
+        "--tb=line",
+        *extra,
     ]
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -254,7 +302,9 @@ def extra_edge(stack, conf: str, name: str, port: int, networks: tuple[str, ...]
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(f"{url}/", timeout=2).status_code == 200:  # through the whole edge (a mutation may break /healthz)
+                if (
+                    httpx.get(f"{url}/", timeout=2).status_code == 200
+                ):  # through the whole edge (a mutation may break /healthz)
                     break
             except httpx.HTTPError:
                 pass
@@ -309,7 +359,9 @@ def test_isolation_check_fails_when_the_crawler_joins_the_public_network(live):
     finally:
         docker("network", "disconnect", "--force", public, crawler, check=False)
     assert sorted(_networks(crawler)) == before, "the crawler's networks were not restored"
-    assert broken.tests == 1 and broken.failures == 1, f"the isolation check passed with the crawler on public\n{broken.output}"
+    assert broken.tests == 1 and broken.failures == 1, (
+        f"the isolation check passed with the crawler on public\n{broken.output}"
+    )
     good = run_checks("crawler-isolated", REAL_EDGE, check)
     assert good.returncode == 0 and good.passed == 1, good.output
 
@@ -327,7 +379,9 @@ def test_reachability_check_fails_when_a_replica_loses_the_internal_network(live
         if internal not in _networks(replica):
             docker("network", "connect", *[f"--alias={a}" for a in aliases], internal, replica)
     assert sorted(_networks(replica)) == sorted(before), "the replica's networks were not restored"
-    assert broken.tests == 1 and broken.failures == 1, f"the reachability check passed with a replica cut off\n{broken.output}"
+    assert broken.tests == 1 and broken.failures == 1, (
+        f"the reachability check passed with a replica cut off\n{broken.output}"
+    )
     good = run_checks("replica-restored", REAL_EDGE, check)
     assert good.returncode == 0 and good.passed == 1, good.output
 

@@ -43,7 +43,9 @@ def test_no_endpoint_is_aws_unavailable_not_a_traceback():
     from parity.errors import AwsUnavailable
 
     port = free_port()  # nothing listens there
-    with pytest.raises(AwsUnavailable, match=r"^who am I \(sts get-caller-identity\): Could not connect to the endpoint URL"):
+    with pytest.raises(
+        AwsUnavailable, match=r"^who am I \(sts get-caller-identity\): Could not connect to the endpoint URL"
+    ):
         Ecs(AwsTarget(REGION, f"http://127.0.0.1:{port}")).account_id()
 
 

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 
 REQUESTS = 110  # above the /api/ rule's 100 per 5 minutes
 COUNT_STATUSES = (  # JavaScript: its braces stay as they are
-    "(async()=>{const c={};for(let i=0;i<" + str(REQUESTS) + ";i++){const r=await fetch('http://edge/api/no-such-endpoint');"
+    "(async()=>{const c={};for(let i=0;i<"
+    + str(REQUESTS)
+    + ";i++){const r=await fetch('http://edge/api/no-such-endpoint');"
     "c[r.status]=(c[r.status]||0)+1}console.log(JSON.stringify(c))})()"
 )
 

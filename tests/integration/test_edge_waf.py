@@ -66,7 +66,9 @@ def test_the_local_edge_answers_as_the_rendered_waf(edge, name):
     verdict = evaluate(web_acl_of(infra_template(load_stack(ROOT, "prod"))), request)
     status, response, arrived = _send(edge, request)
     if verdict.action == "block":
-        assert status == verdict.status, f"{name}: the rendered WAF blocks ({verdict.rule}) with {verdict.status}, the local edge said {status}"
+        assert status == verdict.status, (
+            f"{name}: the rendered WAF blocks ({verdict.rule}) with {verdict.status}, the local edge said {status}"
+        )
         assert not arrived, f"{name}: blocked, yet it reached the origin: {dump(arrived)}"
     else:
         assert status == 200, f"{name}: the rendered WAF lets it pass, the local edge said {status}: {response[:300]!r}"
@@ -92,7 +94,9 @@ def test_the_alb_forwards_only_with_the_secret_cloudfront_adds(edge):
         assert status == 403 and not arrived, f"{headers}: {status} {response[:200]!r}"
     # the current and, during a rotation, the previous value are accepted
     for value in (CURRENT, PREVIOUS):
-        status, _, arrived = _send(edge, CORPUS["plain-page"], port=edge.alb_port, extra_headers={"X-Origin-Verify": value})
+        status, _, arrived = _send(
+            edge, CORPUS["plain-page"], port=edge.alb_port, extra_headers={"X-Origin-Verify": value}
+        )
         assert status == 200 and len(arrived) == 1
 
 
@@ -100,7 +104,9 @@ def test_after_a_rotation_the_value_before_the_previous_one_is_refused():
     newer = secrets.token_urlsafe(24)
     with edge_with_recorder(LOCAL, _files(), env=lock_env(newer, CURRENT)) as rotated:
         for value, want in ((newer, 200), (CURRENT, 200), (PREVIOUS, 403)):
-            status, _, arrived = _send(rotated, CORPUS["plain-page"], port=rotated.alb_port, extra_headers={"X-Origin-Verify": value})
+            status, _, arrived = _send(
+                rotated, CORPUS["plain-page"], port=rotated.alb_port, extra_headers={"X-Origin-Verify": value}
+            )
             assert (status, len(arrived)) == (want, 1 if want == 200 else 0)
 
 
@@ -111,7 +117,9 @@ def test_without_a_usable_secret_the_edge_does_not_start():
 
 
 def test_the_app_gets_the_origins_host_and_the_public_host(edge):
-    status, _, arrived = _send(edge, CORPUS["plain-page"], extra_headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
+    status, _, arrived = _send(
+        edge, CORPUS["plain-page"], extra_headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    )
     assert status == 200
     got = arrived[0]
     assert got.header("Host") == LOCAL_ORIGIN_HOST
@@ -134,6 +142,10 @@ def test_the_edge_admin_surface_is_on_neither_port(edge):
             status, response, arrived = _send(edge, CORPUS["plain-page"].__class__("GET", path, CORPUS["plain-page"].headers),
                                               port=port, extra_headers=headers)  # fmt: skip
             # what answers is the origin (the recorder), never the edge's own list of replicas
-            assert status == 200 and len(arrived) == 1 and response.endswith(b"recorded\n"), (port, path, response[:200])
+            assert status == 200 and len(arrived) == 1 and response.endswith(b"recorded\n"), (
+                port,
+                path,
+                response[:200],
+            )
     inside = docker("exec", edge.container, "wget", "-q", "-O", "-", admin_url("/__edge/targets/website-agent")).stdout
     assert inside.strip() == "default"

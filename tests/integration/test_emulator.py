@@ -42,7 +42,9 @@ def account():
         acct.make_administrator()
         iam = acct.client("iam")
         iam.create_open_id_connect_provider(
-            Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["0" * 40]
+            Url="https://token.actions.githubusercontent.com",
+            ClientIDList=["sts.amazonaws.com"],
+            ThumbprintList=["0" * 40],
         )
         trust = {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Federated": PROVIDER}, "Action": "sts:AssumeRoleWithWebIdentity",
@@ -50,7 +52,9 @@ def account():
         }]}  # fmt: skip
         iam.create_role(RoleName="job", AssumeRolePolicyDocument=json.dumps(trust))
         iam.put_role_policy(RoleName="job", PolicyName="p", PolicyDocument=json.dumps(POLICY))
-        iam.create_role(RoleName="exec", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        iam.create_role(
+            RoleName="exec", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        )
         acct.client("s3").create_bucket(Bucket="bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
         acct.client("ecs").create_cluster(clusterName="ours")
         acct.client("ecs").create_cluster(clusterName="theirs")
@@ -77,15 +81,24 @@ def test_a_statement_scoped_to_an_arn_allows_that_resource_only(account, job):
     assert ecs.describe_clusters(clusters=["ours"])["clusters"][0]["clusterName"] == "ours"  # moto alone: AccessDenied
     code, message = error(lambda: ecs.describe_clusters(clusters=["theirs"]))
     assert code == "AccessDeniedException"
-    assert f"is not authorized to perform: ecs:DescribeClusters on resource: arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/theirs" in message
+    assert (
+        f"is not authorized to perform: ecs:DescribeClusters on resource: arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/theirs"
+        in message
+    )
     assert "assumed-role/job/job" in message
 
 
 def test_a_role_handed_to_ecs_needs_pass_role_with_its_condition(account, job):
     ecs = account.client("ecs", credentials=job)
     container = [{"name": "a", "image": "i", "memory": 128}]
-    ecs.register_task_definition(family="fam", containerDefinitions=container, executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/exec")
-    code, message = error(lambda: ecs.register_task_definition(family="fam", containerDefinitions=container, taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/admin"))
+    ecs.register_task_definition(
+        family="fam", containerDefinitions=container, executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/exec"
+    )
+    code, message = error(
+        lambda: ecs.register_task_definition(
+            family="fam", containerDefinitions=container, taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/admin"
+        )
+    )
     assert code == "AccessDeniedException" and f"iam:PassRole on resource: arn:aws:iam::{ACCOUNT}:role/admin" in message
     code, message = error(lambda: ecs.register_task_definition(family="other", containerDefinitions=container))
     assert f"ecs:RegisterTaskDefinition on resource: arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/other:*" in message
@@ -99,11 +112,17 @@ def test_s3_head_bucket_is_list_bucket(account, job):
 
 def test_sts_checks_the_provider_the_audience_and_the_trust(account):
     role = f"arn:aws:iam::{ACCOUNT}:role/job"
-    with pytest.raises(ParityError, match=r"AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity .*repo:o/r:pull_request"):
+    with pytest.raises(
+        ParityError,
+        match=r"AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity .*repo:o/r:pull_request",
+    ):
         account.assume(role, token(sub="repo:o/r:pull_request"), "pr")
     with pytest.raises(ParityError, match="InvalidIdentityToken: Incorrect token audience"):
         account.assume(role, token(aud="someone-else"), "aud")
-    with pytest.raises(ParityError, match="InvalidIdentityToken: No OpenIDConnect provider found in your account for https://issuer.example"):
+    with pytest.raises(
+        ParityError,
+        match="InvalidIdentityToken: No OpenIDConnect provider found in your account for https://issuer.example",
+    ):
         account.assume(role, token(iss="https://issuer.example"), "iss")
     sts = boto3.client("sts", endpoint_url=account.url, region_name=REGION, config=Config(signature_version=UNSIGNED))
     # moto alone answers this unsigned call with a 500

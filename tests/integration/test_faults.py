@@ -18,8 +18,8 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from parity.app import secrets as seed_secrets
-from parity.app.bench_loop import Load
+from parity.app.benchmarks.bench_loop import Load
+from parity.app.local import secrets as seed_secrets
 from parity.spec import load_stack
 
 from .conftest import ROOT, containers_of, docker, inspect, inv
@@ -172,7 +172,11 @@ def test_postgres_restart_keeps_users_and_sessions_and_answers_json_503_meanwhil
     postgres = containers_of("postgres")[0]
     docker("stop", postgres, timeout=60)
     try:
-        for method, path, body in [("GET", "/api/auth/me", None), ("POST", "/api/auth/login", creds), ("GET", "/api/auth/me", None)]:
+        for method, path, body in [
+            ("GET", "/api/auth/me", None),
+            ("POST", "/api/auth/login", creds),
+            ("GET", "/api/auth/me", None),
+        ]:
             started = time.monotonic()
             response = client.request(method, path, json=body, timeout=30)
             took = time.monotonic() - started
@@ -182,7 +186,9 @@ def test_postgres_restart_keeps_users_and_sessions_and_answers_json_503_meanwhil
     finally:
         docker("start", postgres)
         wait_healthy("postgres", timeout=60)
-    me = wait_for("the session after the restart", lambda: (r := client.get("/api/auth/me")).status_code == 200 and r, 20, 3)
+    me = wait_for(
+        "the session after the restart", lambda: (r := client.get("/api/auth/me")).status_code == 200 and r, 20, 3
+    )
     assert me.json()["email"] == creds["email"]
     fresh = httpx.post(f"{EDGE}/api/auth/login", json=creds, timeout=30)
     assert fresh.status_code == 200 and fresh.json()["email"] == creds["email"]
@@ -213,7 +219,9 @@ def test_localstack_restart_secrets_and_bucket_come_back_on_next_up(stack):
     assert "the edge's own settings changed: it is recreated" in out, out[-2000:]
     answered = [f for f in load.failed if "HTTP" in f]
     assert not answered, f"requests answered with an error: {answered[:5]}"
-    assert len(load.failed) <= 200, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
+    assert len(load.failed) <= 200, (
+        f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
+    )
     for name, keys in seeded.items():
         value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
         assert set(value) == set(keys), name

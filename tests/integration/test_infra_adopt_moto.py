@@ -17,7 +17,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from parity.app.infra import plan, show
+from parity.app.infrastructure.infra import plan, show
 
 from .moto_server import moto_server
 from .test_infra_moto import REGION, ctx_for, make_root

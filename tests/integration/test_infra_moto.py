@@ -32,7 +32,7 @@ import yaml
 
 from parity.adapters.aws import AwsTarget
 from parity.adapters.ecs import Ecs
-from parity.app.infra import apply, connect, plan
+from parity.app.infrastructure.infra import apply, connect, plan
 from parity.errors import ConfigError
 from parity.render.taskdef import deployment_configuration, render_taskdef
 
@@ -112,8 +112,11 @@ def test_apply_builds_the_environment_and_a_second_plan_shows_no_change(tmp_path
         groups["huskit crawler tasks (internal)"],
         groups["huskit ALB: only the CloudFront origin-facing servers"],
     )
+
     def rules(g):
-        return [(p["FromPort"], [x["GroupId"] for x in p["UserIdGroupPairs"]], p["IpRanges"]) for p in g["IpPermissions"]]
+        return [
+            (p["FromPort"], [x["GroupId"] for x in p["UserIdGroupPairs"]], p["IpRanges"]) for p in g["IpPermissions"]
+        ]
 
     assert rules(crawler) == [(4999, [web["GroupId"]], [])]  # only the web group, on its port
     assert rules(web) == [(5171, [alb["GroupId"]], [])]
@@ -129,7 +132,12 @@ def test_apply_builds_the_environment_and_a_second_plan_shows_no_change(tmp_path
     assert listener["Port"] == 80 and listener["DefaultActions"][0]["Type"] == "fixed-response"
     assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
     rules = [r for r in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
-    paths = [c.get("Values") or c["PathPatternConfig"]["Values"] for r in rules for c in r["Conditions"] if c["Field"] == "path-pattern"]
+    paths = [
+        c.get("Values") or c["PathPatternConfig"]["Values"]
+        for r in rules
+        for c in r["Conditions"]
+        if c["Field"] == "path-pattern"
+    ]
     assert sorted(v for p in paths for v in p) == ["/*", "/api/*"]
     for r in rules:
         (header,) = [c["HttpHeaderConfig"] for c in r["Conditions"] if c["Field"] == "http-header"]
@@ -157,7 +165,9 @@ def test_apply_builds_the_environment_and_a_second_plan_shows_no_change(tmp_path
     # ECS Exec: the task role may open Session Manager's channels and write the sessions' log (moto
     # drops the cluster's exec logging and the services' EnableExecuteCommand: both are asserted on
     # the rendered template in tests/unit/test_operate_render.py)
-    exec_policy = json.dumps(client("iam", moto).get_role_policy(RoleName="huskit-ecs-task-role", PolicyName="ecs-exec")["PolicyDocument"])
+    exec_policy = json.dumps(
+        client("iam", moto).get_role_policy(RoleName="huskit-ecs-task-role", PolicyName="ecs-exec")["PolicyDocument"]
+    )
     assert "ssmmessages:OpenDataChannel" in exec_policy and "log-group:/ecs/huskit/exec:*" in exec_policy
     iam = client("iam", moto)
     policy = iam.get_role_policy(RoleName="huskit-ecs-execution-role", PolicyName="pull-log-read-secrets")[
@@ -205,7 +215,7 @@ def test_the_prod_shaped_template_applies_too(tmp_path, moto):
     """stack.yaml's own infra (budget, alarm mail, GitHub deployers), without the local
     overlay's trimming: moto takes it (the budget unmodelled); the deploy identities are
     the bootstrap stack's, which moto takes too (the OIDC provider unmodelled)."""
-    from parity.app.infra import bootstrap_context, execute
+    from parity.app.infrastructure.infra import bootstrap_context, execute
 
     root = make_root(tmp_path, moto)
     overlay = yaml.safe_load((root / "deploy/local.yaml").read_text())
@@ -223,9 +233,15 @@ def test_the_prod_shaped_template_applies_too(tmp_path, moto):
         "GithubOidcProvider", "CloudFormationRole", "GithubPlanRole", "GithubApplyRole", "GithubPromoteRole",
     }  # fmt: skip
     execute(boot, changes)
-    role = client("iam", moto).get_role_policy(RoleName="huskit-local-github-promote", PolicyName="promote")["PolicyDocument"]
+    role = client("iam", moto).get_role_policy(RoleName="huskit-local-github-promote", PolicyName="promote")[
+        "PolicyDocument"
+    ]
     text = json.dumps(role)
-    assert "repository/huskit/crawler" in text and f"service/{CLUSTER}/crawler" in text and "ecs:DeregisterTaskDefinition" in text
+    assert (
+        "repository/huskit/crawler" in text
+        and f"service/{CLUSTER}/crawler" in text
+        and "ecs:DeregisterTaskDefinition" in text
+    )
 
 
 def test_bad_input_is_one_line_and_creates_nothing(tmp_path, moto):
@@ -254,9 +270,9 @@ def test_promote_local_bootstraps_the_emulator_with_the_template(tmp_path, moto)
     starts them. Docker (images, registry, the bucket's upload) is faked here;
     tests/integration/test_deploy_moto.py runs the same path with real Docker."""
     from parity.adapters.cloudformation import Emulator
-    from parity.app import records
-    from parity.app.context import DeployContext
-    from parity.app.promote import promote
+    from parity.app.checks import records
+    from parity.app.deploy.context import DeployContext
+    from parity.app.deploy.promote import promote
     from parity.spec import load_stack
     from tests.unit.deploy_fakes import FakeCdn, FakeRegistry, FakeStatic, image_id
 
@@ -285,7 +301,7 @@ def test_promote_local_bootstraps_the_emulator_with_the_template(tmp_path, moto)
             f"/huskit-{name}:2"
         )
         assert live[name]["desiredCount"] == stack.services[name].desired_count  # started by the first promote
-    # the next promote finds everything in place; an infra-plan shows nothing to undo
+        # the next promote finds everything in place; an infra-plan shows nothing to undo
         assert live[name]["deploymentConfiguration"] == {
             "deploymentCircuitBreaker": {"enable": True, "rollback": True},
             "maximumPercent": 200,

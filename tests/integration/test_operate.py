@@ -20,7 +20,7 @@ import uuid
 import boto3
 import pytest
 
-from parity.app import records
+from parity.app.checks import records
 from parity.render.compose import image_name
 from parity.spec import load_stack
 
@@ -33,7 +33,9 @@ REGION = "eu-central-1"
 
 
 def logs_client():
-    return boto3.client("logs", region_name=REGION, endpoint_url=EMULATOR, aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        "logs", region_name=REGION, endpoint_url=EMULATOR, aws_access_key_id="test", aws_secret_access_key="test"
+    )
 
 
 def put_line(service: str, task: str, message: str) -> None:
@@ -55,8 +57,13 @@ def promoted(stack):
 
 def test_status_shows_what_promote_set(promoted):
     stack = load_stack(ROOT, "local")
-    ecs = boto3.client("ecs", region_name=REGION, endpoint_url=EMULATOR, aws_access_key_id="test", aws_secret_access_key="test")
-    live = {s["serviceName"]: s for s in ecs.describe_services(cluster=stack.cluster, services=list(stack.services))["services"]}
+    ecs = boto3.client(
+        "ecs", region_name=REGION, endpoint_url=EMULATOR, aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    live = {
+        s["serviceName"]: s
+        for s in ecs.describe_services(cluster=stack.cluster, services=list(stack.services))["services"]
+    }
     deployments = {d["name"]: d for d in promoted["deployments"]}
     local_ids = {}
     for name in stack.services:
@@ -87,7 +94,9 @@ def test_logs_show_the_lines_put_in_the_emulator_by_task_and_follow_them(promote
     ]
 
     argv = [sys.executable, "-m", "invoke", "logs", "--env", "local", "-f", "--since", "5m", "--filter", marker]
-    follower = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
+    follower = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ
+    )
     got: list[str] = []
     threading.Thread(target=lambda: got.extend(iter(follower.stdout.readline, "")), daemon=True).start()
     try:
@@ -112,7 +121,10 @@ def test_exec_on_the_emulator_finds_no_task_in_one_line(promoted, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "invoke", "exec", "--env", "local", "--service", "crawler"],
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "error: crawler has no running task in local (hint: `inv status --env local` shows its deployment)"
+    assert (
+        proc.stderr.strip()
+        == "error: crawler has no running task in local (hint: `inv status --env local` shows its deployment)"
+    )
 
 
 def test_locally_exec_enters_one_replica_and_logs_take_since_and_filter(stack):

@@ -31,9 +31,9 @@ import yaml
 
 from parity.adapters.aws import AwsTarget
 from parity.adapters.ecs import Ecs, EcsTasks
-from parity.app import records
-from parity.app.infra import apply
-from parity.app.infra import connect as infra_connect
+from parity.app.checks import records
+from parity.app.infrastructure.infra import apply
+from parity.app.infrastructure.infra import connect as infra_connect
 from parity.errors import ParityError
 from parity.render.taskdef import deployment_configuration, render_taskdef
 from parity.spec import load_stack
@@ -46,7 +46,10 @@ ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-central-1"
 CLUSTER = "huskit-prod"  # the local overlay keeps prod's names
 MANIFEST, CONFIG = {"website-agent": "1", "crawler": "2"}, {"website-agent": "a", "crawler": "b"}
-TASK = {"website-agent": ["3f2c9a1b0d8e4f6a9b7c5d3e1f0a2b4c", "7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"], "crawler": ["c0ffee00112233445566778899aabbcc"]}
+TASK = {
+    "website-agent": ["3f2c9a1b0d8e4f6a9b7c5d3e1f0a2b4c", "7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"],
+    "crawler": ["c0ffee00112233445566778899aabbcc"],
+}
 
 
 class Registry(BaseHTTPRequestHandler):
@@ -58,7 +61,9 @@ class Registry(BaseHTTPRequestHandler):
         Registry.asked.append(self.path)
         for service, m in MANIFEST.items():
             if self.path == f"/v2/huskit/{service}/manifests/sha256:{m * 64}":
-                body = json.dumps({"schemaVersion": 2, "config": {"digest": f"sha256:{CONFIG[service] * 64}"}, "layers": []}).encode()
+                body = json.dumps(
+                    {"schemaVersion": 2, "config": {"digest": f"sha256:{CONFIG[service] * 64}"}, "layers": []}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")
                 self.end_headers()
@@ -72,12 +77,16 @@ class Registry(BaseHTTPRequestHandler):
 
 
 def client(service: str, endpoint: str):
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        service, region_name=REGION, endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test"
+    )
 
 
 def inv(root: Path, *args: str, path_prefix: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PATH": path_prefix + os.environ["PATH"]}
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=root, capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=root, capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def make_root(tmp: Path, endpoint: str, registry: str) -> Path:
@@ -104,14 +113,18 @@ def env(tmp_path_factory):
         for name in ("crawler", "website-agent"):  # what promote registers and starts
             image = f"{registry}/huskit/{name}@sha256:{MANIFEST[name] * 64}"
             revisions[name] = ecs.register_task_definition(render_taskdef(stack, name, image, "123456789012"))
-            ecs.update_service(CLUSTER, name, revisions[name], deployment_configuration(), True, stack.services[name].desired_count)
+            ecs.update_service(
+                CLUSTER, name, revisions[name], deployment_configuration(), True, stack.services[name].desired_count
+            )
         records.record_e2e_pass(root, {s: f"sha256:{c * 64}" for s, c in CONFIG.items()}, "e2e")
         cw = client("cloudwatch", endpoint)
         cw.put_metric_alarm(
             AlarmName="huskit-website-agent-5xx", Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
             Statistic="Sum", Period=60, EvaluationPeriods=5, Threshold=10, ComparisonOperator="GreaterThanThreshold",
         )  # fmt: skip
-        cw.set_alarm_state(AlarmName="huskit-website-agent-5xx", StateValue="ALARM", StateReason="Threshold Crossed: 14 > 10")
+        cw.set_alarm_state(
+            AlarmName="huskit-website-agent-5xx", StateValue="ALARM", StateReason="Threshold Crossed: 14 > 10"
+        )
         logs = client("logs", endpoint)
         now = int(time.time() * 1000)
         lines = [  # (service, task, ms ago, message), put stream by stream, not in time order
@@ -125,7 +138,11 @@ def env(tmp_path_factory):
                 logs.create_log_stream(logGroupName=f"/ecs/huskit-{service}", logStreamName=stream)
             except logs.exceptions.ResourceAlreadyExistsException:
                 pass
-            logs.put_log_events(logGroupName=f"/ecs/huskit-{service}", logStreamName=stream, logEvents=[{"timestamp": now - ago, "message": message}])
+            logs.put_log_events(
+                logGroupName=f"/ecs/huskit-{service}",
+                logStreamName=stream,
+                logEvents=[{"timestamp": now - ago, "message": message}],
+            )
         yield {"root": root, "endpoint": endpoint, "revisions": revisions, "registry": registry}
     server.shutdown()
 
@@ -141,7 +158,9 @@ def test_status_shows_what_promote_set(env):
         assert d["image"] == f"{env['registry']}/huskit/{name}@sha256:{MANIFEST[name] * 64}"
         # moto reports the desired count running (up to its MOTO_ECS_SERVICE_RUNNING, 2) and the rollout complete
         assert (d["desired"], d["running"], d["pending"], d["rollout"]["state"]) == (desired, desired, 0, "COMPLETED")
-    assert found["e2e"]["passed"] is True and found["e2e"]["images"] == {s: f"sha256:{c * 64}" for s, c in CONFIG.items()}
+    assert found["e2e"]["passed"] is True and found["e2e"]["images"] == {
+        s: f"sha256:{c * 64}" for s, c in CONFIG.items()
+    }
     assert sorted(Registry.asked) == sorted(f"/v2/huskit/{s}/manifests/sha256:{m * 64}" for s, m in MANIFEST.items())
     assert found["alarms"] == [{"name": "huskit-website-agent-5xx", "reason": "Threshold Crossed: 14 > 10"}]
     assert found["urls"] == {"edge": "http://127.0.0.1:8080"}
@@ -158,15 +177,19 @@ def test_status_shows_what_promote_set(env):
 def test_status_warns_about_a_revision_registered_by_hand(env):
     stack = load_stack(env["root"], "local")
     ecs = Ecs(AwsTarget(REGION, env["endpoint"]))
-    td = render_taskdef(stack, "crawler", f"{env['registry']}/huskit/crawler@sha256:{MANIFEST['crawler'] * 64}", "123456789012")
+    td = render_taskdef(
+        stack, "crawler", f"{env['registry']}/huskit/crawler@sha256:{MANIFEST['crawler'] * 64}", "123456789012"
+    )
     td["containerDefinitions"][0]["environment"].append({"name": "DEBUG", "value": "1"})
     by_hand = ecs.register_task_definition(td)
     ecs.update_service(CLUSTER, "crawler", by_hand, deployment_configuration(), True)
     try:
         found = json.loads(inv(env["root"], "status", "--env", "local", "--json").stdout)
         assert found["warnings"] == [
-            ("crawler: environment.DEBUG: live=1 rendered=<absent>, undeclared (`inv parity --env local` fails on it; "
-            "`inv promote --env local` registers the spec again)")
+            (
+                "crawler: environment.DEBUG: live=1 rendered=<absent>, undeclared (`inv parity --env local` fails on it; "
+                "`inv promote --env local` registers the spec again)"
+            )
         ]
     finally:
         ecs.update_service(CLUSTER, "crawler", env["revisions"]["crawler"], deployment_configuration(), True)
@@ -210,7 +233,10 @@ def test_follow_shows_a_new_line_within_a_bounded_time(env):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert [line.split(" ", 2)[2].strip() for line in got] == ["Uvicorn running on http://0.0.0.0:4999", "crawl done: 12 pages"]
+    assert [line.split(" ", 2)[2].strip() for line in got] == [
+        "Uvicorn running on http://0.0.0.0:4999",
+        "crawl done: 12 pages",
+    ]
     assert got[1].startswith("crawler/c0ffee00 ")
 
 
@@ -219,15 +245,34 @@ def test_exec_finds_no_task_in_the_emulator_and_its_request_reaches_moto_valid(e
     plugin.parent.mkdir()
     plugin.write_text("#!/bin/sh\nexit 0\n")
     plugin.chmod(0o755)
-    proc = inv(env["root"], "exec", "--env", "local", "--service", "crawler", "--", "echo", "hi", path_prefix=f"{plugin.parent}:")
+    proc = inv(
+        env["root"],
+        "exec",
+        "--env",
+        "local",
+        "--service",
+        "crawler",
+        "--",
+        "echo",
+        "hi",
+        path_prefix=f"{plugin.parent}:",
+    )
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "error: crawler has no running task in local (hint: `inv status --env local` shows its deployment)"
+    assert (
+        proc.stderr.strip()
+        == "error: crawler has no running task in local (hint: `inv status --env local` shows its deployment)"
+    )
     # the request itself: botocore validates it against ExecuteCommand's input shape before it
     # leaves; moto (5.2.5) has no ExecuteCommand and fails with an HTML 500 page
     tasks = EcsTasks(AwsTarget(REGION, env["endpoint"]))
     with pytest.raises(ParityError) as exc:
-        tasks.execute_command(CLUSTER, f"arn:aws:ecs:{REGION}:123456789012:task/{CLUSTER}/{TASK['crawler'][0]}", "crawler", "echo hi")
-    assert str(exc.value) == f"execute command in task {TASK['crawler'][0]}: the emulator at {env['endpoint']} does not implement ExecuteCommand"
+        tasks.execute_command(
+            CLUSTER, f"arn:aws:ecs:{REGION}:123456789012:task/{CLUSTER}/{TASK['crawler'][0]}", "crawler", "echo hi"
+        )
+    assert (
+        str(exc.value)
+        == f"execute command in task {TASK['crawler'][0]}: the emulator at {env['endpoint']} does not implement ExecuteCommand"
+    )
 
 
 def test_a_missing_log_group_and_a_missing_stack_are_one_line(env, tmp_path):
@@ -235,7 +280,10 @@ def test_a_missing_log_group_and_a_missing_stack_are_one_line(env, tmp_path):
     logs.delete_log_group(logGroupName="/ecs/huskit-crawler")
     proc = inv(env["root"], "logs", "--env", "local", "--service", "crawler")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "error: crawler: log group /ecs/huskit-crawler does not exist in local (hint: `inv promote --env local` creates it)"
+    assert (
+        proc.stderr.strip()
+        == "error: crawler: log group /ecs/huskit-crawler does not exist in local (hint: `inv promote --env local` creates it)"
+    )
     with moto_server() as empty:
         root = make_root(tmp_path, empty, env["registry"])
         proc = inv(root, "status", "--env", "local")

@@ -21,7 +21,12 @@ def test_the_running_stack_matches_the_spec(stack):
     # running vs spec vs rendered: nothing differs; the only differences are the local
     # network's (a Docker network admits both ways; the edge's host clients) and the managed
     # rules the local edge does not emulate, each declared
-    assert sorted(verdicts(proc.stdout)) == [("ok", "edge.ingress"), ("ok", "edge.waf.rules"), ("ok", "ingress"), ("ok", "ingress")]
+    assert sorted(verdicts(proc.stdout)) == [
+        ("ok", "edge.ingress"),
+        ("ok", "edge.waf.rules"),
+        ("ok", "ingress"),
+        ("ok", "ingress"),
+    ]
     assert "not emulated locally: AWSManagedRulesKnownBadInputsRuleSet/Host_localhost_HEADER" in proc.stdout
 
 
@@ -58,5 +63,11 @@ def test_live_in_the_emulator_after_a_promote(stack):
     # images just pushed: the same on every side
     assert "live local: ECS in" in proc.stdout
     for service in ("website-agent", "crawler"):
-        assert re.search(rf"^{service}: \d+ differences \(\d+ fields the same on every side: [^)]*rendered, live\b", proc.stdout, re.M)
-    assert all(field in ("ingress", "edge.ingress", "edge.waf.rules") and v == "ok" for v, field in verdicts(proc.stdout)), proc.stdout
+        assert re.search(
+            rf"^{service}: \d+ differences \(\d+ fields the same on every side: [^)]*rendered, live\b",
+            proc.stdout,
+            re.M,
+        )
+    assert all(
+        field in ("ingress", "edge.ingress", "edge.waf.rules") and v == "ok" for v, field in verdicts(proc.stdout)
+    ), proc.stdout

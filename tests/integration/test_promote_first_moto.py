@@ -13,9 +13,9 @@ import pytest
 from parity.adapters.aws import AwsTarget
 from parity.adapters.cloudformation import Emulator
 from parity.adapters.ecs import Ecs
-from parity.app import records
-from parity.app.context import DeployContext
-from parity.app.promote import promote
+from parity.app.checks import records
+from parity.app.deploy.context import DeployContext
+from parity.app.deploy.promote import promote
 from parity.errors import DeployFailed, RollbackFailed
 from parity.spec import load_stack
 from tests.unit.deploy_fakes import FakeCdn, FakeRegistry, FakeStatic, image_id
@@ -45,7 +45,10 @@ def test_a_first_promote_that_fails_leaves_every_service_at_zero_tasks(tmp_path)
             assert live[name]["taskDefinition"].endswith(f"/huskit-{name}:1")  # the placeholder
             assert live[name]["desiredCount"] == 0
         assert not isinstance(exc.value, RollbackFailed)
-        assert "rolled back: website-agent at 0 tasks on huskit-website-agent:1, crawler at 0 tasks on huskit-crawler:1" in str(exc.value)
+        assert (
+            "rolled back: website-agent at 0 tasks on huskit-website-agent:1, crawler at 0 tasks on huskit-crawler:1"
+            in str(exc.value)
+        )
         td = Ecs(target).describe_task_definition(live["crawler"]["taskDefinition"])
         assert td["containerDefinitions"][0]["image"].endswith(":bootstrap")
 
@@ -74,7 +77,10 @@ def test_a_dry_run_on_a_fresh_emulator_shows_the_bootstrap_and_the_rest(tmp_path
         assert "[ 4/12] bootstrap emulator: would create " in text
         assert '+      "image": "127.0.0.1:5055/huskit/crawler@<digest after push of sha256:' in text
         assert "not compared with AWS: ECR repository huskit/website-agent: it does not exist yet" in text
-        assert "not compared with AWS: live task definitions and services of crawler, website-agent: ECS cluster huskit-prod does not exist" in text
+        assert (
+            "not compared with AWS: live task definitions and services of crawler, website-agent: ECS cluster huskit-prod does not exist"
+            in text
+        )
         assert "dry run: stopping after diff" in text
         kw = dict(region_name=REGION, endpoint_url=moto, aws_access_key_id="test", aws_secret_access_key="test")
         assert boto3.client("cloudformation", **kw).describe_stacks()["Stacks"] == []

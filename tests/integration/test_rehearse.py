@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from parity.app.rehearse import NG, OK, Report, rehearse
+from parity.app.rehearsal.rehearse import NG, OK, Report, rehearse
 from parity.render.infra import identities
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,11 @@ def test_every_job_runs_its_steps_as_its_own_role(prod_day):
         assert any(t.startswith(title) for t in sections), title
     ran = [(t, n, st, d) for t, n, st, d in found if n.startswith(("inv ", "assume "))]
     assert len(ran) >= 20
-    wrong = [f"{t} / {n}: {d}" for t, n, st, d in found if st != OK and not any(o in n for o in OTHER_HALF) and "limits" not in t]
+    wrong = [
+        f"{t} / {n}: {d}"
+        for t, n, st, d in found
+        if st != OK and not any(o in n for o in OTHER_HALF) and "limits" not in t
+    ]
     assert not wrong, "\n".join(wrong)
     # the promote that fails is rolled back and its revisions retired (ecs:DeregisterTaskDefinition, as the role)
     assert any("retires the revisions" in n and st == OK and "INACTIVE" in d for _t, n, st, d in found)

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from parity.app.bench_loop import Load, Stream
+from parity.app.benchmarks.bench_loop import Load, Stream
 
 from .conftest import PROJECT, ROOT, containers_of, docker, inv
 
@@ -51,7 +51,9 @@ def edited(path: Path, find: str, replace: str) -> Iterator[None]:
 
 def stack_containers() -> dict[str, str]:
     """Container name -> ID of every container of the stack."""
-    out = docker("ps", "-a", "--filter", f"label=com.docker.compose.project={PROJECT}", "--format", "{{.Names}} {{.ID}}")
+    out = docker(
+        "ps", "-a", "--filter", f"label=com.docker.compose.project={PROJECT}", "--format", "{{.Names}} {{.ID}}"
+    )
     return dict(line.split() for line in out.stdout.splitlines())
 
 
@@ -68,7 +70,11 @@ def rollout() -> tuple[str, Stream, bool]:
     starts. Returns the output, the stream and whether it was still open when
     the edge switched to the new replicas."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "up"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "invoke", "up"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
     )
     lines: list[str] = []
@@ -115,10 +121,16 @@ def test_changed_service_is_replaced_without_a_lost_request_and_stays_put():
             after = stack_containers()
             assert "website-agent: replaced 2 replica(s)" in out, out[-2000:]
             assert load.ok > 200, f"only {load.ok} requests went through"
-            assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            assert not load.failed, (
+                f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            )
             assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
-            assert open_at_switch, "the stream had ended before the edge switched: the test proved nothing about draining"
-            assert not stream.cut, f"the SSE stream was cut ({stream.error or 'no done event'}; events: {stream.events[-3:]})"
+            assert open_at_switch, (
+                "the stream had ended before the edge switched: the test proved nothing about draining"
+            )
+            assert not stream.cut, (
+                f"the SSE stream was cut ({stream.error or 'no done event'}; events: {stream.events[-3:]})"
+            )
             assert marker in httpx.get(f"{EDGE}/healthz", timeout=5).text, "the edge does not serve the new version"
             # only website-agent was replaced: the edge and everything else are the same containers
             assert not set(of("website-agent", after).values()) & set(of("website-agent", before).values())
@@ -146,11 +158,15 @@ def test_replica_that_never_gets_healthy_is_rolled_back_and_the_old_keep_serving
             assert "rolled back, the old replicas keep serving" in proc.stdout + proc.stderr, proc.stdout[-2000:]
             assert of("website-agent", stack_containers()) == before  # the new ones are gone, the old untouched
             assert load.ok > 100, f"only {load.ok} requests went through"
-            assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            assert not load.failed, (
+                f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {failures(load)}"
+            )
             assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"
             answered = edge_targets("website-agent")
             addresses = {
-                docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{PROJECT}_public").IPAddress}}}}', c).stdout.strip()
+                docker(
+                    "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{PROJECT}_public").IPAddress}}}}', c
+                ).stdout.strip()
                 for c in before.values()
             }
             assert answered in ("default", ",".join(sorted(addresses))), answered
@@ -169,15 +185,17 @@ def edge_targets(service: str) -> str:
 
 
 def public_address(container: str) -> str:
-    return docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{PROJECT}_public").IPAddress}}}}', container).stdout.strip()
+    return docker(
+        "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{PROJECT}_public").IPAddress}}}}', container
+    ).stdout.strip()
 
 
 def test_status_warns_about_a_target_group_whose_replica_is_gone_and_up_heals_it():
     """After a rollout the edge's target group holds replica addresses; a replica removed outside
     `inv up` leaves one that answers nobody: `inv status` says so, `inv up` registers again."""
     from parity.adapters.docker import Docker
-    from parity.app.local_stack import compose_for
-    from parity.app.replace import DockerFleet, register_all
+    from parity.app.local.local_stack import compose_for
+    from parity.app.local.replace import DockerFleet, register_all
     from parity.app.workspace import Workspace
     from parity.spec import load_stack
 
@@ -189,8 +207,9 @@ def test_status_warns_about_a_target_group_whose_replica_is_gone_and_up_heals_it
     gone, image = public_address(victim), docker("inspect", "-f", "{{.Config.Image}}", victim).stdout.strip()
     docker("rm", "-f", victim)
     # something else takes the freed address, so the replacement replica gets another (as on ECS)
-    squatter = docker("run", "-d", "--rm", "--network", f"{PROJECT}_public", "--entrypoint", "sleep",
-                      image, "300").stdout.strip()
+    squatter = docker(
+        "run", "-d", "--rm", "--network", f"{PROJECT}_public", "--entrypoint", "sleep", image, "300"
+    ).stdout.strip()
     try:
         warnings = json.loads(inv("status", "--json").stdout)["warnings"]
         assert any(w.startswith("the edge's target group for website-agent is ") for w in warnings), warnings
@@ -209,8 +228,8 @@ def test_a_target_group_the_edge_refuses_says_why_and_the_old_members_keep_servi
     """The switch reloads without a config test first (nginx tests as it reloads and keeps the old
     config); when the edge does not take the new members, `nginx -t` is run to say why."""
     from parity.adapters.docker import Docker
-    from parity.app.local_stack import compose_for
-    from parity.app.replace import DockerFleet, register_all
+    from parity.app.local.local_stack import compose_for
+    from parity.app.local.replace import DockerFleet, register_all
     from parity.app.workspace import Workspace
     from parity.errors import CommandFailed
     from parity.spec import load_stack
@@ -235,8 +254,8 @@ def test_the_target_group_health_check_is_asked_from_the_edge():
     """What decides when new replicas take traffic (as an ALB's target health check does): GET the
     spec's health.path of the replica's address from the edge, a 2xx; a 404 never passes."""
     from parity.adapters.docker import Docker
-    from parity.app.local_stack import compose_for
-    from parity.app.replace import DockerFleet
+    from parity.app.local.local_stack import compose_for
+    from parity.app.local.replace import DockerFleet
     from parity.app.workspace import Workspace
     from parity.spec import load_stack
 

@@ -3,9 +3,9 @@ isolated like its security group, Fargate limits, secrets injected as ECS does
 and never written down, idempotent `inv up`, data that survives `inv down`."""
 
 import json
-import time
 import socket
 import subprocess
+import time
 import uuid
 
 import boto3
@@ -21,8 +21,11 @@ LOCALSTACK = "http://127.0.0.1:4566"
 
 def localstack_secrets():
     return boto3.client(
-        "secretsmanager", endpoint_url=LOCALSTACK, region_name="eu-central-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
+        "secretsmanager",
+        endpoint_url=LOCALSTACK,
+        region_name="eu-central-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
     )
 
 
@@ -37,9 +40,19 @@ def test_every_container_is_healthy(stack):
 
 
 def test_second_up_changes_nothing(stack):
-    before = {c["Id"]: c["State"]["StartedAt"] for c in map(inspect, docker("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split())}
+    before = {
+        c["Id"]: c["State"]["StartedAt"]
+        for c in map(
+            inspect, docker("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split()
+        )
+    }
     inv("up")
-    after = {c["Id"]: c["State"]["StartedAt"] for c in map(inspect, docker("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split())}
+    after = {
+        c["Id"]: c["State"]["StartedAt"]
+        for c in map(
+            inspect, docker("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split()
+        )
+    }
     assert after == before
 
 
@@ -50,7 +63,9 @@ def test_crawler_is_unreachable_from_the_edge(stack):
     crawler = inspect(containers_of("crawler")[0])
     for net, conf in crawler["NetworkSettings"]["Networks"].items():
         ip = conf["IPAddress"]
-        proc = docker("exec", edge, "wget", "-q", "-T", "3", "-O", "-", f"http://{ip}:4999/health", check=False, timeout=30)
+        proc = docker(
+            "exec", edge, "wget", "-q", "-T", "3", "-O", "-", f"http://{ip}:4999/health", check=False, timeout=30
+        )
         assert proc.returncode != 0, f"edge reached the crawler at {ip} on {net}"
 
 
@@ -85,7 +100,9 @@ def test_published_ports_bind_loopback_only(stack):
                 assert b["HostIp"] == "127.0.0.1", (cid, b)
 
 
-@pytest.mark.parametrize("service,nano_cpus,memory_mib", [("website-agent", 1_000_000_000, 2048), ("crawler", 2_000_000_000, 4096)])
+@pytest.mark.parametrize(
+    "service,nano_cpus,memory_mib", [("website-agent", 1_000_000_000, 2048), ("crawler", 2_000_000_000, 4096)]
+)
 def test_fargate_sizes_are_container_limits(stack, service, nano_cpus, memory_mib):
     for cid in containers_of(service):
         host = inspect(cid)["HostConfig"]
@@ -130,7 +147,10 @@ def test_missing_secret_key_is_one_clear_line(stack):
     try:
         proc = inv("up", check=False)
         assert proc.returncode == 1
-        assert proc.stderr.strip().splitlines()[-1] == "error: GROQ_API_KEY <- secret huskit/prod/crawler has no key GROQ_API_KEY"
+        assert (
+            proc.stderr.strip().splitlines()[-1]
+            == "error: GROQ_API_KEY <- secret huskit/prod/crawler has no key GROQ_API_KEY"
+        )
     finally:
         sm.put_secret_value(SecretId=name, SecretString=original)
 
@@ -140,8 +160,17 @@ def test_data_survives_down_and_up(stack):
     database password, which `inv up` sets on the existing role again."""
     marker = uuid.uuid4().hex
     pg = containers_of("postgres")[0]
-    docker("exec", pg, "psql", "-U", "huskit", "-d", "huskit", "-c",
-           f"CREATE TABLE IF NOT EXISTS parity_marker (v text); INSERT INTO parity_marker VALUES ('{marker}');")
+    docker(
+        "exec",
+        pg,
+        "psql",
+        "-U",
+        "huskit",
+        "-d",
+        "huskit",
+        "-c",
+        f"CREATE TABLE IF NOT EXISTS parity_marker (v text); INSERT INTO parity_marker VALUES ('{marker}');",
+    )
     inv("down")
     assert docker("ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.strip() == ""
     inv("up")
@@ -166,7 +195,9 @@ def test_a_localstack_that_lost_its_state_is_reported_and_healed_by_up(stack):
         if all(s["health"] == "healthy" for s in status["services"] if s["name"] == "localstack"):
             break
         time.sleep(1)
-    assert status["warnings"] == ["LocalStack has restarted and lost its secrets and bucket: run `inv up` to seed it again"]
+    assert status["warnings"] == [
+        "LocalStack has restarted and lost its secrets and bucket: run `inv up` to seed it again"
+    ]
     inv("up")
     assert json.loads(inv("status", "--json").stdout)["warnings"] == []
     page = httpx.get("http://127.0.0.1:8080/", timeout=10)

@@ -31,8 +31,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from parity.app.bench_loop import Load
-from parity.app.watch import PHASES, parse_served
+from parity.app.benchmarks.bench_loop import Load
+from parity.app.local.watch import PHASES, parse_served
 
 from .conftest import ROOT, containers_of, inspect, inv
 
@@ -50,8 +50,12 @@ class Watcher:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "invoke", "up", "--watch"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+            [sys.executable, "-m", "invoke", "up", "--watch"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -66,9 +70,13 @@ class Watcher:
             for line in self.lines[since:]:
                 if re.search(pattern, line):
                     return line
-            assert self.proc.poll() is None, f"the watcher exited {self.proc.returncode}:\n" + "\n".join(self.lines[-30:])
+            assert self.proc.poll() is None, f"the watcher exited {self.proc.returncode}:\n" + "\n".join(
+                self.lines[-30:]
+            )
             time.sleep(0.2)
-        raise AssertionError(f"the watcher did not print /{pattern}/ within {bound:.0f} s:\n" + "\n".join(self.lines[-30:]))
+        raise AssertionError(
+            f"the watcher did not print /{pattern}/ within {bound:.0f} s:\n" + "\n".join(self.lines[-30:])
+        )
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -132,10 +140,17 @@ def test_server_edit_of_website_agent_is_rolled_out_under_load(watcher):
     marker = uuid.uuid4().hex[:8]
     since = len(watcher.lines)
     find = "res.status(200).json({ status: 'ok', "
-    with edited(watcher, WEB / "src" / "app.ts", find, f"res.status(200).json({{ status: 'ok', watch: '{marker}', ",
-                undone=lambda: marker not in text("/healthz")):
+    with edited(
+        watcher,
+        WEB / "src" / "app.ts",
+        find,
+        f"res.status(200).json({{ status: 'ok', watch: '{marker}', ",
+        undone=lambda: marker not in text("/healthz"),
+    ):
         with Load(EDGE) as load:
-            assert poll(lambda: marker in text("/healthz")), "the edit was not served:\n" + "\n".join(watcher.lines[-30:])
+            assert poll(lambda: marker in text("/healthz")), "the edit was not served:\n" + "\n".join(
+                watcher.lines[-30:]
+            )
             watcher.wait_for(r"website-agent updated in", since)
         assert any("website-agent: replaced 2 replica(s)" in line for line in watcher.lines[since:])
         assert list(served_phases(watcher, "website-agent", since)) == list(PHASES)
@@ -149,8 +164,13 @@ def test_server_edit_of_website_agent_is_rolled_out_under_load(watcher):
 def test_server_edit_of_the_crawler_is_served_through_the_web(watcher):
     marker = uuid.uuid4().hex[:8]
     since = len(watcher.lines)
-    with edited(watcher, CRAWLER / "crawler_app" / "app.py", '"browser": browser,', f'"browser": browser, "watch": "{marker}",',
-                undone=lambda: marker not in text("/api/crawler/health")):
+    with edited(
+        watcher,
+        CRAWLER / "crawler_app" / "app.py",
+        '"browser": browser,',
+        f'"browser": browser, "watch": "{marker}",',
+        undone=lambda: marker not in text("/api/crawler/health"),
+    ):
         assert poll(lambda: marker in text("/api/crawler/health")), "not served:\n" + "\n".join(watcher.lines[-30:])
         watcher.wait_for(r"crawler: replaced 1 replica", since)
         assert list(served_phases(watcher, "crawler", since)) == list(PHASES)
@@ -170,8 +190,13 @@ def test_client_edit_is_synced_to_the_bucket_and_the_edge_cache_emptied(watcher)
     assert cached.headers.get("x-cache") == "HIT from edge", cached.headers
     since = len(watcher.lines)
     find = "throw new Error(`missing #${id}`);"
-    with edited(watcher, WEB / "client" / "app.ts", find, f"throw new Error(`missing #${{id}} {marker}`);",
-                undone=lambda: asset_urls() == before):
+    with edited(
+        watcher,
+        WEB / "client" / "app.ts",
+        find,
+        f"throw new Error(`missing #${{id}} {marker}`);",
+        undone=lambda: asset_urls() == before,
+    ):
         assert poll(lambda: asset_urls() != before), "the page kept its old assets:\n" + "\n".join(watcher.lines[-30:])
         watcher.wait_for(r"emptied the edge's cache", since)
         new_js = next(u for u in asset_urls() if u.endswith(".js"))
@@ -186,9 +211,18 @@ def test_client_edit_is_synced_to_the_bucket_and_the_edge_cache_emptied(watcher)
 @pytest.mark.parametrize(
     "path, find, broken, why",
     [
-        (WEB / "src" / "app.ts", "res.status(200).json({ status: 'ok', ", "res.status(200).json({ status: 'ok',, ", r"not applied: .*build"),
-        (WEB / "server.ts", "const here = ", "process.exit(3); // watch test: never starts\nconst here = ",
-         r"not applied: .*rolled back, the old replicas keep serving"),
+        (
+            WEB / "src" / "app.ts",
+            "res.status(200).json({ status: 'ok', ",
+            "res.status(200).json({ status: 'ok',, ",
+            r"not applied: .*build",
+        ),
+        (
+            WEB / "server.ts",
+            "const here = ",
+            "process.exit(3); // watch test: never starts\nconst here = ",
+            r"not applied: .*rolled back, the old replicas keep serving",
+        ),
     ],
     ids=["does-not-build", "never-starts"],
 )
@@ -231,7 +265,9 @@ def test_a_spec_change_is_applied_as_inv_up_applies_it_and_a_bad_one_is_refused(
         with Load(EDGE) as load:
             watcher.wait_for(r"the stack is in step with the spec", since, bound=300)
         said = watcher.lines[since:]
-        assert any("website-agent: starting 2 new replica(s) beside 2 old" in line for line in said), "\n".join(said[-40:])
+        assert any("website-agent: starting 2 new replica(s) beside 2 old" in line for line in said), "\n".join(
+            said[-40:]
+        )
         assert all(web_env(c).get("PARITY_WATCH_TEST") == marker for c in containers_of("website-agent"))
         assert not load.failed, f"{len(load.failed)} of {load.ok + len(load.failed)} requests failed: {load.failed[:5]}"
         assert load.retried <= 4, f"{load.retried} requests met a keep-alive connection the edge closed unanswered"

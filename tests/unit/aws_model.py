@@ -141,7 +141,9 @@ class RecordingClient:
     validated against the operation's input shape and recorded; the answer
     is the response given for the operation (see ``Answer``)."""
 
-    def __init__(self, service: str, answers: dict[str, Answer], endpoint_url: str = "https://example.amazonaws.com") -> None:
+    def __init__(
+        self, service: str, answers: dict[str, Answer], endpoint_url: str = "https://example.amazonaws.com"
+    ) -> None:
         self.service = service
         self.model = model(service)
         self.answers = answers
@@ -174,7 +176,9 @@ class RecordingClient:
 class FakeTarget:
     """An ``AwsTarget`` whose clients are RecordingClients."""
 
-    def __init__(self, clients: dict[str, RecordingClient], endpoint_url: str | None = None, region: str = "eu-central-1") -> None:
+    def __init__(
+        self, clients: dict[str, RecordingClient], endpoint_url: str | None = None, region: str = "eu-central-1"
+    ) -> None:
         self.clients, self.endpoint_url, self.region = clients, endpoint_url, region
 
     def client(self, service: str) -> RecordingClient:

@@ -106,7 +106,9 @@ class FakeAwsCfn:
         body = json.loads(template)
         found = self.stacks.get(name)
         if kind == "CREATE" and found and found["status"] != "REVIEW_IN_PROGRESS":
-            raise refused(f"Stack [{name}] already exists and cannot be created again with the changeSet [{change_set}].")
+            raise refused(
+                f"Stack [{name}] already exists and cannot be created again with the changeSet [{change_set}]."
+            )
         if kind in ("UPDATE", "IMPORT") and found and found["status"] in NO_UPDATE - {"REVIEW_IN_PROGRESS"}:
             raise refused(f"Stack:{name} is in {found['status']} state and can not be updated.")
         if kind == "UPDATE" and (not found or found["status"] == "REVIEW_IN_PROGRESS"):
@@ -119,16 +121,32 @@ class FakeAwsCfn:
         values = {k: (found["parameters"].get(k) if v is None else v) for k, v in parameters.items()}
         self.counter += 1
         cs = f"cs-{self.counter}"
-        self.change_sets[cs] = {"stack": name, "kind": kind, "template": body, "parameters": values, "imports": imports or []}
+        self.change_sets[cs] = {
+            "stack": name,
+            "kind": kind,
+            "template": body,
+            "parameters": values,
+            "imports": imports or [],
+        }
         return cs
 
     def _check_import(self, found, body, parameters, imports):
         resources = body.get("Resources", {})
-        deployed = (found or {}).get("template", {}).get("Resources", {}) if found and found["status"] != "REVIEW_IN_PROGRESS" else {}
-        standing = {lid for lid, st in (found or {}).get("resources", {}).items() if st not in ("DELETE_COMPLETE", "DELETE_SKIPPED")}
+        deployed = (
+            (found or {}).get("template", {}).get("Resources", {})
+            if found and found["status"] != "REVIEW_IN_PROGRESS"
+            else {}
+        )
+        standing = {
+            lid
+            for lid, st in (found or {}).get("resources", {}).items()
+            if st not in ("DELETE_COMPLETE", "DELETE_SKIPPED")
+        }
         imported = {i["LogicalResourceId"] for i in imports}
         if set(resources) != standing | imported:
-            raise refused("As part of the import operation, you cannot modify or add [Resources] other than those imported")
+            raise refused(
+                "As part of the import operation, you cannot modify or add [Resources] other than those imported"
+            )
         for lid in standing:
             if resources[lid] != deployed.get(lid):
                 raise refused(f"As part of the import operation, you cannot modify resource [{lid}]")
@@ -194,7 +212,7 @@ class FakeAwsCfn:
             key = (res["Type"], res.get("Properties", {}).get(NAME.get(res["Type"], ""), None))
             reason = None
             if lid in self.fail_on:
-                reason = "Resource handler returned message: \"injected failure\""
+                reason = 'Resource handler returned message: "injected failure"'
             elif res["Type"] in NAME and key in self.world:
                 reason = f"{key[1]} already exists"
             if reason:
@@ -219,7 +237,9 @@ class FakeAwsCfn:
                 self._release(res)
                 found["resources"][lid] = "DELETE_SKIPPED"
                 found["events"].append(self._event(lid, res["Type"], "DELETE_SKIPPED"))
-            elif res["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer" and self._protected(res, found["parameters"]):
+            elif res["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer" and self._protected(
+                res, found["parameters"]
+            ):
                 stuck = True
                 found["events"].append(self._event(lid, res["Type"], "DELETE_FAILED",
                                                    "Load balancer cannot be deleted because deletion protection is enabled"))  # fmt: skip
@@ -250,7 +270,12 @@ class FakeAwsCfn:
             self.world[(res["Type"], res["Properties"][NAME[res["Type"]]])] = None  # retained: in no stack now
 
     def _event(self, lid, kind, status, reason=""):
-        return {"LogicalResourceId": lid, "ResourceType": kind, "ResourceStatus": status, "ResourceStatusReason": reason}
+        return {
+            "LogicalResourceId": lid,
+            "ResourceType": kind,
+            "ResourceStatus": status,
+            "ResourceStatusReason": reason,
+        }
 
 
 class FakeEcsServices:

@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from parity.app.context import DeployContext
+from parity.app.deploy.context import DeployContext
 from parity.spec.load import load_stack
 
 ACCOUNT = "111122223333"
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def image_id(service: str) -> str:
@@ -59,7 +59,11 @@ class FakeEcs:
         self.no_credentials = False
         self.registry: Any = None  # the FakeRegistry pushes go to (ECR's images)
         for name in stack.services:
-            td = {"family": f"huskit-{name}", "networkMode": "awsvpc", "containerDefinitions": [{"name": name, "image": "old"}]}
+            td = {
+                "family": f"huskit-{name}",
+                "networkMode": "awsvpc",
+                "containerDefinitions": [{"name": name, "image": "old"}],
+            }
             arn = self._register(td)
             self.services[name] = {
                 "serviceName": name,
@@ -88,13 +92,25 @@ class FakeEcs:
     def _register(self, td: dict[str, Any]) -> str:
         rev = 1 + sum(1 for a in self.taskdefs if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == td["family"])
         arn = f"arn:aws:ecs:{self.region}:{ACCOUNT}:task-definition/{td['family']}:{rev}"
-        self.taskdefs[arn] = {**td, "taskDefinitionArn": arn, "revision": rev, "status": "ACTIVE", "compatibilities": ["EC2", "FARGATE"]}
+        self.taskdefs[arn] = {
+            **td,
+            "taskDefinitionArn": arn,
+            "revision": rev,
+            "status": "ACTIVE",
+            "compatibilities": ["EC2", "FARGATE"],
+        }
         return arn
 
     def placeholder(self, service: str) -> str:
         """Put ``service`` where infra-apply leaves it: the placeholder revision at 0 tasks."""
         image = f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/huskit/{service}:bootstrap"
-        arn = self._register({"family": f"huskit-{service}", "networkMode": "awsvpc", "containerDefinitions": [{"name": service, "image": image}]})
+        arn = self._register(
+            {
+                "family": f"huskit-{service}",
+                "networkMode": "awsvpc",
+                "containerDefinitions": [{"name": service, "image": image}],
+            }
+        )
         svc = self.services[service]
         svc.update(taskDefinition=arn, desiredCount=0, deployments=[self._deployment(arn, "COMPLETED")])
         return arn
@@ -104,7 +120,9 @@ class FakeEcs:
         return self.services[service].get("desiredCount", 1) > 0 and any(i.endswith(":bootstrap") for i in images)
 
     def _event(self, service: str, message: str) -> None:
-        self.services[service]["events"].insert(0, {"createdAt": self._now(), "message": f"(service {service}) {message}"})
+        self.services[service]["events"].insert(
+            0, {"createdAt": self._now(), "message": f"(service {service}) {message}"}
+        )
 
     def __getattribute__(self, name):
         # Without credentials every AWS call fails, as aws_call reports it.
@@ -180,7 +198,9 @@ class FakeEcs:
         self.calls.append(("register", taskdef["family"]))
         return self._register(taskdef)
 
-    def update_service(self, cluster, service, task_definition, deployment_configuration, force_new_deployment, desired_count=None):
+    def update_service(
+        self, cluster, service, task_definition, deployment_configuration, force_new_deployment, desired_count=None
+    ):
         self.calls.append(("update", service, task_definition.rsplit("/", 1)[-1]))
         svc = self.services[service]
         if desired_count is not None:
@@ -238,7 +258,9 @@ class FakeRegistry:
         if self.tagged.get(ref, digest) != digest:  # ECR's repositories are IMMUTABLE
             from parity.errors import CommandFailed
 
-            raise CommandFailed(["docker", "push", ref], 1, f"tag invalid: The image tag '{ref.rsplit(':', 1)[1]}' already exists")
+            raise CommandFailed(
+                ["docker", "push", ref], 1, f"tag invalid: The image tag '{ref.rsplit(':', 1)[1]}' already exists"
+            )
         self.pushed[f"{ref.rsplit(':', 1)[0]}|{image}"] = digest
         self.tagged[ref] = digest
         return digest
@@ -276,7 +298,9 @@ class Clock:
         self.now += seconds
 
 
-def make_ctx(root: Path, env: str = "prod", scripts=None, smoke_ok: bool = True, built: bool = True, **aws) -> DeployContext:
+def make_ctx(
+    root: Path, env: str = "prod", scripts=None, smoke_ok: bool = True, built: bool = True, **aws
+) -> DeployContext:
     stack = load_stack(root, env)
     if aws:
         stack = stack.model_copy(update={"aws": stack.aws.model_copy(update=aws)})

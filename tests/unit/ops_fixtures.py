@@ -19,7 +19,6 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from parity.render.taskdef import render_taskdef  # noqa: E402
 from parity.spec import load_stack  # noqa: E402
-
 from tests.unit.aws_model import FIXTURES, complete, output_shape  # noqa: E402
 
 ACCOUNT = "123456789012"
@@ -32,11 +31,16 @@ IMAGES = {
     "crawler": ("sha256:" + "2" * 64, "sha256:" + "b" * 64),
 }
 TASKS = {
-    "website-agent": [("3f2c9a1b0d8e4f6a9b7c5d3e1f0a2b4c", "10.0.1.23", 9), ("7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d", "10.0.2.41", 8)],
+    "website-agent": [
+        ("3f2c9a1b0d8e4f6a9b7c5d3e1f0a2b4c", "10.0.1.23", 9),
+        ("7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d", "10.0.2.41", 8),
+    ],
     "crawler": [("c0ffee00112233445566778899aabbcc", "10.0.1.77", 12)],
 }
 REVISION = {"website-agent": 9, "crawler": 12}
-TARGET_GROUP = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/huskit-Websi-1RZ4H0W3PGKQ6/0f3e1c5a7b9d2e4f"
+TARGET_GROUP = (
+    f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/huskit-Websi-1RZ4H0W3PGKQ6/0f3e1c5a7b9d2e4f"
+)
 TOKEN = "AAEAAbSecretSessionToken0123456789NeverPrinted"
 
 
@@ -139,7 +143,11 @@ def describe_tasks() -> dict:
 
 
 def list_tasks() -> dict:
-    return {"taskArns": [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/huskit-prod/{tid}" for tid, _ip, _r in TASKS["website-agent"]]}
+    return {
+        "taskArns": [
+            f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/huskit-prod/{tid}" for tid, _ip, _r in TASKS["website-agent"]
+        ]
+    }
 
 
 def execute_command() -> dict:
@@ -212,8 +220,11 @@ def filter_log_events() -> dict:
     (a, _, _), (b, _, _) = TASKS["website-agent"]
     base = 1777629540000  # 2026-05-01T09:59:00Z
     events = [  # as a page comes: stream by stream, not in time order across them
-        (a, 0, "listening on 0.0.0.0:5171"), (a, 2500, "GET /healthz 200 1ms"), (a, 4000, "POST /api/chat 200 812ms"),
-        (b, 1000, "listening on 0.0.0.0:5171"), (b, 3000, "GET /healthz 502 0ms: upstream not ready"),
+        (a, 0, "listening on 0.0.0.0:5171"),
+        (a, 2500, "GET /healthz 200 1ms"),
+        (a, 4000, "POST /api/chat 200 812ms"),
+        (b, 1000, "listening on 0.0.0.0:5171"),
+        (b, 3000, "GET /healthz 502 0ms: upstream not ready"),
     ]
     return {"events": [
         {"logStreamName": f"ecs/website-agent/{tid}", "timestamp": base + dt, "message": text + "\n",
@@ -225,9 +236,16 @@ def filter_log_events() -> dict:
 def batch_get_image() -> dict:
     digest, config = IMAGES["website-agent"]
     manifest = {
-        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023, "digest": config},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654, "digest": "sha256:" + "e" * 64}],
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": 32654,
+                "digest": "sha256:" + "e" * 64,
+            }
+        ],
     }
     return {"failures": [], "images": [{
         "registryId": ACCOUNT, "repositoryName": "huskit/website-agent", "imageId": {"imageDigest": digest, "imageTag": "4f9e2c1"},
@@ -238,8 +256,16 @@ def batch_get_image() -> dict:
 # file -> (service, operation, the response's partial form)
 RESPONSES = {
     "ecs-describe-services.json": ("ecs", "DescribeServices", describe_services),
-    "ecs-describe-task-definition-website-agent.json": ("ecs", "DescribeTaskDefinition", lambda: describe_task_definition("website-agent")),
-    "ecs-describe-task-definition-crawler.json": ("ecs", "DescribeTaskDefinition", lambda: describe_task_definition("crawler")),
+    "ecs-describe-task-definition-website-agent.json": (
+        "ecs",
+        "DescribeTaskDefinition",
+        lambda: describe_task_definition("website-agent"),
+    ),
+    "ecs-describe-task-definition-crawler.json": (
+        "ecs",
+        "DescribeTaskDefinition",
+        lambda: describe_task_definition("crawler"),
+    ),
     "ecs-list-tasks.json": ("ecs", "ListTasks", list_tasks),
     "ecs-describe-tasks.json": ("ecs", "DescribeTasks", describe_tasks),
     "ecs-execute-command.json": ("ecs", "ExecuteCommand", execute_command),

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from parity.adapters.cloudformation import CloudFormation
 from parity.adapters.ecs import EcsTasks
 from parity.adapters.operations import Alarms, LogGroups, Manifests, TargetGroups
-from parity.app.operate import OpsContext
+from parity.app.operations.operate import OpsContext
 from parity.render.taskdef import log_group, render_taskdef
 from parity.spec.load import deep_merge, validate
 
@@ -53,7 +53,9 @@ def registered(stack, service: str) -> dict[str, Any]:
 
 
 def not_found(operation: str, message: str, code: str = "ValidationError") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation
+    )
 
 
 @dataclass
@@ -111,7 +113,10 @@ class World:
         return {"taskArns": [t["taskArn"] for t in self._tasks_of(params["serviceName"])]}
 
     def _describe_tasks(self, params):
-        return {"failures": self.tasks["failures"], "tasks": [t for t in self.tasks["tasks"] if t["taskArn"] in params["tasks"]]}
+        return {
+            "failures": self.tasks["failures"],
+            "tasks": [t for t in self.tasks["tasks"] if t["taskArn"] in params["tasks"]],
+        }
 
     def _describe_stacks(self, params):
         if self.stacks is None:

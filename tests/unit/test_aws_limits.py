@@ -65,7 +65,9 @@ def test_the_alb_group_holds_the_prefix_list_once():
     assert verify(template).findings == []
 
     twice = copy.deepcopy(template)  # what the template rendered before: 443 and 80
-    twice["Resources"]["AlbSecurityGroup"]["Properties"]["SecurityGroupIngress"].append({**ingress[0], "FromPort": 80, "ToPort": 80})
+    twice["Resources"]["AlbSecurityGroup"]["Properties"]["SecurityGroupIngress"].append(
+        {**ingress[0], "FromPort": 80, "ToPort": 80}
+    )
     (finding,) = verify(twice).findings
     assert (finding.level, finding.limit, finding.where) == ("error", "sg.inbound_rules", "AlbSecurityGroup")
     assert finding.message.startswith("110 inbound IPv4 rules")
@@ -85,7 +87,7 @@ def test_ingress_resources_count_against_their_group_too():
 
 
 def test_a_template_over_a_limit_is_refused_before_any_aws_call():
-    from parity.app.infra import within_limits
+    from parity.app.infrastructure.infra import within_limits
 
     template = render_template(stack_for("prod"))
     template["Resources"]["WebsiteAgentTargetGroup"]["Properties"]["UnhealthyThresholdCount"] = 1
@@ -95,8 +97,10 @@ def test_a_template_over_a_limit_is_refused_before_any_aws_call():
         "the rendered template breaks AWS's limits: WebsiteAgentTargetGroup: UnhealthyThresholdCount 1 is outside 2-10"
     )
     assert exc.value.details == [
-        ("error: WebsiteAgentTargetGroup: UnhealthyThresholdCount 1 is outside 2-10 "
-        f"(tg.unhealthy_threshold, {LIMITS['tg.unhealthy_threshold'].source})")
+        (
+            "error: WebsiteAgentTargetGroup: UnhealthyThresholdCount 1 is outside 2-10 "
+            f"(tg.unhealthy_threshold, {LIMITS['tg.unhealthy_threshold'].source})"
+        )
     ]
 
 
@@ -129,16 +133,18 @@ def test_listener_rules_and_web_acl_capacity():
 
 def test_an_origin_timeout_past_60_is_accepted_and_named_as_a_quota_increase():
     """Finding 7: CloudFront takes 1-60 s without a quota increase, up to 180 with one."""
-    from parity.app.infra import render
+    from parity.app.infrastructure.infra import render
 
     stack = stack_for("prod", {"edge": {"origin_response_timeout": 90}})
     seen: list[str] = []
     body = render(stack, report=seen.append)
     assert '"OriginReadTimeout": 90' in body
     assert seen == [
-        ("warning: Distribution.Origins.alb: origin response timeout 90 s is over 60 s: CloudFront refuses it until "
-        "the account's quota is raised (Service Quotas: CloudFront, 'Response timeout per origin') "
-        f"(cloudfront.origin_response_timeout, {LIMITS['cloudfront.origin_response_timeout'].source})")
+        (
+            "warning: Distribution.Origins.alb: origin response timeout 90 s is over 60 s: CloudFront refuses it until "
+            "the account's quota is raised (Service Quotas: CloudFront, 'Response timeout per origin') "
+            f"(cloudfront.origin_response_timeout, {LIMITS['cloudfront.origin_response_timeout'].source})"
+        )
     ]
     seen.clear()
     render(stack_for("prod"), report=seen.append)
@@ -188,4 +194,6 @@ def test_every_fargate_size_the_spec_accepts_renders_a_task_aws_takes():
         for memory in memories:
             stack = stack_for("local", {"services": {"crawler": {"cpu": cpu, "memory": memory}}})
             props = render_template(stack)["Resources"]["CrawlerPlaceholderTaskDefinition"]["Properties"]
-            assert verify({"Resources": {"T": {"Type": "AWS::ECS::TaskDefinition", "Properties": props}}}).findings == []
+            assert (
+                verify({"Resources": {"T": {"Type": "AWS::ECS::TaskDefinition", "Properties": props}}}).findings == []
+            )

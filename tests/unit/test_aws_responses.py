@@ -12,7 +12,7 @@ import json
 import botocore.session
 import pytest
 
-from parity.app.changes import desired_service
+from parity.app.deploy.changes import desired_service
 from parity.render.diff import TASKDEF_READ_ONLY, normalise_service, normalise_taskdef, service_diff, taskdef_diff
 from parity.render.taskdef import render_taskdef
 from parity.spec.load import load_stack
@@ -63,7 +63,10 @@ def missing_members(shape, value, path: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("fixture", "operation"),
-    [("aws-describe-task-definition-crawler.json", "DescribeTaskDefinition"), ("aws-describe-services-crawler.json", "DescribeServices")],
+    [
+        ("aws-describe-task-definition-crawler.json", "DescribeTaskDefinition"),
+        ("aws-describe-services-crawler.json", "DescribeServices"),
+    ],
 )
 def test_saved_responses_carry_every_member_of_the_model(fixture, operation):
     shape = MODEL.operation_model(operation).output_shape
@@ -97,7 +100,11 @@ def test_a_real_change_still_shows_against_a_full_response():
     live["runtimePlatform"]["cpuArchitecture"] = "ARM64"
     live["containerDefinitions"][0]["readonlyRootFilesystem"] = True
     text = taskdef_diff(live, rendered(), "td")
-    for line in ('-  "enableFaultInjection": true,', '-    "cpuArchitecture": "ARM64",', '-      "readonlyRootFilesystem": true,'):
+    for line in (
+        '-  "enableFaultInjection": true,',
+        '-    "cpuArchitecture": "ARM64",',
+        '-      "readonlyRootFilesystem": true,',
+    ):
         assert line in text
     service = live_service()
     service["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"] = False

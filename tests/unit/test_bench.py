@@ -5,8 +5,8 @@ import json
 import sys
 import types
 
-from parity.app.bench import LOOP_FIGURES, Figure, loop_figures, write_report
-from parity.app.bench_sse import parse_run, search_upward
+from parity.app.benchmarks.bench import LOOP_FIGURES, Figure, loop_figures, write_report
+from parity.app.benchmarks.bench_sse import parse_run, search_upward
 
 
 def levels_tried(capacity, **kw):
@@ -35,8 +35,17 @@ def test_search_reports_zero_when_the_first_level_fails():
 
 
 def test_load_generator_output_is_held_only_when_every_stream_is_on_time():
-    line = {"streams": 100, "seconds": 30, "ramp_ms": 500, "ok": 100, "failed": 0, "reasons": {}, "max_open": 100,
-            "first_event_ms": {"p50": 1003, "p99": 1050, "max": 1100}, "wall_s": 31.2}
+    line = {
+        "streams": 100,
+        "seconds": 30,
+        "ramp_ms": 500,
+        "ok": 100,
+        "failed": 0,
+        "reasons": {},
+        "max_open": 100,
+        "first_event_ms": {"p50": 1003, "p99": 1050, "max": 1100},
+        "wall_s": 31.2,
+    }
     assert parse_run("noise\n" + json.dumps(line)).held
     assert not parse_run(json.dumps({**line, "ok": 99, "reasons": {"http_429": 1}})).held
     assert not parse_run(json.dumps({**line, "first_event_ms": {"p50": 1900, "p99": 2300, "max": 2400}})).held
@@ -63,19 +72,24 @@ def test_missing_daily_loop_figures_are_named_not_measured(tmp_path):
 def test_daily_loop_figures_slot_in(monkeypatch):
     fake = types.ModuleType("fake_bench_loop")
     fake.up_warm_vs_compose = lambda ws: Figure("up_warm_vs_compose", 0.4, "ratio", "< 1")
-    fake.edit_to_served_s = lambda ws: [Figure("edit_to_served_s", 2.0, "s", note="website-agent"),
-                                        Figure("edit_to_served_s", 3.0, "s", note="crawler")]
+    fake.edit_to_served_s = lambda ws: [
+        Figure("edit_to_served_s", 2.0, "s", note="website-agent"),
+        Figure("edit_to_served_s", 3.0, "s", note="crawler"),
+    ]
     monkeypatch.setitem(sys.modules, "fake_bench_loop", fake)
     figures = loop_figures("ws", module="fake_bench_loop")
     assert [(f.name, f.value) for f in figures] == [
-        ("up_warm_vs_compose", 0.4), ("edit_to_served_s", 2.0), ("edit_to_served_s", 3.0),
-        ("rollout_failed_requests", None), ("rollout_streams_cut", None),
+        ("up_warm_vs_compose", 0.4),
+        ("edit_to_served_s", 2.0),
+        ("edit_to_served_s", 3.0),
+        ("rollout_failed_requests", None),
+        ("rollout_streams_cut", None),
     ]
 
 
 def test_sse_figures_say_when_the_search_never_found_the_limit():
-    from parity.app.bench import sse_figures
-    from parity.app.bench_sse import LoadRun
+    from parity.app.benchmarks.bench import sse_figures
+    from parity.app.benchmarks.bench_sse import LoadRun
 
     class FakeLoad:
         class stack:
@@ -114,7 +128,7 @@ def test_sse_figures_say_when_the_search_never_found_the_limit():
 
 
 def test_bench_loop_provides_every_daily_loop_figure():
-    import parity.app.bench_loop as loop
+    import parity.app.benchmarks.bench_loop as loop
 
     assert all(callable(getattr(loop, name, None)) for name in LOOP_FIGURES)
 
@@ -124,7 +138,7 @@ def test_the_benchs_one_line_edits_still_apply_to_the_services_sources():
     under it must fail here, not in the middle of `inv bench`."""
     from pathlib import Path
 
-    from parity.app.bench_loop import EDITS
+    from parity.app.benchmarks.bench_loop import EDITS
     from parity.spec import load_stack
 
     root = Path(__file__).resolve().parents[2]
@@ -140,7 +154,7 @@ def test_load_sends_a_request_again_once_only_when_its_keep_alive_was_closed_una
     import httpx
     import pytest
 
-    from parity.app.bench_loop import Load
+    from parity.app.benchmarks.bench_loop import Load
 
     def client(*errors):
         queue = list(errors)
@@ -158,13 +172,15 @@ def test_load_sends_a_request_again_once_only_when_its_keep_alive_was_closed_una
     with pytest.raises(httpx.RemoteProtocolError):  # closed twice: a failure, not a race
         load._get(client(closed, closed), "/healthz")
     with pytest.raises(httpx.RemoteProtocolError):  # an answer cut off midway is never sent again
-        load._get(client(httpx.RemoteProtocolError("peer closed connection without sending complete message body")), "/")
+        load._get(
+            client(httpx.RemoteProtocolError("peer closed connection without sending complete message body")), "/"
+        )
     assert load.retried == 2
 
 
 def test_the_edit_figure_is_the_median_with_min_max_every_run_and_each_phases_median():
-    from parity.app.bench_loop import FIRST_ANSWER, EditRun, edit_figure
-    from parity.app.watch import PHASES
+    from parity.app.benchmarks.bench_loop import FIRST_ANSWER, EditRun, edit_figure
+    from parity.app.local.watch import PHASES
 
     def run(total, build):
         phases = {p: 0.1 for p in PHASES} | {"build": build}
@@ -181,7 +197,7 @@ def test_the_edit_figure_is_the_median_with_min_max_every_run_and_each_phases_me
 
 
 def test_an_edit_that_was_not_served_leaves_the_figure_unmeasured_and_says_so():
-    from parity.app.bench_loop import EditRun, edit_figure
+    from parity.app.benchmarks.bench_loop import EditRun, edit_figure
 
     fig = edit_figure("crawler", [EditRun(2.0, {}), EditRun(None)], bound=120)
     assert fig.value is None and fig.note == "crawler: 1 of 2 edits not served within 120 s"

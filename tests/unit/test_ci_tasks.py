@@ -11,9 +11,10 @@ import shutil
 import pytest
 from invoke import MockContext, Result
 
-from parity.app import images, records
-from parity.app.e2e_run import run_e2e
-from parity.app.test_run import SERVICE_SUITES, run_service_suite, stages
+from parity.app.checks import records
+from parity.app.checks.e2e_run import run_e2e
+from parity.app.checks.test_run import SERVICE_SUITES, run_service_suite, stages
+from parity.app.local import images
 from parity.app.workspace import Workspace
 from parity.errors import ConfigError, ParityError
 
@@ -124,7 +125,11 @@ def test_load_checks_every_image_id(tmp_path, fake_docker):
 
 
 def test_load_refuses_an_image_that_is_not_the_one_built(tmp_path, fake_docker):
-    saved(tmp_path / "a", {"crawler": IMAGE, "website-agent": IMAGE}, tar_ids={"crawler": IMAGE, "website-agent": "sha256:" + "9" * 64})
+    saved(
+        tmp_path / "a",
+        {"crawler": IMAGE, "website-agent": IMAGE},
+        tar_ids={"crawler": IMAGE, "website-agent": "sha256:" + "9" * 64},
+    )
     with pytest.raises(ParityError, match="website-agent: loaded image huskit/website-agent:local is sha256:9"):
         images.load(Workspace(root=ROOT), tmp_path)
 
@@ -175,4 +180,3 @@ def test_inv_test_unit_lints_with_ruff_before_the_unit_tests():
     lint = unit[0][2]
     assert "-m ruff check ." in lint and "-m ruff format --check ." in lint
     assert stages(unit_only=False)[:2] == unit
-

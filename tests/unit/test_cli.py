@@ -24,8 +24,16 @@ def load_tasks():
 @pytest.mark.parametrize(
     ("exc", "line", "code"),
     [
-        (EndpointConnectionError(endpoint_url="https://ecs.eu-central-1.amazonaws.com/"), "error: AWS: Could not connect to the endpoint URL", 1),
-        (ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DescribeServices"), "error: AWS: ThrottlingException: Rate exceeded", 1),
+        (
+            EndpointConnectionError(endpoint_url="https://ecs.eu-central-1.amazonaws.com/"),
+            "error: AWS: Could not connect to the endpoint URL",
+            1,
+        ),
+        (
+            ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DescribeServices"),
+            "error: AWS: ThrottlingException: Rate exceeded",
+            1,
+        ),
         (NoRegionError(), "error: AWS: You must specify a region.", 1),
     ],
 )
@@ -64,8 +72,14 @@ def repo_copy(tmp_path):
 
 
 def inv(repo, *args):
-    env = {"PATH": f"{os.path.dirname(sys.executable)}:/nonexistent-so-docker-cannot-run", "HOME": str(repo), "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=repo, capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        "PATH": f"{os.path.dirname(sys.executable)}:/nonexistent-so-docker-cannot-run",
+        "HOME": str(repo),
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=repo, capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_render_local_with_a_rate_limit_that_is_not_a_clean_prefix_exits_2_with_one_line(tmp_path):
@@ -83,8 +97,13 @@ def test_render_local_with_a_rate_limit_that_is_not_a_clean_prefix_exits_2_with_
 
 @pytest.mark.parametrize(
     "args",
-    [("logs", "--service", "web"), ("logs", "--env", "prod", "--service", "web"), ("exec", "--service", "web"),
-     ("exec", "--env", "staging", "--service", "web"), ("rollback", "--env", "prod", "--service", "web")],
+    [
+        ("logs", "--service", "web"),
+        ("logs", "--env", "prod", "--service", "web"),
+        ("exec", "--service", "web"),
+        ("exec", "--env", "staging", "--service", "web"),
+        ("rollback", "--env", "prod", "--service", "web"),
+    ],
 )
 def test_an_unknown_service_exits_2_with_the_known_names(tmp_path, args):
     proc = inv(repo_copy(tmp_path), *args)
@@ -111,4 +130,7 @@ def test_logs_of_every_service_parse(tmp_path, args):
     (absent here), where invoke used to stop wanting a positional SERVICE."""
     proc = inv(repo_copy(tmp_path), *args)
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.strip() == "error: the docker CLI is not installed (hint: install Docker Engine with the compose plugin)"
+    assert (
+        proc.stderr.strip()
+        == "error: the docker CLI is not installed (hint: install Docker Engine with the compose plugin)"
+    )

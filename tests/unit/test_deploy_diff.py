@@ -3,7 +3,7 @@ the order of environment variables and secrets, are not changes."""
 
 import copy
 
-from parity.render.diff import normalise_service, normalise_taskdef, service_diff, taskdef_diff, short_taskdef
+from parity.render.diff import normalise_service, normalise_taskdef, service_diff, short_taskdef, taskdef_diff
 from parity.render.taskdef import deployment_configuration, render_taskdef
 from parity.spec.load import load_stack
 
@@ -84,12 +84,28 @@ def test_service_defaults_are_filled_and_only_real_changes_show():
     live = {
         "taskDefinition": f"arn:aws:ecs:eu-central-1:{ACCOUNT}:task-definition/huskit-crawler:7",
         "desiredCount": 1,
-        "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100, "alarms": {"alarmNames": [], "enable": False, "rollback": False}},
+        "deploymentConfiguration": {
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+            "alarms": {"alarmNames": [], "enable": False, "rollback": False},
+        },
     }
-    assert normalise_service(live)["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": False, "rollback": False}
+    assert normalise_service(live)["deploymentConfiguration"]["deploymentCircuitBreaker"] == {
+        "enable": False,
+        "rollback": False,
+    }
     same = {**live, "deploymentConfiguration": {**deployment_configuration()}}
-    assert service_diff(same, {"taskDefinition": live["taskDefinition"], "deploymentConfiguration": deployment_configuration()}, "s") == ""
-    text = service_diff(live, {"taskDefinition": "huskit-crawler:(new revision)", "deploymentConfiguration": deployment_configuration()}, "s")
+    assert (
+        service_diff(
+            same, {"taskDefinition": live["taskDefinition"], "deploymentConfiguration": deployment_configuration()}, "s"
+        )
+        == ""
+    )
+    text = service_diff(
+        live,
+        {"taskDefinition": "huskit-crawler:(new revision)", "deploymentConfiguration": deployment_configuration()},
+        "s",
+    )
     assert '-  "taskDefinition": "huskit-crawler:7"' in text
     assert '+      "enable": true,' in text
     assert short_taskdef(live["taskDefinition"]) == "huskit-crawler:7"

@@ -18,7 +18,12 @@ def states():
 
 def test_container_state_from_real_inspect_output():
     crawler, edge = states()
-    assert (crawler.name, crawler.service, crawler.state, crawler.health) == ("huskit-crawler-1", "crawler", "running", "healthy")
+    assert (crawler.name, crawler.service, crawler.state, crawler.health) == (
+        "huskit-crawler-1",
+        "crawler",
+        "running",
+        "healthy",
+    )
     assert crawler.networks == ["crawler-egress", "internal"]
     assert crawler.published_ports == []
     assert crawler.image_id.startswith("sha256:")
@@ -43,5 +48,5 @@ def test_a_build_log_without_a_failed_step_names_none():
 
 
 def test_a_failed_step_that_prints_no_error_word_shows_its_last_lines():
-    log = "#5 [app 2/3] RUN ./make\n#5 0.10 one\n#5 0.20 two\n#5 ERROR: process \"./make\" did not complete\n"
+    log = '#5 [app 2/3] RUN ./make\n#5 0.10 one\n#5 0.20 two\n#5 ERROR: process "./make" did not complete\n'
     assert build_failure(log, keep=1) == ("[app 2/3] RUN ./make", ["two"])

@@ -12,7 +12,7 @@ from e2elib.probe import parse_burst, parse_reach  # noqa: E402
 from e2elib.report import CheckResult, render_tree  # noqa: E402
 from e2elib.sse import Event, parse, timing_problems  # noqa: E402
 
-from parity.app.e2e_run import e2e_command  # noqa: E402
+from parity.app.checks.e2e_run import e2e_command  # noqa: E402
 
 
 def stream(times, seconds=None):
@@ -21,8 +21,17 @@ def stream(times, seconds=None):
 
 
 def test_parse_reads_events_at_their_blank_line():
-    lines = [(0.0, ": stream open"), (0.0, ""), (1.0, "event: tick"), (1.0, "id: 1"), (1.0, 'data: {"n":1}'), (1.01, ""),
-             (2.0, "event: done"), (2.0, "data: {}"), (2.0, "")]
+    lines = [
+        (0.0, ": stream open"),
+        (0.0, ""),
+        (1.0, "event: tick"),
+        (1.0, "id: 1"),
+        (1.0, 'data: {"n":1}'),
+        (1.01, ""),
+        (2.0, "event: done"),
+        (2.0, "data: {}"),
+        (2.0, ""),
+    ]
     events = list(parse(lines))
     assert [(e.name, e.id, e.at) for e in events] == [("tick", "1", 1.01), ("done", "", 2.0)]
     assert events[0].data == '{"n":1}'
@@ -52,7 +61,10 @@ def test_missing_or_reordered_ticks_are_reported():
 
 
 def test_probe_output_parsing():
-    assert parse_reach("000 0 http://a:1/x\n200 1 http://b/\n") == {"http://a:1/x": ("000", False), "http://b/": ("200", True)}
+    assert parse_reach("000 0 http://a:1/x\n200 1 http://b/\n") == {
+        "http://a:1/x": ("000", False),
+        "http://b/": ("200", True),
+    }
     assert parse_burst("404\n404\n429\nelapsed 3\n") == (["404", "404", "429"], 3.0)
 
 
@@ -91,7 +103,7 @@ def test_e2e_client_subnets_are_fresh_and_distinct():
     import ipaddress
     import random
 
-    from parity.app.e2e_client import subnet_candidates
+    from parity.app.checks.e2e_client import subnet_candidates
 
     pairs = subnet_candidates(random.Random(7))
     assert len({s for s, _ in pairs}) == len(pairs) == 8
@@ -133,12 +145,14 @@ class _FakeCompose:
     def containers(self):
         from parity.adapters.docker import ContainerState
 
-        return [ContainerState("huskit-website-agent-1", "website-agent", "running", "healthy"),
-                ContainerState("huskit-edge-1", "edge", "running", "healthy")]
+        return [
+            ContainerState("huskit-website-agent-1", "website-agent", "running", "healthy"),
+            ContainerState("huskit-edge-1", "edge", "running", "healthy"),
+        ]
 
 
 def test_own_client_address_forwards_from_a_fresh_network_and_cleans_up(monkeypatch):
-    from parity.app import e2e_client
+    from parity.app.checks import e2e_client
     from parity.spec.load import load_stack
 
     from .conftest import ROOT
@@ -163,7 +177,7 @@ def test_own_client_address_forwards_from_a_fresh_network_and_cleans_up(monkeypa
 def test_own_client_address_cleans_up_when_the_forwarder_does_not_answer(monkeypatch):
     import pytest
 
-    from parity.app import e2e_client
+    from parity.app.checks import e2e_client
     from parity.errors import NotReady
     from parity.spec.load import load_stack
 

@@ -19,8 +19,8 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from parity.app.promote import push
-from parity.app.release import Release
+from parity.app.deploy.promote import push
+from parity.app.deploy.release import Release
 from parity.errors import CommandFailed
 from parity.render.infra import render_template
 
@@ -91,7 +91,7 @@ def expired(policy: dict, images: list[Image], today: int) -> set[str]:
         if sel["countType"] == "sinceImagePushed":
             chosen = [i for i in matching if today - i.pushed_day > sel["countNumber"]]
         else:  # imageCountMoreThan: all but the newest N
-            chosen = sorted(matching, key=lambda i: -i.pushed_day)[sel["countNumber"]:]
+            chosen = sorted(matching, key=lambda i: -i.pushed_day)[sel["countNumber"] :]
         if rule["action"]["type"] == "expire":
             out |= {i.digest for i in chosen}
         remaining = [i for i in remaining if i not in matching]

@@ -43,7 +43,9 @@ def test_an_allow_whose_condition_does_not_hold_is_neutral_not_a_deny():
     role = "arn:aws:iam::123456789012:role/r"
     p = policy(
         allow("iam:PassRole", role, Condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
-        allow("iam:PassRole", role, Condition={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}),
+        allow(
+            "iam:PassRole", role, Condition={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+        ),
     )
     assert evaluate([p], "iam:PassRole", role, {"iam:PassedToService": "cloudformation.amazonaws.com"}).allowed
     assert not evaluate([p], "iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}).allowed
@@ -72,9 +74,17 @@ def test_a_trust_policy_names_its_principal_and_its_claims():
     })  # fmt: skip
     ok = {"token.actions.githubusercontent.com:sub": "repo:o/r:environment:prod"}
     assert trusts(trust, "Federated", provider, "sts:AssumeRoleWithWebIdentity", ok).allowed
-    assert not trusts(trust, "Federated", provider.replace("123456789012", "999999999999"), "sts:AssumeRoleWithWebIdentity", ok).allowed
+    assert not trusts(
+        trust, "Federated", provider.replace("123456789012", "999999999999"), "sts:AssumeRoleWithWebIdentity", ok
+    ).allowed
     assert not trusts(trust, "Federated", provider, "sts:AssumeRole", ok).allowed
-    assert not trusts(trust, "Federated", provider, "sts:AssumeRoleWithWebIdentity", {"token.actions.githubusercontent.com:sub": "repo:o/r:pull_request"}).allowed
+    assert not trusts(
+        trust,
+        "Federated",
+        provider,
+        "sts:AssumeRoleWithWebIdentity",
+        {"token.actions.githubusercontent.com:sub": "repo:o/r:pull_request"},
+    ).allowed
 
 
 def _reference() -> dict[str, dict]:
@@ -82,7 +92,11 @@ def _reference() -> dict[str, dict]:
     for service in iam_definition:
         resources = {r["resource"]: r["arn"] for r in service["resources"]}
         for p in service["privileges"]:
-            types = {r["resource_type"].rstrip("*"): resources.get(r["resource_type"].rstrip("*")) for r in p["resource_types"] if r["resource_type"]}
+            types = {
+                r["resource_type"].rstrip("*"): resources.get(r["resource_type"].rstrip("*"))
+                for r in p["resource_types"]
+                if r["resource_type"]
+            }
             out[f"{service['prefix']}:{p['privilege']}"] = types
     return out
 
@@ -118,16 +132,29 @@ def test_the_resource_of_a_request():
     assert r("ecs:DescribeServices", {"cluster": "arn:aws:ecs:eu-central-1:123456789012:cluster/huskit-prod", "services": ["crawler", "website-agent"]}) == [
         ARN, ARN.replace("crawler", "website-agent"),
     ]  # fmt: skip
-    assert r("ecs:RegisterTaskDefinition", {"family": "huskit-crawler"}) == ["arn:aws:ecs:eu-central-1:123456789012:task-definition/huskit-crawler:*"]
-    assert r("cloudformation:CreateChangeSet", {"StackName": "huskit-prod"}) == ["arn:aws:cloudformation:eu-central-1:123456789012:stack/huskit-prod/abc"]
-    assert r("cloudformation:CreateChangeSet", {"StackName": "huskit-new"}) == ["arn:aws:cloudformation:eu-central-1:123456789012:stack/huskit-new/*"]
-    assert r("ecr:PutImage", {"repositoryName": "huskit/crawler"}) == ["arn:aws:ecr:eu-central-1:123456789012:repository/huskit/crawler"]
+    assert r("ecs:RegisterTaskDefinition", {"family": "huskit-crawler"}) == [
+        "arn:aws:ecs:eu-central-1:123456789012:task-definition/huskit-crawler:*"
+    ]
+    assert r("cloudformation:CreateChangeSet", {"StackName": "huskit-prod"}) == [
+        "arn:aws:cloudformation:eu-central-1:123456789012:stack/huskit-prod/abc"
+    ]
+    assert r("cloudformation:CreateChangeSet", {"StackName": "huskit-new"}) == [
+        "arn:aws:cloudformation:eu-central-1:123456789012:stack/huskit-new/*"
+    ]
+    assert r("ecr:PutImage", {"repositoryName": "huskit/crawler"}) == [
+        "arn:aws:ecr:eu-central-1:123456789012:repository/huskit/crawler"
+    ]
     assert r("ecr:DescribeRepositories", {}) == ["*"]
-    assert r("cloudfront:CreateInvalidation", {}, "/2020-05-31/distribution/E1ABC/invalidation") == ["arn:aws:cloudfront::123456789012:distribution/E1ABC"]
+    assert r("cloudfront:CreateInvalidation", {}, "/2020-05-31/distribution/E1ABC/invalidation") == [
+        "arn:aws:cloudfront::123456789012:distribution/E1ABC"
+    ]
     assert iam_policy.iam_action("s3:HeadBucket") == "s3:ListBucket"
+
     # a secret named by its name: its ARN (with the six characters Secrets Manager adds) when it exists
     def secrets():
-        return {"secret:huskit/prod/crawler": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:huskit/prod/crawler-a1B2c3"}
+        return {
+            "secret:huskit/prod/crawler": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:huskit/prod/crawler-a1B2c3"
+        }
 
     assert request_resources("secretsmanager:DescribeSecret", {"SecretId": "huskit/prod/crawler"}, "/", "eu-central-1", "123456789012", secrets) == [
         "arn:aws:secretsmanager:eu-central-1:123456789012:secret:huskit/prod/crawler-a1B2c3"
@@ -141,5 +168,9 @@ def test_the_roles_a_call_passes():
     assert passed_roles("ecs:RegisterTaskDefinition", {"executionRoleArn": "arn:x:role/e", "taskRoleArn": "arn:x:role/t"}) == [
         ("arn:x:role/e", "ecs-tasks.amazonaws.com"), ("arn:x:role/t", "ecs-tasks.amazonaws.com"),
     ]  # fmt: skip
-    assert passed_roles("cloudformation:CreateChangeSet", {"RoleARN": "arn:x:role/cfn"}) == [("arn:x:role/cfn", "cloudformation.amazonaws.com")]
-    assert passed_roles("cloudformation:CreateChangeSet", {}) == [] and passed_roles("ecs:UpdateService", {"x": 1}) == []
+    assert passed_roles("cloudformation:CreateChangeSet", {"RoleARN": "arn:x:role/cfn"}) == [
+        ("arn:x:role/cfn", "cloudformation.amazonaws.com")
+    ]
+    assert (
+        passed_roles("cloudformation:CreateChangeSet", {}) == [] and passed_roles("ecs:UpdateService", {"x": 1}) == []
+    )

@@ -41,7 +41,10 @@ PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}"
 REPOSITORY = "HuskIT/huskit-parity"
 # parliament's findings accepted, each with why (the unit test fails on any other)
 ACCEPTED = {
-    ("CloudFormationRole", "RESOURCE_STAR"): "CloudFormation's service role: the template's resources do not exist when "
+    (
+        "CloudFormationRole",
+        "RESOURCE_STAR",
+    ): "CloudFormation's service role: the template's resources do not exist when "
     "the role is made and their ARNs are CloudFormation's to choose; it is scoped to the services of the template's "
     "resource types, to the template's own roles in IAM, and only CloudFormation may assume it",
 }
@@ -58,7 +61,11 @@ def roles(template: dict) -> dict[str, dict]:
 
 def trust_of(template: dict, kind: str, env: str) -> dict:
     name = role_name(stack_for(env), kind)
-    return next(r["Properties"]["AssumeRolePolicyDocument"] for r in roles(template).values() if r["Properties"]["RoleName"] == name)
+    return next(
+        r["Properties"]["AssumeRolePolicyDocument"]
+        for r in roles(template).values()
+        if r["Properties"]["RoleName"] == name
+    )
 
 
 def claims(sub: str, aud: str = "sts.amazonaws.com") -> dict[str, str]:
@@ -80,7 +87,10 @@ def test_parliament_finds_nothing_in_any_rendered_policy(bootstraps):
 def test_parliament_would_flag_what_the_old_deploy_role_did():
     """RegisterTaskDefinition on "*" (it takes the task-definition resource) is what
     parliament reports: the lint above can fail."""
-    old = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecs:RegisterTaskDefinition", "Resource": "*"}]}
+    old = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ecs:RegisterTaskDefinition", "Resource": "*"}],
+    }
     issues = {f.issue for f in parliament.analyze_policy_string(json.dumps(old)).findings}
     assert "RESOURCE_STAR" in issues
 
@@ -92,7 +102,9 @@ def test_cfn_lint_finds_no_error_in_any_bootstrap_template(tmp_path):
         path.write_text(json.dumps(render_bootstrap_template(stack_for(env)), indent=1))
         paths.append(str(path))
     proc = subprocess.run(
-        [sys.executable, "-c", "import cfnlint.runner, sys; cfnlint.runner.main()", *paths], capture_output=True, text=True
+        [sys.executable, "-c", "import cfnlint.runner, sys; cfnlint.runner.main()", *paths],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -104,8 +116,14 @@ def test_each_role_trusts_exactly_the_claims_of_the_jobs_that_assume_it(bootstra
     template = bootstraps[env]
     for job in jobs:
         name = job.role.rsplit("/", 1)[-1]
-        trust = next(r["Properties"]["AssumeRolePolicyDocument"] for r in roles(template).values() if r["Properties"]["RoleName"] == name)
-        decision = iam_policy.trusts(trust, "Federated", PROVIDER, "sts:AssumeRoleWithWebIdentity", claims(job.subject(REPOSITORY), job.audience))
+        trust = next(
+            r["Properties"]["AssumeRolePolicyDocument"]
+            for r in roles(template).values()
+            if r["Properties"]["RoleName"] == name
+        )
+        decision = iam_policy.trusts(
+            trust, "Federated", PROVIDER, "sts:AssumeRoleWithWebIdentity", claims(job.subject(REPOSITORY), job.audience)
+        )
         assert decision.allowed, f"{name} refuses {job.name} ({job.subject(REPOSITORY)})"
     used = {(j.role.rsplit("/", 1)[-1], j.subject(REPOSITORY)) for j in jobs}
     trusted = {(role_name(stack_for(env), kind), sub) for kind in KINDS for sub in subjects(stack_for(env), kind)}
@@ -133,10 +151,18 @@ def test_the_prod_promote_role_refuses_every_other_token(bootstraps, sub, aud, w
 def test_the_plan_role_trusts_main_only_and_the_others_the_environment_only(bootstraps):
     for env in ENVS:
         plan = trust_of(bootstraps[env], "plan", env)["Statement"][0]["Condition"]["StringEquals"]
-        assert plan[f"{GITHUB}:sub"] == [f"repo:{REPOSITORY}:ref:refs/heads/main"] and plan[f"{GITHUB}:aud"] == "sts.amazonaws.com"
+        assert (
+            plan[f"{GITHUB}:sub"] == [f"repo:{REPOSITORY}:ref:refs/heads/main"]
+            and plan[f"{GITHUB}:aud"] == "sts.amazonaws.com"
+        )
         for kind in ("apply", "promote"):
             cond = trust_of(bootstraps[env], kind, env)["Statement"][0]["Condition"]
-            assert cond == {"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": [f"repo:{REPOSITORY}:environment:{env}"]}}
+            assert cond == {
+                "StringEquals": {
+                    f"{GITHUB}:aud": "sts.amazonaws.com",
+                    f"{GITHUB}:sub": [f"repo:{REPOSITORY}:environment:{env}"],
+                }
+            }
 
 
 def _allowed(policy: dict, action: str, resource: str, context: dict | None = None) -> bool:
@@ -151,11 +177,18 @@ def test_promote_retires_a_failed_revision_and_registers_only_its_own_families()
     prod, staging = _policy("prod", "promote"), _policy("staging", "promote")
     revision = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/huskit-crawler:7"
     assert _allowed(prod, "ecs:DeregisterTaskDefinition", "*")
-    own, other = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/huskit-crawler:*", f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/huskit-staging-crawler:*"
+    own, other = (
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/huskit-crawler:*",
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/huskit-staging-crawler:*",
+    )
     assert _allowed(prod, "ecs:RegisterTaskDefinition", own) and not _allowed(prod, "ecs:RegisterTaskDefinition", other)
-    assert _allowed(staging, "ecs:RegisterTaskDefinition", other) and not _allowed(staging, "ecs:RegisterTaskDefinition", own)
+    assert _allowed(staging, "ecs:RegisterTaskDefinition", other) and not _allowed(
+        staging, "ecs:RegisterTaskDefinition", own
+    )
     assert not _allowed(prod, "ecs:RegisterTaskDefinition", "*")
-    assert _allowed(prod, "ecs:DescribeTaskDefinition", "*") and not _allowed(prod, "ecs:DeleteTaskDefinitions", revision)
+    assert _allowed(prod, "ecs:DescribeTaskDefinition", "*") and not _allowed(
+        prod, "ecs:DeleteTaskDefinitions", revision
+    )
     service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/huskit-prod/crawler"
     assert _allowed(prod, "ecs:UpdateService", service) and not _allowed(staging, "ecs:UpdateService", service)
     execution = f"arn:aws:iam::{ACCOUNT}:role/huskit-ecs-execution-role"
@@ -190,7 +223,9 @@ def test_the_apply_role_changes_nothing_but_through_cloudformation():
     secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:huskit/prod/crawler"
     policy = _policy("prod", "apply")
     # a secret is looked up by its name: its ARN when it exists, the name alone when it does not
-    assert _allowed(policy, "secretsmanager:DescribeSecret", secret + "-a1B2c3") and _allowed(policy, "secretsmanager:DescribeSecret", secret)
+    assert _allowed(policy, "secretsmanager:DescribeSecret", secret + "-a1B2c3") and _allowed(
+        policy, "secretsmanager:DescribeSecret", secret
+    )
     assert not _allowed(policy, "secretsmanager:GetSecretValue", secret + "-a1B2c3")
     assert "ecr:DescribeRepositories" not in json.dumps(_policy("staging", "plan"))  # staging owns no repository
 
@@ -198,7 +233,9 @@ def test_the_apply_role_changes_nothing_but_through_cloudformation():
 @pytest.mark.parametrize("env", ["local", *ENVS])
 def test_the_service_role_knows_every_resource_type_the_templates_hold(env):
     for kind in environment_types(stack_for(env)):
-        assert any(kind.startswith(ns) for ns in SERVICES_OF_TYPES), f"{kind}: add its IAM service prefixes to SERVICES_OF_TYPES"
+        assert any(kind.startswith(ns) for ns in SERVICES_OF_TYPES), (
+            f"{kind}: add its IAM service prefixes to SERVICES_OF_TYPES"
+        )
 
 
 def test_the_service_role_may_touch_in_iam_only_the_roles_of_its_template(bootstraps):
@@ -217,7 +254,10 @@ def test_no_environment_template_holds_a_deploy_identity_and_only_prod_makes_the
     for env in ["local", *ENVS]:
         kinds = {r["Type"] for r in render_template(stack_for(env))["Resources"].values()}
         assert "AWS::IAM::OIDCProvider" not in kinds
-    providers = {env: [r for r in t["Resources"].values() if r["Type"] == "AWS::IAM::OIDCProvider"] for env, t in bootstraps.items()}
+    providers = {
+        env: [r for r in t["Resources"].values() if r["Type"] == "AWS::IAM::OIDCProvider"]
+        for env, t in bootstraps.items()
+    }
     assert len(providers["prod"]) == 1 and not providers["staging"]
     with pytest.raises(ValueError, match="infra.github is not set"):
         render_bootstrap_template(stack_for("local"))

@@ -11,7 +11,7 @@ lookups and the plan against a real moto server."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from botocore.stub import Stubber
@@ -48,7 +48,9 @@ def test_every_fixed_name_retained_resource_of_the_template_is_a_candidate():
         if r.get("DeletionPolicy") == "Retain"
     }
     assert found == retained and len(found) == 8
-    assert candidates(template, in_stack={"StaticBucket"}) == [c for c in candidates(template) if c.logical_id != "StaticBucket"]
+    assert candidates(template, in_stack={"StaticBucket"}) == [
+        c for c in candidates(template) if c.logical_id != "StaticBucket"
+    ]
 
 
 def test_the_import_template_holds_names_alone_and_keeps_an_existing_stack_as_it_is():
@@ -66,7 +68,9 @@ def test_the_import_template_holds_names_alone_and_keeps_an_existing_stack_as_it
                 "Outputs": {"O": {"Value": "x"}}}  # fmt: skip
     onto = import_template(template, adopt[:1], deployed)
     assert onto["Parameters"] == deployed["Parameters"] and onto["Outputs"] == deployed["Outputs"]
-    assert set(onto["Resources"]) == {"Vpc", "CrawlerSecret"} and onto["Resources"]["Vpc"] == deployed["Resources"]["Vpc"]
+    assert (
+        set(onto["Resources"]) == {"Vpc", "CrawlerSecret"} and onto["Resources"]["Vpc"] == deployed["Resources"]["Vpc"]
+    )
 
 
 def test_lookups_answer_with_the_import_identifier_or_none():
@@ -82,12 +86,19 @@ def test_lookups_answer_with_the_import_identifier_or_none():
                           {"logGroupNamePrefix": "/ecs/huskit-crawler"})  # fmt: skip
         logs.add_response("describe_log_groups", {"logGroups": [{"logGroupName": "/ecs/huskit-crawler-old"}]},
                           {"logGroupNamePrefix": "/ecs/huskit-crawler"})  # fmt: skip
-        sm.add_response("describe_secret", {"ARN": ARN, "Name": "huskit/prod/crawler"}, {"SecretId": "huskit/prod/crawler"})
+        sm.add_response(
+            "describe_secret", {"ARN": ARN, "Name": "huskit/prod/crawler"}, {"SecretId": "huskit/prod/crawler"}
+        )
         sm.add_client_error("describe_secret", "ResourceNotFoundException", http_status_code=400)
-        sm.add_response("describe_secret", {"ARN": ARN, "Name": "huskit/prod/crawler", "DeletedDate": datetime(2026, 1, 1, tzinfo=timezone.utc)})
+        sm.add_response(
+            "describe_secret",
+            {"ARN": ARN, "Name": "huskit/prod/crawler", "DeletedDate": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
         s3.add_client_error("head_bucket", service_error_code="403", http_status_code=403)
 
-        assert cfn.existing("AWS::S3::Bucket", "huskit-static-assets-prod") == {"BucketName": "huskit-static-assets-prod"}
+        assert cfn.existing("AWS::S3::Bucket", "huskit-static-assets-prod") == {
+            "BucketName": "huskit-static-assets-prod"
+        }
         assert cfn.existing("AWS::S3::Bucket", "huskit-static-assets-prod") is None
         assert cfn.existing("AWS::ECR::Repository", "huskit/crawler") == {"RepositoryName": "huskit/crawler"}
         assert cfn.existing("AWS::ECR::Repository", "huskit/crawler") is None
@@ -97,7 +108,9 @@ def test_lookups_answer_with_the_import_identifier_or_none():
         assert cfn.existing("AWS::SecretsManager::Secret", "huskit/prod/crawler") is None
         with pytest.raises(ParityError, match=r"^secret huskit/prod/crawler exists but is scheduled for deletion"):
             cfn.existing("AWS::SecretsManager::Secret", "huskit/prod/crawler")
-        with pytest.raises(ParityError, match=r"^bucket huskit-static-assets-prod exists but this account may not read it"):
+        with pytest.raises(
+            ParityError, match=r"^bucket huskit-static-assets-prod exists but this account may not read it"
+        ):
             cfn.existing("AWS::S3::Bucket", "huskit-static-assets-prod")
 
 
@@ -116,12 +129,16 @@ def test_the_import_change_set_and_the_stack_reads_are_what_cloudformation_takes
         )  # fmt: skip
         stub.add_response("list_stack_resources", {"StackResourceSummaries": [
             {"LogicalResourceId": "Vpc", "ResourceType": "AWS::EC2::VPC", "ResourceStatus": "CREATE_COMPLETE",
-             "LastUpdatedTimestamp": datetime(2026, 1, 1, tzinfo=timezone.utc)}], "NextToken": "t"}, {"StackName": "huskit-prod"})  # fmt: skip
+             "LastUpdatedTimestamp": datetime(2026, 1, 1, tzinfo=UTC)}], "NextToken": "t"}, {"StackName": "huskit-prod"})  # fmt: skip
         stub.add_response("list_stack_resources", {"StackResourceSummaries": [
             {"LogicalResourceId": "StaticBucket", "ResourceType": "AWS::S3::Bucket", "ResourceStatus": "DELETE_SKIPPED",
-             "LastUpdatedTimestamp": datetime(2026, 1, 1, tzinfo=timezone.utc)}]}, {"StackName": "huskit-prod", "NextToken": "t"})  # fmt: skip
+             "LastUpdatedTimestamp": datetime(2026, 1, 1, tzinfo=UTC)}]}, {"StackName": "huskit-prod", "NextToken": "t"})  # fmt: skip
         stub.add_client_error("list_stack_resources", "ValidationError", "Stack with id huskit-qa does not exist")
-        stub.add_response("get_template", {"TemplateBody": '{"Resources": {}}'}, {"StackName": "huskit-prod", "TemplateStage": "Original"})
+        stub.add_response(
+            "get_template",
+            {"TemplateBody": '{"Resources": {}}'},
+            {"StackName": "huskit-prod", "TemplateStage": "Original"},
+        )
 
         assert cfn.create_change_set("huskit-prod", "parity-adopt-1", body, {"CloudFrontPrefixList": None}, "IMPORT",
                                      [a.resource_to_import() for a in adopt]).endswith("parity-adopt-1/x")  # fmt: skip

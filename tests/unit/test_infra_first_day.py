@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from botocore.session import get_session
 
-from parity.app import stack_states
-from parity.app.infra import InfraContext, apply, plan, show
+from parity.app.infrastructure import stack_states
+from parity.app.infrastructure.infra import InfraContext, apply, plan, show
 from parity.errors import DeployFailed, ParityError
 
 from .cfn_fake import FakeAwsCfn, FakeEcsServices, arn_of
@@ -109,7 +109,9 @@ def test_a_failed_first_creation_is_retried_by_the_next_apply():
     assert found["resources"]["Distribution"] == "CREATE_COMPLETE"
     assert all(owner == "huskit-prod" for owner in cfn.world.values())
     assert [c[:2] for c in cfn.calls if c[0] in ("delete_stack", "execute")] == [
-        ("delete_stack", "huskit-prod"), ("execute", "IMPORT"), ("execute", "UPDATE")
+        ("delete_stack", "huskit-prod"),
+        ("execute", "IMPORT"),
+        ("execute", "UPDATE"),
     ]
     # the imported resources get the template's settings from the update, not only their names
     assert found["template"]["Resources"]["CrawlerRepository"]["Properties"].get("LifecyclePolicy")
@@ -139,7 +141,9 @@ def test_the_plan_says_what_it_adopts():
     result = plan(ctx)
     show(ctx, result)
     assert result.kind == "CREATE" and not result.recreate
-    assert sorted(c.logical_id for c in result.changes if c.action == "Import") == sorted(a.logical_id for a in result.adopt)
+    assert sorted(c.logical_id for c in result.changes if c.action == "Import") == sorted(
+        a.logical_id for a in result.adopt
+    )
     assert "adopt first (an IMPORT change set; then the update brings them to the template): " in text(ctx)
     assert "CrawlerSecret (huskit/prod/crawler)" in text(ctx)
     assert "huskit-prod" not in cfn.stacks  # the plan left no stack behind
@@ -205,7 +209,9 @@ def test_each_status_leads_to_a_plan_or_one_line(status):
         with pytest.raises(ParityError) as exc:
             plan(ctx)
         assert str(exc.value) == stack_states.line(status, "huskit-prod", "prod")
-        assert "retain" not in stack_states.STATES[status].happened  # the cause is never guessed to be retained resources
+        assert (
+            "retain" not in stack_states.STATES[status].happened
+        )  # the cause is never guessed to be retained resources
         assert not [c for c in cfn.calls if c[0] == "create_change_set"]  # nothing asked that CloudFormation refuses
         return
     result = plan(ctx)
@@ -251,6 +257,9 @@ def test_replacing_the_alb_or_the_namespace_is_called_out():
     alb = next(line for line in lines if "replace Alb " in line)
     assert alb.endswith("<- STATEFUL (if replaced): a new DNS name: infra.origin_domain's record must follow")
     namespace = next(line for line in lines if "InternalNamespace" in line)
-    assert "(may be replaced)" in namespace and "STATEFUL (if replaced): its discovery names (crawler.internal) go" in namespace
+    assert (
+        "(may be replaced)" in namespace
+        and "STATEFUL (if replaced): its discovery names (crawler.internal) go" in namespace
+    )
     assert "STATEFUL" not in next(line for line in lines if "replace Cluster" in line)
     assert "WARNING: 2 stateful resource(s) would be replaced or removed: Alb, InternalNamespace" in lines

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from parity.app.infra import render
-from parity.app.infra_scan import _scan_one, checkov_path
-from parity.app.promote import promote
+from parity.app.deploy.promote import promote
+from parity.app.infrastructure.infra import render
+from parity.app.infrastructure.infra_scan import _scan_one, checkov_path
 from parity.errors import ConfigError
 from parity.render.infra import render_template
 from parity.render.infra.verify import verify
@@ -27,7 +27,9 @@ from .test_infra_render import stack_for
 
 root = base.root  # the fixture
 CF_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0b5c6a4e-aaaa-bbbb-cccc-444455556666"
-ALIAS = {"infra": {"domain": "app.huskit.example", "cloudfront_certificate_arn": CF_CERT, "hosted_zone_id": "Z0123456789ABC"}}
+ALIAS = {
+    "infra": {"domain": "app.huskit.example", "cloudfront_certificate_arn": CF_CERT, "hosted_zone_id": "Z0123456789ABC"}
+}
 OUTPUTS = {"Url": "https://d111.cloudfront.net", "DistributionId": "E2OUTPUT", "AlbDnsName": "alb.example"}
 
 
@@ -78,7 +80,10 @@ def test_a_domain_renders_the_alias_its_certificate_and_the_records(tmp_path):
     assert {r["Type"] for r in records.values()} == {"A", "AAAA"}
     for record in records.values():
         assert (record["HostedZoneId"], record["Name"]) == ("Z0123456789ABC", "app.huskit.example")
-        assert record["AliasTarget"] == {"DNSName": {"Fn::GetAtt": ["Distribution", "DomainName"]}, "HostedZoneId": "Z2FDTNDATAQYW2"}
+        assert record["AliasTarget"] == {
+            "DNSName": {"Fn::GetAtt": ["Distribution", "DomainName"]},
+            "HostedZoneId": "Z2FDTNDATAQYW2",
+        }
     without_zone = render_template(stack_for("prod", {"infra": {**ALIAS["infra"], "hosted_zone_id": None}}))
     assert not [r for r in without_zone["Resources"].values() if r["Type"] == "AWS::Route53::RecordSet"]
     assert verify(template).findings == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from parity.app.infra import InfraContext, apply, plan, show
+from parity.app.infrastructure.infra import InfraContext, apply, plan, show
 from parity.errors import DeployFailed, ParityError
 
 from .test_infra_render import stack_for
@@ -238,7 +238,7 @@ def test_an_apply_reads_each_thing_from_aws_once_and_renders_each_template_once(
     """The review's finding: the companion's outputs were read again for the
     main stack's parameters, each stack described again after its wait, and
     the template rendered for each use."""
-    import parity.app.infra as infra
+    import parity.app.infrastructure.infra as infra
 
     renders = []
     real_render = infra.render_template
@@ -252,13 +252,21 @@ def test_an_apply_reads_each_thing_from_aws_once_and_renders_each_template_once(
     edge_reads = []
     real_edge_stack = edge_cfn.stack
     edge_cfn.stack = lambda name: edge_reads.append(edge_cfn.status) or real_edge_stack(name)
-    main_cfn = FakeCfn(status="UPDATE_COMPLETE", changes=[change("Modify", "Distribution", "AWS::CloudFront::Distribution")])
+    main_cfn = FakeCfn(
+        status="UPDATE_COMPLETE", changes=[change("Modify", "Distribution", "AWS::CloudFront::Distribution")]
+    )
     main_reads = []
     real_main_stack = main_cfn.stack
     main_cfn.stack = lambda name: main_reads.append(main_cfn.status) or real_main_stack(name)
     ctx = ctx_with(main_cfn)
     ctx.edge = InfraContext(
-        stack=ctx.stack, cfn=edge_cfn, ecs=FakeServices(), report=ctx.report, sleep=lambda s: None, poll_interval=0, part="edge"
+        stack=ctx.stack,
+        cfn=edge_cfn,
+        ecs=FakeServices(),
+        report=ctx.report,
+        sleep=lambda s: None,
+        poll_interval=0,
+        part="edge",
     )
     assert apply(ctx) == {"AlbDnsName": "alb.example"}
     # the edge: described by its plan, then polled until CREATE_COMPLETE (3 polls); never read again after

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from parity.app.infra import InfraContext, apply_planned, plan_all, plan_file
+from parity.app.infrastructure.infra import InfraContext, apply_planned, plan_all, plan_file
 from parity.errors import ParityError
 
 from .test_infra_render import stack_for
@@ -79,8 +79,18 @@ class Services:
         return {"taskDefinition": self.running} if service == "crawler" else None
 
 
-MODIFY_SERVICE = {"Action": "Modify", "LogicalResourceId": "CrawlerService", "ResourceType": "AWS::ECS::Service", "Replacement": "False"}
-ADD_ALARM = {"Action": "Add", "LogicalResourceId": "CrawlerCpuAlarm", "ResourceType": "AWS::CloudWatch::Alarm", "Replacement": "False"}
+MODIFY_SERVICE = {
+    "Action": "Modify",
+    "LogicalResourceId": "CrawlerService",
+    "ResourceType": "AWS::ECS::Service",
+    "Replacement": "False",
+}
+ADD_ALARM = {
+    "Action": "Add",
+    "LogicalResourceId": "CrawlerCpuAlarm",
+    "ResourceType": "AWS::CloudWatch::Alarm",
+    "Replacement": "False",
+}
 
 
 def ctx_with(cfn, services):
@@ -109,7 +119,9 @@ def test_what_moved_since_the_plan_is_planned_again_only_if_the_changes_are_the_
     ctx = ctx_with(cfn, Services(NEWER))  # a promote ran in between: the kept change set would roll it back
     apply_planned(ctx, tmp_path)
     assert cfn.executed == ["cs-2"] and cfn.sets["cs-2"]["parameters"]["CrawlerTaskDefinition"] == NEWER
-    assert any("CrawlerTaskDefinition changed since the plan; the same changes, planned again" in line for line in ctx.lines)
+    assert any(
+        "CrawlerTaskDefinition changed since the plan; the same changes, planned again" in line for line in ctx.lines
+    )
 
 
 def test_an_apply_whose_changes_would_differ_from_the_reviewed_ones_applies_nothing(tmp_path):
@@ -118,12 +130,16 @@ def test_an_apply_whose_changes_would_differ_from_the_reviewed_ones_applies_noth
     cfn.changes = [MODIFY_SERVICE, ADD_ALARM]
     with pytest.raises(ParityError) as exc:
         apply_planned(ctx_with(cfn, Services(NEWER)), tmp_path)
-    assert str(exc.value).startswith("huskit-local: the changes would now differ from the reviewed plan (2 instead of 1)")
+    assert str(exc.value).startswith(
+        "huskit-local: the changes would now differ from the reviewed plan (2 instead of 1)"
+    )
     assert cfn.executed == [] and "cs-2" in cfn.deleted
 
 
 def test_an_apply_without_a_kept_plan_says_what_to_run(tmp_path):
-    with pytest.raises(ParityError, match=r"no kept plan of local \(infra-plan-local.json\).*inv infra-plan --env local --keep"):
+    with pytest.raises(
+        ParityError, match=r"no kept plan of local \(infra-plan-local.json\).*inv infra-plan --env local --keep"
+    ):
         apply_planned(ctx_with(Cfn([]), Services(LIVE)), tmp_path)
     plan_file(tmp_path, "local").parent.mkdir(parents=True)
     plan_file(tmp_path, "local").write_text(json.dumps({"env": "local", "stacks": []}))

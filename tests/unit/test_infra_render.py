@@ -140,7 +140,12 @@ def test_no_secret_value_anywhere(templates):
         for name, secret in resources(template, "AWS::SecretsManager::Secret").items():
             if name == "EdgeOriginSecret":  # Secrets Manager generates its value; the template holds none
                 generate = secret["Properties"].pop("GenerateSecretString")
-                assert set(generate) == {"SecretStringTemplate", "GenerateStringKey", "PasswordLength", "ExcludePunctuation"}
+                assert set(generate) == {
+                    "SecretStringTemplate",
+                    "GenerateStringKey",
+                    "PasswordLength",
+                    "ExcludePunctuation",
+                }
                 assert generate["SecretStringTemplate"] == "{}"
             assert set(secret["Properties"]) == {"Name", "Description"}  # values are set out of band
             assert secret["DeletionPolicy"] == "Retain"
@@ -229,7 +234,9 @@ def test_waf_rate_rules_lowercase_and_answer_429_with_the_allow_list_first(templ
     assert local_allow
     assert (
         templates["local"]["Resources"]["WebAcl"]["Properties"]["Rules"]
-        == render_edge_template(stack_for("prod", {"edge": {"allow_list": local_allow}}))["Resources"]["WebAcl"]["Properties"]["Rules"]
+        == render_edge_template(stack_for("prod", {"edge": {"allow_list": local_allow}}))["Resources"]["WebAcl"][
+            "Properties"
+        ]["Rules"]
     )
 
 
@@ -260,10 +267,9 @@ def test_cloudfront_and_alb_follow_the_spec(templates):
     config = res["Distribution"]["Properties"]["DistributionConfig"]
     alb = next(o for o in config["Origins"] if o["Id"] == "alb")
     assert alb["CustomOriginConfig"]["OriginReadTimeout"] == 30
-    assert (
-        alb["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
-        and alb["DomainName"] == {"Ref": "OriginDomain"}
-    )
+    assert alb["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only" and alb["DomainName"] == {
+        "Ref": "OriginDomain"
+    }
     assert templates["prod"]["Parameters"]["OriginDomain"]["Default"] == "origin.huskit.example"
     assert [b["PathPattern"] for b in config["CacheBehaviors"]] == ["/assets/*", "/api/*"]
     assert (

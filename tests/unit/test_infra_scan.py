@@ -4,7 +4,7 @@ its own venv, in the `infra-scan` stage of `inv test`)."""
 import json
 import subprocess
 
-from parity.app.infra_scan import SCAN_CERTIFICATE, scan, scannable
+from parity.app.infrastructure.infra_scan import SCAN_CERTIFICATE, scan, scannable
 from parity.spec.load import load_stack
 
 from .conftest import ROOT

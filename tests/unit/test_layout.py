@@ -40,4 +40,6 @@ def test_each_package_names_its_verbs_and_each_verb_is_a_task():
         assert verbs <= tasks, f"{init.relative_to(ROOT)} names {sorted(verbs - tasks)}, which tasks.py does not define"
         for module in sorted(init.parent.glob("*.py")):
             if module.name != "__init__.py":
-                assert module.stem in doc, f"{init.relative_to(ROOT)}: its docstring does not say what {module.name} holds"
+                assert module.stem in doc, (
+                    f"{init.relative_to(ROOT)}: its docstring does not say what {module.name} holds"
+                )

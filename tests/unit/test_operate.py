@@ -12,18 +12,22 @@ import json
 
 import pytest
 
-from parity.app import records
-from parity.app.operate_logs import log_lines, quoted_term, stream_task
-from parity.app.operate_status import status
-from parity.console import status_json
 from parity.adapters.docker import ContainerState
+from parity.app.checks import records
+from parity.app.operations.operate_logs import log_lines, quoted_term, stream_task
+from parity.app.operations.operate_status import status
+from parity.console import status_json
 from parity.errors import ConfigError, ParityError
 
 from .aws_model import FIXTURES, invalid, missing, output_shape, saved
 from .ops_fixtures import IMAGES, RESPONSES, TARGET_GROUP
 from .ops_world import NOW, World, spec
 
-WEB_A, WEB_B, CRAWLER = "3f2c9a1b0d8e4f6a9b7c5d3e1f0a2b4c", "7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d", "c0ffee00112233445566778899aabbcc"
+WEB_A, WEB_B, CRAWLER = (
+    "3f2c9a1b0d8e4f6a9b7c5d3e1f0a2b4c",
+    "7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d",
+    "c0ffee00112233445566778899aabbcc",
+)
 
 
 @pytest.fixture
@@ -49,7 +53,7 @@ def test_every_saved_response_file_is_one_the_generator_writes():
 def test_every_call_the_verbs_make_has_a_saved_response(world):
     """Status, logs and exec together: each operation they call is one whose
     full response is saved (a new call needs its fixture)."""
-    from parity.app.operate_exec import ecs_exec
+    from parity.app.operations.operate_exec import ecs_exec
 
     ctx = world.ctx()
     status(ctx)
@@ -73,7 +77,10 @@ def test_status_shows_each_service_as_ecs_runs_it(world):
     web, crawler = found.deployments
     assert (web.name, web.desired, web.running, web.pending) == ("website-agent", 2, 2, 1)
     assert web.revision == "huskit-website-agent:9"
-    assert web.image == f"123456789012.dkr.ecr.eu-central-1.amazonaws.com/huskit/website-agent@{IMAGES['website-agent'][0]}"
+    assert (
+        web.image
+        == f"123456789012.dkr.ecr.eu-central-1.amazonaws.com/huskit/website-agent@{IMAGES['website-agent'][0]}"
+    )
     assert web.rollout["state"] == "IN_PROGRESS" and web.rollout["older_deployments"] == 1
     assert web.rollout["reason"] == "ECS deployment ecs-svc/1111111111111111111 in progress."
     # the events of this deployment, oldest first; the steady state of the one before is not among them
@@ -91,11 +98,18 @@ def test_status_shows_each_service_as_ecs_runs_it(world):
     assert set(rows) == {("website-agent", WEB_A), ("website-agent", WEB_B), ("crawler", CRAWLER)}
     a = rows[("website-agent", WEB_A)]
     assert (a.state, a.health, a.networks, a.address, a.target, a.execute_command) == (
-        "running", "healthy", ["subnet-0a1b2c3d4e5f60718"], "10.0.1.23", "healthy", "RUNNING"
+        "running",
+        "healthy",
+        ["subnet-0a1b2c3d4e5f60718"],
+        "10.0.1.23",
+        "healthy",
+        "RUNNING",
     )
     assert rows[("website-agent", WEB_B)].target == "unhealthy" and rows[("crawler", CRAWLER)].target is None
     assert found.urls == {"edge": "https://d1a2b3c4d5e6f7.cloudfront.net"}
-    assert found.alarms == [{"name": "huskit-website-agent-5xx", "reason": world.alarms["MetricAlarms"][0]["StateReason"]}]
+    assert found.alarms == [
+        {"name": "huskit-website-agent-5xx", "reason": world.alarms["MetricAlarms"][0]["StateReason"]}
+    ]
     assert found.warnings == [
         "website-agent: target 10.0.2.41:5171 is unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [502])"
     ]
@@ -105,7 +119,9 @@ def test_status_asks_for_the_templates_alarms_in_alarm_and_the_templates_target_
     status(world.ctx())
     (alarms,) = [p for op, p in world.calls("cloudwatch") if op == "DescribeAlarms"]
     assert alarms["StateValue"] == "ALARM"
-    assert {"huskit-website-agent-5xx", "huskit-website-agent-p95-latency", "huskit-crawler-cpu"} <= set(alarms["AlarmNames"])
+    assert {"huskit-website-agent-5xx", "huskit-website-agent-p95-latency", "huskit-crawler-cpu"} <= set(
+        alarms["AlarmNames"]
+    )
     assert all(n.startswith("huskit-") and not n.startswith("huskit-staging") for n in alarms["AlarmNames"])
     pages = [p for op, p in world.calls("cloudformation") if op == "ListStackResources"]
     assert pages == [{"StackName": "huskit-prod"}, {"StackName": "huskit-prod", "NextToken": "2"}]
@@ -116,7 +132,9 @@ def test_status_asks_for_the_templates_alarms_in_alarm_and_the_templates_target_
 def test_the_json_has_local_status_keys_where_the_concepts_match(world):
     found = status(world.ctx()).as_json()
     json.dumps(found)  # plain JSON
-    local = status_json([ContainerState(name="huskit-crawler-1", service="crawler", state="running", health="healthy")], {}, [])
+    local = status_json(
+        [ContainerState(name="huskit-crawler-1", service="crawler", state="running", health="healthy")], {}, []
+    )
     assert set(local) <= set(found)
     assert set(local["services"][0]) <= set(found["services"][0])
     assert found["services"][0]["published_ports"] == []  # a Fargate task publishes none
@@ -142,15 +160,22 @@ def test_status_says_whether_the_running_images_passed_e2e_together(world):
 
 def test_drift_is_warned_as_inv_parity_would_judge_it(world):
     container = world.taskdefs["crawler"]["taskDefinition"]["containerDefinitions"][0]
-    container["environment"] = [e if e["name"] != "CRAWL4AI_TIMEOUT" else {"name": "CRAWL4AI_TIMEOUT", "value": "90"} for e in container["environment"]]
+    container["environment"] = [
+        e if e["name"] != "CRAWL4AI_TIMEOUT" else {"name": "CRAWL4AI_TIMEOUT", "value": "90"}
+        for e in container["environment"]
+    ]
     world.taskdefs["crawler"]["taskDefinition"]["memory"] = "8192"
     found = status(world.ctx())
     drift = [w for w in found.warnings if w.startswith("crawler:")]
     assert drift == [
-        ("crawler: environment.CRAWL4AI_TIMEOUT: live=90 rendered=30, undeclared (`inv parity --env prod` fails on it; "
-        "`inv promote --env prod` registers the spec again)"),
-        ("crawler: memory: live=8192 rendered=4096, undeclared (`inv parity --env prod` fails on it; "
-        "`inv promote --env prod` registers the spec again)"),
+        (
+            "crawler: environment.CRAWL4AI_TIMEOUT: live=90 rendered=30, undeclared (`inv parity --env prod` fails on it; "
+            "`inv promote --env prod` registers the spec again)"
+        ),
+        (
+            "crawler: memory: live=8192 rendered=4096, undeclared (`inv parity --env prod` fails on it; "
+            "`inv promote --env prod` registers the spec again)"
+        ),
     ]
 
 
@@ -185,14 +210,21 @@ def test_logs_are_by_task_in_time_order_across_tasks_and_services(world):
         f"website-agent/{WEB_B[:8]} 2026-05-01T09:59:03.000Z GET /healthz 502 0ms: upstream not ready",
         f"website-agent/{WEB_A[:8]} 2026-05-01T09:59:04.000Z POST /api/chat 200 812ms",
     ]
-    pages = [p for op, p in world.calls("logs") if op == "FilterLogEvents" and p["logGroupName"] == "/ecs/huskit-website-agent"]
+    pages = [
+        p
+        for op, p in world.calls("logs")
+        if op == "FilterLogEvents" and p["logGroupName"] == "/ecs/huskit-website-agent"
+    ]
     assert len(pages) == 2 and pages[1]["nextToken"] == "3"  # every page read
     assert all(p["startTime"] == int((NOW - 3600) * 1000) for p in pages)
 
 
 def test_logs_of_one_service_since_a_time_with_a_filter(world):
     lines = list(log_lines(world.ctx(), ["website-agent"], since="2026-05-01T09:59:02", text="healthz"))
-    assert [line.split(" ", 2)[2] for line in lines] == ["GET /healthz 200 1ms", "GET /healthz 502 0ms: upstream not ready"]
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "GET /healthz 200 1ms",
+        "GET /healthz 502 0ms: upstream not ready",
+    ]
     (ask,) = [p for op, p in world.calls("logs") if op == "FilterLogEvents"]
     assert ask["filterPattern"] == '"healthz"' and ask["startTime"] == 1777629542000
     assert ask["logGroupName"] == "/ecs/huskit-website-agent"
@@ -228,7 +260,10 @@ def test_a_missing_log_group_is_one_line(world):
     world.groups.discard("/ecs/huskit-crawler")
     with pytest.raises(ParityError) as exc:
         list(log_lines(world.ctx(), ["crawler"]))
-    assert str(exc.value) == "crawler: log group /ecs/huskit-crawler does not exist in prod (hint: `inv infra-apply --env prod` creates it)"
+    assert (
+        str(exc.value)
+        == "crawler: log group /ecs/huskit-crawler does not exist in prod (hint: `inv infra-apply --env prod` creates it)"
+    )
 
 
 @pytest.mark.parametrize(("services", "since", "message"), [
@@ -240,4 +275,3 @@ def test_bad_logs_input_stops_before_aws_is_asked(world, services, since, messag
         list(log_lines(world.ctx(), services, since=since))
     assert str(exc.value) == message and exc.value.exit_code == 2
     assert world.calls() == []
-

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from parity.adapters.ecs import EcsTasks
 from parity.adapters.operations import SESSION_VARIABLE, SessionManagerPlugin
-from parity.app.operate_exec import ecs_exec, exec_request
+from parity.app.operations.operate_exec import ecs_exec, exec_request
 from parity.errors import ConfigError, ParityError
 
 from .aws_model import FakeTarget, RecordingClient, invalid, model
@@ -91,7 +91,9 @@ def test_exec_off_and_no_plugin_stop_before_aws_is_asked(tmp_path):
     no_plugin.plugin.installed = False
     with pytest.raises(ParityError) as exc:
         ecs_exec(no_plugin.ctx(), "crawler")
-    assert str(exc.value).startswith("session-manager-plugin is not installed: ECS Exec needs it to carry the session (hint: install")
+    assert str(exc.value).startswith(
+        "session-manager-plugin is not installed: ECS Exec needs it to carry the session (hint: install"
+    )
     assert "session-manager-working-with-install-plugin" in str(exc.value)
     assert off.calls() == [] and no_plugin.calls() == []
 
@@ -99,11 +101,20 @@ def test_exec_off_and_no_plugin_stop_before_aws_is_asked(tmp_path):
 def test_an_emulator_without_execute_command_is_one_line():
     """moto 5.2.5 answers ExecuteCommand with an HTML 500 page (it has no such action)."""
     page = "<!doctype html>\n<title>500 Internal Server Error</title>\n"
-    failing = ClientError({"Error": {"Code": "500", "Message": page}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "ExecuteCommand")
-    ecs = EcsTasks(FakeTarget({"ecs": RecordingClient("ecs", {"ExecuteCommand": failing})}, endpoint_url="http://127.0.0.1:5050"))
+    failing = ClientError(
+        {"Error": {"Code": "500", "Message": page}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "ExecuteCommand"
+    )
+    ecs = EcsTasks(
+        FakeTarget({"ecs": RecordingClient("ecs", {"ExecuteCommand": failing})}, endpoint_url="http://127.0.0.1:5050")
+    )
     with pytest.raises(ParityError) as exc:
-        ecs.execute_command("huskit-prod", f"arn:aws:ecs:eu-central-1:000000000000:task/huskit-prod/{CRAWLER}", "crawler", "/bin/sh")
-    assert str(exc.value) == f"execute command in task {CRAWLER}: the emulator at http://127.0.0.1:5050 does not implement ExecuteCommand"
+        ecs.execute_command(
+            "huskit-prod", f"arn:aws:ecs:eu-central-1:000000000000:task/huskit-prod/{CRAWLER}", "crawler", "/bin/sh"
+        )
+    assert (
+        str(exc.value)
+        == f"execute command in task {CRAWLER}: the emulator at http://127.0.0.1:5050 does not implement ExecuteCommand"
+    )
 
 
 def test_the_plugin_gets_the_session_from_its_environment_never_on_its_command_line(tmp_path, monkeypatch):
@@ -148,9 +159,16 @@ def test_no_credentials_is_one_line(tmp_path):
     from .test_cli import repo_copy
 
     repo = repo_copy(tmp_path)
-    env = {"PATH": os.path.dirname(sys.executable), "HOME": str(repo), "PYTHONPATH": str(ROOT / "src"), "AWS_EC2_METADATA_DISABLED": "true"}
+    env = {
+        "PATH": os.path.dirname(sys.executable),
+        "HOME": str(repo),
+        "PYTHONPATH": str(ROOT / "src"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     for args in (["status", "--env", "prod"], ["logs", "--env", "prod"]):
-        proc = subprocess.run([sys.executable, "-m", "invoke", *args], cwd=repo, capture_output=True, text=True, env=env, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "invoke", *args], cwd=repo, capture_output=True, text=True, env=env, timeout=60
+        )
         assert proc.returncode == 1, proc.stderr
         assert proc.stderr.strip() == (
             "error: describe stack huskit-prod: no AWS credentials found (hint: configure the normal AWS chain (AWS_PROFILE, SSO, env vars))"
@@ -169,5 +187,7 @@ def test_the_command_after_the_double_dash_keeps_its_words(tmp_path):
         "print(t._command_words(types.SimpleNamespace(remainder='sh -c ls | wc -l')))\n"
         "print(t._command_words(types.SimpleNamespace(remainder='echo hi')))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=Path(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=Path(tmp_path)
+    )
     assert proc.stdout.splitlines() == ["['sh', '-c', 'ls | wc -l']", "['echo', 'hi']"], proc.stderr

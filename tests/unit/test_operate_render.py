@@ -15,7 +15,12 @@ from parity.render.taskdef import render_taskdef
 from .ops_world import spec
 from .test_infra_render import REAL
 
-SSM = {"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"}
+SSM = {
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+}
 
 
 def template(env: str, extra: dict | None = None) -> dict:
@@ -32,10 +37,15 @@ def test_on_it_renders_the_permissions_the_session_log_and_the_service_flag():
     assert policy["Type"] == "AWS::IAM::Policy" and policy["Properties"]["Roles"] == [{"Ref": "TaskRole"}]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert set(statements[0]["Action"]) == SSM and statements[0]["Resource"] == "*"  # they take no resource
-    assert statements[2]["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/ecs/huskit-staging/exec:*"}
+    assert statements[2]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/ecs/huskit-staging/exec:*"
+    }
     assert "Policies" not in res["TaskRole"]["Properties"]  # the role itself is as before
     log = res["ExecLogGroup"]
-    assert log["Properties"] == {"LogGroupName": "/ecs/huskit-staging/exec", "RetentionInDays": 30} and log["DeletionPolicy"] == "Retain"
+    assert (
+        log["Properties"] == {"LogGroupName": "/ecs/huskit-staging/exec", "RetentionInDays": 30}
+        and log["DeletionPolicy"] == "Retain"
+    )
     config = res["Cluster"]["Properties"]["Configuration"]["ExecuteCommandConfiguration"]
     assert config == {
         "Logging": "OVERRIDE",
@@ -52,7 +62,12 @@ def test_off_nothing_of_it_is_rendered():
     assert not any(r["Type"] == "AWS::IAM::Policy" for r in res.values())
     assert "Configuration" not in res["Cluster"]["Properties"]
     assert all("EnableExecuteCommand" not in r["Properties"] for r in res.values() if r["Type"] == "AWS::ECS::Service")
-    assert "linuxParameters" not in render_taskdef(spec("prod"), "crawler", "r@sha256:" + "a" * 64, "123456789012")["containerDefinitions"][0]
+    assert (
+        "linuxParameters"
+        not in render_taskdef(spec("prod"), "crawler", "r@sha256:" + "a" * 64, "123456789012")["containerDefinitions"][
+            0
+        ]
+    )
 
 
 def test_on_the_task_definition_runs_an_init_and_is_what_ecs_accepts():

@@ -28,11 +28,11 @@ def test_dev_extras_cover_the_crawler_requirements():
 def test_the_bench_load_generator_ships_with_the_package():
     import tomllib
 
-    from parity.app.bench_sse import SCRIPT
+    from parity.app.benchmarks.bench_sse import SCRIPT
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert SCRIPT.is_file()
-    assert "*.mjs" in data["tool"]["setuptools"]["package-data"]["parity.app"]
+    assert "*.mjs" in data["tool"]["setuptools"]["package-data"]["parity.app.benchmarks"]
 
 
 def test_the_edge_waf_engine_ships_with_the_package():

@@ -9,15 +9,15 @@ import json
 
 import pytest
 
-from parity.app.parity import check, show
+from parity.app.checks.parity import check, show
 from parity.render.compose import networks_of
 from parity.render.edge import render_edge
-from parity.render.waf import render_waf_js
 from parity.render.infra import render_template
 from parity.render.infra.edge import CACHING_OPTIMIZED
 from parity.render.parity import _source_of, compare, container_view, spec_view, taskdef_view
 from parity.render.parity_infra import compare_infra, infra_template, local_edge_view, spec_infra_views, template_views
 from parity.render.taskdef import render_taskdef
+from parity.render.waf import render_waf_js
 from parity.spec import load_stack
 
 from .conftest import ROOT
@@ -99,7 +99,12 @@ def test_the_saved_local_stack_runs_what_the_spec_says():
     assert (agent["cpu"], agent["memory"], agent["ports"], agent["replicas"]) == (1024, 2048, [5171], 2)
     assert agent["exposure"] == "public" and agent["published"] == []
     crawl = report.services[1].views["running"]
-    assert (crawl["cpu"], crawl["memory"], crawl["discovery"], crawl["exposure"]) == (2048, 4096, "crawler.internal", "internal")
+    assert (crawl["cpu"], crawl["memory"], crawl["discovery"], crawl["exposure"]) == (
+        2048,
+        4096,
+        "crawler.internal",
+        "internal",
+    )
     assert crawl["secrets.MONGODB_URI"] == "huskit/prod/crawler:MONGODB_URI"
     assert crawl["health.command"] == "python healthcheck.py" and crawl["health.interval"] == 30
     # the image's own ENV (PATH, CHROMIUM_PATH...) is not the stack's doing
@@ -157,7 +162,9 @@ def test_a_stack_that_is_not_running_is_a_difference():
 def test_no_value_of_a_secret_or_an_extra_variable_is_shown():
     docker = FakeDocker()
     c = crawler(docker)
-    c["Config"]["Env"] = [e if not e.startswith("MONGODB_URI=") else "MONGODB_URI=mongodb://u:hunter2@db" for e in c["Config"]["Env"]]
+    c["Config"]["Env"] = [
+        e if not e.startswith("MONGODB_URI=") else "MONGODB_URI=mongodb://u:hunter2@db" for e in c["Config"]["Env"]
+    ]
     c["Config"]["Env"].append("STOLEN=hunter2-extra")
     lines: list[str] = []
     report = check(ROOT, docker)
@@ -218,7 +225,7 @@ def test_container_view_of_a_service_with_no_container():
 
 
 def test_without_credentials_the_live_side_is_skipped_and_said_so(monkeypatch, tmp_path):
-    from parity.app.parity import connect_live
+    from parity.app.checks.parity import connect_live
 
     for var in [v for v in __import__("os").environ if v.startswith("AWS_")]:
         monkeypatch.delenv(var)
@@ -243,7 +250,7 @@ def test_without_credentials_the_live_side_is_skipped_and_said_so(monkeypatch, t
 
 def with_template(monkeypatch, change):
     """`inv parity` as if ENV's template had been rendered, then changed by ``change``."""
-    import parity.app.parity as app
+    import parity.app.checks.parity as app
 
     def rendered(stack):
         template = render_template(stack)
@@ -275,12 +282,24 @@ def test_the_real_spec_and_the_running_stack_show_no_undeclared_infra_difference
     edge = views["edge"]["infra prod"]
     assert edge["edge.ingress"] == ["cloudfront:443"]
     assert (edge["edge.idle_timeout"], edge["edge.origin_response_timeout"]) == (300, 30)
-    assert edge["edge.routes"] == ["/ -> website-agent (none)", "/api/ -> website-agent (none)", "/assets/ -> s3 (cached)"]
+    assert edge["edge.routes"] == [
+        "/ -> website-agent (none)",
+        "/api/ -> website-agent (none)",
+        "/assets/ -> s3 (cached)",
+    ]
     assert views["edge"]["local"]["edge.routes"] == edge["edge.routes"]
     # declared: a Docker network admits both ways; the edge's clients; plain HTTP locally
     intended = {(d.service, d.path): d for s in report.services for d in s.differences if d.verdict == "intended"}
-    assert {("website-agent", "ingress"), ("crawler", "ingress"), ("edge", "edge.ingress"), ("edge", "edge.listener")} <= set(intended)
-    assert intended[("website-agent", "ingress")].values == (["alb:5171", "crawler:5171", "postgres:5171"], ["alb:5171"])
+    assert {
+        ("website-agent", "ingress"),
+        ("crawler", "ingress"),
+        ("edge", "edge.ingress"),
+        ("edge", "edge.listener"),
+    } <= set(intended)
+    assert intended[("website-agent", "ingress")].values == (
+        ["alb:5171", "crawler:5171", "postgres:5171"],
+        ["alb:5171"],
+    )
     assert "host:8080" in intended[("edge", "edge.ingress")].values[0]
     assert "allow-listed-clients:80" in intended[("edge", "edge.ingress")].values[0]
     assert intended[("edge", "edge.listener")].values == ("http", "https")
@@ -343,7 +362,9 @@ def test_an_alb_rule_sending_a_path_elsewhere_shows_up_in_the_routes():
     stack = load_stack(ROOT, "prod")
     template = render_template(stack)
     template["Resources"]["CrawlerTargetGroup"] = {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {}}
-    template["Resources"]["CrawlerService"]["Properties"]["LoadBalancers"] = [{"TargetGroupArn": {"Ref": "CrawlerTargetGroup"}}]
+    template["Resources"]["CrawlerService"]["Properties"]["LoadBalancers"] = [
+        {"TargetGroupArn": {"Ref": "CrawlerTargetGroup"}}
+    ]
     template["Resources"]["ApiToCrawler"] = {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": {
         "ListenerArn": {"Ref": "HttpsListener"}, "Priority": 1,
         "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
@@ -361,7 +382,10 @@ def test_another_idle_timeout_or_origin_response_timeout_shows_up(monkeypatch):
 
     with_template(monkeypatch, shorter)
     report = check(ROOT, FakeDocker())
-    assert {(s, p) for s, p, _ in infra_differences(report)} == {("edge", "edge.idle_timeout"), ("edge", "edge.origin_response_timeout")}
+    assert {(s, p) for s, p, _ in infra_differences(report)} == {
+        ("edge", "edge.idle_timeout"),
+        ("edge", "edge.origin_response_timeout"),
+    }
     d = {x.path: x for x in report.undeclared if x.sides[0] == "local"}
     assert d["edge.idle_timeout"].values == (300, 60)
     assert d["edge.origin_response_timeout"].values == (30, 60)
@@ -416,7 +440,9 @@ def test_the_edge_view_reads_the_rendered_nginx_conf():
     (diff,) = compare_infra(local, "edge", "local", {**view, "edge.ingress": spec["edge.ingress"]}, spec, spec, spec)
     assert (diff.path, diff.verdict) == ("edge.waf.rules", "intended")
     assert set(spec["edge.waf.rules"]) - set(view["edge.waf.rules"]) == {
-        "AWSManagedRulesKnownBadInputsRuleSet/Host_localhost_HEADER", "AWSManagedRulesKnownBadInputsRuleSet/ReactJSRCE_BODY"}
+        "AWSManagedRulesKnownBadInputsRuleSet/Host_localhost_HEADER",
+        "AWSManagedRulesKnownBadInputsRuleSet/ReactJSRCE_BODY",
+    }
     assert "not emulated locally: AWSManagedRulesKnownBadInputsRuleSet/Host_localhost_HEADER (" in diff.why
 
 
@@ -430,7 +456,7 @@ def test_another_services_dependency_reaching_a_service_is_not_declared():
 def test_inv_parity_records_its_differences_for_the_page_without_a_value(tmp_path):
     import shutil
 
-    from parity.app.parity import run
+    from parity.app.checks.parity import run
 
     for name in ("stack.yaml", "deploy"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
@@ -463,29 +489,41 @@ def test_a_web_acl_that_counts_a_rule_without_its_scope_down_rule_shows_up(monke
 def test_an_alb_that_forwards_without_the_secret_header_shows_up(monkeypatch):
     def unlock(res):
         res["HttpsListener"]["Properties"]["DefaultActions"] = [
-            {"Type": "forward", "TargetGroupArn": {"Ref": "WebsiteAgentTargetGroup"}}]
+            {"Type": "forward", "TargetGroupArn": {"Ref": "WebsiteAgentTargetGroup"}}
+        ]
         for r in res.values():
             if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule":
-                r["Properties"]["Conditions"] = [c for c in r["Properties"]["Conditions"] if c["Field"] != "http-header"]
+                r["Properties"]["Conditions"] = [
+                    c for c in r["Properties"]["Conditions"] if c["Field"] != "http-header"
+                ]
 
     with_template(monkeypatch, unlock)
     report = check(ROOT, FakeDocker(), env="prod")
     assert {(s, p) for s, p, _ in infra_differences(report)} == {("edge", "edge.origin_lock")}
     d = next(d for d in report.undeclared if d.sides == ("local", "infra prod"))
-    assert d.values == ("sent=X-Origin-Verify required=X-Origin-Verify otherwise=403",
-                        "sent=X-Origin-Verify required=- otherwise=forward")
+    assert d.values == (
+        "sent=X-Origin-Verify required=X-Origin-Verify otherwise=403",
+        "sent=X-Origin-Verify required=- otherwise=forward",
+    )
 
 
 def test_a_local_edge_without_the_lock_a_header_or_an_override_shows_up():
     docker = FakeDocker()
     docker.edge_conf = docker.edge_conf.replace('if ($origin_verified = 0) { return 403 "Forbidden\\n"; }', "")
-    docker.edge_conf = docker.edge_conf.replace('add_header X-Frame-Options "SAMEORIGIN" always;', 'add_header X-Frame-Options "DENY" always;')
-    docker.waf_js = docker.waf_js.replace('"countOn": ["/api/chat"], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY"',
-                                          '"countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY"')
+    docker.edge_conf = docker.edge_conf.replace(
+        'add_header X-Frame-Options "SAMEORIGIN" always;', 'add_header X-Frame-Options "DENY" always;'
+    )
+    docker.waf_js = docker.waf_js.replace(
+        '"countOn": ["/api/chat"], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY"',
+        '"countOn": [], "group": "AWSManagedRulesCommonRuleSet", "name": "CrossSiteScripting_BODY"',
+    )
     report = check(ROOT, docker, env="prod")
     assert {(s, p) for s, p, _ in infra_differences(report)} == {
-        ("edge", "edge.origin_lock"), ("edge", "edge.response_headers"),
-        ("edge", "edge.static_response_headers"), ("edge", "edge.waf.overrides")}
+        ("edge", "edge.origin_lock"),
+        ("edge", "edge.response_headers"),
+        ("edge", "edge.static_response_headers"),
+        ("edge", "edge.waf.overrides"),
+    }
     lock = next(d for d in report.undeclared if d.path == "edge.origin_lock")
     assert lock.values[0] == "sent=X-Origin-Verify required=- otherwise=forward"
 
@@ -493,15 +531,18 @@ def test_a_local_edge_without_the_lock_a_header_or_an_override_shows_up():
 def test_the_stack_is_listed_once_for_all_its_services():
     """The review's finding: each service's question listed (and inspected) the whole stack again."""
     from parity.adapters.docker import ContainerState
-    from parity.app.parity import StackDocker
+    from parity.app.checks.parity import StackDocker
 
     class Compose:
         listings = 0
 
         def containers(self):
             Compose.listings += 1
-            return [ContainerState(name=f"huskit-{s}-{i}", service=s, state="running", health="healthy")
-                    for s in ("crawler", "website-agent", "edge") for i in (1, 2)]
+            return [
+                ContainerState(name=f"huskit-{s}-{i}", service=s, state="running", health="healthy")
+                for s in ("crawler", "website-agent", "edge")
+                for i in (1, 2)
+            ]
 
     docker = StackDocker(Compose(), docker=None)
     assert docker.containers_of("crawler") == ["huskit-crawler-1", "huskit-crawler-2"]

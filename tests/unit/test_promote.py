@@ -2,13 +2,15 @@
 boundary (see deploy_fakes for which AWS behaviour each scripted rollout
 stands for)."""
 
+from datetime import UTC
+
 import pytest
 
-from parity.app import records
-from parity.app.promote import promote
-from parity.app.release import render
-from parity.app.rollback import previous_revision, rollback
-from parity.app.rollout import wait_rollout
+from parity.app.checks import records
+from parity.app.deploy.promote import promote
+from parity.app.deploy.release import render
+from parity.app.deploy.rollback import previous_revision, rollback
+from parity.app.deploy.rollout import wait_rollout
 from parity.errors import ConfigError, DeployFailed, ParityError
 from parity.spec.load import load_stack
 
@@ -46,7 +48,9 @@ def running(ctx, service):
 
 def test_e2e_records_are_whole_sets_of_image_ids(root):
     both = {s: image_id(s) for s in ("website-agent", "crawler")}
-    assert records.untested(root, both, 7) == f"website-agent: image {image_id('website-agent')[:19]} has not passed e2e"
+    assert (
+        records.untested(root, both, 7) == f"website-agent: image {image_id('website-agent')[:19]} has not passed e2e"
+    )
     records.record_e2e_pass(root, both, "e2e")
     assert records.untested(root, both, 7) is None
     assert (root / ".parity/e2e-results.json").exists()
@@ -63,10 +67,10 @@ def test_images_tested_in_different_runs_are_not_a_tested_set(root):
 
 
 def test_an_e2e_record_expires(root):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     both = {s: image_id(s) for s in ("website-agent", "crawler")}
-    now = datetime(2026, 3, 10, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 10, tzinfo=UTC)
     records.record_e2e_pass(root, both, "e2e", at=now - timedelta(days=8))
     assert records.untested(root, both, 7, now=now) == (
         "these images passed e2e together 8 days ago; a record expires after 7 days (aws.e2e_max_age_days)"
@@ -88,7 +92,9 @@ def test_promote_refuses_a_set_tested_in_pieces(root):
 
 def test_promote_pushes_by_digest_registers_updates_and_waits(root):
     tested(root)
-    ctx = ctx_for(root, scripts={"crawler": ["IN_PROGRESS", "COMPLETED"], "website-agent": ["COMPLETED"]}, distribution_id="E123")
+    ctx = ctx_for(
+        root, scripts={"crawler": ["IN_PROGRESS", "COMPLETED"], "website-agent": ["COMPLETED"]}, distribution_id="E123"
+    )
     result = promote(ctx, version="0123abc")
     # pushed under the git SHA and the image's ID, never :latest; pinned by the digest the push returned
     assert [ref for _img, ref in ctx.registry.tags] == [
@@ -99,7 +105,10 @@ def test_promote_pushes_by_digest_registers_updates_and_waits(root):
     for service in ("website-agent", "crawler"):
         arn = result.deployed[service]
         image = ctx.ecs.taskdefs[arn]["containerDefinitions"][0]["image"]
-        assert image == f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/huskit/{service}@{ctx.registry.pushed[image.split('@')[0] + '|' + image_id(service)]}"
+        assert (
+            image
+            == f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/huskit/{service}@{ctx.registry.pushed[image.split('@')[0] + '|' + image_id(service)]}"
+        )
         assert ":latest" not in image
         assert running(ctx, service) == f"huskit-{service}:2"
     assert [c for c in ctx.ecs.calls if c[0] == "update"] == [
@@ -146,7 +155,9 @@ def test_image_never_built(root):
     ctx = ctx_for(root, built=False)
     with pytest.raises(ParityError) as exc:
         promote(ctx, version="v1")
-    assert str(exc.value) == "website-agent: image huskit/website-agent:local was never built (hint: `inv up` builds it)"
+    assert (
+        str(exc.value) == "website-agent: image huskit/website-agent:local was never built (hint: `inv up` builds it)"
+    )
 
 
 def test_missing_repository_cluster_service_and_credentials(root):
@@ -156,8 +167,7 @@ def test_missing_repository_cluster_service_and_credentials(root):
     with pytest.raises(ParityError) as exc:
         promote(ctx, version="v1")
     assert str(exc.value) == (
-        "ECR repository huskit/crawler does not exist in eu-central-1 "
-        "(hint: `inv infra-apply --env prod` creates it)"
+        "ECR repository huskit/crawler does not exist in eu-central-1 (hint: `inv infra-apply --env prod` creates it)"
     )
     ctx = ctx_for(root)
     del ctx.ecs.services["crawler"]
@@ -195,7 +205,9 @@ def test_dry_run_changes_nothing(root):
     assert result.dry_run
     assert ctx.ecs.calls == [] and ctx.registry.tags == [] and ctx.registry.logins == []
     assert ctx.static.published == [] and ctx.cdn.invalidations == [] and ctx.smoke_calls == []
-    assert {s: v["taskDefinition"] for s, v in ctx.ecs.services.items()} == {s: v["taskDefinition"] for s, v in before.items()}
+    assert {s: v["taskDefinition"] for s, v in ctx.ecs.services.items()} == {
+        s: v["taskDefinition"] for s, v in before.items()
+    }
     text = "\n".join(ctx.lines)
     assert "dry run: stopping after diff" in text
     assert "<digest after push of sha256:" in text  # never pushed: the digest is not invented
@@ -206,7 +218,10 @@ def test_dry_run_of_untested_images_says_a_promote_would_refuse(root):
     tested(root, ["website-agent"])
     ctx = ctx_for(root)
     assert promote(ctx, version="v1", dry_run=True).dry_run
-    assert f"NOT tested: crawler: image {image_id('crawler')[:19]} has not passed e2e (a promote would refuse them)" in "\n".join(ctx.lines)
+    assert (
+        f"NOT tested: crawler: image {image_id('crawler')[:19]} has not passed e2e (a promote would refuse them)"
+        in "\n".join(ctx.lines)
+    )
     assert ctx.ecs.calls == [] and ctx.registry.tags == []
 
 
@@ -235,7 +250,9 @@ def test_circuit_breaker_rollback_is_a_failure_and_not_rolled_back_twice(root):
     with pytest.raises(DeployFailed) as exc:
         promote(ctx, version="v1")
     msg = str(exc.value)
-    assert msg.startswith("website-agent: rollout ROLLED_BACK: ECS deployment circuit breaker: tasks failed to start.; ECS rolled back to huskit-website-agent:1")
+    assert msg.startswith(
+        "website-agent: rollout ROLLED_BACK: ECS deployment circuit breaker: tasks failed to start.; ECS rolled back to huskit-website-agent:1"
+    )
     # crawler (deployed first, fine) is put back too: the pair that passed e2e goes together
     assert msg.endswith("rolled back: website-agent on huskit-website-agent:1, crawler on huskit-crawler:1")
     assert running(ctx, "website-agent") == "huskit-website-agent:1"
@@ -272,7 +289,10 @@ def test_a_circuit_breaker_rollback_that_fails_is_its_own_error(root):
 def test_timeout_rolls_back(root):
     tested(root)
     ctx = ctx_for(root, scripts={"crawler": ["IN_PROGRESS"] * 1000}, rollout_timeout=30)
-    with pytest.raises(DeployFailed, match=r"^crawler: rollout TIMEOUT: still IN_PROGRESS after 30 s; rolled back: crawler on huskit-crawler:1$"):
+    with pytest.raises(
+        DeployFailed,
+        match=r"^crawler: rollout TIMEOUT: still IN_PROGRESS after 30 s; rolled back: crawler on huskit-crawler:1$",
+    ):
         promote(ctx, version="v1")
     assert running(ctx, "crawler") == "huskit-crawler:1"
 
@@ -336,7 +356,10 @@ def test_rollback_goes_one_revision_back(root):
     promote(ctx, version="v1")
     assert running(ctx, "crawler") == "huskit-crawler:2"
     done = rollback(ctx)
-    assert {s: a.rsplit("/", 1)[-1] for s, a in done.items()} == {"crawler": "huskit-crawler:1", "website-agent": "huskit-website-agent:1"}
+    assert {s: a.rsplit("/", 1)[-1] for s, a in done.items()} == {
+        "crawler": "huskit-crawler:1",
+        "website-agent": "huskit-website-agent:1",
+    }
     assert running(ctx, "crawler") == "huskit-crawler:1"
     with pytest.raises(ParityError, match=r"^crawler: no revision before huskit-crawler:1 to roll back to$"):
         rollback(ctx, ["crawler"])
@@ -373,7 +396,6 @@ def test_local_env_uses_the_local_registry_without_login(root):
     assert ctx.smoke_calls == ["http://127.0.0.1:8080"]
 
 
-
 # -- failed revisions are never rolled back to -------------------------------------------
 
 
@@ -392,7 +414,9 @@ def test_a_failed_promote_deregisters_what_it_registered(root):
 def rebuild(root, ctx, suffix):
     """New local images (new IDs) that passed e2e together."""
     ctx.registry.images = {ref: image_id(ref + suffix) for ref in ctx.registry.images}
-    records.record_e2e_pass(root, {s: ctx.registry.images[f"huskit/{s}:local"] for s in ("website-agent", "crawler")}, "e2e")
+    records.record_e2e_pass(
+        root, {s: ctx.registry.images[f"huskit/{s}:local"] for s in ("website-agent", "crawler")}, "e2e"
+    )
 
 
 def test_rollback_skips_a_revision_that_failed(root):
@@ -450,7 +474,9 @@ def test_render_and_dry_run_work_without_aws(root):
     ctx.ecs.no_credentials = True
     release = render(ctx, offline_ok=True)
     assert release.account == "ACCOUNT_ID"
-    assert release.refs["crawler"].startswith("ACCOUNT_ID.dkr.ecr.eu-central-1.amazonaws.com/huskit/crawler@<digest after push")
+    assert release.refs["crawler"].startswith(
+        "ACCOUNT_ID.dkr.ecr.eu-central-1.amazonaws.com/huskit/crawler@<digest after push"
+    )
     assert release.taskdefs["crawler"]["executionRoleArn"] == "arn:aws:iam::ACCOUNT_ID:role/huskit-ecs-execution-role"
     assert [n.split(":")[0] for n in release.not_compared] == ["the account", "ECR repositories (not checked)"]
 
@@ -459,8 +485,14 @@ def test_render_and_dry_run_work_without_aws(root):
     text = "\n".join(ctx.lines)
     assert "crawler: live side NOT compared (cluster_active: no AWS credentials found); rendered in full:" in text
     assert '+      "image": "ACCOUNT_ID.dkr.ecr' in text
-    assert "not compared with AWS: the account: account_id: no AWS credentials found; ARNs name ACCOUNT_ID (give --account)" in text
-    assert "not compared with AWS: live task definitions and services of crawler, website-agent: cluster_active: no AWS credentials found" in text
+    assert (
+        "not compared with AWS: the account: account_id: no AWS credentials found; ARNs name ACCOUNT_ID (give --account)"
+        in text
+    )
+    assert (
+        "not compared with AWS: live task definitions and services of crawler, website-agent: cluster_active: no AWS credentials found"
+        in text
+    )
 
 
 def test_the_account_can_be_given(root):
@@ -484,7 +516,9 @@ def test_a_real_promote_needs_aws_and_the_right_account(root):
     with pytest.raises(AwsUnavailable, match="no AWS credentials found"):
         promote(ctx, version="v1")
     ctx.ecs.no_credentials = False
-    with pytest.raises(ParityError, match=rf"^--account 444455556666: the AWS credentials in use are for account {ACCOUNT}$"):
+    with pytest.raises(
+        ParityError, match=rf"^--account 444455556666: the AWS credentials in use are for account {ACCOUNT}$"
+    ):
         promote(ctx, version="v1", account="444455556666")
     assert ctx.ecs.calls == []
 
@@ -504,7 +538,11 @@ def test_aws_call_tells_unavailable_from_refused():
     def client_error(code):
         return ClientError({"Error": {"Code": code, "Message": "m"}}, "DescribeServices")
 
-    for exc in (NoCredentialsError(), EndpointConnectionError(endpoint_url="https://ecs"), client_error("ExpiredTokenException")):
+    for exc in (
+        NoCredentialsError(),
+        EndpointConnectionError(endpoint_url="https://ecs"),
+        client_error("ExpiredTokenException"),
+    ):
         with pytest.raises(AwsUnavailable):
             aws_call("x", raising(exc))
     with pytest.raises(ParityError) as refused:
@@ -520,7 +558,9 @@ def test_first_promote_starts_a_service_infra_apply_created_at_zero(root):
     ctx.ecs.services["crawler"]["desiredCount"] = 0
     promote(ctx, version="v1")
     assert ("desired", "crawler", 1) in ctx.ecs.calls
-    assert not [c for c in ctx.ecs.calls if c[:2] == ("desired", "website-agent")]  # already running: autoscaling's count stays
+    assert not [
+        c for c in ctx.ecs.calls if c[:2] == ("desired", "website-agent")
+    ]  # already running: autoscaling's count stays
 
 
 def test_once_aws_is_unavailable_the_render_asks_it_nothing_more(root, monkeypatch):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from parity.app.promote import promote
-from parity.app.rollback import rollback
+from parity.app.deploy.promote import promote
+from parity.app.deploy.rollback import rollback
 from parity.errors import DeployFailed, ParityError, RollbackFailed
 
 from . import test_promote as base
@@ -52,7 +52,10 @@ def test_a_first_promote_whose_rollout_fails_leaves_the_services_at_zero(root):
     text = "\n".join(ctx.lines)
     assert "website-agent: back to 0 tasks on huskit-website-agent:2 (the first promote failed: nothing runs)" in text
     # no wait on a rollback to an image that cannot be pulled; the revisions that never ran healthy are gone
-    assert ("deregister", "huskit-website-agent:3") in ctx.ecs.calls and ("deregister", "huskit-crawler:3") in ctx.ecs.calls
+    assert ("deregister", "huskit-website-agent:3") in ctx.ecs.calls and (
+        "deregister",
+        "huskit-crawler:3",
+    ) in ctx.ecs.calls
     assert ctx.clock() < 60
 
 
@@ -72,9 +75,11 @@ def test_a_later_promote_still_rolls_back_to_the_running_release(root):
     assert state(ctx, "website-agent") == ("huskit-website-agent:3", 2)
     ctx.ecs.scripts = {"website-agent": ["IN_PROGRESS", "FAILED"]}
     ctx.registry.images["huskit/website-agent:local"] = "sha256:" + "b" * 64
-    from parity.app import records
+    from parity.app.checks import records
 
-    records.record_e2e_pass(root, {"website-agent": "sha256:" + "b" * 64, "crawler": ctx.registry.images["huskit/crawler:local"]}, "e2e")
+    records.record_e2e_pass(
+        root, {"website-agent": "sha256:" + "b" * 64, "crawler": ctx.registry.images["huskit/crawler:local"]}, "e2e"
+    )
     with pytest.raises(DeployFailed, match=r"rolled back: website-agent on huskit-website-agent:3$"):
         promote(ctx, version="v2")
     assert state(ctx, "website-agent") == ("huskit-website-agent:3", 2)

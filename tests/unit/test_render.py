@@ -101,7 +101,7 @@ def _server(conf: str, listen: str) -> str:
     start = conf.index(f"        listen {listen}")
     start = conf.rindex("    server {", 0, start)
     end = conf.find("\n    server {", start + 1)
-    return conf[start: end if end > 0 else len(conf)]
+    return conf[start : end if end > 0 else len(conf)]
 
 
 def test_edge_waits_cloudfronts_origin_response_timeout_without_retrying(spec):
@@ -132,7 +132,7 @@ def test_edge_rate_limits_count_every_matching_rule_case_insensitively():
     assert 'map "$waf_allowed:$request_uri" $waf_1_key {\n        "~*^0:/api/auth/" $binary_remote_addr;' in conf
     assert "limit_req_status 429;" in conf
     # every rule at server level, so every behaviour (location) is counted, and none overrides it
-    server = conf[conf.index("server {"):]
+    server = conf[conf.index("server {") :]
     first_location = server.index("location /")
     assert server.index("limit_req zone=waf_0 burst=99 nodelay;") < first_location
     assert server.index("limit_req zone=waf_1 burst=19 nodelay;") < first_location
@@ -143,7 +143,9 @@ def test_edge_rate_limits_count_every_matching_rule_case_insensitively():
 def test_edge_allow_list_is_never_counted(spec):
     spec["edge"]["allow_list"] = ["10.230.255.128/25", "192.0.2.0/24"]
     conf = render_edge(validate(spec))
-    assert "geo $waf_allowed {\n        default 0;\n        10.230.255.128/25 1;\n        192.0.2.0/24 1;\n    }" in conf
+    assert (
+        "geo $waf_allowed {\n        default 0;\n        10.230.255.128/25 1;\n        192.0.2.0/24 1;\n    }" in conf
+    )
     assert '"~*^1:' not in conf  # an allow-listed key never matches a rule
 
 
@@ -182,7 +184,7 @@ def test_edge_s3_behaviour_forwards_the_raw_path_never_the_decoded_one():
     """$uri is decoded: with a variable in proxy_pass an encoded CR LF would go
     out as a second request (tests/integration/test_edge_fuzz.py proves it)."""
     conf = render_edge(stack())
-    s3 = conf[conf.index("location /assets/ {"):]
+    s3 = conf[conf.index("location /assets/ {") :]
     s3 = s3[: s3.index("\n        }\n")]
     assert "$uri" not in s3
     assert 'map $request_uri $edge_raw_path {\n        "~^(?<edge_path>[^?]*)" $edge_path;' in conf
@@ -217,7 +219,7 @@ def test_edge_starts_with_every_replica_by_name_until_registration():
 
 
 def test_localstack_token_selects_the_newer_image():
-    from parity.app.local_stack import compose_settings
+    from parity.app.local.local_stack import compose_settings
 
     s = stack()
     assert compose_settings(s, Workspace(root=ROOT)) == {}
@@ -258,7 +260,10 @@ def test_the_alb_part_requires_the_origin_lock_and_cloudfront_adds_it():
     viewer, alb = _server(conf, "80 reuseport"), _server(conf, "81 reuseport")
     assert 'if ($origin_verified = 0) { return 403 "Forbidden\\n"; }' in alb
     assert viewer.count("proxy_set_header X-Origin-Verify $origin_verify_value;") == 2  # each ALB behaviour
-    assert "map $http_x_origin_verify $origin_verified {\n        default 0;\n        include /etc/nginx/origin-lock/accepted.conf;" in conf
+    assert (
+        "map $http_x_origin_verify $origin_verified {\n        default 0;\n        include /etc/nginx/origin-lock/accepted.conf;"
+        in conf
+    )
     # the Host the app gets: the origin's name; X-Forwarded-Host: PUBLIC_URL's host
     assert viewer.count("proxy_set_header Host alb.internal;") == 2
     assert viewer.count("proxy_set_header X-Forwarded-Host 127.0.0.1:8080;") == 2

@@ -3,7 +3,7 @@
 import pytest
 
 from parity.adapters.docker import ContainerState, established
-from parity.app.replace import PHASES, PROBE_INTERVAL, PROBE_WINDOW, Settings, replace
+from parity.app.local.replace import PHASES, PROBE_INTERVAL, PROBE_WINDOW, Settings, replace
 from parity.errors import DeployFailed, NotReady
 
 from .conftest import FakeClock as Clock
@@ -26,7 +26,10 @@ class FakeFleet:
         self.log: list[tuple] = []
 
     def replicas(self, service):
-        return [ContainerState(name=n, service="web", state=s, health="starting") for n, s in sorted(self.containers.items())]
+        return [
+            ContainerState(name=n, service="web", state=s, health="starting")
+            for n, s in sorted(self.containers.items())
+        ]
 
     def create(self, service, count):
         self.log.append(("create", count))
@@ -73,8 +76,17 @@ class FakeFleet:
 
 
 def settings(**kw):
-    base = dict(service="web", desired=2, port=5171, health_command="node healthcheck.js", health_path="/healthz", health_timeout=5,
-                start_bound=75, public=True, deregistration_delay=20)
+    base = dict(
+        service="web",
+        desired=2,
+        port=5171,
+        health_command="node healthcheck.js",
+        health_path="/healthz",
+        health_timeout=5,
+        start_bound=75,
+        public=True,
+        deregistration_delay=20,
+    )
     return Settings(**{**base, **kw})
 
 
@@ -110,7 +122,9 @@ def test_internal_service_is_not_registered_and_not_drained():
     assert not fleet.target_probes and fleet.probes == {"web-3": 2, "web-4": 2}  # its container check only
 
 
-@pytest.mark.parametrize("fleet_kw, why", [({"exits": True}, "is exited"), ({"target_after": None}, "not healthy after 75 s")])
+@pytest.mark.parametrize(
+    "fleet_kw, why", [({"exits": True}, "is exited"), ({"target_after": None}, "not healthy after 75 s")]
+)
 def test_circuit_breaker_removes_the_new_replicas_and_keeps_the_old(fleet_kw, why):
     clock = Clock()
     fleet = FakeFleet(clock, **fleet_kw)
@@ -176,8 +190,17 @@ class Running:
         self.image = image
 
     def containers(self):
-        return [ContainerState(name=f"huskit-website-agent-{i}", service="website-agent", state="running", health="healthy",
-                               image_id="sha256:a", config_hash="h1") for i in (1, 2)]
+        return [
+            ContainerState(
+                name=f"huskit-website-agent-{i}",
+                service="website-agent",
+                state="running",
+                health="healthy",
+                image_id="sha256:a",
+                config_hash="h1",
+            )
+            for i in (1, 2)
+        ]
 
     def image_facts(self, refs, label):
         return {ref: (self.image, None) for ref in refs if "website-agent" in ref}
@@ -193,7 +216,7 @@ class Running:
     ],
 )
 def test_a_new_image_or_new_settings_make_a_service_outdated(image, hashes, stale):
-    from parity.app.local_stack import outdated
+    from parity.app.local.local_stack import outdated
     from parity.spec import load_stack
 
     from .conftest import ROOT
@@ -203,14 +226,22 @@ def test_a_new_image_or_new_settings_make_a_service_outdated(image, hashes, stal
 
 
 def test_a_target_group_that_is_not_the_running_replicas_is_warned_about():
-    from parity.app.local_stack import target_warnings
+    from parity.app.local.local_stack import target_warnings
     from parity.spec import load_stack
 
     from .conftest import ROOT
 
     stack = load_stack(ROOT, "local")
-    web = [ContainerState(name=f"huskit-website-agent-{i}", service="website-agent", state="running", health="healthy",
-                          addresses={"public": f"10.0.0.{i}", "internal": f"10.1.0.{i}"}) for i in (3, 4)]
+    web = [
+        ContainerState(
+            name=f"huskit-website-agent-{i}",
+            service="website-agent",
+            state="running",
+            health="healthy",
+            addresses={"public": f"10.0.0.{i}", "internal": f"10.1.0.{i}"},
+        )
+        for i in (3, 4)
+    ]
     assert target_warnings(stack, web, {"website-agent": "10.0.0.3,10.0.0.4"}) == []
     assert target_warnings(stack, web, {"website-agent": "default"}) == []  # by DNS name: whatever runs
     assert target_warnings(stack, web, {"website-agent": ""}) == []  # no edge answers

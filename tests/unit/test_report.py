@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from parity.app import report as page
-from parity.app.parity import ParityReport, ServiceParity, as_record
+from parity.app.checks.parity import ParityReport, ServiceParity, as_record
 from parity.render import plots
 from parity.render.parity import Difference
 from parity.render.report import ReportInputs, edit_phases, first_event_limit_ms, judge, render_report
@@ -49,7 +49,15 @@ def test_edit_loop_phases_are_read_from_figures_named_per_phase():
     phases, target, real = edit_phases(fixture("bench.json")["figures"])
     assert real and target == 3
     assert list(phases) == ["website-agent", "crawler"]
-    assert list(phases["website-agent"]) == ["detect", "build", "create", "start", "healthy", "registered", "first answer"]
+    assert list(phases["website-agent"]) == [
+        "detect",
+        "build",
+        "create",
+        "start",
+        "healthy",
+        "registered",
+        "first answer",
+    ]
     assert phases["crawler"]["healthy"] == 1.0
 
 
@@ -121,9 +129,26 @@ def test_every_value_from_a_run_is_escaped():
                                  "logs": "../../etc/passwd"}}]}  # fmt: skip
     bench = {"figures": [{"name": hostile, "value": 1, "unit": hostile, "target": hostile, "note": hostile}],
              "run": {"at": hostile, "commit": hostile, "images": {hostile: hostile}}}  # fmt: skip
-    parity = {"env": hostile, "services": [{"service": hostile, "differences": [
-        {"path": hostile, "verdict": "undeclared", "why": hostile, "sides": [hostile, "b"], "values": [hostile, None]}]}]}
-    images = {"images": [{"service": hostile, "ref": hostile, "id": hostile, "size_mb": 1, "target_mb": 2, "source": hostile}]}
+    parity = {
+        "env": hostile,
+        "services": [
+            {
+                "service": hostile,
+                "differences": [
+                    {
+                        "path": hostile,
+                        "verdict": "undeclared",
+                        "why": hostile,
+                        "sides": [hostile, "b"],
+                        "values": [hostile, None],
+                    }
+                ],
+            }
+        ],
+    }
+    images = {
+        "images": [{"service": hostile, "ref": hostile, "id": hostile, "size_mb": 1, "target_mb": 2, "source": hostile}]
+    }
     html = render_report(inputs(e2e_run={"target": hostile}, e2e_checks=e2e, bench=bench, parity=parity, images=images))
     assert "<script>" not in html and "<img src=x" not in html
     assert "javascript:" not in html and "etc/passwd" not in html  # only files beside the page are linked
@@ -175,7 +200,7 @@ def test_the_template_ships_with_the_package():
 
 
 def test_an_e2e_run_against_another_url_is_recorded_and_shown(tmp_path):
-    from parity.app.e2e_run import _record_run
+    from parity.app.checks.e2e_run import _record_run
 
     _record_run(tmp_path, "https://staging.example", False, "smoke", None, True, 12.34, {}, "")
     record = json.loads((tmp_path / page.E2E_RUN).read_text())

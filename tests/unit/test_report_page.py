@@ -64,7 +64,9 @@ def rendered(tmp_path) -> Path:
 def test_the_gate_sees_every_kind_of_request(browser, tmp_path):
     # the check below can fail: a page that loads anything is caught, file:// included
     page_path = tmp_path / "loads.html"
-    page_path.write_text('<img src="http://198.51.100.7/x.png"><img src="beside.png"><link rel="stylesheet" href="https://fonts.example/a.css">')
+    page_path.write_text(
+        '<img src="http://198.51.100.7/x.png"><img src="beside.png"><link rel="stylesheet" href="https://fonts.example/a.css">'
+    )
     page, others, _ = open_offline(browser, page_path)
     page.context.close()
     assert any(u.startswith("http://198.51.100.7/") for u in others)
@@ -90,7 +92,12 @@ def test_page_from_saved_inputs_shows_every_section_and_plot_and_loads_nothing(b
     # e2e: failures first, each with its message and its screenshot inline; the whole tree after
     failures = page.locator("#e2e .failure")
     assert failures.count() == 2
-    assert page.evaluate("document.querySelector('#e2e-failures').compareDocumentPosition(document.querySelector('#e2e-tree')) & 4") == 4
+    assert (
+        page.evaluate(
+            "document.querySelector('#e2e-failures').compareDocumentPosition(document.querySelector('#e2e-tree')) & 4"
+        )
+        == 4
+    )
     first = failures.nth(0)
     assert "the built client renders" in first.inner_text()
     assert first.locator("img").evaluate("i => i.complete && i.naturalWidth > 0")  # the data URI decoded

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from parity.app import secrets
+from parity.app.local import secrets
 from parity.errors import ConfigError, SecretError
 from parity.spec.load import load_stack
 
@@ -88,7 +88,7 @@ def test_committed_seed_holds_no_credential():
 def test_the_edge_gets_the_origin_locks_current_and_previous_values_never_a_bad_one():
     import pytest
 
-    from parity.app.secrets import origin_lock_env
+    from parity.app.local.secrets import origin_lock_env
     from parity.errors import SecretError
     from parity.spec import load_stack
 

@@ -4,8 +4,8 @@ a dirty tree marked (real git in a temporary folder), recorded by image ID."""
 import subprocess
 
 from parity.adapters.git import source_revision
-from parity.app import sources
-from parity.app.promote import promote
+from parity.app.deploy.promote import promote
+from parity.app.local import sources
 
 from .deploy_fakes import ACCOUNT, image_id, make_ctx
 from .test_promote import root, tested  # noqa: F401 - the fixture
@@ -20,7 +20,9 @@ def git(path, *args):
 def commit_all(path, message):
     git(path, "add", "-A")
     git(path, "commit", "-qm", message)
-    return subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def checkout(path):
@@ -76,7 +78,10 @@ def test_promote_tags_each_image_with_its_source(root):  # noqa: F811
     promote(ctx)
     registry = f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/huskit"
     web, crawler = (image_id(s)[7:19] for s in ("website-agent", "crawler"))
-    assert [ref for _i, ref in ctx.registry.tags] == [f"{registry}/website-agent:{'a' * 40}-{web}", f"{registry}/crawler:{'b' * 40}-dirty-{crawler}"]
+    assert [ref for _i, ref in ctx.registry.tags] == [
+        f"{registry}/website-agent:{'a' * 40}-{web}",
+        f"{registry}/crawler:{'b' * 40}-dirty-{crawler}",
+    ]
     assert f"crawler: tagged {'b' * 40}-dirty-{crawler}: built from uncommitted changes" in ctx.lines
 
 

@@ -42,7 +42,10 @@ def test_unknown_key(spec):
 
 def test_wrong_type(spec):
     spec["services"]["crawler"]["port"] = "four-thousand"
-    assert error_of(spec) == "stack.yaml: services.crawler.port: Input should be a valid integer, unable to parse string as an integer"
+    assert (
+        error_of(spec)
+        == "stack.yaml: services.crawler.port: Input should be a valid integer, unable to parse string as an integer"
+    )
 
 
 def test_missing_key(spec):
@@ -141,7 +144,10 @@ def test_overlay_errors_name_both_files(tmp_path):
     (tmp_path / "deploy" / "staging.yaml").write_text(yaml.safe_dump({"services": {"crawler": {"cpu": 3000}}}))
     with pytest.raises(ConfigError) as exc:
         load_stack(tmp_path, "staging")
-    assert str(exc.value) == "stack.yaml + deploy/staging.yaml: services.crawler.cpu: 3000 is not a Fargate size (256, 512, 1024, 2048, 4096, 8192, 16384)"
+    assert (
+        str(exc.value)
+        == "stack.yaml + deploy/staging.yaml: services.crawler.cpu: 3000 is not a Fargate size (256, 512, 1024, 2048, 4096, 8192, 16384)"
+    )
 
 
 def test_invalid_yaml(tmp_path):
@@ -153,7 +159,9 @@ def test_invalid_yaml(tmp_path):
 
 def test_cli_exits_2_with_one_line_before_running_anything(tmp_path):
     """A bad spec stops `inv up` with exit code 2 and one line, before Docker is touched."""
-    shutil.copytree(ROOT, tmp_path / "repo", ignore=shutil.ignore_patterns("node_modules", ".git", "build", "__pycache__"))
+    shutil.copytree(
+        ROOT, tmp_path / "repo", ignore=shutil.ignore_patterns("node_modules", ".git", "build", "__pycache__")
+    )
     spec_file = tmp_path / "repo" / "stack.yaml"
     spec_file.write_text(spec_file.read_text().replace("    port: 4999\n", "    port: 4999\n    prot: 1\n"))
     env = {"PATH": "/nonexistent-so-docker-cannot-run", "HOME": str(tmp_path)}
@@ -188,7 +196,9 @@ def test_rate_limit_path_must_be_a_clean_prefix(spec, path):
 
 def test_rate_limit_window_is_a_waf_window(spec):
     spec["edge"]["rate_limits"][0]["window"] = 3600
-    assert error_of(spec) == "stack.yaml: edge.rate_limits.0.window: 3600 s is not a WAF window (one of 60, 120, 300, 600)"
+    assert (
+        error_of(spec) == "stack.yaml: edge.rate_limits.0.window: 3600 s is not a WAF window (one of 60, 120, 300, 600)"
+    )
 
 
 def test_rate_limit_lowest_limit_is_wafs(spec):
@@ -214,7 +224,9 @@ def _allow_listed(spec, allow_list, clients):
 
 def test_allow_listed_clients_must_be_on_the_allow_list(spec):
     _allow_listed(spec, ["10.230.254.0/24"], "10.230.255.128/25")
-    assert error_of(spec).startswith("stack.yaml: local.allow_listed_clients: 10.230.255.128/25 is not on edge.allow_list")
+    assert error_of(spec).startswith(
+        "stack.yaml: local.allow_listed_clients: 10.230.255.128/25 is not on edge.allow_list"
+    )
 
 
 @pytest.mark.parametrize("allow_list", [["10.230.255.0/24"], ["10.0.0.0/8"], ["10.230.255.1/32", "10.230.255.128/25"]])
@@ -238,7 +250,16 @@ def test_cpu_architecture_is_fargates(spec):
 
 @pytest.mark.parametrize(
     "name",
-    ["STRIPE_KEY", "WEBHOOK_SECRET", "GITHUB_TOKEN", "ADMIN_PASSWORD", "PASSWORD_HASH", "DATABASE_URL", "OPENAI_API_KEY", "AWS_ACCESS_KEY_ID"],
+    [
+        "STRIPE_KEY",
+        "WEBHOOK_SECRET",
+        "GITHUB_TOKEN",
+        "ADMIN_PASSWORD",
+        "PASSWORD_HASH",
+        "DATABASE_URL",
+        "OPENAI_API_KEY",
+        "AWS_ACCESS_KEY_ID",
+    ],
 )
 def test_a_plain_value_with_a_secret_looking_name_is_refused(spec, name):
     spec["services"]["crawler"]["environment"][name] = "sk-live-value"
@@ -248,7 +269,10 @@ def test_a_plain_value_with_a_secret_looking_name_is_refused(spec, name):
     assert "sk-live-value" not in msg and "\n" not in msg
 
 
-@pytest.mark.parametrize("name", ["MAX_TOKENS", "KEYBOARD_LAYOUT", "CRAWLER_ALLOW_PRIVATE_NETWORKS", "DATABASE_POOL_SIZE", "MONGODB_DATABASE"])
+@pytest.mark.parametrize(
+    "name",
+    ["MAX_TOKENS", "KEYBOARD_LAYOUT", "CRAWLER_ALLOW_PRIVATE_NETWORKS", "DATABASE_POOL_SIZE", "MONGODB_DATABASE"],
+)
 def test_ordinary_names_are_not_secret_looking(spec, name):
     from parity.spec.models import looks_secret
 
@@ -260,7 +284,10 @@ def test_a_deliberate_non_secret_is_accepted_when_marked(spec):
     spec["services"]["website-agent"]["not_secret"] = ["LANGFUSE_PUBLIC_KEY"]
     assert validate(spec).services["website-agent"].environment["LANGFUSE_PUBLIC_KEY"] == "pk-lf-123"
     spec["services"]["website-agent"]["not_secret"] = ["LANGFUSE_PUBLIC_KEY", "NOPE"]
-    assert error_of(spec) == "stack.yaml: services.website-agent.not_secret: 'NOPE' is not under services.website-agent.environment"
+    assert (
+        error_of(spec)
+        == "stack.yaml: services.website-agent.not_secret: 'NOPE' is not under services.website-agent.environment"
+    )
 
 
 # -- deployment strategies (issue 20) --------------------------------------------------
@@ -296,7 +323,10 @@ def test_bad_deployment_settings_are_one_line_each(spec):
         "stack.yaml: services.website-agent.deployment.canary.percent: a multiple of 0.1 (what ECS accepts), not 5.05"
     )
     web["deployment"] = {"strategy": "blue_green", "linear": {}}
-    assert error_of(spec) == "stack.yaml: services.website-agent.deployment.linear: only with strategy linear (not blue_green)"
+    assert (
+        error_of(spec)
+        == "stack.yaml: services.website-agent.deployment.linear: only with strategy linear (not blue_green)"
+    )
     web["deployment"] = {"strategy": "rolling"}
     spec["services"]["crawler"]["deployment"] = {"strategy": "blue_green"}
     assert error_of(spec) == (

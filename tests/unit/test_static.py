@@ -4,7 +4,7 @@ the given image only for services that have a client, temp copies cleaned up."""
 import contextlib
 from pathlib import Path
 
-from parity.app.static import cache_control_for, publish_clients
+from parity.app.local.static import cache_control_for, publish_clients
 from parity.spec.load import load_stack
 
 from .conftest import ROOT

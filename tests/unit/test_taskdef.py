@@ -66,7 +66,9 @@ def test_container_fields_equal_the_plan(service):
     # Deliberate: the session limits are the spec's, beyond the plan (issue 18).
     assert [e for e in got["environment"] if e["name"] not in BEYOND_THE_PLAN] == want["environment"]
     health = dict(want["healthCheck"])
-    assert {k: v for k, v in got["healthCheck"].items() if k != "command"} == {k: v for k, v in health.items() if k != "command"}
+    assert {k: v for k, v in got["healthCheck"].items() if k != "command"} == {
+        k: v for k, v in health.items() if k != "command"
+    }
     assert got["healthCheck"]["command"][0] == "CMD-SHELL"
     # Deliberate: the image is pinned by digest, never a tag (the plan uses :latest).
     assert want["image"].endswith(":latest")
@@ -84,7 +86,10 @@ def test_secrets_are_value_from_arns_only():
     container = td["containerDefinitions"][0]
     for s in container["secrets"]:
         assert set(s) == {"name", "valueFrom"}
-        assert s["valueFrom"] == f"arn:aws:secretsmanager:eu-central-1:{ACCOUNT}:secret:huskit/prod/website-agent:{s['name']}::"
+        assert (
+            s["valueFrom"]
+            == f"arn:aws:secretsmanager:eu-central-1:{ACCOUNT}:secret:huskit/prod/website-agent:{s['name']}::"
+        )
     names = {e["name"] for e in container["environment"]}
     assert not names & {s["name"] for s in container["secrets"]}
 
@@ -94,7 +99,9 @@ def test_staging_renders_its_own_names_and_no_account_is_hard_coded():
     td = render_taskdef(stack, "crawler", "r@" + DIGEST, "999988887777")
     assert td["family"] == "huskit-staging-crawler"
     assert td["executionRoleArn"] == "arn:aws:iam::999988887777:role/huskit-staging-ecs-execution-role"
-    assert td["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-group"] == "/ecs/huskit-staging-crawler"
+    assert (
+        td["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-group"] == "/ecs/huskit-staging-crawler"
+    )
     assert td["containerDefinitions"][0]["secrets"][0]["valueFrom"].startswith(
         "arn:aws:secretsmanager:eu-central-1:999988887777:secret:huskit/staging/crawler:"
     )
@@ -107,7 +114,10 @@ def test_region_and_partition_come_from_the_spec():
     td = render_taskdef(stack, "crawler", "r@" + DIGEST, ACCOUNT)
     assert td["executionRoleArn"].startswith("arn:aws-cn:iam::")
     assert td["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-region"] == "cn-north-1"
-    assert secret_arn(stack, ACCOUNT, SecretRef(secret="crawler")) == f"arn:aws-cn:secretsmanager:cn-north-1:{ACCOUNT}:secret:huskit/prod/crawler"
+    assert (
+        secret_arn(stack, ACCOUNT, SecretRef(secret="crawler"))
+        == f"arn:aws-cn:secretsmanager:cn-north-1:{ACCOUNT}:secret:huskit/prod/crawler"
+    )
 
 
 def test_deploy_settings_and_order():

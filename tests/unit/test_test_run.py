@@ -3,7 +3,7 @@ failed stage is reported whichever side it ran on."""
 
 from invoke import Config, Context
 
-from parity.app import test_run
+from parity.app.checks import test_run
 
 
 def test_the_no_stack_stages_run_beside_the_stacks_and_failures_are_kept(tmp_path, monkeypatch, capsys):

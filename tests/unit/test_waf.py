@@ -25,6 +25,7 @@ from parity.spec.managed_rules import RULES
 from ..waf_corpus import CORPUS
 from .conftest import ROOT
 
+
 @pytest.fixture(scope="module")
 def prod():
     return load_stack(ROOT, "prod")
@@ -45,12 +46,17 @@ def test_an_override_counts_on_its_paths_and_blocks_by_label_elsewhere(prod):
     size = rules[1]
     assert size["Action"] == {"Block": {}} and size["Priority"] == 1
     label, outside = size["Statement"]["AndStatement"]["Statements"]
-    assert label == {"LabelMatchStatement": {"Scope": "LABEL", "Key": "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"}}
+    assert label == {
+        "LabelMatchStatement": {"Scope": "LABEL", "Key": "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"}
+    }
     assert outside["NotStatement"]["Statement"]["ByteMatchStatement"] == {
         "SearchString": "/api/chat", "FieldToMatch": {"UriPath": {}}, "PositionalConstraint": "EXACTLY",
         "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
     }  # fmt: skip
-    assert rules[3]["Statement"]["ManagedRuleGroupStatement"] == {"VendorName": "AWS", "Name": "AWSManagedRulesKnownBadInputsRuleSet"}
+    assert rules[3]["Statement"]["ManagedRuleGroupStatement"] == {
+        "VendorName": "AWS",
+        "Name": "AWSManagedRulesKnownBadInputsRuleSet",
+    }
 
 
 def test_the_model_of_the_rendered_web_acl(prod):
@@ -59,7 +65,9 @@ def test_the_model_of_the_rendered_web_acl(prod):
     # the chat endpoint: 12 KB with <script> passes (both rules count there, and label)
     assert verdict["chat-12k-script"].action == "allow"
     assert set(verdict["chat-12k-script"].labels) == {
-        "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body", "awswaf:managed:aws:core-rule-set:CrossSiteScripting_Body"}
+        "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body",
+        "awswaf:managed:aws:core-rule-set:CrossSiteScripting_Body",
+    }
     # elsewhere, or on another spelling of the path, the same body is blocked by the label rules
     for name in ("chat-path-case", "chat-trailing-slash", "login-12k"):
         assert (verdict[name].action, verdict[name].status) == ("block", 403), name
@@ -88,7 +96,9 @@ def test_staging_and_prod_keep_the_web_acl_in_the_companion_the_emulator_inline(
         stack = load_stack(ROOT, env)
         assert "WebAcl" not in render_template(stack)["Resources"]
         assert [r["Name"] for r in web_acl_of(infra_template(stack))][:2] == [
-            "AWSManagedRulesCommonRuleSet", "SizeRestrictions_BODY-outside-exempt-paths"]
+            "AWSManagedRulesCommonRuleSet",
+            "SizeRestrictions_BODY-outside-exempt-paths",
+        ]
     local = load_stack(ROOT, "local")
     assert web_acl_of(render_template(local)) == web_acl_of(infra_template(local))
 
@@ -97,7 +107,10 @@ def test_an_override_of_an_unknown_rule_or_a_pattern_path_is_refused():
     data = yaml.safe_load((ROOT / "stack.yaml").read_text())
     bad = copy.deepcopy(data)
     bad["edge"]["managed_rules"][0]["overrides"][0]["rule"] = "SizeRestrictions_Body"
-    with pytest.raises(ConfigError, match=r"edge\.managed_rules\.0\.overrides\.0\.rule: AWSManagedRulesCommonRuleSet has no rule 'SizeRestrictions_Body'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"edge\.managed_rules\.0\.overrides\.0\.rule: AWSManagedRulesCommonRuleSet has no rule 'SizeRestrictions_Body'",
+    ):
         validate(bad)
     bad = copy.deepcopy(data)
     bad["edge"]["managed_rules"][0]["overrides"][0]["paths"] = ["/api/chat*"]
@@ -113,7 +126,9 @@ def test_an_override_of_an_unknown_rule_or_a_pattern_path_is_refused():
         validate(bad)
     bad = copy.deepcopy(data)
     bad["edge"]["static_response_headers"]["Cross-Origin-Opener-Policy"] = "same-origin"
-    with pytest.raises(ConfigError, match=r"edge\.static_response_headers\.Cross-Origin-Opener-Policy: the app sets it"):
+    with pytest.raises(
+        ConfigError, match=r"edge\.static_response_headers\.Cross-Origin-Opener-Policy: the app sets it"
+    ):
         validate(bad)
     bad = copy.deepcopy(data)
     bad["edge"]["origin_lock"]["secret"] = "edge-origin"
@@ -121,7 +136,9 @@ def test_an_override_of_an_unknown_rule_or_a_pattern_path_is_refused():
         validate(bad)
     bad = copy.deepcopy(data)
     bad["edge"]["managed_rules"].append({"group": "AWSManagedRulesCommonRuleSet"})
-    with pytest.raises(ConfigError, match=r"edge\.managed_rules\.2\.group: AWSManagedRulesCommonRuleSet is listed twice"):
+    with pytest.raises(
+        ConfigError, match=r"edge\.managed_rules\.2\.group: AWSManagedRulesCommonRuleSet is listed twice"
+    ):
         validate(bad)
 
 
@@ -168,7 +185,9 @@ def test_the_edge_engine_decides_the_corpus_as_the_model_of_the_template(tmp_pat
     harness.write_text(NODE_HARNESS)
     cases = {n: {"method": r.method, "target": r.target, "headers": r.headers, "body": base64.b64encode(r.body).decode()}
              for n, r in CORPUS.items()}  # fmt: skip
-    proc = subprocess.run(["node", str(harness), str(js)], input=json.dumps(cases), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["node", str(harness), str(js)], input=json.dumps(cases), capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     engine = json.loads(proc.stdout)
     # the local template holds the same web ACL inline (the emulator's)

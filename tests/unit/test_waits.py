@@ -7,8 +7,6 @@ from parity.waits import wait_healthy
 from .conftest import FakeClock
 
 
-
-
 def cs(service, state="running", health="healthy"):
     return ContainerState(name=f"huskit-{service}-1", service=service, state=state, health=health)
 
@@ -24,7 +22,9 @@ def test_returns_when_all_healthy_after_starting():
 def test_times_out_naming_what_is_not_ready():
     clock = FakeClock()
     with pytest.raises(NotReady) as exc:
-        wait_healthy(lambda: [cs("web"), cs("crawler", health="starting")], ["web", "crawler", "edge"], 5, clock, clock.sleep)
+        wait_healthy(
+            lambda: [cs("web"), cs("crawler", health="starting")], ["web", "crawler", "edge"], 5, clock, clock.sleep
+        )
     assert str(exc.value).startswith("not healthy after 5 s: crawler, edge")
     assert exc.value.services == ["crawler", "edge"]
     assert "listens on its port" in str(exc.value)

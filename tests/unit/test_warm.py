@@ -3,8 +3,8 @@
 import os
 
 from parity.adapters.docker import ContainerState
-from parity.app import warm
-from parity.app.local_stack import all_healthy
+from parity.app.local import warm
+from parity.app.local.local_stack import all_healthy
 
 
 def test_a_build_is_skipped_only_for_the_same_inputs_and_the_same_image(tmp_path):
@@ -49,8 +49,10 @@ def test_all_healthy_needs_every_service_present_and_healthy():
 
 def _container(name, started="2026-12-04T09:00:00.123456789Z", status="running", health="healthy"):
     return {
-        "Name": "/" + name, "Id": name + "-id", "Image": "sha256:img", "State": {
-            "Status": status, "StartedAt": started, **({"Health": {"Status": health}} if health else {})},
+        "Name": "/" + name,
+        "Id": name + "-id",
+        "Image": "sha256:img",
+        "State": {"Status": status, "StartedAt": started, **({"Health": {"Status": health}} if health else {})},
         "Config": {"Labels": {"com.docker.compose.service": name.split("-")[1]}},
         "NetworkSettings": {"Ports": {}, "Networks": {"huskit_public": {}}},
     }
@@ -67,8 +69,14 @@ def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
     stack = load_stack(ROOT, "local")
     images = {ref: "sha256:" + ref for ref in warm.image_refs(ws, stack)}
     running = [_container("huskit-localstack-1"), _container("huskit-edge-1", health=None)]
-    recorded = {"fast": {"key": warm.inputs_key(ws, stack), "images": images, "containers": warm._summary(running),
-                         "secrets": "s1"}}
+    recorded = {
+        "fast": {
+            "key": warm.inputs_key(ws, stack),
+            "images": images,
+            "containers": warm._summary(running),
+            "secrets": "s1",
+        }
+    }
     now = {"images": dict(images), "containers": list(running), "secrets": "s1"}
     monkeypatch.setattr(warm, "secrets_digest", lambda stack: now["secrets"])
     monkeypatch.setattr(warm, "load", lambda root: recorded)
@@ -76,8 +84,10 @@ def test_fast_path_only_when_everything_is_as_recorded(monkeypatch):
     monkeypatch.setattr(warm, "project_containers", lambda project: now["containers"])
     fast = warm.fast_up(ws)
     assert fast is not None
-    assert [(c.name, c.service, c.health) for c in fast[1]] == [("huskit-edge-1", "edge", "none"),
-                                                            ("huskit-localstack-1", "localstack", "healthy")]
+    assert [(c.name, c.service, c.health) for c in fast[1]] == [
+        ("huskit-edge-1", "edge", "none"),
+        ("huskit-localstack-1", "localstack", "healthy"),
+    ]
     # LocalStack restarted (and lost its secrets): the full path, which seeds it again
     now["containers"] = [_container("huskit-localstack-1", started="2026-12-04T09:05:00.5Z"), running[1]]
     assert warm.fast_up(ws) is None
@@ -120,7 +130,9 @@ def test_a_slow_up_walks_each_build_context_once_and_reads_the_secrets_once(monk
     monkeypatch.setattr(warm, "fingerprint", lambda context: walked.append(context) or real(context))
     prints = warm.fingerprints(ws, stack)
     assert warm.inputs_key(ws, stack, prints) == before
-    assert {s: warm.build_key(ROOT / svc.build.context, None, prints[s]) for s, svc in stack.services.items()} == build_before
+    assert {
+        s: warm.build_key(ROOT / svc.build.context, None, prints[s]) for s, svc in stack.services.items()
+    } == build_before
     contexts = [c for c in walked if c.name != "images"]  # (the offline stand-ins are walked for the key alone)
     assert sorted(contexts) == sorted(ROOT / svc.build.context for svc in stack.services.values())
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from parity.app import watch as watch_mod
+from parity.app.local import watch as watch_mod
 from parity.app.workspace import Workspace
 from parity.errors import BuildFailed, ConfigError
 
@@ -49,7 +49,9 @@ class Run:
         monkeypatch.setattr(watch_mod.local_stack, "up", up)
         self.stop = threading.Event()
         self.thread = threading.Thread(
-            target=watch_mod.watch, args=(Workspace(root),), kwargs={"report": self.lines.append, "interval": 0.05, "stop": self.stop}
+            target=watch_mod.watch,
+            args=(Workspace(root),),
+            kwargs={"report": self.lines.append, "interval": 0.05, "stop": self.stop},
         )
         self.thread.start()
         self.until(lambda: any(line.startswith("watching") for line in self.lines))
@@ -104,11 +106,20 @@ def test_failures_are_one_line_with_their_details_and_the_watch_goes_on(tree, mo
     build = BuildFailed(["docker", "compose", "build"], 17, "failed to solve")
     build.message = "the build failed at [website-agent build 9/9] RUN npm run build"
     build.details = ["✘ [ERROR] Expected identifier", "    src/app.ts:76:40:"]
-    run = Run(tree, monkeypatch, fail={"apply": build, "up": ConfigError("deploy/local.yaml: services.website-agent.cpu: 333 is no Fargate size")})
+    run = Run(
+        tree,
+        monkeypatch,
+        fail={
+            "apply": build,
+            "up": ConfigError("deploy/local.yaml: services.website-agent.cpu: 333 is no Fargate size"),
+        },
+    )
     try:
         run.edit(tree / "services/website-agent/src/main.txt", "broken\n")
         assert "not applied: the build failed at [website-agent build 9/9] RUN npm run build" in run.lines
-        assert "  ✘ [ERROR] Expected identifier" in run.lines and "      src/app.ts:76:40:" in run.lines  # indented under it
+        assert (
+            "  ✘ [ERROR] Expected identifier" in run.lines and "      src/app.ts:76:40:" in run.lines
+        )  # indented under it
         run.edit(tree / "stack.yaml", (tree / "stack.yaml").read_text() + "\n# touched\n")
         assert any(line.startswith("not applied: deploy/local.yaml: services.website-agent.cpu") for line in run.lines)
         run.edit(tree / "services/website-agent/src/main.txt", "fixed\n")  # still watching: the next edit is applied
@@ -152,8 +163,10 @@ def test_writes_in_quick_succession_are_one_change(tree, monkeypatch):
 def test_the_served_line_reads_back_as_its_phases():
     phases = {"detect": 0.06, "build": 0.81, "create": 0.35, "start": 0.2, "healthy": 0.45, "registered": 0.18}
     line = watch_mod.served_line("website-agent", {**phases, "drained": 3.0, "total": 4.2})
-    assert line == ("website-agent: served 2.05 s after the save: detect 0.06 s, build 0.81 s, create 0.35 s, "
-                    "start 0.20 s, healthy 0.45 s, registered 0.18 s")
+    assert line == (
+        "website-agent: served 2.05 s after the save: detect 0.06 s, build 0.81 s, create 0.35 s, "
+        "start 0.20 s, healthy 0.45 s, registered 0.18 s"
+    )
     assert watch_mod.parse_served(line) == ("website-agent", phases)
     assert watch_mod.parse_served(f"• {line}") == ("website-agent", phases)  # as `inv up --watch` prints it
     assert watch_mod.parse_served("website-agent updated in 4.2 s") is None
@@ -161,7 +174,9 @@ def test_the_served_line_reads_back_as_its_phases():
 
 def test_saved_at_is_the_newest_mtime_of_what_changed():
     before = {"web": {"a.ts": (1_000_000_000, 3), "b.ts": (2_000_000_000, 3)}, "crawler": {"c.py": (9_000_000_000, 1)}}
-    after = {"web": {"a.ts": (5_000_000_000, 4), "b.ts": (2_000_000_000, 3), "n.ts": (4_000_000_000, 1)},
-             "crawler": {"c.py": (9_000_000_000, 1)}}
+    after = {
+        "web": {"a.ts": (5_000_000_000, 4), "b.ts": (2_000_000_000, 3), "n.ts": (4_000_000_000, 1)},
+        "crawler": {"c.py": (9_000_000_000, 1)},
+    }
     assert watch_mod.saved_at(before, after, now=99.0) == 5.0  # not the crawler's unchanged, newer file
     assert watch_mod.saved_at(after, {"web": {}, "crawler": after["crawler"]}, now=99.0) == 99.0  # removals only

@@ -23,7 +23,7 @@ import invoke
 import pytest
 import yaml
 
-from parity.app.records import GROUPS
+from parity.app.checks.records import GROUPS
 from parity.render.infra.identities import role_name
 from parity.spec import load_stack
 from parity.workflows import AwsJob, aws_jobs
@@ -93,7 +93,9 @@ def test_actionlint_passes(actionlint, path):
 
 def test_actionlint_catches_a_broken_workflow(actionlint, tmp_path):
     broken = tmp_path / "broken.yml"
-    text = (ROOT / ".github/workflows/main.yml").read_text().replace("needs: [promote-staging,", "needs: [promote-stagin,")
+    text = (
+        (ROOT / ".github/workflows/main.yml").read_text().replace("needs: [promote-staging,", "needs: [promote-stagin,")
+    )
     broken.write_text(text)
     proc = _lint(actionlint, broken)
     assert proc.returncode == 1 and "promote-stagin" in proc.stdout
@@ -247,7 +249,12 @@ def _kind(job: AwsJob) -> str:
 def test_each_job_assumes_the_role_of_its_kind_and_runs_from_main_only(env):
     stack = load_stack(ROOT, env)
     jobs = aws_jobs(ROOT, env, {"AWS_ACCOUNT_ID": "123456789012"})
-    assert {j.name for j in jobs} == {"infra.yml:plan", "infra.yml:apply", f"main.yml:promote-{env}", "rollback.yml:rollback"}
+    assert {j.name for j in jobs} == {
+        "infra.yml:plan",
+        "infra.yml:apply",
+        f"main.yml:promote-{env}",
+        "rollback.yml:rollback",
+    }
     for job in jobs:
         assert job.role == f"arn:aws:iam::123456789012:role/{role_name(stack, _kind(job))}", job.name
         assert job.refs == ["refs/heads/main"], f"{job.name} can run from {job.refs or 'any branch'}"
@@ -278,7 +285,9 @@ def test_deploys_to_one_environment_never_overlap():
             if "environment" not in job:
                 continue
             conc = job.get("concurrency")
-            assert conc and conc.get("cancel-in-progress") is False, f"{path.name}: {job_id} (a deploy is never cancelled halfway)"
+            assert conc and conc.get("cancel-in-progress") is False, (
+                f"{path.name}: {job_id} (a deploy is never cancelled halfway)"
+            )
             env = job["environment"] if isinstance(job["environment"], str) else job["environment"]["name"]
             groups[(path.name, job_id)] = (env, conc["group"])
     for env, group in groups.values():
@@ -323,7 +332,10 @@ def test_infra_applies_exactly_the_plan_its_reviewers_saw_and_only_from_main():
     upload = next(s for s in _steps(plan) if "upload-artifact" in s.get("uses", ""))
     download = next(s for s in _steps(apply) if "download-artifact" in s.get("uses", ""))
     assert upload["with"]["name"] == download["with"]["name"] == "infra-plan-${{ inputs.environment }}"
-    assert upload["with"]["path"] == ".parity/infra-plan-${{ inputs.environment }}.json" and download["with"]["path"] == ".parity"
+    assert (
+        upload["with"]["path"] == ".parity/infra-plan-${{ inputs.environment }}.json"
+        and download["with"]["path"] == ".parity"
+    )
     assert upload["with"]["include-hidden-files"] is True and upload["with"]["overwrite"] is True
 
 
@@ -336,7 +348,9 @@ def test_jobs_that_run_browser_checks_have_a_browser_and_download_none_while_hol
             if first is None:
                 continue
             if _assumes_a_role(job):
-                assert "playwright install" not in runs, f"{path.name}: {job_id} downloads a browser while it may ask for a token"
+                assert "playwright install" not in runs, (
+                    f"{path.name}: {job_id} downloads a browser while it may ask for a token"
+                )
                 assert job["env"]["PARITY_E2E_CHROMIUM"] == "/usr/bin/google-chrome", job_id  # the runner image's own
             else:
                 install = runs.find("playwright install --with-deps chromium")
@@ -351,7 +365,9 @@ def test_jobs_without_a_token_are_cached_and_jobs_with_one_install_hash_locked_w
             for step in _steps(job):
                 uses = step.get("uses", "")
                 if "actions/setup-python" in uses:
-                    assert ("cache" in step["with"]) != token, f"{path.name}: {job_id}: cache {step['with'].get('cache')}"
+                    assert ("cache" in step["with"]) != token, (
+                        f"{path.name}: {job_id}: cache {step['with'].get('cache')}"
+                    )
                     assert not token or set(step["with"]) == {"python-version"}
                 if "actions/setup-node" in uses:
                     assert step["with"]["cache"] == "npm" and not token
@@ -380,7 +396,9 @@ def test_the_deploy_lock_is_what_the_toolkit_and_the_smoke_step_need_every_pin_h
     wanted = _requirement_names("\n".join(pyproject["dependencies"])) | {"pytest", "pytest-xdist", "playwright"}
     assert _requirement_names((ROOT / "ci/deploy/requirements.in").read_text()) == wanted
     lock = (ROOT / "ci/deploy/requirements.txt").read_text()
-    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", lock, re.M)
+    pins = re.findall(
+        r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", lock, re.M
+    )
     pinned = {re.sub(r"[-_.]+", "-", n).lower() for n, _v, _h in pins}
     assert wanted <= pinned, f"not locked: {sorted(wanted - pinned)}"
     assert len(pins) == len(re.findall(r"^[A-Za-z0-9]", lock, re.M)), "a requirement without its hashes"
@@ -391,7 +409,9 @@ def test_e2e_records_and_images_outlive_a_prod_approval():
     reviewers (docs: "Using environments for deployment", required reviewers):
     the artefacts a deploy job reads, and the e2e record's validity, last that long."""
     jobs = _jobs(ROOT / ".github/workflows/stack.yml")
-    uploads = {s["with"]["name"]: s["with"] for j in jobs.values() for s in _steps(j) if "upload-artifact" in s.get("uses", "")}
+    uploads = {
+        s["with"]["name"]: s["with"] for j in jobs.values() for s in _steps(j) if "upload-artifact" in s.get("uses", "")
+    }
     for name in ("images-${{ matrix.service }}", "e2e-results-${{ matrix.group }}"):
         assert uploads[name]["retention-days"] >= 30 and uploads[name]["overwrite"] is True, name
         for env in ("staging", "prod"):
@@ -430,7 +450,9 @@ def test_the_ref_job_finds_the_pinned_commit_and_refuses_a_mistyped_service(tmp_
     """stack.yml's `ref` step, run by bash with a stand-in `gh` answering as GitHub's API does."""
     script = _runs(_jobs(ROOT / ".github/workflows/stack.yml")["ref"])[0]
     gh = tmp_path / "gh"
-    gh.write_text("#!/bin/sh\necho 'HuskIT/huskit-parity/.github/workflows/stack.yml@refs/heads/main 1234567890abcdef1234567890abcdef12345678'\n")
+    gh.write_text(
+        "#!/bin/sh\necho 'HuskIT/huskit-parity/.github/workflows/stack.yml@refs/heads/main 1234567890abcdef1234567890abcdef12345678'\n"
+    )
     gh.chmod(0o755)
 
     def run(service: str) -> tuple[int, str, str]:
@@ -444,7 +466,10 @@ def test_the_ref_job_finds_the_pinned_commit_and_refuses_a_mistyped_service(tmp_
         return proc.returncode, proc.stdout, out.read_text()
 
     code, _stdout, outputs = run("website-agent")
-    assert code == 0 and outputs.splitlines() == ["repository=HuskIT/huskit-parity", "sha=1234567890abcdef1234567890abcdef12345678"]
+    assert code == 0 and outputs.splitlines() == [
+        "repository=HuskIT/huskit-parity",
+        "sha=1234567890abcdef1234567890abcdef12345678",
+    ]
     code, _stdout, outputs = run("")
     assert code == 0 and outputs.splitlines() == ["repository=HuskIT/website-agent", f"sha={'f' * 40}"]
     code, stdout, _outputs = run("webiste-agent")
@@ -498,7 +523,9 @@ def test_matrices_follow_the_spec_and_the_e2e_groups():
 
 def test_images_are_built_once_and_the_e2e_jobs_run_exactly_those():
     jobs = _jobs(ROOT / ".github/workflows/stack.yml")
-    builds = [(job_id, run) for job_id, job in jobs.items() for run in _runs(job) if "inv build" in run or "inv up" in run]
+    builds = [
+        (job_id, run) for job_id, job in jobs.items() for run in _runs(job) if "inv build" in run or "inv up" in run
+    ]
     assert [j for j, run in builds if "inv build" in run] == ["service"]
     e2e = "\n".join(_runs(jobs["e2e"]))
     assert "inv up --no-build" in e2e and e2e.index("inv load") < e2e.index("inv up")
@@ -512,7 +539,11 @@ def test_images_are_built_once_and_the_e2e_jobs_run_exactly_those():
 def test_promote_consumes_what_the_e2e_jobs_produced():
     jobs = _jobs(ROOT / ".github/workflows/main.yml")
     for job_id in ("promote-staging", "promote-prod"):
-        downloads = {s["with"]["pattern"]: s["with"]["path"] for s in _steps(jobs[job_id]) if "download-artifact" in s.get("uses", "")}
+        downloads = {
+            s["with"]["pattern"]: s["with"]["path"]
+            for s in _steps(jobs[job_id])
+            if "download-artifact" in s.get("uses", "")
+        }
         assert downloads == {"images-*": "dist/images", "e2e-results-*": ".parity/e2e-results.d"}
         runs = "\n".join(_runs(jobs[job_id]))
         assert runs.index("inv load --dir dist/images") < runs.index("inv promote")

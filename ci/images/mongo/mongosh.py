@@ -29,11 +29,17 @@ def unsupported(what):
 
 
 def parse(argv):
-    opts = {"uri": None, "host": None, "port": None, "user": None, "password": None,
-            "authdb": None, "evals": []}
-    with_value = {"--eval": "evals", "--host": "host", "--port": "port",
-                  "-u": "user", "--username": "user", "-p": "password",
-                  "--password": "password", "--authenticationDatabase": "authdb"}
+    opts = {"uri": None, "host": None, "port": None, "user": None, "password": None, "authdb": None, "evals": []}
+    with_value = {
+        "--eval": "evals",
+        "--host": "host",
+        "--port": "port",
+        "-u": "user",
+        "--username": "user",
+        "-p": "password",
+        "--password": "password",
+        "--authenticationDatabase": "authdb",
+    }
     flags = {"--quiet", "--norc", "--nodb", "--shell"}
     i = 0
     while i < len(argv):

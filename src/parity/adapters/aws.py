@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.parsers import ResponseParserError
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -23,6 +22,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
 )
+from botocore.parsers import ResponseParserError
 
 from parity.errors import AwsUnavailable, ParityError, SecretError
 
@@ -75,6 +75,7 @@ def aws_error(what: str, exc: BaseException) -> ParityError | None:
     if isinstance(exc, ResponseParserError):  # an emulator's error page (moto's HTML 500), not AWS's format
         return ParityError(f"{what}: the endpoint's answer is not AWS's: {str(exc).splitlines()[0]}")
     return None
+
 
 def has_credentials(target: AwsTarget) -> bool:
     """True when a call could be signed: an emulator, or credentials in the normal chain."""

@@ -169,9 +169,9 @@ class CloudFormation:
 
     def deployed_template(self, name: str) -> dict[str, Any]:
         """The template the stack holds now, as it was sent."""
-        body = aws_call(
-            f"get template of {name}", self.cf.get_template, StackName=name, TemplateStage="Original"
-        )["TemplateBody"]
+        body = aws_call(f"get template of {name}", self.cf.get_template, StackName=name, TemplateStage="Original")[
+            "TemplateBody"
+        ]
         return json.loads(body) if isinstance(body, str) else dict(body)
 
     def existing(self, kind: str, name: str) -> dict[str, str] | None:

@@ -105,7 +105,7 @@ def build_failure(log: str, keep: int = 8) -> tuple[str, list[str]]:
         if (m := re.match(rf"^#{failed} \d+\.\d+ (.*)$", line)) and m.group(1).strip():
             printed.append(m.group(1).rstrip())
     first = next((i for i, line in enumerate(printed) if _ERROR.search(line)), None)
-    return names.get(failed, f"step #{failed}"), printed[first:first + keep] if first is not None else printed[-keep:]
+    return names.get(failed, f"step #{failed}"), printed[first : first + keep] if first is not None else printed[-keep:]
 
 
 def _inspect_json(docker_cmd: list[Any], refs: list[str], kind: str = "container") -> list[dict[str, Any]]:
@@ -165,8 +165,8 @@ def injected_env(values: Mapping[str, str]) -> Iterator[None]:
 # which the port listens (a LISTEN line in /proc/net/tcp or tcp6), and every 20th pass regardless.
 _READINESS_LOOP = (
     "i=0; while :; do "
-    "if [ $((i % 20)) -eq 0 ] || grep -q \"$PARITY_LISTEN\" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then "
-    "timeout {timeout} sh -c \"$PARITY_HEALTH_CHECK\" >/dev/null 2>&1 && exit 0; fi; "
+    'if [ $((i % 20)) -eq 0 ] || grep -q "$PARITY_LISTEN" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then '
+    'timeout {timeout} sh -c "$PARITY_HEALTH_CHECK" >/dev/null 2>&1 && exit 0; fi; '
     "i=$((i + 1)); sleep 0.05; done"
 )
 
@@ -366,16 +366,37 @@ class Docker:
             self.client.network.connect(network, container)
 
     def run_detached(
-        self, image: str, name: str, network: str, ip: str | None, entrypoint: str, args: list[str], port: int, labels: list[str]
+        self,
+        image: str,
+        name: str,
+        network: str,
+        ip: str | None,
+        entrypoint: str,
+        args: list[str],
+        port: int,
+        labels: list[str],
     ) -> None:
         """Start a container (no health check) with the address ``ip`` on ``network``
         (None: one the network's address range gives), its ``port`` published on
         127.0.0.1 (any free host port: see ``host_port``)."""
         argv = [
-            *self.client.client_config.docker_cmd, "run", "-d", "--name", name, "--network", network, *(["--ip", ip] if ip else []),
-            "-p", f"127.0.0.1::{port}", "--no-healthcheck", "--entrypoint", entrypoint,
+            *self.client.client_config.docker_cmd,
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            network,
+            *(["--ip", ip] if ip else []),
+            "-p",
+            f"127.0.0.1::{port}",
+            "--no-healthcheck",
+            "--entrypoint",
+            entrypoint,
             # compose labels its images: overridden, so the tool is never taken for a member of the stack
-            *[arg for label in labels for arg in ("--label", label)], image, *args,
+            *[arg for label in labels for arg in ("--label", label)],
+            image,
+            *args,
         ]
         with _failures():
             pow_run(argv)
@@ -390,7 +411,9 @@ class Docker:
             return (now - created.astimezone(dt.UTC)).total_seconds() > older_than
 
         with _failures():
-            containers = [c.name for c in self.client.container.list(all=True, filters={"label": label}) if old(c.created)]
+            containers = [
+                c.name for c in self.client.container.list(all=True, filters={"label": label}) if old(c.created)
+            ]
             networks = [n.name for n in self.client.network.list(filters={"label": label}) if old(n.created)]
         return containers, networks
 
@@ -400,8 +423,9 @@ class Docker:
             out = pow_run([*self.client.client_config.docker_cmd, "port", container, f"{port}/tcp"])
         return int(out.strip().splitlines()[0].rsplit(":", 1)[1])
 
-    def remove_quietly(self, container: str | None = None, network: str | None = None,
-                       disconnect: str | None = None) -> None:
+    def remove_quietly(
+        self, container: str | None = None, network: str | None = None, disconnect: str | None = None
+    ) -> None:
         """Best-effort clean-up: remove a container, take ``disconnect`` off a network, remove it."""
         with contextlib.suppress(DockerException):
             if container:
@@ -421,8 +445,12 @@ class Docker:
         the container listens on ``port`` (its own socket table, read every
         0.05 s: no process start until then) and at the latest every second.
         It returns as soon as the command passes; a container that exits ends it."""
-        return self.passes_in(container, _READINESS_LOOP.format(timeout=int(max(1, timeout))), within,
-                              env={"PARITY_HEALTH_CHECK": command, "PARITY_LISTEN": f":{port:04X} [0-9A-F]*:0000 0A "})
+        return self.passes_in(
+            container,
+            _READINESS_LOOP.format(timeout=int(max(1, timeout))),
+            within,
+            env={"PARITY_HEALTH_CHECK": command, "PARITY_LISTEN": f":{port:04X} [0-9A-F]*:0000 0A "},
+        )
 
     def passes_in(self, container: str, script: str, within: float, env: Mapping[str, str] | None = None) -> bool:
         """Whether a shell ``script`` (a loop that exits 0 once what it waits
@@ -470,7 +498,9 @@ class Docker:
         with a TTY when there is one) until it ends; its exit code."""
         tty = ["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else []
         _no_env_dump()
-        return subprocess.run([*self.client.client_config.docker_cmd, "exec", "-i", *tty, container, *command]).returncode
+        return subprocess.run(
+            [*self.client.client_config.docker_cmd, "exec", "-i", *tty, container, *command]
+        ).returncode
 
     # -- registries: promote pushes the tested image by content --------------------
 
@@ -527,9 +557,7 @@ class Compose:
         except DockerException as exc:
             output = (exc.stderr or "") + (exc.stdout or "")
             step, lines = build_failure(output)
-            err = BuildFailed(
-                argv, exc.return_code, output, hint="`docker compose build` shows the whole log"
-            )
+            err = BuildFailed(argv, exc.return_code, output, hint="`docker compose build` shows the whole log")
             if step:
                 err.message = f"the build failed at {step}"
             err.details = lines
@@ -560,7 +588,10 @@ class Compose:
         (and, were the edge started so, the edge). ``--scale`` itself is not
         hashed. ``--no-recreate`` applies to the dependencies too."""
         argv = [*self._cli(), "create", "--no-recreate", "--no-build", "--scale", f"{service}={count}", service]
-        with injected_env(env or {}), _failures(hint=f"`inv logs --service {service}` shows why a replica was not created"):
+        with (
+            injected_env(env or {}),
+            _failures(hint=f"`inv logs --service {service}` shows why a replica was not created"),
+        ):
             pow_run(argv)
 
     def config_hashes(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -588,7 +619,9 @@ class Compose:
                     continue
                 net = self.client.network.inspect(full)
                 want_opts = dict(conf.get("driver_opts") or {})
-                have_opts = {k: v for k, v in (net.options or {}).items() if k in want_opts or k.endswith("inhibit_ipv4")}
+                have_opts = {
+                    k: v for k, v in (net.options or {}).items() if k in want_opts or k.endswith("inhibit_ipv4")
+                }
                 if bool(net.internal) != bool(conf.get("internal")) or have_opts != want_opts:
                     drift.append(name)
         return drift
@@ -604,12 +637,17 @@ class Compose:
         ``docker inspect``. python-on-whales inspects each container with a
         call of its own: 0.3 s for the stack, and a rolling replacement asks often."""
         docker = self.client.client_config.docker_cmd
-        labels = [f"--filter=label=com.docker.compose.project={self.project}", "--filter=label=com.docker.compose.oneoff=False"]
+        labels = [
+            f"--filter=label=com.docker.compose.project={self.project}",
+            "--filter=label=com.docker.compose.oneoff=False",
+        ]
 
         def inspect_all() -> list[dict[str, Any]]:
             if names is not None:
                 return _inspect_json(docker, names)
-            return _inspect_json(docker, (pow_run([*docker, "container", "ls", "-aq", "--no-trunc", *labels]) or "").split())
+            return _inspect_json(
+                docker, (pow_run([*docker, "container", "ls", "-aq", "--no-trunc", *labels]) or "").split()
+            )
 
         with _failures():
             try:
@@ -634,11 +672,17 @@ class Compose:
         with _failures():
             if follow:
                 for _source, line in self.client.compose.logs(
-                    [service] if service else [], follow=True, stream=True, tail=str(tail) if tail else None, since=since
+                    [service] if service else [],
+                    follow=True,
+                    stream=True,
+                    tail=str(tail) if tail else None,
+                    since=since,
                 ):
                     yield _ANSI.sub("", line.decode(errors="replace").rstrip("\n"))
             else:
-                text = self.client.compose.logs([service] if service else [], tail=str(tail) if tail else None, since=since)
+                text = self.client.compose.logs(
+                    [service] if service else [], tail=str(tail) if tail else None, since=since
+                )
                 yield from (_ANSI.sub("", line) for line in text.splitlines())
 
     def exec(self, container: str, command: list[str], env: Mapping[str, str] | None = None) -> str:

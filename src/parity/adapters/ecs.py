@@ -67,9 +67,7 @@ class Ecs:
         return data["proxyEndpoint"].removeprefix("https://"), user, password
 
     def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
-        found = aws_call(
-            f"describe service {service}", self.ecs.describe_services, cluster=cluster, services=[service]
-        )
+        found = aws_call(f"describe service {service}", self.ecs.describe_services, cluster=cluster, services=[service])
         for svc in found.get("services", []):
             if svc.get("status") == "ACTIVE":
                 return svc
@@ -111,7 +109,11 @@ class Ecs:
     def deregister_task_definition(self, arn: str) -> None:
         """Mark a revision INACTIVE: no longer listed, so never rolled back to
         (tasks running it keep running)."""
-        aws_call(f"deregister task definition {arn.rsplit('/', 1)[-1]}", self.ecs.deregister_task_definition, taskDefinition=arn)
+        aws_call(
+            f"deregister task definition {arn.rsplit('/', 1)[-1]}",
+            self.ecs.deregister_task_definition,
+            taskDefinition=arn,
+        )
 
     def task_definition_revisions(self, family: str) -> list[str]:
         """The ACTIVE revisions of a family, oldest first."""
@@ -181,7 +183,9 @@ class EcsTasks(Ecs):
             kwargs["nextToken"] = page["nextToken"]
         tasks: list[dict[str, Any]] = []
         for i in range(0, len(arns), 100):  # DescribeTasks takes at most 100
-            found = aws_call(f"describe tasks of {service}", self.ecs.describe_tasks, cluster=cluster, tasks=arns[i : i + 100])
+            found = aws_call(
+                f"describe tasks of {service}", self.ecs.describe_tasks, cluster=cluster, tasks=arns[i : i + 100]
+            )
             tasks += found.get("tasks", [])
         return [t for t in tasks if t.get("group") == f"service:{service}"]
 
@@ -190,12 +194,16 @@ class EcsTasks(Ecs):
         answer carries the session's token: it goes to the plugin, never to a screen."""
         what = f"execute command in task {task.rsplit('/', 1)[-1]}"
         try:
-            return self.ecs.execute_command(cluster=cluster, task=task, container=container, command=command, interactive=True)
+            return self.ecs.execute_command(
+                cluster=cluster, task=task, container=container, command=command, interactive=True
+            )
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if self.target.endpoint_url and status == 500:
                 # moto (5.2.5) has no ExecuteCommand: its server fails with an HTML 500 page
-                raise ParityError(f"{what}: the emulator at {self.target.endpoint_url} does not implement ExecuteCommand") from None
+                raise ParityError(
+                    f"{what}: the emulator at {self.target.endpoint_url} does not implement ExecuteCommand"
+                ) from None
             return aws_call(what, reraise, exc)
         except Exception as exc:  # noqa: BLE001 - no credentials, endpoint down: one line
             return aws_call(what, reraise, exc)

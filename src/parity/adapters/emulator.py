@@ -169,7 +169,9 @@ def _patch() -> None:
             if decision.result == iam_policy.DENY
             else f"because no identity-based policy allows the {action} action"
         )
-        message = f"User: {request._access_key.arn} is not authorized to perform: {action} on resource: {resource} {why}"
+        message = (
+            f"User: {request._access_key.arn} is not authorized to perform: {action} on resource: {resource} {why}"
+        )
         if isinstance(request, S3IAMRequest):
             raise S3ClientError("AccessDenied", message)
         if "amz-json" in str(request._headers.get("Content-Type", "")):
@@ -321,7 +323,9 @@ def _patch() -> None:
         """A new change set of a stack that holds only change sets (REVIEW_IN_PROGRESS)
         belongs to that stack, as in AWS; moto would make a second stack of the name."""
         kind = kwargs.get("change_set_type", args[4] if len(args) > 4 else "CREATE")
-        waiting = next((s for s in self.stacks.values() if s.name == stack_name and s.status == "REVIEW_IN_PROGRESS"), None)
+        waiting = next(
+            (s for s in self.stacks.values() if s.name == stack_name and s.status == "REVIEW_IN_PROGRESS"), None
+        )
         change_set_id, stack_id = backend_create(self, stack_name, *args, **kwargs)
         if kind != "UPDATE" and waiting is not None and stack_id != waiting.stack_id:
             del self.stacks[stack_id]
@@ -341,7 +345,9 @@ def _patch() -> None:
         """The resource an IMPORT adopts is the existing one, found by its name."""
         original = model.create_from_cloudformation_json.__func__
 
-        def make(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any) -> Any:
+        def make(
+            cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> Any:
             name = cloudformation_json.get("Properties", {}).get(name_property) or resource_name
             if (kind, name) in importing:
                 found = find(account_id, region_name, name)
@@ -351,9 +357,13 @@ def _patch() -> None:
 
         model.create_from_cloudformation_json = classmethod(make)
 
-    adopting(Repository, "AWS::ECR::Repository", "RepositoryName", lambda a, r, n: ecr_backends[a][r].repositories.get(n))
+    adopting(
+        Repository, "AWS::ECR::Repository", "RepositoryName", lambda a, r, n: ecr_backends[a][r].repositories.get(n)
+    )
     adopting(LogGroup, "AWS::Logs::LogGroup", "LogGroupName", lambda a, r, n: logs_backends[a][r].groups.get(n))
-    adopting(FakeBucket, "AWS::S3::Bucket", "BucketName", lambda a, r, n: s3_backends[a][get_partition(r)].buckets.get(n))
+    adopting(
+        FakeBucket, "AWS::S3::Bucket", "BucketName", lambda a, r, n: s3_backends[a][get_partition(r)].buckets.get(n)
+    )
 
     from moto.moto_api._internal import urls as api_urls
 

@@ -169,4 +169,3 @@ def _keys_to_the_plugin() -> Iterator[None]:
     finally:
         for name, handler in saved.items():
             signal.signal(getattr(signal, name), handler)
-

@@ -52,7 +52,9 @@ def mint_token(claims: dict[str, Any]) -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT', 'kid': 'rehearsal'})}.{part(claims)}.cmVoZWFyc2Fs"
 
 
-def github_claims(repository: str, subject: str, audience: str, ref: str, workflow: str, environment: str | None) -> dict[str, Any]:
+def github_claims(
+    repository: str, subject: str, audience: str, ref: str, workflow: str, environment: str | None
+) -> dict[str, Any]:
     """The claims of a job's token that matter here (docs: "About security hardening with OpenID Connect")."""
     claims = {
         "iss": GITHUB_ISSUER,
@@ -81,7 +83,11 @@ class Account:
     def make_administrator(self) -> str:
         """An IAM user with AdministratorAccess and a key: the emulator's free calls, then IAM is enforced."""
         iam = boto3.client(
-            "iam", endpoint_url=self.url, region_name=self.region, aws_access_key_id="test", aws_secret_access_key="test"
+            "iam",
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
         )
         iam.create_user(UserName=ADMIN)
         iam.attach_user_policy(UserName=ADMIN, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
@@ -164,7 +170,11 @@ class EcrPush:
         self.generation += 1
 
     def _config(self, service: str) -> bytes:
-        data = {"architecture": "amd64", "os": "linux", "config": {"Labels": {"rehearsal": f"{service}-{self.generation}"}}}
+        data = {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": {"rehearsal": f"{service}-{self.generation}"}},
+        }
         return json.dumps(data, sort_keys=True).encode()
 
     def _service(self, ref: str) -> str:
@@ -176,7 +186,7 @@ class EcrPush:
     def images(self) -> dict[str, str]:
         return {s: "sha256:" + hashlib.sha256(self._config(s)).hexdigest() for s in self.stack.services}
 
-    # -- the Registry protocol (parity.app.context) --
+    # -- the Registry protocol (parity.app.deploy.context) --
     def image_id(self, ref: str) -> str | None:
         return self.images()[self._service(ref)]
 
@@ -199,7 +209,10 @@ class EcrPush:
         ecr = self.account.client("ecr", credentials=self.credentials)
         config = self._config(service)
         layer = f"layer of {service} {self.generation}".encode()
-        blobs = [(config, "sha256:" + hashlib.sha256(config).hexdigest()), (layer, "sha256:" + hashlib.sha256(layer).hexdigest())]
+        blobs = [
+            (config, "sha256:" + hashlib.sha256(config).hexdigest()),
+            (layer, "sha256:" + hashlib.sha256(layer).hexdigest()),
+        ]
         what = f"push {repository}:{tag}"
         for blob, digest in blobs:
             found = aws_call(what, ecr.batch_check_layer_availability, repositoryName=repository, layerDigests=[digest])
@@ -216,7 +229,14 @@ class EcrPush:
             "config": {"mediaType": CONFIG_TYPE, "size": len(config), "digest": blobs[0][1]},
             "layers": [{"mediaType": LAYER_TYPE, "size": len(layer), "digest": blobs[1][1]}],
         }, separators=(",", ":"))  # fmt: skip
-        aws_call(what, ecr.put_image, repositoryName=repository, imageManifest=manifest, imageTag=tag, imageManifestMediaType=MANIFEST_V2)
+        aws_call(
+            what,
+            ecr.put_image,
+            repositoryName=repository,
+            imageManifest=manifest,
+            imageTag=tag,
+            imageManifestMediaType=MANIFEST_V2,
+        )
         self.pushed.append(f"{repository}:{tag}")
         return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
@@ -231,7 +251,7 @@ class ClientSite:
     def publish(self, images: dict[str, str]) -> int:
         from parity.adapters.aws import Bucket
         from parity.adapters.ecs import bucket_exists
-        from parity.app.static import cache_control_for
+        from parity.app.local.static import cache_control_for
 
         target = self.account.target(credentials=self.credentials)
         if not bucket_exists(target, self.stack.edge.bucket):
@@ -261,7 +281,9 @@ class AwsLifecycle(CloudFormation):
         self.endpoint_url, self.region = target.endpoint_url, target.region
         self.rolled_back = rolled_back  # stack name -> its events; the account's, shared by every job's adapter
         self.template = template
-        self.itself = itself.client("cloudformation")  # CloudFormation rolls back on its own authority, not the caller's
+        self.itself = itself.client(
+            "cloudformation"
+        )  # CloudFormation rolls back on its own authority, not the caller's
 
     def stack(self, name: str) -> dict[str, Any] | None:
         if name in self.rolled_back:
@@ -286,8 +308,17 @@ class AwsLifecycle(CloudFormation):
             failed = self._culprit(reason)
             self._forget(name)  # what it made stays: the retained resources (and ones a retry makes anew)
             self.rolled_back[name] = [
-                {"LogicalResourceId": name, "ResourceType": "AWS::CloudFormation::Stack", "ResourceStatus": "ROLLBACK_COMPLETE"},
-                {"LogicalResourceId": failed[0], "ResourceType": failed[1], "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": reason},
+                {
+                    "LogicalResourceId": name,
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                    "ResourceStatus": "ROLLBACK_COMPLETE",
+                },
+                {
+                    "LogicalResourceId": failed[0],
+                    "ResourceType": failed[1],
+                    "ResourceStatus": "CREATE_FAILED",
+                    "ResourceStatusReason": reason,
+                },
             ]
 
     def _forget(self, name: str) -> None:
@@ -312,4 +343,3 @@ class AwsLifecycle(CloudFormation):
                 if resource["Type"].rsplit("::", 1)[-1] in reason.split(":", 1)[0]:
                     return logical_id, resource["Type"]
         return best[1], best[2]
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,7 @@ INLINE_SCREENSHOT_MAX = 3_000_000  # bytes; a larger screenshot is linked, not i
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def stamp(root: Path) -> dict[str, Any]:
@@ -45,11 +45,13 @@ def stamp(root: Path) -> dict[str, Any]:
     return {"at": now(), "commit": commit}
 
 
-def _record(root: Path, rel: Path, section: str, problems: dict[str, str], written: dict[str, str]) -> dict[str, Any] | None:
+def _record(
+    root: Path, rel: Path, section: str, problems: dict[str, str], written: dict[str, str]
+) -> dict[str, Any] | None:
     path = Path(root) / rel
     if not path.exists():
         return None
-    written[section] = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+    written[section] = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
     data = read_json(path)
     if not isinstance(data, dict):
         problems[section] = f"{rel} is not a JSON object: its run was cut short or the file was edited (run it again)"
@@ -77,6 +79,7 @@ def _screenshots(root: Path, checks: dict[str, Any] | None) -> dict[str, str]:
 def gather(root: Path) -> ReportInputs:
     """Every record there is, read."""
     from parity.render.report import ReportInputs
+
     problems: dict[str, str] = {}
     written: dict[str, str] = {}
     e2e_run = _record(root, E2E_RUN, "e2e", problems, written)

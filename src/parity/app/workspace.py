@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from parity.render.compose import dump, render_compose, render_offline_override
 from parity.render.edge import render_edge
@@ -28,7 +28,7 @@ class Workspace:
     localstack_image: str | None = None
 
     @classmethod
-    def from_env(cls, root: Path | str = ".") -> "Workspace":
+    def from_env(cls, root: Path | str = ".") -> Workspace:
         return cls(
             root=Path(root).resolve(),
             offline=os.environ.get("PARITY_OFFLINE", "") not in ("", "0", "false", "no"),

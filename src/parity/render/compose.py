@@ -208,7 +208,13 @@ def _dependency(stack: Stack, name: str, dep: Dependency) -> dict[str, Any]:
 def _quick_check(command: str, start: int = 10) -> dict[str, Any]:
     # Local dependencies are checked often so the stack is ready soon; the
     # services keep their task-definition timings.
-    return {"test": ["CMD-SHELL", command], "interval": "3s", "timeout": "3s", "retries": 20, "start_period": f"{start}s"}
+    return {
+        "test": ["CMD-SHELL", command],
+        "interval": "3s",
+        "timeout": "3s",
+        "retries": 20,
+        "start_period": f"{start}s",
+    }
 
 
 def _edge(stack: Stack) -> dict[str, Any]:
@@ -234,7 +240,11 @@ def _edge(stack: Stack) -> dict[str, Any]:
         "depends_on": depends,
         "restart": "unless-stopped",
         # its mounted config, by digest: a changed config changes compose's hash, so `up` recreates the edge
-        "labels": {"parity.role": "edge", "parity.stands-for": "CloudFront + WAF + ALB", "parity.config": _edge_digest(stack)},
+        "labels": {
+            "parity.role": "edge",
+            "parity.stands-for": "CloudFront + WAF + ALB",
+            "parity.config": _edge_digest(stack),
+        },
     }
 
 
@@ -256,7 +266,9 @@ def render_compose(stack: Stack) -> dict[str, Any]:
     closed = closed_networks(stack, nets)
     networks = {
         net: (
-            {"internal": True, "driver_opts": {"com.docker.network.bridge.inhibit_ipv4": "true"}} if net in closed else {}
+            {"internal": True, "driver_opts": {"com.docker.network.bridge.inhibit_ipv4": "true"}}
+            if net in closed
+            else {}
         )
         for net in nets
     }
@@ -266,9 +278,7 @@ def render_compose(stack: Stack) -> dict[str, Any]:
         networks[CLIENTS_NETWORK] = {
             "ipam": {"config": [{"subnet": subnet, "ip_range": stack.local.allow_listed_clients, "gateway": gateway}]}
         }
-    volumes = {
-        f"{name}-data": {} for name, dep in stack.local.dependencies.items() if KINDS[dep.kind].data_dir
-    }
+    volumes = {f"{name}-data": {} for name, dep in stack.local.dependencies.items() if KINDS[dep.kind].data_dir}
     return {"name": stack.project, "services": services, "networks": networks, "volumes": volumes}
 
 

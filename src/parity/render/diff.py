@@ -154,7 +154,9 @@ def normalise_service(service: dict[str, Any]) -> dict[str, Any]:
         del config["alarms"]  # names of alarms that are not watched change nothing
     merged = {**SERVICE_DEFAULTS, **config}
     # Shown in full (promote sets these), except what equals "not set" and means nothing here.
-    shown = {k: v for k, v in merged.items() if k not in ("alarms", "strategy", "lifecycleHooks") or v != SERVICE_DEFAULTS[k]}
+    shown = {
+        k: v for k, v in merged.items() if k not in ("alarms", "strategy", "lifecycleHooks") or v != SERVICE_DEFAULTS[k]
+    }
     return _prune({"taskDefinition": short_taskdef(service.get("taskDefinition")), "deploymentConfiguration": shown})
 
 

@@ -132,7 +132,7 @@ def _response_headers(headers: dict[str, str]) -> list[str]:
     out = []
     for name, value in headers.items():
         if any(c in value for c in '"\\$'):
-            raise ValueError(f"response header {name}: the edge cannot carry \", \\ or $ literally")
+            raise ValueError(f'response header {name}: the edge cannot carry ", \\ or $ literally')
         out += [f"proxy_hide_header {name};", f'add_header {name} "{value}" always;']
     return out
 
@@ -150,9 +150,9 @@ def _s3_origin(stack: Stack, loc: Location) -> list[str]:
         "proxy_http_version 1.1;",
         "proxy_buffering on;",
         "proxy_set_header Host $s3_origin;",
-        "proxy_set_header Connection \"\";",
-        "proxy_set_header Cookie \"\";",
-        "proxy_set_header Authorization \"\";",
+        'proxy_set_header Connection "";',
+        'proxy_set_header Cookie "";',
+        'proxy_set_header Authorization "";',
         "proxy_hide_header x-amz-request-id;",
         "proxy_hide_header x-amz-id-2;",
         "proxy_hide_header Set-Cookie;",
@@ -163,7 +163,7 @@ def _s3_origin(stack: Stack, loc: Location) -> list[str]:
         "proxy_cache_valid 200 1d;",
         "proxy_cache_valid 403 404 10s;",
         *_response_headers({**edge.response_headers, **edge.static_response_headers}),
-        "add_header X-Cache \"$upstream_cache_status from edge\" always;",
+        'add_header X-Cache "$upstream_cache_status from edge" always;',
     ]
 
 
@@ -230,7 +230,7 @@ def _alb_listener(stack: Stack) -> list[str]:
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         f"proxy_set_header X-Forwarded-Port {edge.port};",
-        "proxy_set_header X-Amzn-Trace-Id \"Root=1-$request_id\";",
+        'proxy_set_header X-Amzn-Trace-Id "Root=1-$request_id";',
         "proxy_buffering off;",
         "proxy_request_buffering off;",
         "proxy_cache off;",
@@ -284,8 +284,8 @@ def _origin_lock_script(stack: Stack) -> str:
         f'case "${cur}" in ""|{bad}) echo "edge: {cur} (the origin lock secret) is missing or not [A-Za-z0-9_-]" >&2; exit 1;; esac'
         f' && case "${prev}" in {bad}) echo "edge: {prev} is not [A-Za-z0-9_-]" >&2; exit 1;; esac'
         f" && mkdir -p {ORIGIN_LOCK_DIR} && (umask 077"
-        f" && printf 'default \"%s\";\\n' \"${cur}\" > {ORIGIN_LOCK_DIR}/sent.conf"
-        f" && {{ printf '\"%s\" 1;\\n' \"${cur}\"; if [ -n \"${prev}\" ]; then printf '\"%s\" 1;\\n' \"${prev}\"; fi; }}"
+        f' && printf \'default "%s";\\n\' "${cur}" > {ORIGIN_LOCK_DIR}/sent.conf'
+        f' && {{ printf \'"%s" 1;\\n\' "${cur}"; if [ -n "${prev}" ]; then printf \'"%s" 1;\\n\' "${prev}"; fi; }}'
         f" > {ORIGIN_LOCK_DIR}/accepted.conf) && "
     )
 
@@ -296,7 +296,11 @@ def edge_command(stack: Stack) -> list[str]:
     writes = " && ".join(
         f"printf '%s\\n' '{body.strip()}' > {TARGETS_DIR}/{name}" for name, body in default_targets(stack).items()
     )
-    return ["sh", "-c", f"mkdir -p {TARGETS_DIR} && {writes} && {_origin_lock_script(stack)}exec nginx -g 'daemon off;'"]
+    return [
+        "sh",
+        "-c",
+        f"mkdir -p {TARGETS_DIR} && {writes} && {_origin_lock_script(stack)}exec nginx -g 'daemon off;'",
+    ]
 
 
 def edge_environment(stack: Stack) -> list[str]:
@@ -403,16 +407,21 @@ def render_edge(stack: Stack) -> str:
         for i, rl in enumerate(edge.rate_limits):
             out += [
                 f"    # {rl.path}*: {rl.limit} requests per {rl.window} s",
-                f"    map \"$waf_allowed:$request_uri\" ${_zone(i)}_key {{",
+                f'    map "$waf_allowed:$request_uri" ${_zone(i)}_key {{',
                 f"        {waf_match(rl.path)} $binary_remote_addr;",
-                "        default \"\";",
+                '        default "";',
                 "    }",
                 f"    limit_req_zone ${_zone(i)}_key zone={_zone(i)}:10m rate={_rate(rl)};",
             ]
         out += ["    limit_req_status 429;", "    limit_req_log_level warn;", ""]
 
     # -- CloudFront + WAF --------------------------------------------------------
-    out += ["    # ---- CloudFront + WAF: the viewer's port", "    server {", "        listen 80 reuseport;", "        server_name _;"]
+    out += [
+        "    # ---- CloudFront + WAF: the viewer's port",
+        "    server {",
+        "        listen 80 reuseport;",
+        "        server_name _;",
+    ]
     if edge.rate_limits:
         out += ["", "        # WAF rate rules: every rule sees every request (inherited by every behaviour)."]
         for i, rl in enumerate(edge.rate_limits):
@@ -455,7 +464,7 @@ def render_edge(stack: Stack) -> str:
         "        access_log off;",
         "        default_type text/plain;",
         f"        location = {HEALTH_PATH} {{",
-        "            return 200 \"ok\\n\";",
+        '            return 200 "ok\\n";',
         "        }",
         *[
             line

@@ -70,7 +70,9 @@ def spec_view(stack: Stack, name: str, image: str | None = None) -> View:
         "memory": svc.memory,
         "ports": [svc.port],
         "published": [],
-        **_health(svc.health.command, svc.health.interval, svc.health.timeout, svc.health.retries, svc.health.start_period),
+        **_health(
+            svc.health.command, svc.health.interval, svc.health.timeout, svc.health.retries, svc.health.start_period
+        ),
         "exposure": svc.exposure,
         "discovery": svc.discovery,
         "replicas": svc.desired_count,
@@ -103,10 +105,17 @@ def taskdef_view(taskdef: Mapping[str, Any]) -> View:
         "cpu": int(taskdef["cpu"]) if taskdef.get("cpu") is not None else None,
         "memory": int(taskdef["memory"]) if taskdef.get("memory") is not None else None,
         "ports": sorted(p["containerPort"] for p in c.get("portMappings") or []),
-        **_health(command[1] if command[:1] == ["CMD-SHELL"] else " ".join(command), hc["interval"], hc["timeout"],
-                  hc["retries"], hc["startPeriod"]),
+        **_health(
+            command[1] if command[:1] == ["CMD-SHELL"] else " ".join(command),
+            hc["interval"],
+            hc["timeout"],
+            hc["retries"],
+            hc["startPeriod"],
+        ),
     }
-    view.update({f"environment.{e['name']}": _masked(e["name"], str(e.get("value", ""))) for e in c.get("environment") or []})
+    view.update(
+        {f"environment.{e['name']}": _masked(e["name"], str(e.get("value", ""))) for e in c.get("environment") or []}
+    )
     view.update({f"secrets.{s['name']}": _source_of(s["valueFrom"]) for s in c.get("secrets") or []})
     return view
 
@@ -122,9 +131,7 @@ def _env(entries: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def container_view(
-    stack: Stack, name: str, containers: list[Mapping[str, Any]], image_env: Iterable[str] = ()
-) -> View:
+def container_view(stack: Stack, name: str, containers: list[Mapping[str, Any]], image_env: Iterable[str] = ()) -> View:
     """What the containers of ``name`` run, from ``docker inspect`` output.
     ``image_env`` (the image's own ``Config.Env``) is what the image sets by
     itself; the container's variables beyond it are the ones the stack set.
@@ -148,8 +155,13 @@ def container_view(
             for bindings in ((c.get("NetworkSettings") or {}).get("Ports") or {}).values()
             for b in bindings or []
         ),
-        **_health(test[1] if test[:1] == ["CMD-SHELL"] else " ".join(test), hc.get("Interval", 30 * NANO) // NANO,
-                  hc.get("Timeout", 5 * NANO) // NANO, hc.get("Retries", 3), hc.get("StartPeriod", 0) // NANO),
+        **_health(
+            test[1] if test[:1] == ["CMD-SHELL"] else " ".join(test),
+            hc.get("Interval", 30 * NANO) // NANO,
+            hc.get("Timeout", 5 * NANO) // NANO,
+            hc.get("Retries", 3),
+            hc.get("StartPeriod", 0) // NANO,
+        ),
         "replicas": sum(1 for c in containers if (c.get("State") or {}).get("Running")),
     }
     baked = _env(image_env)

@@ -55,7 +55,7 @@ from parity.render.edge import public_host, target_group
 from parity.render.infra import edge as infra_edge
 from parity.render.infra import needs_edge_stack, render_template
 from parity.render.infra.common import Template, uses_tls
-from parity.render.infra.edge import ALL_VIEWER_EXCEPT_HOST, CACHING_DISABLED, LOCKED_OUT, policy_headers
+from parity.render.infra.edge import ALL_VIEWER_EXCEPT_HOST, CACHING_DISABLED, policy_headers
 from parity.render.parity import MISSING, Difference, View, _differences
 from parity.spec import managed_rules
 from parity.spec.models import Stack
@@ -130,10 +130,16 @@ def spec_infra_views(stack: Stack) -> dict[str, View]:
         "edge.origin_response_timeout": edge.origin_response_timeout,
         "edge.routes": sorted(_route(r.path, r.origin, _cache(r.cache)) for r in edge.routes),
         "edge.listener": "https" if tls else "http",
-        "edge.ingress": [f"{CLOUDFRONT}:443"] if tls else [f"{CLOUDFRONT}:80"],  # CloudFront reaches the ALB on one port
+        "edge.ingress": [f"{CLOUDFRONT}:443"]
+        if tls
+        else [f"{CLOUDFRONT}:80"],  # CloudFront reaches the ALB on one port
         "edge.waf.groups": [g.group for g in edge.managed_rules],
-        "edge.waf.rules": sorted(f"{r.group}/{r.name}" for g in edge.managed_rules for r in managed_rules.rules_of(g.group)),
-        "edge.waf.overrides": sorted(_override(g.group, o.rule, o.paths) for g in edge.managed_rules for o in g.overrides),
+        "edge.waf.rules": sorted(
+            f"{r.group}/{r.name}" for g in edge.managed_rules for r in managed_rules.rules_of(g.group)
+        ),
+        "edge.waf.overrides": sorted(
+            _override(g.group, o.rule, o.paths) for g in edge.managed_rules for o in g.overrides
+        ),
         "edge.origin_lock": _lock(edge.origin_lock.header, edge.origin_lock.header, 403) if edge.origin_lock else NONE,
         "edge.response_headers": _headers(edge.response_headers),
         "edge.static_response_headers": _headers({**edge.response_headers, **edge.static_response_headers}),
@@ -207,7 +213,10 @@ def template_views(stack: Stack, template: Mapping[str, Any]) -> dict[str, View]
     out: dict[str, View] = {}
     for name in stack.services:
         _, p = services.get(name, (None, {}))
-        groups = [_target(x) for x in (p.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration", {}).get("SecurityGroups") or []]
+        groups = [
+            _target(x)
+            for x in (p.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration", {}).get("SecurityGroups") or []
+        ]
         view: View = {"ingress": sorted(e for g in groups for e in ingress.get(g or "", []))}
         discovery = None
         for reg in p.get("ServiceRegistries") or []:
@@ -241,17 +250,28 @@ def _template_edge(of_type: Any, who: Mapping[str, str], ingress: Mapping[str, l
     }
     listeners = of_type("AWS::ElasticLoadBalancingV2::Listener")
     # the listeners that serve (not the HTTP one that only redirects to HTTPS)
-    serving = {n: p for n, p in listeners.items() if not any(a.get("Type") == "redirect" for a in p.get("DefaultActions") or [])}
+    serving = {
+        n: p
+        for n, p in listeners.items()
+        if not any(a.get("Type") == "redirect" for a in p.get("DefaultActions") or [])
+    }
     view["edge.listener"] = "https" if any(p.get("Protocol") == "HTTPS" for p in serving.values()) else "http"
     defaults = [a for p in serving.values() for a in p.get("DefaultActions") or []]
-    default_origin = next((by_tg.get(_target(a.get("TargetGroupArn"))) for a in defaults if a.get("Type") == "forward"), None)
-    default_status = next((int(a["FixedResponseConfig"]["StatusCode"]) for a in defaults if a.get("Type") == "fixed-response"), None)
+    default_origin = next(
+        (by_tg.get(_target(a.get("TargetGroupArn"))) for a in defaults if a.get("Type") == "forward"), None
+    )
+    default_status = next(
+        (int(a["FixedResponseConfig"]["StatusCode"]) for a in defaults if a.get("Type") == "fixed-response"), None
+    )
     by_path: dict[str, str | None] = {}
     required: list[set[str]] = []  # per forwarding rule: the headers it requires
     for p in of_type("AWS::ElasticLoadBalancingV2::ListenerRule").values():
         if _target(p.get("ListenerArn")) not in serving:
             continue
-        target = next((by_tg.get(_target(a.get("TargetGroupArn"))) for a in p.get("Actions") or [] if a.get("Type") == "forward"), None)
+        target = next(
+            (by_tg.get(_target(a.get("TargetGroupArn"))) for a in p.get("Actions") or [] if a.get("Type") == "forward"),
+            None,
+        )
         conditions = p.get("Conditions") or []
         required.append({(c.get("HttpHeaderConfig") or {}).get("HttpHeaderName", "") for c in conditions
                          if c.get("Field") == "http-header"} - {""})  # fmt: skip
@@ -275,7 +295,10 @@ def _template_edge(of_type: Any, who: Mapping[str, str], ingress: Mapping[str, l
         view["edge.origin_lock"] = _lock(sent, lock_required, default_status)
         view["edge.forwarded_host"] = forwarded_host
         routes, headers, hosts = [], {"alb": [], "s3": []}, []
-        behaviours = [{"PathPattern": "*", **(config.get("DefaultCacheBehavior") or {})}, *(config.get("CacheBehaviors") or [])]
+        behaviours = [
+            {"PathPattern": "*", **(config.get("DefaultCacheBehavior") or {})},
+            *(config.get("CacheBehaviors") or []),
+        ]
         for b in behaviours:
             pattern = b.get("PathPattern", "")
             path = pattern.removesuffix("*")
@@ -287,7 +310,9 @@ def _template_edge(of_type: Any, who: Mapping[str, str], ingress: Mapping[str, l
                 to, kind = by_path.get(f"{path}*") or default_origin or "?", "alb"
                 hosts.append("origin" if b.get("OriginRequestPolicyId") == ALL_VIEWER_EXCEPT_HOST else "viewer")
             routes.append(_route(path, to, "none" if b.get("CachePolicyId") == CACHING_DISABLED else "cached"))
-            policy = of_type("AWS::CloudFront::ResponseHeadersPolicy").get(_target(b.get("ResponseHeadersPolicyId")) or "", {})
+            policy = of_type("AWS::CloudFront::ResponseHeadersPolicy").get(
+                _target(b.get("ResponseHeadersPolicyId")) or "", {}
+            )
             headers[kind].append(_headers(policy_headers(policy.get("ResponseHeadersPolicyConfig") or {})))
         view["edge.routes"] = sorted(routes)
         view["edge.host"] = hosts[0] if hosts and len(set(hosts)) == 1 else ",".join(sorted(set(hosts)))
@@ -378,12 +403,12 @@ class Block:
 
     name: str
     args: list[str]
-    children: list["Block"] | None = None
+    children: list[Block] | None = None
 
-    def all(self, name: str) -> list["Block"]:
+    def all(self, name: str) -> list[Block]:
         return [c for c in self.children or [] if c.name == name]
 
-    def first(self, name: str) -> "Block | None":
+    def first(self, name: str) -> Block | None:
         found = self.all(name)
         return found[0] if found else None
 
@@ -461,12 +486,14 @@ def local_edge_view(
     alb = next((s for s, ls in listens.items() if any(x.split()[0] in wanted for x in ls)), None)
     view["edge.idle_timeout"] = _seconds(_arg(http, "keepalive_timeout"))
     if cloudfront is not None:
-        view["edge.listener"] = "https" if any("ssl" in x or x.startswith("443") for x in listens[cloudfront]) else "http"
+        view["edge.listener"] = (
+            "https" if any("ssl" in x or x.startswith("443") for x in listens[cloudfront]) else "http"
+        )
     named = {loc.args[0]: loc for s in servers for loc in s.all("location") if loc.args and loc.args[0].startswith("@")}
     groups = {target_group(name): name for name in stack.services}
     routes, headers, hosts, forwarded, sent = [], {"alb": [], "s3": []}, [], set(), set()
     lock = stack.edge.origin_lock
-    for loc in (cloudfront.all("location") if cloudfront else []):
+    for loc in cloudfront.all("location") if cloudfront else []:
         if not loc.args or loc.args[0] in ("=", "~", "~*") or loc.args[0].startswith("@"):
             continue  # an exact or regex location is the edge's own, not a behaviour
         path = loc.args[0]
@@ -518,8 +545,12 @@ def local_edge_view(
     emulated = policy.get("rules") or []
     view["edge.waf.groups"] = list(dict.fromkeys(r["group"] for r in emulated))
     view["edge.waf.rules"] = sorted(f"{r['group']}/{r['name']}" for r in emulated)
-    view["edge.waf.overrides"] = sorted(_override(r["group"], r["name"], r["countOn"]) for r in emulated if r["countOn"])
-    if http.first("js_import") is None or not any(loc.first("js_content") for loc in (cloudfront.all("location") if cloudfront else [])):
+    view["edge.waf.overrides"] = sorted(
+        _override(r["group"], r["name"], r["countOn"]) for r in emulated if r["countOn"]
+    )
+    if http.first("js_import") is None or not any(
+        loc.first("js_content") for loc in (cloudfront.all("location") if cloudfront else [])
+    ):
         view["edge.waf.groups"], view["edge.waf.rules"], view["edge.waf.overrides"] = [], [], []  # waf.js is never run
     ingress: set[str] = set()
     nets = networks_of(stack)
@@ -594,13 +625,18 @@ def compare_infra(
         if a == b:
             continue
         if path == "ingress":
-            verdict, why = _ingress_verdict(local_stack, name, a if isinstance(a, list) else [], b if isinstance(b, list) else [])
+            verdict, why = _ingress_verdict(
+                local_stack, name, a if isinstance(a, list) else [], b if isinstance(b, list) else []
+            )
         elif path in LOCAL_ONLY:
             verdict, why = "intended", LOCAL_ONLY[path]
         elif path in ("edge.waf.rules", "edge.waf.overrides"):
             verdict, why = _waf_verdict(a if isinstance(a, list) else [], b if isinstance(b, list) else [])
         elif a == local_spec.get(path, MISSING) and local_spec.get(path, MISSING) != env_spec.get(path, MISSING):
-            verdict, why = "intended", OVERLAY_WHY.get(path, f"declared by the overlays (deploy/local.yaml, deploy/{env}.yaml)")
+            verdict, why = (
+                "intended",
+                OVERLAY_WHY.get(path, f"declared by the overlays (deploy/local.yaml, deploy/{env}.yaml)"),
+            )
         else:
             verdict, why = "undeclared", "the local stack and the infrastructure differ"
         out.append(Difference(name, path, sides, (a, b), verdict, why))

@@ -53,7 +53,7 @@ def _svg(fig: Figure, salt: str) -> str:
     with matplotlib.rc_context({**STYLE, "svg.hashsalt": salt}):
         fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     text = out.getvalue()
-    return text[text.index("<svg"):]  # the XML prolog and doctype do not belong inside HTML
+    return text[text.index("<svg") :]  # the XML prolog and doctype do not belong inside HTML
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -79,7 +79,13 @@ def sse_capacity(name: str, levels: Iterable[Level], limit_ms: float | None, tit
             by_level.setdefault(lv.streams, []).append(float(lv.p99_ms))  # type: ignore[arg-type]
         xs = sorted(by_level)
         if xs:
-            (median,) = ax.plot(xs, [statistics.median(by_level[x]) for x in xs], color=INK, linewidth=1, label="p99 (median of repeats)")
+            (median,) = ax.plot(
+                xs,
+                [statistics.median(by_level[x]) for x in xs],
+                color=INK,
+                linewidth=1,
+                label="p99 (median of repeats)",
+            )
             median.set_gid(f"{name}-median")
         for ok, gid, marker, colour, label in ((True, "held", "o", OK, "held"), (False, "failed", "x", NG, "not held")):
             pts = [lv for lv in measured if lv.ok is ok]
@@ -134,7 +140,9 @@ def edit_loop(name: str, phases: Mapping[str, Mapping[str, float]], target_s: fl
         left = [0.0] * len(services)
         for i, phase in enumerate(order):
             widths = [float(phases[s].get(phase) or 0.0) for s in services]
-            bars = ax.barh(services, widths, left=left, color=PHASE_COLOURS[i % len(PHASE_COLOURS)], height=0.55, label=phase)
+            bars = ax.barh(
+                services, widths, left=left, color=PHASE_COLOURS[i % len(PHASE_COLOURS)], height=0.55, label=phase
+            )
             for service, bar in zip(services, bars, strict=True):
                 bar.set_gid(f"{name}-{_slug(service)}-{_slug(phase)}")
             left = [a + b for a, b in zip(left, widths, strict=True)]

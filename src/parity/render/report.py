@@ -98,7 +98,8 @@ def _stamp(record: Mapping[str, Any], written: str | None) -> dict[str, Any]:
     """When, from which commit, on which images: what every section heads with."""
     images = _as_map(record.get("images"))
     return {
-        "at": record.get("at") or (f"{written} (file written; the run did not record its time)" if written else "not recorded"),
+        "at": record.get("at")
+        or (f"{written} (file written; the run did not record its time)" if written else "not recorded"),
         "commit": record.get("commit") or "not recorded",
         "images": {str(s): str(i) for s, i in images.items()},
     }
@@ -146,7 +147,11 @@ def e2e_view(inputs: ReportInputs) -> dict[str, Any] | None:
     return {
         "stamp": _stamp(run, inputs.written.get("e2e")),
         "target": run.get("target") or _as_map(checks).get("target") or "",
-        "selection": run.get("group") and f"group {run['group']}" or run.get("marker") and f"marker {run['marker']}" or "the whole suite",
+        "selection": run.get("group")
+        and f"group {run['group']}"
+        or run.get("marker")
+        and f"marker {run['marker']}"
+        or "the whole suite",
         "wall_s": run.get("wall_s") if isinstance(run.get("wall_s"), int | float) else _as_map(checks).get("wall_s"),
         "passed": passed,
         "recorded": run.get("recorded"),
@@ -164,7 +169,11 @@ def e2e_view(inputs: ReportInputs) -> dict[str, Any] | None:
 def _figure_row(f: Mapping[str, Any]) -> dict[str, Any]:
     value, unit = f.get("value"), str(f.get("unit") or "")
     lo, hi = f.get("min"), f.get("max")
-    spread = f"{_number(lo)}–{_number(hi)} {unit}".strip() if isinstance(lo, int | float) and isinstance(hi, int | float) else ""
+    spread = (
+        f"{_number(lo)}–{_number(hi)} {unit}".strip()
+        if isinstance(lo, int | float) and isinstance(hi, int | float)
+        else ""
+    )
     shown = f"{_number(value)} {unit}".strip() if value is not None else "not measured"
     return {
         "name": str(f.get("name") or "?"), "value": shown, "measured": value is not None, "target": str(f.get("target") or ""),
@@ -192,7 +201,11 @@ def edit_phases(figures: list[Mapping[str, Any]]) -> tuple[dict[str, dict[str, f
     target = next((_bound_s(f.get("target")) for f in totals if _bound_s(f.get("target")) is not None), None)
     if phases:
         return phases, target, True
-    out = {(_service_of(f, known) or "all"): {"total": float(f["value"])} for f in totals if isinstance(f.get("value"), int | float)}
+    out = {
+        (_service_of(f, known) or "all"): {"total": float(f["value"])}
+        for f in totals
+        if isinstance(f.get("value"), int | float)
+    }
     return out, target, False
 
 
@@ -232,7 +245,10 @@ def bench_view(inputs: ReportInputs) -> dict[str, Any] | None:
     runs = _as_map(bench.get("runs"))
     limit = first_event_limit_ms(bench, figures)
     plots_out = []
-    for label, key, title in (("edge", "held", "SSE through the edge"), ("web_task", "within_p99", "SSE on one web task")):
+    for label, key, title in (
+        ("edge", "held", "SSE through the edge"),
+        ("web_task", "within_p99", "SSE on one web task"),
+    ):
         levels = plots.levels_from(_as_list(runs.get(label)), key)
         plots_out.append({
             "id": f"sse-{label.replace('_', '-')}", "title": title, "limit_ms": limit,

@@ -102,5 +102,5 @@ def format_error(exc: ValidationError) -> str:
     if match:
         sub = match.group(1)
         path = f"{path}.{sub}" if path else sub
-        msg = msg[match.end():]
+        msg = msg[match.end() :]
     return f"{path}: {msg}" if path else msg

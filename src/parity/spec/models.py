@@ -32,11 +32,10 @@ def _offered(sizes: tuple[int, ...]) -> str:
         return f"{sizes[0]}-{sizes[-1]} in steps of {steps.pop()}"
     return ", ".join(map(str, sizes))
 
+
 # What makes a value look like a credential: known key prefixes, or a long
 # run of base64/hex-ish characters.
-_SECRET_VALUE = re.compile(
-    r"^(sk-|sk_|pk_|ghp_|gho_|xox[bp]-|AKIA|ASIA|eyJ)|[A-Za-z0-9+/_=-]{32,}"
-)
+_SECRET_VALUE = re.compile(r"^(sk-|sk_|pk_|ghp_|gho_|xox[bp]-|AKIA|ASIA|eyJ)|[A-Za-z0-9+/_=-]{32,}")
 # What makes an environment variable's NAME look like a secret: the one
 # definition (the spec refuses such a plain value; the diff masks its value).
 SECRET_NAME = re.compile(
@@ -106,7 +105,9 @@ class Canary(Model):
     """ECS's canaryConfiguration: a share of production traffic first, then the rest."""
 
     percent: float = Field(5.0, ge=0.1, le=100.0, description="Production traffic shifted first (canaryPercent).")
-    bake_minutes: int = Field(10, ge=0, le=1440, description="Minutes before the rest shifts (canaryBakeTimeInMinutes).")
+    bake_minutes: int = Field(
+        10, ge=0, le=1440, description="Minutes before the rest shifts (canaryBakeTimeInMinutes)."
+    )
 
     @field_validator("percent")
     @classmethod
@@ -214,14 +215,18 @@ class Service(Model):
         return value
 
     @model_validator(mode="after")
-    def _check(self) -> "Service":
+    def _check(self) -> Service:
         sizes = FARGATE_SIZES.get(self.cpu)
         if sizes is None:
             raise ValueError(f"cpu: {self.cpu} is not a Fargate size ({', '.join(map(str, FARGATE_SIZES))})")
         if self.memory not in sizes:
-            raise ValueError(f"memory: {self.memory} MiB is not valid with cpu {self.cpu} (Fargate allows {_offered(sizes)})")
+            raise ValueError(
+                f"memory: {self.memory} MiB is not valid with cpu {self.cpu} (Fargate allows {_offered(sizes)})"
+            )
         if self.exposure == "public" and not self.health.path:
-            raise ValueError("health.path: a public service needs the HTTP path its load balancer checks (e.g. /healthz)")
+            raise ValueError(
+                "health.path: a public service needs the HTTP path its load balancer checks (e.g. /healthz)"
+            )
         if self.exposure == "internal" and not self.discovery:
             raise ValueError("discovery: an internal service needs a service-discovery name (e.g. crawler.internal)")
         for name in self.environment:
@@ -281,7 +286,9 @@ class RuleOverride(Model):
 
     rule: str = Field(description="The rule's name in its group, e.g. SizeRestrictions_BODY.")
     action: Literal["count"] = "count"
-    paths: list[str] = Field(min_length=1, description="Exact request paths (as sent, case-sensitive) where it only counts.")
+    paths: list[str] = Field(
+        min_length=1, description="Exact request paths (as sent, case-sensitive) where it only counts."
+    )
     reason: str = Field(min_length=1, description="Why these paths may carry what the rule blocks.")
 
     @field_validator("paths")
@@ -399,15 +406,19 @@ class Edge(Model):
     managed_rules: list[ManagedRuleGroup] = Field(
         default_factory=list, description="AWS managed rule groups of the web ACL, in order, before the rate rules."
     )
-    origin_lock: OriginLock | None = Field(default=None, description="The secret header that locks the ALB to CloudFront.")
+    origin_lock: OriginLock | None = Field(
+        default=None, description="The secret header that locks the ALB to CloudFront."
+    )
     test_traffic: TestTraffic | None = Field(
         default=None, description="The secret header that sends a request to a gated deployment's new revision."
     )
     response_headers: dict[str, str] = Field(
-        default_factory=dict, description="Added to every response (CloudFront's response headers policy), overriding the origin's."
+        default_factory=dict,
+        description="Added to every response (CloudFront's response headers policy), overriding the origin's.",
     )
     static_response_headers: dict[str, str] = Field(
-        default_factory=dict, description="Added to the s3 behaviours' responses too: what the bucket cannot send itself."
+        default_factory=dict,
+        description="Added to the s3 behaviours' responses too: what the bucket cannot send itself.",
     )
 
     @field_validator("response_headers", "static_response_headers")
@@ -416,7 +427,7 @@ class Edge(Model):
         return check_response_headers(value)
 
     @model_validator(mode="after")
-    def _managed(self) -> "Edge":
+    def _managed(self) -> Edge:
         seen = set()
         for i, group in enumerate(self.managed_rules):
             if group.group in seen:
@@ -505,7 +516,8 @@ class Aws(Model):
     endpoint_url: str | None = Field(default=None, description="Override the AWS endpoint (local: the emulator).")
     distribution_id: str | None = None
     s3_endpoint_url: str | None = Field(
-        default=None, description="Override the endpoint for the static bucket only (local: LocalStack, which the edge reads)."
+        default=None,
+        description="Override the endpoint for the static bucket only (local: LocalStack, which the edge reads).",
     )
     bootstrap: bool = Field(
         False, description="promote applies the environment's template first (`inv infra-apply`). Only for an emulator."
@@ -521,9 +533,11 @@ class Aws(Model):
     )
 
     @model_validator(mode="after")
-    def _bootstrap_only_emulated(self) -> "Aws":
+    def _bootstrap_only_emulated(self) -> Aws:
         if self.bootstrap and not self.endpoint_url:
-            raise ValueError("bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped by promote; a real account is set up by `inv infra-apply`")
+            raise ValueError(
+                "bootstrap: only an emulator (aws.endpoint_url) may be bootstrapped by promote; a real account is set up by `inv infra-apply`"
+            )
         return self
 
 
@@ -562,7 +576,9 @@ class Github(Model):
     trusted through GitHub's OIDC provider by the bootstrap stack's roles."""
 
     repositories: list[str] = Field(min_length=1, description="owner/name of the repositories whose workflows deploy.")
-    environment: str | None = Field(None, description="The GitHub environment a job must run in (default: the env name).")
+    environment: str | None = Field(
+        None, description="The GitHub environment a job must run in (default: the env name)."
+    )
     branch: str = Field("main", description="The branch the workflows that reach AWS run from (the plan job's claim).")
     owns_oidc_provider: bool = Field(
         True, description="Create the account's GitHub OIDC provider here (one per account: false in the other envs)."
@@ -590,31 +606,38 @@ class Infra(Model):
         "Required with certificate_arn.",
     )
     owns_repositories: bool = Field(
-        True, description="Create the ECR repositories here; environments sharing another's images reference them by name."
+        True,
+        description="Create the ECR repositories here; environments sharing another's images reference them by name.",
     )
     # The plan's public name (plan 2: Route 53 -> CloudFront): optional; without it the environment
     # is served on the distribution's *.cloudfront.net name.
     domain: str | None = Field(
-        None, description="The public name CloudFront serves (an alias), e.g. app.huskit.com. Needs cloudfront_certificate_arn."
+        None,
+        description="The public name CloudFront serves (an alias), e.g. app.huskit.com. Needs cloudfront_certificate_arn.",
     )
     cloudfront_certificate_arn: str | None = Field(
-        None, description="An ACM certificate in us-east-1 covering domain (CloudFront takes certificates from there only)."
+        None,
+        description="An ACM certificate in us-east-1 covering domain (CloudFront takes certificates from there only).",
     )
     hosted_zone_id: str | None = Field(
-        None, description="The Route 53 public hosted zone holding domain: the template creates its A and AAAA alias records."
+        None,
+        description="The Route 53 public hosted zone holding domain: the template creates its A and AAAA alias records.",
     )
     scaling: dict[str, ServiceScaling] = Field(default_factory=dict)
     alarms: Alarms = Alarms()
     budget: Budget | None = None
     github: Github | None = None
     accepted_findings: dict[str, str] = Field(
-        default_factory=dict, description="checkov check id -> why this environment accepts it (the scan skips only these)."
+        default_factory=dict,
+        description="checkov check id -> why this environment accepts it (the scan skips only these).",
     )
 
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
+        if value is not None and not re.fullmatch(
+            r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value
+        ):
             raise ValueError(f"{value!r} is not a DNS name in lower case (e.g. app.huskit.com)")
         return value
 
@@ -622,7 +645,9 @@ class Infra(Model):
     @classmethod
     def _cloudfront_certificate(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+", value):
-            raise ValueError(f"{value!r} is not an ACM certificate ARN in us-east-1 (CloudFront takes certificates from there only)")
+            raise ValueError(
+                f"{value!r} is not an ACM certificate ARN in us-east-1 (CloudFront takes certificates from there only)"
+            )
         return value
 
     @field_validator("hosted_zone_id")
@@ -633,9 +658,11 @@ class Infra(Model):
         return value
 
     @model_validator(mode="after")
-    def _alias(self) -> "Infra":
+    def _alias(self) -> Infra:
         if self.domain and not self.cloudfront_certificate_arn:
-            raise ValueError("cloudfront_certificate_arn: required with infra.domain (CloudFront serves an alias only with a us-east-1 certificate for it)")
+            raise ValueError(
+                "cloudfront_certificate_arn: required with infra.domain (CloudFront serves an alias only with a us-east-1 certificate for it)"
+            )
         if self.cloudfront_certificate_arn and not self.domain:
             raise ValueError("domain: required with infra.cloudfront_certificate_arn (the name the certificate is for)")
         if self.hosted_zone_id and not self.domain:
@@ -676,7 +703,7 @@ class Stack(Model):
         return value
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "Stack":
+    def _cross_checks(self) -> Stack:
         _check_stack(self)
         return self
 
@@ -720,7 +747,11 @@ def _check_stack(stack: Stack) -> None:
             "(its header and secret)",
         )
     lock = stack.edge.origin_lock
-    if lock is not None and stack.edge.test_traffic is not None and lock.header.lower() == stack.edge.test_traffic.header.lower():
+    if (
+        lock is not None
+        and stack.edge.test_traffic is not None
+        and lock.header.lower() == stack.edge.test_traffic.header.lower()
+    ):
         raise SpecPathError("edge.test_traffic.header", f"{lock.header} is the origin lock's header")
     if stack.edge.routes and not any(r.path == "/" for r in stack.edge.routes):
         raise SpecPathError("edge.routes", "needs a default route for '/'")
@@ -767,11 +798,15 @@ def _check_stack(stack: Stack) -> None:
         if dep.publish is not None:
             if dep.publish in published:
                 raise SpecPathError(
-                    f"local.dependencies.{name}.publish", f"{dep.publish} is already published by {published[dep.publish]}"
+                    f"local.dependencies.{name}.publish",
+                    f"{dep.publish} is already published by {published[dep.publish]}",
                 )
             published[dep.publish] = f"local.dependencies.{name}.publish"
         if dep.kind == "localstack" and dep.publish is None:
-            raise SpecPathError(f"local.dependencies.{name}.publish", "LocalStack must publish a port: the toolkit seeds it from the host")
+            raise SpecPathError(
+                f"local.dependencies.{name}.publish",
+                "LocalStack must publish a port: the toolkit seeds it from the host",
+            )
         if dep.kind == "static-site" and not dep.source:
             raise SpecPathError(f"local.dependencies.{name}.source", "a static-site needs the folder it serves")
     for name in stack.infra.scaling:
@@ -780,7 +815,10 @@ def _check_stack(stack: Stack) -> None:
         if stack.infra.scaling[name].max_count < stack.services[name].desired_count:
             raise SpecPathError(f"infra.scaling.{name}.max_count", f"below services.{name}.desired_count")
     if stack.infra.certificate_arn and not stack.infra.origin_domain:
-        raise SpecPathError("infra.origin_domain", "required with infra.certificate_arn: CloudFront reaches the ALB over HTTPS by that name")
+        raise SpecPathError(
+            "infra.origin_domain",
+            "required with infra.certificate_arn: CloudFront reaches the ALB over HTTPS by that name",
+        )
     _check_allow_list(stack)
     clash = names & set(stack.local.dependencies)
     if clash:

@@ -54,7 +54,11 @@ class Adoption:
     identifier: dict[str, str]
 
     def resource_to_import(self) -> dict[str, Any]:
-        return {"ResourceType": self.kind, "LogicalResourceId": self.logical_id, "ResourceIdentifier": dict(self.identifier)}
+        return {
+            "ResourceType": self.kind,
+            "LogicalResourceId": self.logical_id,
+            "ResourceIdentifier": dict(self.identifier),
+        }
 
 
 def candidates(template: dict[str, Any], in_stack: set[str] = frozenset()) -> list[Candidate]:
@@ -72,13 +76,19 @@ def candidates(template: dict[str, Any], in_stack: set[str] = frozenset()) -> li
     return out
 
 
-def import_template(template: dict[str, Any], adoptions: list[Adoption], deployed: dict[str, Any] | None = None) -> dict[str, Any]:
+def import_template(
+    template: dict[str, Any], adoptions: list[Adoption], deployed: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The IMPORT change set's template: the stack's ``deployed`` template as it
     is (none for a new stack) plus each adopted resource by its name alone."""
-    out: dict[str, Any] = copy.deepcopy(deployed) if deployed else {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"{template.get('Description', '')} (adopting existing resources first)".strip(),
-    }
+    out: dict[str, Any] = (
+        copy.deepcopy(deployed)
+        if deployed
+        else {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": f"{template.get('Description', '')} (adopting existing resources first)".strip(),
+        }
+    )
     resources = out.setdefault("Resources", {})
     for adoption in adoptions:
         name_property, _ = ADOPTABLE[adoption.kind]

@@ -8,8 +8,8 @@ from typing import Any
 
 from parity.render.infra.common import Template, att, logical, ref, sub, taskdef_parameter, uses_tls
 from parity.render.infra.edge import target_group
-from parity.render.infra.network import discovery_service, group, subnets
 from parity.render.infra.iam import EXEC_POLICY
+from parity.render.infra.network import discovery_service, group, subnets
 from parity.render.taskdef import (
     PLACEHOLDER_TAG,
     deploy_order,

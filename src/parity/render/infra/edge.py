@@ -299,8 +299,11 @@ def policy_headers(config: dict[str, Any]) -> dict[str, str]:
         out["Content-Security-Policy"] = sec["ContentSecurityPolicy"]["ContentSecurityPolicy"]
     if "StrictTransportSecurity" in sec:
         h = sec["StrictTransportSecurity"]
-        out["Strict-Transport-Security"] = f"max-age={h['AccessControlMaxAgeSec']}" + (
-            "; includeSubDomains" if h.get("IncludeSubdomains") else "") + ("; preload" if h.get("Preload") else "")
+        out["Strict-Transport-Security"] = (
+            f"max-age={h['AccessControlMaxAgeSec']}"
+            + ("; includeSubDomains" if h.get("IncludeSubdomains") else "")
+            + ("; preload" if h.get("Preload") else "")
+        )
     if "FrameOptions" in sec:
         out["X-Frame-Options"] = sec["FrameOptions"]["FrameOption"]
     if "ReferrerPolicy" in sec:
@@ -479,7 +482,11 @@ def _distribution(t: Template) -> None:
     }, **_after_listener_rules(t))  # fmt: skip
     _records(t)
     if not t.emulated:  # an emulator without CloudFront (moto) cannot resolve them
-        t.output("DistributionId", ref("Distribution"), "The CloudFront distribution (promote invalidates it; aws.distribution_id overrides)")
+        t.output(
+            "DistributionId",
+            ref("Distribution"),
+            "The CloudFront distribution (promote invalidates it; aws.distribution_id overrides)",
+        )
         t.output("DistributionDomainName", att("Distribution", "DomainName"), "The distribution's own name")
         url = f"https://{stack.infra.domain}" if stack.infra.domain else sub("https://${Distribution.DomainName}")
         t.output("Url", url, "The public URL (promote's smoke tests run against it; aws.url overrides)")

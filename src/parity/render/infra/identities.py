@@ -118,7 +118,9 @@ def _stacks(stack: Stack) -> list[Any]:
     name = stack_name(stack)
     out = [arn(stack, "cloudformation", f"stack/{name}/*")]
     if needs_edge_stack(stack):
-        out.append({"Fn::Sub": f"arn:${{AWS::Partition}}:cloudformation:{WAF_REGION}:${{AWS::AccountId}}:stack/{name}-edge/*"})
+        out.append(
+            {"Fn::Sub": f"arn:${{AWS::Partition}}:cloudformation:{WAF_REGION}:${{AWS::AccountId}}:stack/{name}-edge/*"}
+        )
     return out
 
 
@@ -139,7 +141,12 @@ def _plan_statements(stack: Stack) -> list[dict[str, Any]]:
     service role, look up the prefix list, what the services run and which of
     the template's fixed-name resources exist already (to adopt them)."""
     found = [
-        {"Sid": "FindTheBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn(stack, "s3", stack.edge.bucket, region=False, account=False)},
+        {
+            "Sid": "FindTheBucket",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": arn(stack, "s3", stack.edge.bucket, region=False, account=False),
+        },
         {"Sid": "FindTheLogGroups", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
         {
             # a secret's ARN ends in six random characters; one that does not exist is asked for by its name alone
@@ -330,7 +337,9 @@ def render_bootstrap_template(stack: Stack) -> dict[str, Any]:
         },
         "Policies": [{"PolicyName": "environment", "PolicyDocument": service_role_policy(stack)}],
     })  # fmt: skip
-    t.output("CloudFormationRoleArn", {"Fn::GetAtt": ["CloudFormationRole", "Arn"]}, "The environment stack's service role")
+    t.output(
+        "CloudFormationRoleArn", {"Fn::GetAtt": ["CloudFormationRole", "Arn"]}, "The environment stack's service role"
+    )
     for kind in KINDS:
         logical_id = f"Github{kind.capitalize()}Role"
         t.add(logical_id, "AWS::IAM::Role", {

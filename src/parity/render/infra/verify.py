@@ -112,7 +112,9 @@ def _weight(out: Verification, where: str, rule: dict[str, Any]) -> tuple[int, i
     if "SourcePrefixListId" in rule:
         if rule["SourcePrefixListId"] == {"Ref": PREFIX_LIST_PARAMETER}:
             return limit("prefix_list.cloudfront_origin_facing"), 0
-        out.not_checked.append(f"{where}: a prefix list other than CloudFront's origin-facing one (its weight is unknown)")
+        out.not_checked.append(
+            f"{where}: a prefix list other than CloudFront's origin-facing one (its weight is unknown)"
+        )
         return 0, 0
     return 1, 1
 
@@ -158,7 +160,9 @@ def _task_definition(out: Verification, name: str, props: dict[str, Any]) -> Non
         out.not_checked.append(f"{name}: Cpu/Memory are not literal numbers")
     else:
         if cpu not in sizes:
-            out.error("fargate.sizes", f"{name}.Cpu", f"{cpu} CPU units is not a Fargate size ({', '.join(map(str, sizes))})")
+            out.error(
+                "fargate.sizes", f"{name}.Cpu", f"{cpu} CPU units is not a Fargate size ({', '.join(map(str, sizes))})"
+            )
         elif memory not in sizes[cpu]:
             out.error("fargate.sizes", f"{name}.Memory", f"{memory} MiB is not offered with {cpu} CPU units")
     storage = props.get("EphemeralStorage", {}).get("SizeInGiB")
@@ -180,7 +184,9 @@ def _target_group(out: Verification, name: str, props: dict[str, Any]) -> None:
     out.within("tg.health.interval", name, interval, "HealthCheckIntervalSeconds")
     out.within("tg.health.timeout", name, timeout, "HealthCheckTimeoutSeconds")
     if isinstance(interval, int) and isinstance(timeout, int) and timeout >= interval:
-        out.error("tg.health.timeout", name, f"HealthCheckTimeoutSeconds {timeout} must be less than the interval {interval}")
+        out.error(
+            "tg.health.timeout", name, f"HealthCheckTimeoutSeconds {timeout} must be less than the interval {interval}"
+        )
     out.within("tg.healthy_threshold", name, props.get("HealthyThresholdCount", 5), "HealthyThresholdCount")
     out.within("tg.unhealthy_threshold", name, props.get("UnhealthyThresholdCount", 2), "UnhealthyThresholdCount")
     for attr in props.get("TargetGroupAttributes", []):
@@ -216,7 +222,9 @@ def _distribution(out: Verification, name: str, props: dict[str, Any]) -> None:
                 continue
             out._check(lim)
             if not isinstance(value, int) or value < 1 or value > limit("cloudfront.origin_response_timeout_max"):
-                out.error(lim, where, f"{what} {value} s is outside 1-{limit('cloudfront.origin_response_timeout_max')}")
+                out.error(
+                    lim, where, f"{what} {value} s is outside 1-{limit('cloudfront.origin_response_timeout_max')}"
+                )
             elif value > high(lim):
                 out.warn(lim, where, f"{what} {value} s is over {high(lim)} s: CloudFront refuses it until the "
                          f"account's quota is raised (Service Quotas: CloudFront, '{_QUOTA_NAMES[lim]}')")  # fmt: skip
@@ -239,7 +247,9 @@ def _web_acl(out: Verification, name: str, props: dict[str, Any]) -> None:
         out._check("waf.rate_windows")
         window = statement.get("EvaluationWindowSec", 300)
         if window not in limit("waf.rate_windows"):
-            out.error("waf.rate_windows", where, f"evaluation window {window} s is not one of {limit('waf.rate_windows')}")
+            out.error(
+                "waf.rate_windows", where, f"evaluation window {window} s is not one of {limit('waf.rate_windows')}"
+            )
     total, unknown = 0, []
     for rule in rules:
         cost = _wcu(rule.get("Statement", {}))
@@ -249,7 +259,9 @@ def _web_acl(out: Verification, name: str, props: dict[str, Any]) -> None:
             total += cost
     out._check("waf.wcu_max")
     if unknown:
-        out.not_checked.append(f"{name}: capacity of rule(s) {', '.join(unknown)} (a statement the table has no WCU for)")
+        out.not_checked.append(
+            f"{name}: capacity of rule(s) {', '.join(unknown)} (a statement the table has no WCU for)"
+        )
     if total > limit("waf.wcu_max"):
         out.error("waf.wcu_max", name, f"at least {total} capacity units, over {limit('waf.wcu_max')}")
     elif total > limit("waf.wcu_included"):
