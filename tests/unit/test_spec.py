@@ -10,6 +10,7 @@ import yaml
 
 from parity.errors import ConfigError
 from parity.spec.load import deep_merge, load_stack, validate
+from parity.spec.models import Deployment
 
 from .conftest import ROOT
 
@@ -307,7 +308,12 @@ def test_a_gated_strategy_takes_ecs_defaults_and_needs_the_test_header(spec):
         "set edge.test_traffic (its header and secret)"
     )
     spec["edge"]["test_traffic"] = {"header": "X-Test-Traffic", "secret": "edge-test:value"}
-    canary = validate(spec).services["website-agent"].deployment.canary
+    # nothing renders a gated strategy yet: refused, never rolled silently instead
+    assert error_of(spec) == (
+        "stack.yaml: services.website-agent.deployment.strategy: canary is not deployed by this version yet: "
+        "only rolling (README, Deployment strategies)"
+    )
+    canary = Deployment(strategy="canary").canary
     assert (canary.percent, canary.bake_minutes) == (5.0, 10)
 
 

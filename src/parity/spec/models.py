@@ -753,6 +753,12 @@ def _check_stack(stack: Stack) -> None:
         and lock.header.lower() == stack.edge.test_traffic.header.lower()
     ):
         raise SpecPathError("edge.test_traffic.header", f"{lock.header} is the origin lock's header")
+    if gated:  # (issue 20: the renderers and promote's state machine are on their way, not here yet)
+        raise SpecPathError(
+            f"services.{gated[0]}.deployment.strategy",
+            f"{stack.services[gated[0]].deployment.strategy} is not deployed by this version yet: only rolling "
+            "(README, Deployment strategies)",
+        )
     if stack.edge.routes and not any(r.path == "/" for r in stack.edge.routes):
         raise SpecPathError("edge.routes", "needs a default route for '/'")
     paths = [r.path for r in stack.edge.routes]
