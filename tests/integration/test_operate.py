@@ -135,5 +135,9 @@ def test_locally_exec_enters_one_replica_and_logs_take_since_and_filter(stack):
     assert len(names) == 2  # replicas are numbered on: a rolling replacement makes new ones (-3, -4, ...)
     failed = inv("exec", "--service", "website-agent", "--task", names[1], "--", "sh", "-c", "exit 3", check=False)
     assert failed.returncode == 3
+    crawler = docker("ps", "--filter", "label=com.docker.compose.project=huskit", "--filter",
+                     "label=com.docker.compose.service=crawler", "--format", "{{.Names}}").stdout.split()  # fmt: skip
+    assert len(crawler) == 1  # numbered on as well: huskit-crawler-1 until a replacement made -2, -3, ...
+    prefix = crawler[0].removeprefix("huskit-")
     lines = inv("logs", "--service", "crawler", "--since", "30m", "--filter", "GET /health").stdout.splitlines()
-    assert lines and all(line.startswith("crawler-1") and "GET /health" in line for line in lines), lines
+    assert lines and all(line.startswith(prefix) and "GET /health" in line for line in lines), lines

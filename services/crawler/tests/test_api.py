@@ -199,8 +199,10 @@ def test_concurrency_bounded_by_max_pages(app_server, site):
         results = list(pool.map(crawl, range(4)))
     elapsed = time.monotonic() - t0
     assert [r.status_code for r in results] == [200] * 4, [r.text for r in results]
-    assert site.state.peak == 2  # never more than CRAWLER_MAX_PAGES pages at the target ...
-    assert app_server.app.state.crawler.peak == 2  # ... or open in the browser
+    # never more than CRAWLER_MAX_PAGES pages at the target (two at once there needs their 1 s holds
+    # to overlap, which a loaded machine's start-up spread can prevent) ...
+    assert 1 <= site.state.peak <= 2
+    assert app_server.app.state.crawler.peak == 2  # ... and two open in the browser at once, never more
     assert elapsed >= 2.0  # two waves of two
 
 
@@ -257,7 +259,7 @@ def test_per_user_limits_answer_429_and_leave_room_for_others(app_server, site):
     assert refused.json()["error"] == "too_many_crawls" and took < 1, (refused.json(), took)
     assert bob.status_code == 200, bob.text[:200]
     assert bob_done < max(done for r, _, done in answers if r.status_code == 200)  # not behind alice's queue
-    assert site.state.peak == 2  # alice one page at a time, bob beside her
+    assert site.state.peak <= 2  # alice one page at a time, bob beside her (bob_done above: not queued)
 
 
 def test_a_crawl_stops_when_its_caller_disconnects(app_server, site, pages):

@@ -188,16 +188,16 @@ def _identities(day: Day, repository: str) -> None:
     day.check("a pull request's token is refused by the promote role", refused)
 
 
+def _infra_job(jobs: list[Any], task: str) -> Any:
+    """The job of infra.yml that runs ``inv <task>`` (None when there is none)."""
+    return next((j for j in jobs if j.workflow == "infra.yml" and any(c.task == task for c in j.commands)), None)
+
+
 def _jobs(day: Day, repository: str) -> None:
     from parity.adapters.rehearsal import ClientSite, EcrPush
 
     jobs = workflows.aws_jobs(day.root, day.env, {"AWS_ACCOUNT_ID": day.account.account_id})
-    plan_job = next(
-        (j for j in jobs if j.workflow == "infra.yml" and any(c.task == "infra-plan" for c in j.commands)), None
-    )
-    apply_job = next(
-        (j for j in jobs if j.workflow == "infra.yml" and any(c.task == "infra-apply" for c in j.commands)), None
-    )
+    plan_job, apply_job = _infra_job(jobs, "infra-plan"), _infra_job(jobs, "infra-apply")
     promote_job = next((j for j in jobs if any(c.task == "promote" for c in j.commands)), None)
     rollback_job = next((j for j in jobs if any(c.task == "rollback" for c in j.commands)), None)
     missing = [
@@ -331,12 +331,7 @@ def _failed_create(day: Day, repository: str) -> None:
     from parity.render.infra.iam import role_name as iam_role_name
 
     jobs = workflows.aws_jobs(day.root, day.env, {"AWS_ACCOUNT_ID": day.account.account_id})
-    plan_job = next(
-        (j for j in jobs if j.workflow == "infra.yml" and any(c.task == "infra-plan" for c in j.commands)), None
-    )
-    apply_job = next(
-        (j for j in jobs if j.workflow == "infra.yml" and any(c.task == "infra-apply" for c in j.commands)), None
-    )
+    plan_job, apply_job = _infra_job(jobs, "infra-plan"), _infra_job(jobs, "infra-apply")
     if plan_job is None or apply_job is None:
         day.check("infra.yml", lambda: _missing(["infra.yml plan and apply"]))
         return
@@ -381,12 +376,7 @@ def _adoption(day: Day, repository: str) -> None:
     from parity.render.taskdef import repository as repository_name
 
     jobs = workflows.aws_jobs(day.root, day.env, {"AWS_ACCOUNT_ID": day.account.account_id})
-    plan_job = next(
-        (j for j in jobs if j.workflow == "infra.yml" and any(c.task == "infra-plan" for c in j.commands)), None
-    )
-    apply_job = next(
-        (j for j in jobs if j.workflow == "infra.yml" and any(c.task == "infra-apply" for c in j.commands)), None
-    )
+    plan_job, apply_job = _infra_job(jobs, "infra-plan"), _infra_job(jobs, "infra-apply")
     if plan_job is None or apply_job is None:
         day.check("infra.yml", lambda: _missing(["infra.yml plan and apply"]))
         return
