@@ -564,6 +564,7 @@ def infra_scan(c):
 def e2e(c, base_url=None, marker=None, group=None):
     """The plan's validation checklist, end to end: page isolation, SSE, auth, crawler, caching, WAF, health."""
     from parity.app.checks.e2e_run import run_e2e
+    from parity.app.local.images import record_sizes
 
-    if not run_e2e(ROOT, base_url, marker, group):
+    if not run_e2e(ROOT, base_url, marker, group, record_images=lambda: record_sizes(_ws())):
         raise Exit("e2e failed (reports/e2e-junit.xml; screenshots, traces and service logs in reports/e2e/)", code=1)

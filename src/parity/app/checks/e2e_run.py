@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -115,13 +116,15 @@ def tested_images(root: Path, stack: Stack) -> dict[str, str]:
 
 
 def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: str | None = None, *,
-            extra_env: dict[str, str] | None = None) -> bool:  # fmt: skip
+            extra_env: dict[str, str] | None = None, record_images: Callable[[], object] | None = None) -> bool:  # fmt: skip
     """True when the selected e2e checks pass against ``base_url`` (default:
     the local edge). ``group`` (one of records.GROUPS) selects a part of the
     suite that is recorded as such. Finding no check at all is a failure: an
     empty smoke run proves nothing. ``extra_env``: added to the suite's
     environment only (e.g. ``PARITY_E2E_HEADERS`` with a secret header: never
-    on its command line)."""
+    on its command line). ``record_images``: records the local images' sizes
+    beside the run's record (`inv e2e` passes app.local.images.record_sizes:
+    this package does not import the local stack's)."""
     if group is not None:
         if group not in GROUPS:
             raise ConfigError(f"--group: {group!r} is not an e2e group (one of {', '.join(GROUPS)})")
@@ -166,7 +169,8 @@ def run_e2e(root: Path, base_url: str | None, marker: str | None = None, group: 
             recorded = "recorded as tested (`inv promote` may ship these images)"
             step("recorded as tested: " + ", ".join(f"{s} {i[:19]}" for s, i in sorted(images.items())))
     finally:
-        _record_run(root, url, is_local, marker, group, passed, wall, images, recorded)
+        _record_run(root, url, is_local, marker, group, passed, wall, images, recorded,
+                    record_images if is_local else None)  # fmt: skip
     return passed
 
 
@@ -179,7 +183,8 @@ def _running_images(root: Path, stack: Stack) -> dict[str, str]:
 
 
 def _record_run(root: Path, url: str, is_local: bool, marker: str | None, group: str | None, passed: bool,
-                wall: float, images: dict[str, str], recorded: str) -> None:  # fmt: skip
+                wall: float, images: dict[str, str], recorded: str,
+                record_images: Callable[[], object] | None = None) -> None:  # fmt: skip
     """``reports/e2e-run.json`` (when, commit, target, images, outcome), the
     image sizes when local, then the report page refreshed."""
     from parity.app import report
@@ -189,11 +194,9 @@ def _record_run(root: Path, url: str, is_local: bool, marker: str | None, group:
         "marker": marker, "group": group, "passed": passed, "wall_s": round(wall, 1), "images": images, "recorded": recorded,
     }  # fmt: skip
     write_json(root / report.E2E_RUN, record)
-    if is_local:
-        from parity.app.local.images import record_sizes
-
+    if record_images is not None:
         try:
-            record_sizes(Workspace.from_env(root))
+            record_images()
         except ParityError as exc:
             step(f"image sizes not recorded: {exc}")
     report.refresh(root, step)
