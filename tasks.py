@@ -62,15 +62,20 @@ def _ws():
         "timeout": "Seconds to wait for each stage to be healthy (default 300).",
         "no_build": "Run the service images already here (e.g. from `inv load`); never build.",
         "watch": "Then keep the stack in step with the sources and the spec: a change is rebuilt and rolled out (Ctrl-C stops).",
+        "gate_edits": "With --watch: gate a gated service's edits too (the smoke checks but the long ones); else they roll.",
     }
 )
 @cli
-def up(c, timeout=300, no_build=False, watch=False):
+def up(c, timeout=300, no_build=False, watch=False, gate_edits=False):
     """Build, start and wait for the whole local stack (edge, services, LocalStack, databases).
     A service whose image changed is replaced replica by replica, as ECS does."""
     from parity.app.local.warm import fast_up
     from parity.console import console, status_table, step
 
+    if gate_edits and not watch:
+        from parity.errors import ConfigError
+
+        raise ConfigError("--gate-edits gates the edits --watch applies: give --watch too")
     t0 = time.monotonic()
     fast = fast_up(_ws()) if not no_build and not watch else None
     if fast:
@@ -93,7 +98,7 @@ def up(c, timeout=300, no_build=False, watch=False):
     if watch:
         from parity.app.local.watch import watch as run_watch
 
-        run_watch(_ws(), report=step)
+        run_watch(_ws(), report=step, gate_edits=gate_edits)
 
 
 @task(help={"volumes": "Also delete the database volumes."})

@@ -321,3 +321,44 @@ def test_status_lists_a_replacement_in_progress(tmp_path, capsys):
     body = json.loads(state.path.read_text())
     state.path.write_text(json.dumps({**body, "pid": 2**22 + 12345}))
     assert in_progress(tmp_path) == {}
+
+
+def test_an_edit_in_watch_mode_rolls_a_gated_service_unless_edits_are_gated(tmp_path):
+    """The edit loop is timed in seconds and a gate in tens of them: `inv up
+    --watch` rolls website-agent's edits; --gate-edits gates them with the
+    smoke checks but the long ones. The crawler rolls either way."""
+    from types import SimpleNamespace
+
+    from parity.app.local.watch import edit_settings
+    from parity.spec import load_stack
+
+    from .conftest import ROOT
+    from .test_secrets import MemoryStore
+
+    session = SimpleNamespace(stack=load_stack(ROOT, "local"), ws=SimpleNamespace(root=tmp_path),
+                              store=MemoryStore(), gate_edits=False)  # fmt: skip
+    web, gate = edit_settings(session, "website-agent")
+    assert (web.strategy, web.gated, gate) == ("rolling", False, None)
+    session.gate_edits = True
+    web, gate = edit_settings(session, "website-agent")
+    assert (web.strategy, web.gated) == ("blue_green", True) and callable(gate)
+    crawler, gate = edit_settings(session, "crawler")
+    assert not crawler.gated and gate is None
+
+
+def test_a_rolled_gated_service_keeps_its_test_target_group_on_the_production_replicas():
+    """Outside a gated replacement the test listener rule forwards where
+    production does (ECS leaves both rules on the new group): a rolling
+    replacement of a gated service (an edit in watch mode) moves both, so a
+    request with the test header never reaches a replica that is gone."""
+    from parity.app.local.replace import DockerFleet
+    from parity.spec import load_stack
+
+    from .conftest import ROOT
+
+    stack = load_stack(ROOT, "local")
+    fleet = DockerFleet(stack, compose=None, docker=None, env={})
+    routed = []
+    fleet.route = lambda *args: routed.append(args)
+    fleet.register("website-agent", ["10.0.0.3", "10.0.0.4"])
+    assert routed == [("website-agent", ["10.0.0.3", "10.0.0.4"], ["10.0.0.3", "10.0.0.4"], {})]

@@ -2,9 +2,11 @@
 
 A change in a service's build context rebuilds its image with the same
 Dockerfile and target as production (so the running layout is the one that
-ships) and rolls it out with the rolling replacement (a gated service: the
-gated one, app/local/gated.py, its gate the smoke checks but the long ones), so
-the stack keeps serving while it changes. Compose's own ``develop.watch`` would ``sync`` into
+ships) and rolls it out with the rolling replacement, so the stack keeps
+serving while it changes. A gated service (blue/green, canary, linear) is
+rolled too: the edit loop is timed in seconds and a gate takes tens of them;
+`inv up` and promote gate what ships. ``--gate-edits`` gates each edit as
+well (app/local/gated.py, the smoke checks but the long ones). Compose's own ``develop.watch`` would ``sync`` into
 the container (website-agent's server is a bundle built in the image, so a
 synced source file changes nothing) or ``rebuild`` and recreate every replica
 at once (the 502s this replaces). A service with a web client (``static_dir``)
@@ -28,6 +30,7 @@ traffic.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import signal
 import threading
@@ -40,7 +43,7 @@ from pathlib import Path
 from parity.adapters.aws import Bucket, SecretStore
 from parity.adapters.docker import Compose, Docker
 from parity.app.local import local_stack, secrets
-from parity.app.local.gated import WATCH_GATE_MARKER, StateFile, e2e_gate
+from parity.app.local.gated import WATCH_GATE_MARKER, Gate, StateFile, e2e_gate
 from parity.app.local.local_stack import compose_for, compose_settings, localstack_target, outdated
 from parity.app.local.replace import DockerFleet, Settings, replace
 from parity.app.local.replicas import PHASES as REPLACE_PHASES
@@ -71,14 +74,16 @@ class Session:
     docker: Docker
     store: SecretStore
     bucket: Bucket
+    gate_edits: bool = False  # a gated service's edits gated too (else rolled: the edit loop)
     _fleet: DockerFleet | None = None
     _fleet_env: str = ""  # a digest of the settings the fleet was made with
 
     @classmethod
-    def open(cls, ws: Workspace) -> Session:
+    def open(cls, ws: Workspace, gate_edits: bool = False) -> Session:
         stack = load_stack(ws.root, "local")
         target = localstack_target(stack)
-        return cls(ws, stack, compose_for(ws, stack), Docker(), SecretStore(target), Bucket(target, stack.edge.bucket))
+        store, bucket = SecretStore(target), Bucket(target, stack.edge.bucket)
+        return cls(ws, stack, compose_for(ws, stack), Docker(), store, bucket, gate_edits)
 
     def fleet(self) -> DockerFleet:
         """The fleet with the settings compose hands the services now (the
@@ -145,6 +150,18 @@ def parse_served(line: str) -> tuple[str, dict[str, float]] | None:
     return m.group("service"), phases
 
 
+def edit_settings(session: Session, name: str) -> tuple[Settings, Gate | None]:
+    """How an edit of ``name`` is replaced: a gated service's edit is rolled
+    (the gate is for what ships: `inv up`, `inv promote`), or with
+    ``session.gate_edits`` gated by the smoke checks but the long ones."""
+    settings = Settings.of(session.stack, name)
+    if not settings.gated:
+        return settings, None
+    if session.gate_edits:
+        return settings, e2e_gate(session.ws.root, session.stack, session.store, WATCH_GATE_MARKER)
+    return dataclasses.replace(settings, strategy="rolling"), None
+
+
 def apply(
     session: Session,
     services: list[str],
@@ -170,9 +187,7 @@ def apply(
         syncs: dict[str, Future[tuple[int, float]]] = {s: pool.submit(session.sync_client, s) for s in clients}
         for name in stale:
             sync = syncs.get(name)
-            settings = Settings.of(stack, name)
-            # a gated service: the e2e smoke checks but the long ones gate it (README "Gated replacement")
-            gate = e2e_gate(session.ws.root, stack, session.store, WATCH_GATE_MARKER) if settings.gated else None
+            settings, gate = edit_settings(session, name)
             done = replace(settings, fleet.result(), report, clock=clock, since=built,
                            before_traffic=sync.result if sync else None, gate=gate, state=StateFile(session.ws.root, name))  # fmt: skip
             if sync:
@@ -226,11 +241,14 @@ def watch(
     report: Report = print,
     interval: float = POLL,
     stop: threading.Event | None = None,
+    gate_edits: bool = False,
 ) -> None:
     """Poll the build contexts and the spec, and apply every change until
     ``stop`` is set (or SIGINT/SIGTERM). A changed spec is applied as `inv up`
-    applies it (re-rendered; what it changes is rolled replica by replica)."""
-    session = Session.open(ws)
+    applies it (re-rendered; what it changes is rolled replica by replica).
+    A gated service's edits are rolled unless ``gate_edits``: the edit loop
+    is timed in seconds, a gate in tens of them."""
+    session = Session.open(ws, gate_edits)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -255,6 +273,13 @@ def watch(
     watched = [str((ws.root / svc.build.context).relative_to(ws.root)) for svc in session.stack.services.values()]
     watched += [str(p.relative_to(ws.root)) for p in spec_files(ws, session.stack)]
     report(f"watching {', '.join(watched)} (Ctrl-C to stop)")
+    for name, svc in session.stack.services.items():
+        if Settings.of(session.stack, name).gated:
+            report(
+                f"{name} deploys {svc.deployment.strategy}: "
+                + ("each edit is gated by the smoke checks but the long ones" if gate_edits else
+                   "each edit is rolled out (`inv up` and promote gate it; --gate-edits gates edits too)")
+            )  # fmt: skip
     while not stop.wait(interval):
         now = snapshot(session.stack)
         if now == seen:
@@ -268,7 +293,7 @@ def watch(
             if spec_changed:
                 report("changed: the spec; applying it as `inv up` does")
                 local_stack.up(ws, report=report)
-                session = Session.open(ws)
+                session = Session.open(ws, gate_edits)
                 seen = snapshot(session.stack)  # a build context may have moved
                 report(f"the stack is in step with the spec in {time.monotonic() - t:.1f} s")
                 continue
