@@ -251,17 +251,18 @@ def web_env(container: str) -> dict[str, str]:
 
 
 def test_a_spec_change_is_applied_as_inv_up_applies_it_and_a_bad_one_is_refused(watcher):
-    """A new env value in the local overlay: website-agent rolled replica by replica under load;
-    then an invalid overlay: refused in one line, nothing replaced."""
+    """A new env value in the local overlay: website-agent replaced under load as `inv up` replaces
+    it (blue/green, gated, locally); then an invalid overlay: refused in one line, nothing replaced."""
     overlay = ROOT / "deploy" / "local.yaml"
     original = overlay.read_text()
     find = "  website-agent:\n    deregistration_delay: 30\n"
-    env_block = f"{find}    environment:\n"  # the overlay's own (a second `environment:` key would replace it)
-    assert original.count(find) == 1 and original.count(env_block) == 1
+    # a value added to the overlay's own environment (a second `environment:` key would replace it)
+    env_line = "      PUBLIC_URL: http://127.0.0.1:8080\n"
+    assert original.count(find) == 1 and original.count(env_line) == 1
     marker = uuid.uuid4().hex[:8]
     since = len(watcher.lines)
     try:
-        overlay.write_text(original.replace(env_block, f"{env_block}      PARITY_WATCH_TEST: '{marker}'\n"))
+        overlay.write_text(original.replace(env_line, f"{env_line}      PARITY_WATCH_TEST: '{marker}'\n"))
         with Load(EDGE) as load:
             watcher.wait_for(r"the stack is in step with the spec", since, bound=300)
         said = watcher.lines[since:]
