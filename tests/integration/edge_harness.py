@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -30,7 +31,7 @@ from pathlib import Path
 import httpx
 
 from parity.render.common import offline_tag
-from parity.render.edge import ALB_PORT, edge_command
+from parity.render.edge import ALB_PORT, TEST_TRAFFIC_ENV, edge_command, gated_origins
 from parity.spec import Stack
 
 from .conftest import docker
@@ -199,8 +200,6 @@ def response_headers(response: bytes) -> dict[str, str]:
 
 def lock_env(current: str | None = None, previous: str = "") -> dict[str, str]:
     """The origin lock's values for an edge under test (fresh random ones by default)."""
-    import secrets
-
     from parity.render.edge import ORIGIN_VERIFY_ENV, ORIGIN_VERIFY_PREVIOUS_ENV
 
     return {ORIGIN_VERIFY_ENV: current or secrets.token_urlsafe(24), ORIGIN_VERIFY_PREVIOUS_ENV: previous}
@@ -227,6 +226,9 @@ def edge_with_recorder(stack: Stack, files: dict[str, str], env: dict[str, str] 
     hosts, ports = origin_hosts(stack)
     ports = [*ports, *extra_ports]
     ensure_images(stack)
+    env = dict(env or {})
+    if gated_origins(stack):  # an edge with a test listener rule wants its secret's value to start
+        env.setdefault(TEST_TRAFFIC_ENV, secrets.token_urlsafe(24))
     try:
         docker("network", "create", net)
         (folder / "recorder.py").write_text(RECORDER_PY)

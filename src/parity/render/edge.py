@@ -206,8 +206,10 @@ def _alb_origin(stack: Stack, loc: Location) -> list[str]:
         "proxy_connect_timeout 10s;",
         f"proxy_read_timeout {edge.origin_response_timeout}s;",
         f"proxy_send_timeout {edge.idle_timeout}s;",
-        # A timed-out origin is a 504, not a second try.
-        "proxy_next_upstream off;",
+        # A timed-out origin is a 504, not a second try. A connection error is tried again, as
+        # CloudFront makes its connection attempts: nginx then retries a kept-alive connection to
+        # the ALB part that a reload closed as it was reused (a GET only; never a timeout).
+        "proxy_next_upstream error;",
         *_response_headers(edge.response_headers),
     ]
 
