@@ -120,19 +120,8 @@ def test_edge_appends_viewer_then_cloudfront_to_x_forwarded_for():
     conf = render_edge(stack())
     # CloudFront appends the viewer, the ALB appends CloudFront (the CloudFront part's address)
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in _server(conf, "80 reuseport")
-    assert "proxy_set_header X-Forwarded-For $alb_forwarded_for;" in _server(conf, "81 reuseport")
-    assert '"unix:" 127.0.0.1;' in conf and 'default "$http_x_forwarded_for, $alb_peer";' in conf
-    assert "server unix:/tmp/edge-alb.sock;" in conf
-    assert "listen unix:/tmp/edge-alb.sock;" in _server(conf, "81 reuseport")
-
-
-def test_the_workers_take_turns_at_the_alb_parts_socket():
-    # a unix socket has one accept queue for all workers (no reuseport): without the accept
-    # mutex the worker woken first took nearly every connection until its open files ran out
-    conf = render_edge(stack())
-    events = conf.split("events {", 1)[1].split("}", 1)[0]
-    assert "accept_mutex on;" in events
-    assert "listen 80 reuseport;" in conf and "listen 81 reuseport;" in conf  # TCP listeners: the kernel spreads them
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in _server(conf, "81 reuseport")
+    assert "server 127.0.0.1:81;" in conf
 
 
 def test_edge_rate_limits_count_every_matching_rule_case_insensitively():

@@ -57,7 +57,6 @@ TARGETS_PATH = "/__edge/targets"
 TARGETS_DIR = "/etc/nginx/targets"
 S3_HOST = "localstack:4566"
 ALB_PORT = 81  # the ALB part's listener
-ALB_SOCKET = "/tmp/edge-alb.sock"  # the same listener, as the CloudFront part reaches it (cheaper than TCP on loopback)
 ADMIN_PORT = 8081  # the edge's own admin surface, on the container's loopback only
 WAF_JS = "/etc/nginx/waf.js"
 NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so"  # the official image and Debian's package alike
@@ -228,7 +227,7 @@ def _alb_listener(stack: Stack) -> list[str]:
         "proxy_set_header Host $http_host;",
         "proxy_set_header Upgrade $http_upgrade;",
         "proxy_set_header Connection $connection_upgrade;",
-        "proxy_set_header X-Forwarded-For $alb_forwarded_for;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         f"proxy_set_header X-Forwarded-Port {edge.port};",
         'proxy_set_header X-Amzn-Trace-Id "Root=1-$request_id";',
@@ -297,11 +296,10 @@ def edge_command(stack: Stack) -> list[str]:
     writes = " && ".join(
         f"printf '%s\\n' '{body.strip()}' > {TARGETS_DIR}/{name}" for name, body in default_targets(stack).items()
     )
-    # a restarted container keeps /tmp: the ALB part's socket of the last run goes first
     return [
         "sh",
         "-c",
-        f"mkdir -p {TARGETS_DIR} && rm -f {ALB_SOCKET} && {writes} && {_origin_lock_script(stack)}exec nginx -g 'daemon off;'",
+        f"mkdir -p {TARGETS_DIR} && {writes} && {_origin_lock_script(stack)}exec nginx -g 'daemon off;'",
     ]
 
 
@@ -323,11 +321,6 @@ def render_edge(stack: Stack) -> str:
         "",
         "events {",
         f"    worker_connections {WORKER_CONNECTIONS};",
-        # The ALB part's unix socket has one accept queue for every worker (SO_REUSEPORT is TCP's
-        # only): without the mutex the worker the kernel wakes first took nearly every connection,
-        # until its open files ran out (measured: 10,000 streams stalled). The mutex makes the
-        # workers take turns, and one past 7/8 of its connections stops taking more.
-        "    accept_mutex on;",
         "}",
         "",
         "http {",
@@ -373,22 +366,13 @@ def render_edge(stack: Stack) -> str:
             )
         ],
         "",
-        "    # CloudFront's custom origin: the ALB part (below), over a unix socket: each event of a",
-        "    # stream crosses this hop, and a socket pair costs the kernel far less than TCP on loopback.",
+        "    # CloudFront's custom origin: the ALB part (below).",
+        # TCP, so the kernel spreads the ALB part's connections over the workers (reuseport);
+        # a unix socket, accepted by whichever worker wakes first, piled them on one (measured:
+        # 10,000 streams stalled).
         "    upstream alb {",
-        f"        server unix:{ALB_SOCKET};",
+        f"        server 127.0.0.1:{ALB_PORT};",
         "        keepalive 64;",
-        "    }",
-        "",
-        "    # The ALB appends its peer to X-Forwarded-For: CloudFront's address (the CloudFront part,",
-        "    # over the socket, stands for 127.0.0.1), or whoever reached port 81.",
-        "    map $remote_addr $alb_peer {",
-        '        "unix:" 127.0.0.1;',
-        "        default $remote_addr;",
-        "    }",
-        "    map $http_x_forwarded_for $alb_forwarded_for {",
-        '        "" $alb_peer;',
-        '        default "$http_x_forwarded_for, $alb_peer";',
         "    }",
         "",
         "    # CloudFront's cache, used by the S3 behaviours only.",
@@ -460,7 +444,6 @@ def render_edge(stack: Stack) -> str:
         "    # ---- the ALB: only what CloudFront sends it (not published)",
         "    server {",
         f"        listen {ALB_PORT} reuseport;",
-        f"        listen unix:{ALB_SOCKET};",
         "        server_name _;",
         "        access_log off;",
         "        default_type text/plain;",
