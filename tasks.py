@@ -301,22 +301,31 @@ def service_test(c, service, context=None):
         raise Exit(f"{service}: its own suite failed", code=1)
 
 
-@task(help={"requests": "Requests per latency figure (default 50)."})
+@task(
+    help={
+        "requests": "Requests per latency figure (default 50).",
+        "sse-only": "Only the SSE capacity (written to reports/bench-sse.json).",
+        "levels": "Only these levels through the edge, in order, no search (e.g. 10000,10000); implies --sse-only.",
+    }
+)
 @cli
-def bench(c, requests=50, sse=True, edge_cap=16000, web_cap=16000):
+def bench(c, requests=50, sse=True, edge_cap=16000, web_cap=16000, sse_only=False, levels=""):
     """Measure and print the figures the targets are judged by; also write reports/bench.json.
 
     The SSE capacity search (--no-sse skips it) opens up to --edge-cap streams through
     the edge and --web-cap on one website-agent container, from a load generator in a
     container (on the edge's allow-list), every level bounded in streams and time.
+    --sse-only runs that alone; --levels N[,N...] runs just those levels through the edge.
     """
     from parity.app.benchmarks.bench import bench as run_bench
+    from parity.app.benchmarks.bench_sse import parse_levels
     from parity.console import console
 
     ws = _ws()
     figures, path = run_bench(
-        ws, requests=int(requests), sse=sse, edge_cap=int(edge_cap), web_cap=int(web_cap), report=console.print
-    )
+        ws, requests=int(requests), sse=sse, edge_cap=int(edge_cap), web_cap=int(web_cap), report=console.print,
+        sse_only=sse_only, levels=parse_levels(levels) if levels else None,
+    )  # fmt: skip
     for fig in figures:
         console.print(f"  {fig.name:<36} {fig.shown:<28}" + (f" [dim]({fig.target})[/dim]" if fig.target else ""))
     console.print(f"written {path.relative_to(ws.root)}")

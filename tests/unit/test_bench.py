@@ -201,3 +201,64 @@ def test_an_edit_that_was_not_served_leaves_the_figure_unmeasured_and_says_so():
 
     fig = edit_figure("crawler", [EditRun(2.0, {}), EditRun(None)], bound=120)
     assert fig.value is None and fig.note == "crawler: 1 of 2 edits not served within 120 s"
+
+
+def test_cpu_is_read_from_the_containers_cgroup_v1_or_v2(tmp_path):
+    from parity.adapters.docker import cgroup_cpu_seconds
+
+    v1 = tmp_path / "v1" / "cpuacct" / "docker" / "abc"
+    v1.mkdir(parents=True)
+    (v1 / "cpuacct.usage_user").write_text("1500000000\n")
+    (v1 / "cpuacct.usage_sys").write_text("250000000\n")
+    assert cgroup_cpu_seconds("abc", root=tmp_path / "v1") == (1.5, 0.25)
+    v2 = tmp_path / "v2" / "system.slice" / "docker-abc.scope"
+    v2.mkdir(parents=True)
+    (v2 / "cpu.stat").write_text("usage_usec 4000000\nuser_usec 3000000\nsystem_usec 1000000\n")
+    assert cgroup_cpu_seconds("abc", root=tmp_path / "v2") == (3.0, 1.0)
+    assert cgroup_cpu_seconds("other", root=tmp_path / "v2") is None
+
+
+def test_cpu_percent_is_per_container_between_two_samples_and_the_late_starter_counts_from_zero():
+    from parity.app.benchmarks.bench_sse import cpu_percent
+
+    before = (100.0, {"huskit-edge-1": (10.0, 20.0)})
+    after = (102.0, {"huskit-edge-1": (10.5, 21.5), "huskit-bench-1": (0.2, 0.1)})
+    short = {"huskit-edge-1": "edge-1", "huskit-bench-1": "load"}
+    assert cpu_percent(before, after, short) == {"edge-1": [25.0, 75.0], "load": [10.0, 5.0]}
+
+
+def test_levels_are_stream_counts_within_the_load_generators_open_files():
+    import pytest
+
+    from parity.app.benchmarks.bench_sse import MAX_LEVEL, parse_levels
+    from parity.errors import ConfigError
+
+    assert parse_levels("10000,10000,8000") == [10000, 10000, 8000]
+    for bad in ("10k", "", "0", str(MAX_LEVEL + 1)):
+        with pytest.raises(ConfigError, match="--levels"):
+            parse_levels(bad)
+
+
+def test_given_levels_run_in_order_and_the_figure_is_the_highest_level_every_run_of_which_held():
+    from parity.app.benchmarks.bench import sse_level_figures
+    from parity.app.benchmarks.bench_sse import LoadRun
+
+    outcomes = iter([10000, 9352, 8000, 8000])  # streams on time, per run in order
+
+    class FakeLoad:
+        runs: dict = {}
+
+        def through_edge(self, n):
+            ok = next(outcomes)
+            run = LoadRun(
+                n, ok, {} if ok == n else {"first_event_late": n - ok}, 1000, 1500 if ok == n else 2400, n, 31.0, 900.0
+            )
+            self.runs.setdefault("edge", []).append(run)
+            return run
+
+    by_name = {f.name: f for f in sse_level_figures(FakeLoad(), [10000, 10000, 8000, 8000])}
+    held = by_name["sse_streams_held"]
+    assert held.value == 8000
+    assert "10000: 1 of 2 runs held, p99 1500-2400 ms, ok in the others: 9352" in held.note
+    assert "8000: 2 of 2 runs held" in held.note
+    assert by_name["sse_streams_held_runs"].value == 2

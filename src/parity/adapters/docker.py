@@ -108,6 +108,24 @@ def build_failure(log: str, keep: int = 8) -> tuple[str, list[str]]:
     return names.get(failed, f"step #{failed}"), printed[first : first + keep] if first is not None else printed[-keep:]
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_seconds(container_id: str, root: Path = CGROUP_ROOT) -> tuple[float, float] | None:
+    """(user, system) CPU seconds of a container's cgroup: cgroup v1 (``cpuacct/docker/ID``,
+    Docker's cgroupfs driver) or v2 (``system.slice/docker-ID.scope`` or ``docker/ID``,
+    ``cpu.stat``); None when neither is there."""
+    v1 = root / "cpuacct" / "docker" / container_id
+    if (v1 / "cpuacct.usage_user").is_file():
+        user, system = ((v1 / f"cpuacct.usage_{k}").read_text() for k in ("user", "sys"))
+        return int(user) / 1e9, int(system) / 1e9
+    for v2 in (root / "system.slice" / f"docker-{container_id}.scope", root / "docker" / container_id):
+        if (v2 / "cpu.stat").is_file():
+            stat = dict(line.split() for line in (v2 / "cpu.stat").read_text().splitlines() if line.strip())
+            return int(stat["user_usec"]) / 1e6, int(stat["system_usec"]) / 1e6
+    return None
+
+
 def _inspect_json(docker_cmd: list[Any], refs: list[str], kind: str = "container") -> list[dict[str, Any]]:
     """``docker <kind> inspect`` of every ref in one call, as plain JSON."""
     return json.loads(pow_run([*docker_cmd, kind, "inspect", *refs]) or "[]") if refs else []
@@ -348,6 +366,20 @@ class Docker:
         """Bytes of memory the container uses right now (as `docker stats` counts it)."""
         with _failures():
             return int(self.client.container.stats(container)[0].memory_used)
+
+    def cpu_seconds(self, containers: list[str]) -> dict[str, tuple[float, float]]:
+        """CPU time (user, system seconds) each running container has used so far,
+        read from its cgroup (v1 ``cpuacct`` or v2 ``cpu.stat``); a container whose
+        cgroup this host does not show is left out. The bench samples it twice to
+        say which container took the cores during a level."""
+        if not containers:
+            return {}
+        # one inspect; a name not (or no longer) there only drops out (docker exits 1, prints the rest)
+        proc = subprocess.run(
+            [*self.client.client_config.docker_cmd, "container", "inspect", *containers], capture_output=True, text=True
+        )
+        found = json.loads(proc.stdout or "[]")
+        return {c["Name"].lstrip("/"): usage for c in found if (usage := cgroup_cpu_seconds(c["Id"])) is not None}
 
     # -- throwaway networks and containers (e2e's own client address) ---------------
 

@@ -184,6 +184,49 @@ def sse_figures(load: SseLoad, edge_cap: int, web_cap: int) -> list[Figure]:
     return figures
 
 
+def sse_level_figures(load: SseLoad, levels: list[int]) -> list[Figure]:
+    """Only the given levels through the edge, in order (no search): the highest
+    level every run of which held, and each level's runs and first-event p99 spread."""
+    for n in levels:
+        load.through_edge(n)
+    runs = load.runs.get("edge", [])
+    by_level = {n: [r for r in runs if r.streams == n] for n in sorted(set(levels))}
+    held = max((n for n, rs in by_level.items() if all(r.held for r in rs)), default=0)
+    notes = []
+    for n, rs in by_level.items():
+        p99s = [r.p99_ms for r in rs if r.p99_ms is not None]
+        late = [r.ok for r in rs if not r.held]
+        spread = f", p99 {min(p99s):.0f}-{max(p99s):.0f} ms" if p99s else ""
+        short = f", ok in the others: {', '.join(map(str, late))}" if late else ""
+        notes.append(f"{n}: {sum(r.held for r in rs)} of {len(rs)} runs held{spread}{short}")
+    at_level = by_level.get(held, [])
+    memory = [r.memory_mib for r in at_level if r.memory_mib is not None]
+    return [
+        Figure("sse_streams_held", held, "streams", f">= {EDGE_TARGET} for 30 s, all complete and on time",
+               "levels only (no search): " + "; ".join(notes)),
+        Figure("sse_streams_held_runs", len(at_level) if at_level else None, f"of {len(at_level)} runs",
+               "every run at that level held"),
+        Figure("sse_edge_memory_mib", max(memory) if memory else None, "MiB", f"at {held} streams (the most of its runs)"),
+    ]  # fmt: skip
+
+
+def bench_sse(
+    ws: Workspace, edge_cap: int, web_cap: int, levels: list[int] | None, report: Callable[[str], None] = print
+) -> tuple[list[Figure], Path]:
+    """Only the SSE capacity (``--sse-only``): the search, or the given ``levels``
+    through the edge; written to ``reports/bench-sse.json`` (bench.json, the full
+    run's record the report page reads, stays as it was)."""
+    stack = load_stack(ws.root, "local")
+    require_engine()
+    up(ws, report=lambda _m: None)
+    report("SSE capacity (each level bounded; the edge's WAF rules unchanged, the load generator is allow-listed):")
+    load = SseLoad(stack, compose_for(ws, stack), report=report)
+    figures = sse_level_figures(load, levels) if levels else sse_figures(load, edge_cap, web_cap)
+    runs = {label: [r.as_dict() for r in rs] for label, rs in load.runs.items()}
+    run = {**page.stamp(ws.root), "first_event_limit_ms": FIRST_EVENT_LIMIT_MS, "levels": levels or "search"}
+    return figures, write_report(ws.root / "reports" / "bench-sse.json", figures, runs, run)
+
+
 def bench(
     ws: Workspace,
     requests: int = 50,
@@ -191,8 +234,13 @@ def bench(
     edge_cap: int = 16000,
     web_cap: int = 16000,
     report: Callable[[str], None] = print,
+    sse_only: bool = False,
+    levels: list[int] | None = None,
 ) -> tuple[list[Figure], Path]:
-    """Measure every figure, write ``reports/bench.json``; the figures and the report's path."""
+    """Measure every figure, write ``reports/bench.json``; the figures and the report's path.
+    ``sse_only`` (or ``levels``): the SSE capacity alone (see ``bench_sse``)."""
+    if sse_only or levels:
+        return bench_sse(ws, edge_cap, web_cap, levels, report)
     stack = load_stack(ws.root, "local")
     require_engine()
     figures: list[Figure] = []
