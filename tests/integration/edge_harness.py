@@ -216,10 +216,12 @@ class EdgeUnderTest:
 
 @contextlib.contextmanager
 def edge_with_recorder(stack: Stack, files: dict[str, str], env: dict[str, str] | None = None,
-                       extra_ports: tuple[int, ...] = ()) -> Iterator[EdgeUnderTest]:  # fmt: skip
+                       extra_ports: tuple[int, ...] = (), test_secret: bool = True) -> Iterator[EdgeUnderTest]:  # fmt: skip
     """The edge (``files``: path under /etc/nginx -> text, nginx.conf among
     them) in front of the recorder, on a throwaway network. ``extra_ports``:
-    more ports the recorder listens on (members a test registers itself)."""
+    more ports the recorder listens on (members a test registers itself).
+    ``test_secret``: an edge with a test listener rule gets a value for its
+    secret unless ``env`` gives one (False: none, to see it refuse)."""
     tag = uuid.uuid4().hex[:8]
     net, rec, edge = f"parity-fuzz-{tag}", f"parity-fuzz-origin-{tag}", f"parity-fuzz-edge-{tag}"
     folder = Path(tempfile.mkdtemp(prefix="parity-fuzz-"))
@@ -227,7 +229,7 @@ def edge_with_recorder(stack: Stack, files: dict[str, str], env: dict[str, str] 
     ports = [*ports, *extra_ports]
     ensure_images(stack)
     env = dict(env or {})
-    if gated_origins(stack):  # an edge with a test listener rule wants its secret's value to start
+    if test_secret and gated_origins(stack):  # an edge with a test listener rule wants its secret's value
         env.setdefault(TEST_TRAFFIC_ENV, secrets.token_urlsafe(24))
     try:
         docker("network", "create", net)

@@ -139,5 +139,5 @@ def test_production_weights_split_and_the_test_group_stays(edge):
 
 def test_an_edge_without_the_test_secret_refuses_to_start():
     with pytest.raises(AssertionError, match=r"EDGE_TEST_TRAFFIC \(the test traffic secret\) is missing"):
-        with edge_with_recorder(LOCAL, _files(), env=lock_env()):
+        with edge_with_recorder(LOCAL, _files(), env=lock_env(), test_secret=False):
             pass
