@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from parity.app.local.replicas import Replaced, drain, wait_new
-from parity.errors import DeployFailed, NotReady, ParityError
+from parity.app.local.replicas import PhaseClock, Replaced, drain, start_new, wait_new
+from parity.errors import DeployFailed, ParityError
 from parity.render.edge import split_weights
 
 STAGES = (
@@ -143,16 +143,9 @@ def replace_gated(settings, fleet, gate: Gate, report: Report = print, clock: Ca
     stop last. See the module docstring."""
 
     name = settings.service
-    start = clock()
-    mark = since if since is not None else start
-    timings: dict[str, float] = {}
+    phases = PhaseClock(clock, since)
+    start, timings, done = phases.start, phases.timings, phases.done
     wall = time.time
-
-    def done(phase: str) -> None:
-        nonlocal mark
-        now = clock()
-        timings[phase] = now - mark
-        mark = now
 
     before = fleet.replicas(name)
     old = [c.name for c in before]
@@ -179,16 +172,7 @@ def replace_gated(settings, fleet, gate: Gate, report: Report = print, clock: Ca
         stage("RECONCILE_SERVICE", settings.strategy)
         stage("PRE_SCALE_UP")
         stage("SCALE_UP")
-        try:
-            new = fleet.create(name, len(before) + settings.desired)
-            done("create")
-            if len(new) < settings.desired:
-                raise NotReady(f"only {len(new)} of {settings.desired} new replicas were created")
-            fleet.start(new)
-            done("start")
-        except ParityError:
-            new = [c.name for c in fleet.replicas(name) if c.name not in old]
-            raise
+        start_new(settings, fleet, before, new, phases)
         deadline = clock() + settings.start_bound
         members = fleet.addresses(new)
         green = sorted(members.values())

@@ -45,7 +45,7 @@ from typing import Protocol
 
 from parity.adapters.docker import Compose, ContainerState, Docker
 from parity.app.local.gated import Gate, StateFile, replace_gated
-from parity.app.local.replicas import Replaced, drain, wait_new
+from parity.app.local.replicas import PhaseClock, Replaced, drain, start_new, wait_new
 from parity.errors import DeployFailed, NotReady, ParityError
 from parity.render.compose import PUBLIC_NETWORK
 from parity.render.edge import (
@@ -167,32 +167,15 @@ def replace(
             )
         return replace_gated(settings, fleet, gate, report, clock, sleep, since, before_traffic, state)
     name = settings.service
-    start = clock()
-    timings: dict[str, float] = {}
-    mark = since if since is not None else start
-
-    def done(phase: str) -> None:
-        nonlocal mark
-        now = clock()
-        timings[phase] = now - mark
-        mark = now
-
+    phases = PhaseClock(clock, since)
+    start, timings, done = phases.start, phases.timings, phases.done
     before = fleet.replicas(name)
     old = [c.name for c in before]
     report(f"{name}: starting {settings.desired} new replica(s) beside {len(old)} old")
     new: list[str] = []
     switched = False
     try:
-        try:
-            new = fleet.create(name, len(before) + settings.desired)
-            done("create")
-            if len(new) < settings.desired:
-                raise NotReady(f"only {len(new)} of {settings.desired} new replicas were created")
-            fleet.start(new)
-            done("start")
-        except ParityError:  # whatever was created is rolled back with the rest
-            new = [c.name for c in fleet.replicas(name) if c.name not in old]
-            raise
+        start_new(settings, fleet, before, new, phases)  # whatever was created is rolled back with the rest
         deadline = clock() + settings.start_bound
 
         def container_check(c: str, within: float) -> bool:

@@ -1,4 +1,5 @@
-"""What the rolling and the gated replacement share: new replicas waited for
+"""What the rolling and the gated replacement share: their phases timed
+(``PhaseClock``), new replicas created and started (``start_new``), waited for
 side by side (``wait_new``), old ones drained (``drain``), and the record of
 one replacement (``Replaced``, its phases)."""
 
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from parity.errors import NotReady
+from parity.errors import NotReady, ParityError
 
 PROBE_WINDOW = 5.0  # seconds one readiness wait runs in the container before the states are looked at
 PROBE_INTERVAL = 0.25  # seconds between two such waits (a wait ends early when the container exits)
@@ -23,6 +24,39 @@ class Replaced:
     old: list[str]
     new: list[str]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (PHASES), then drained and total
+
+
+class PhaseClock:
+    """A replacement's ``Replaced.timings`` as it goes: each phase the seconds
+    since the previous one ended (the first since ``since``, else the start)."""
+
+    def __init__(self, clock: Callable[[], float], since: float | None = None) -> None:
+        self.clock = clock
+        self.start = clock()
+        self.mark = since if since is not None else self.start
+        self.timings: dict[str, float] = {}
+
+    def done(self, phase: str) -> None:
+        now = self.clock()
+        self.timings[phase] = now - self.mark
+        self.mark = now
+
+
+def start_new(settings: Any, fleet: Any, before: list[Any], new: list[str], phases: PhaseClock) -> None:
+    """Create ``settings.desired`` new replicas beside ``before`` and start
+    them, into ``new``: when a step fails, ``new`` holds whatever was created,
+    for the caller to retire with the rest."""
+    old = {c.name for c in before}
+    try:
+        new[:] = fleet.create(settings.service, len(before) + settings.desired)
+        phases.done("create")
+        if len(new) < settings.desired:
+            raise NotReady(f"only {len(new)} of {settings.desired} new replicas were created")
+        fleet.start(new)
+        phases.done("start")
+    except ParityError:
+        new[:] = [c.name for c in fleet.replicas(settings.service) if c.name not in old]
+        raise
 
 
 def wait_new(
